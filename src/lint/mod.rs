@@ -1,0 +1,2 @@
+//! Lint rules over a loaded workflow.
+pub mod registry;

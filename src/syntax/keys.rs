@@ -1,0 +1,309 @@
+//! The known keys of the workflow language: which nodes exist, what arguments and properties
+//! each takes, and which children it may hold. The YAML reader, the shape check and the
+//! "did you mean" help all read this one table.
+
+/// The type a value must have.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    /// Any string.
+    Str,
+    /// A name: `[a-z][a-z0-9_-]*`, at most 48 characters.
+    Name,
+    /// A language code such as `en` or `ko`.
+    Lang,
+    /// An integer in `min..=max`.
+    Int { min: i128, max: i128 },
+    /// A number (integer or float) in `min..=max`.
+    Num { min: f64, max: f64 },
+    Bool,
+    /// `"90s"`, `"15m"`, `"2h"`, `"1d"`.
+    Duration,
+    /// One of the listed strings.
+    Enum(&'static [&'static str]),
+    /// A minijinja expression (`when`).
+    Expr,
+    /// An event name: `[a-z_]+`.
+    Event,
+}
+
+impl Ty {
+    #[must_use]
+    pub fn describe(self) -> String {
+        match self {
+            Ty::Str | Ty::Expr => "a string".into(),
+            Ty::Name => "a name like `analyze`".into(),
+            Ty::Lang => "a language code like `en`".into(),
+            Ty::Int { min, max } if max == i128::from(u32::MAX) => format!("an integer of at least {min}"),
+            Ty::Int { min, max } => format!("an integer from {min} to {max}"),
+            Ty::Num { min, max } if max.is_infinite() => format!("a number of at least {min}"),
+            Ty::Num { min, max } => format!("a number from {min} to {max}"),
+            Ty::Bool => "#true or #false".into(),
+            Ty::Duration => "a duration like \"90s\", \"15m\", \"2h\" or \"1d\"".into(),
+            Ty::Enum(opts) => format!("one of {}", opts.join(", ")),
+            Ty::Event => "an event name like `approved` ([a-z_]+)".into(),
+        }
+    }
+}
+
+/// How many arguments a node takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Args {
+    None,
+    /// Exactly one.
+    One(Ty),
+    /// Zero or one.
+    Opt(Ty),
+    /// One or more.
+    Many(Ty),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Prop {
+    pub name: &'static str,
+    pub ty: Ty,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Child {
+    pub spec: &'static Spec,
+    /// May appear more than once.
+    pub repeat: bool,
+    pub required: bool,
+}
+
+/// The shape of one kind of node.
+#[derive(Debug)]
+pub struct Spec {
+    pub name: &'static str,
+    pub args: Args,
+    pub props: &'static [Prop],
+    /// Properties named by language codes (`ko="..."`) are allowed: human-facing text.
+    pub lang_props: bool,
+    pub children: &'static [Child],
+}
+
+impl Spec {
+    #[must_use]
+    pub fn child(&self, name: &str) -> Option<&'static Child> {
+        self.children.iter().find(|c| c.spec.name == name)
+    }
+
+    #[must_use]
+    pub fn prop(&self, name: &str) -> Option<&'static Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+}
+
+const fn leaf(name: &'static str, args: Args) -> Spec {
+    Spec { name, args, props: &[], lang_props: false, children: &[] }
+}
+const fn once(spec: &'static Spec) -> Child {
+    Child { spec, repeat: false, required: false }
+}
+const fn required(spec: &'static Spec) -> Child {
+    Child { spec, repeat: false, required: true }
+}
+const fn many(spec: &'static Spec) -> Child {
+    Child { spec, repeat: true, required: false }
+}
+
+const COUNT: Ty = Ty::Int { min: 0, max: u32::MAX as i128 };
+const POSITIVE: Ty = Ty::Int { min: 1, max: u32::MAX as i128 };
+const UNIT: Ty = Ty::Num { min: 0.0, max: 1.0 };
+const NON_NEGATIVE: Ty = Ty::Num { min: 0.0, max: f64::INFINITY };
+
+pub const TOPOLOGIES: &[&str] = &["sas", "centralized", "independent", "decentralized", "hybrid"];
+pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
+pub const GATE_BY: &[&str] = &["human", "any"];
+pub const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
+pub const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
+
+pub static VERSION: Spec = leaf("version", Args::One(Ty::Int { min: 1, max: 1 }));
+pub static SUMMARY: Spec = Spec { lang_props: true, ..leaf("summary", Args::Opt(Ty::Str)) };
+pub static START: Spec = leaf("start", Args::One(Ty::Name));
+pub static LANG: Spec = leaf("lang", Args::Many(Ty::Lang));
+pub static BUDGET: Spec = Spec {
+    props: &[
+        Prop { name: "consults", ty: COUNT },
+        Prop { name: "wall", ty: Ty::Duration },
+        Prop { name: "tokens", ty: COUNT },
+        Prop { name: "cost-usd", ty: NON_NEGATIVE },
+    ],
+    ..leaf("budget", Args::None)
+};
+pub static POLICY: Spec = Spec {
+    props: &[
+        Prop { name: "capability-threshold", ty: UNIT },
+        Prop { name: "max-agents", ty: POSITIVE },
+    ],
+    ..leaf("policy", Args::None)
+};
+
+pub static TITLE: Spec = Spec { lang_props: true, ..leaf("title", Args::Opt(Ty::Str)) };
+pub static ROLE: Spec = leaf("role", Args::One(Ty::Name));
+pub static SKILL: Spec = leaf("skill", Args::One(Ty::Name));
+pub static OUTPUT: Spec = leaf("output", Args::One(Ty::Name));
+pub static TOPOLOGY: Spec = leaf("topology", Args::One(Ty::Enum(TOPOLOGIES)));
+pub static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
+pub static PREFER: Spec = leaf("prefer", Args::Many(Ty::Name));
+pub static ENSEMBLE: Spec = leaf("ensemble", Args::One(Ty::Bool));
+pub static CONSULT: Spec = Spec {
+    props: &[Prop { name: "max", ty: COUNT }],
+    children: &[once(&PREFER), once(&ENSEMBLE)],
+    ..leaf("consult", Args::None)
+};
+pub static RED_FLAGS: Spec = Spec {
+    props: &[
+        Prop { name: "max-chars", ty: POSITIVE },
+        Prop { name: "min-chars", ty: COUNT },
+        Prop { name: "max-tokens", ty: POSITIVE },
+        Prop { name: "hedging", ty: Ty::Bool },
+        Prop { name: "format", ty: Ty::Enum(FLAG_FORMATS) },
+        Prop { name: "schema", ty: Ty::Name },
+        Prop { name: "dangerous-commands", ty: Ty::Bool },
+        Prop { name: "dangerous-code", ty: Ty::Bool },
+        Prop { name: "forbidden-files", ty: Ty::Bool },
+        Prop { name: "max-files", ty: POSITIVE },
+    ],
+    ..leaf("red-flags", Args::None)
+};
+pub static VOTE: Spec = Spec {
+    props: &[
+        Prop { name: "k", ty: POSITIVE },
+        Prop { name: "max-samples", ty: POSITIVE },
+        Prop { name: "target", ty: Ty::Num { min: f64::NEG_INFINITY, max: f64::INFINITY } },
+        Prop { name: "p", ty: Ty::Num { min: f64::NEG_INFINITY, max: 1.0 } },
+        Prop { name: "steps", ty: POSITIVE },
+    ],
+    ..leaf("vote", Args::None)
+};
+pub static BY: Spec = leaf("by", Args::One(Ty::Enum(GATE_BY)));
+pub static TIMEOUT: Spec = Spec {
+    props: &[Prop { name: "on-timeout", ty: Ty::Enum(ON_TIMEOUT) }],
+    ..leaf("timeout", Args::One(Ty::Duration))
+};
+pub static TEXT: Spec = Spec { lang_props: true, ..leaf("text", Args::Opt(Ty::Str)) };
+pub static OPTIONS: Spec = Spec {
+    props: &[Prop { name: "lang", ty: Ty::Lang }],
+    ..leaf("options", Args::Many(Ty::Str))
+};
+pub static QUESTION: Spec = Spec {
+    props: &[Prop { name: "priority", ty: Ty::Enum(PRIORITIES) }],
+    children: &[required(&TEXT), many(&OPTIONS)],
+    ..leaf("question", Args::One(Ty::Name))
+};
+pub static GATE: Spec = Spec {
+    children: &[once(&BY), once(&TIMEOUT), many(&QUESTION)],
+    ..leaf("gate", Args::None)
+};
+pub static NEXT: Spec = Spec {
+    props: &[Prop { name: "on", ty: Ty::Event }, Prop { name: "when", ty: Ty::Expr }],
+    ..leaf("next", Args::One(Ty::Name))
+};
+
+/// Children a stage and `defaults` share.
+const STAGE_SETTINGS: [Child; 9] = [
+    once(&ROLE),
+    once(&SKILL),
+    once(&OUTPUT),
+    once(&TOPOLOGY),
+    once(&MAX_VISITS),
+    once(&CONSULT),
+    once(&RED_FLAGS),
+    once(&VOTE),
+    once(&GATE),
+];
+
+pub static DEFAULTS: Spec = Spec { children: &STAGE_SETTINGS, ..leaf("defaults", Args::None) };
+pub static STAGE: Spec = Spec {
+    children: &[
+        once(&TITLE),
+        STAGE_SETTINGS[0],
+        STAGE_SETTINGS[1],
+        STAGE_SETTINGS[2],
+        STAGE_SETTINGS[3],
+        STAGE_SETTINGS[4],
+        STAGE_SETTINGS[5],
+        STAGE_SETTINGS[6],
+        STAGE_SETTINGS[7],
+        STAGE_SETTINGS[8],
+        many(&NEXT),
+    ],
+    ..leaf("stage", Args::One(Ty::Name))
+};
+pub static END: Spec = Spec { lang_props: false, ..leaf("end", Args::One(Ty::Name)) };
+pub static WORKFLOW: Spec = Spec {
+    children: &[
+        required(&VERSION),
+        once(&SUMMARY),
+        required(&START),
+        once(&LANG),
+        once(&BUDGET),
+        once(&POLICY),
+        once(&DEFAULTS),
+        many(&STAGE),
+        many(&END),
+    ],
+    ..leaf("workflow", Args::One(Ty::Name))
+};
+
+/// Checks the naming rule shared by workflows, stages, ends, assets, providers and questions.
+#[must_use]
+pub fn is_valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 48
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+}
+
+/// A language code: two or three lowercase letters (`en`, `ko`, `fil`).
+#[must_use]
+pub fn is_lang_code(s: &str) -> bool {
+    (2..=3).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Parses `"90s"`, `"15m"`, `"2h"`, `"1d"` into seconds.
+#[must_use]
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let unit = s.chars().last()?;
+    let digits = &s[..s.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_valid_name("analyze"));
+        assert!(is_valid_name("stage1_output-x"));
+        assert!(!is_valid_name("Analyze"));
+        assert!(!is_valid_name("1st"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name(&"a".repeat(49)));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("1.5h"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("99999999999999999999d"), None);
+    }
+}
