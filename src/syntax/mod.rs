@@ -4,3 +4,5 @@
 pub mod ast;
 pub mod kdl;
 pub mod keys;
+pub mod shape;
+pub mod yaml;

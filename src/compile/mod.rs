@@ -1,0 +1,12 @@
+//! Typed workflow → petgraph state machine, plus the graph helpers the graph rules reuse.
+//!
+//! Stages and ends are nodes; every `next` is an edge carrying its event and its compiled guard.
+//! Building the machine finds `duplicate-stage`, `unknown-stage` and `bad-expression`.
+
+mod diagram;
+mod guard;
+mod machine;
+
+pub use diagram::{to_dot, to_mermaid};
+pub use guard::{GUARD_VARIABLES, Guard, compile_guard};
+pub use machine::{Machine, State, StateKind, Transition, compile};

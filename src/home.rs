@@ -1,0 +1,291 @@
+//! The asset home: layered lookup of workflows, roles, skills, schemas and config.
+//!
+//! Layers, first hit wins: `--home DIR` / `MAESTRO_HOME`, the project's `.maestro/` (searched
+//! from the working directory upward, stopping at the git root), the user's config dir
+//! (`$XDG_CONFIG_HOME/maestro`), then the defaults built into the binary.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
+
+/// What kind of asset, and so which folder and file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Workflow,
+    Role,
+    Skill,
+    Schema,
+    Config,
+}
+
+impl Kind {
+    #[must_use]
+    pub const fn dir(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflows",
+            Kind::Role => "roles",
+            Kind::Skill => "skills",
+            Kind::Schema => "schemas",
+            Kind::Config => "conf",
+        }
+    }
+
+    /// File extensions, most preferred first.
+    #[must_use]
+    pub const fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Workflow => &[".kdl", ".yaml", ".yml"],
+            Kind::Role => &[".md.j2"],
+            Kind::Skill => &[".md"],
+            Kind::Schema => &[".json"],
+            Kind::Config => &[".yaml", ".yml"],
+        }
+    }
+
+    #[must_use]
+    pub const fn noun(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflow",
+            Kind::Role => "role",
+            Kind::Skill => "skill",
+            Kind::Schema => "schema",
+            Kind::Config => "config file",
+        }
+    }
+}
+
+/// Where a layer comes from, for messages ("found in the project's .maestro/").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The folder of a file given on the command line.
+    File,
+    /// `--home` or `MAESTRO_HOME`.
+    Explicit,
+    Project,
+    User,
+    Builtin,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub origin: Origin,
+    /// `None` for the built-in layer.
+    pub dir: Option<PathBuf>,
+}
+
+/// One asset's text and where it was found.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    pub name: String,
+    /// What to show people: a path, or `builtin:roles/judge.md.j2`.
+    pub display: String,
+    pub bytes: Vec<u8>,
+    pub origin: Origin,
+    pub path: Option<PathBuf>,
+}
+
+/// The resolved layers.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub layers: Vec<Layer>,
+}
+
+/// Inputs to [`Home::resolve`], so tests need not touch the process environment.
+#[derive(Debug, Clone, Default)]
+pub struct HomeOptions {
+    pub explicit: Option<PathBuf>,
+    pub cwd: PathBuf,
+    pub user_config: Option<PathBuf>,
+}
+
+impl HomeOptions {
+    /// Reads `MAESTRO_HOME`, `XDG_CONFIG_HOME` and `HOME` from the environment.
+    #[must_use]
+    pub fn from_env(flag: Option<PathBuf>) -> Self {
+        let env_home = std::env::var_os("MAESTRO_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let user_config = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+            .map(|c| c.join("maestro"));
+        Self {
+            explicit: flag.or(env_home),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            user_config,
+        }
+    }
+}
+
+impl Home {
+    #[must_use]
+    pub fn resolve(opts: &HomeOptions) -> Home {
+        let mut layers = Vec::new();
+        if let Some(dir) = &opts.explicit {
+            layers.push(Layer { origin: Origin::Explicit, dir: Some(dir.clone()) });
+        }
+        if let Some(dir) = project_dir(&opts.cwd) {
+            layers.push(Layer { origin: Origin::Project, dir: Some(dir) });
+        }
+        if let Some(dir) = opts.user_config.as_ref().filter(|d| d.is_dir()) {
+            layers.push(Layer { origin: Origin::User, dir: Some(dir.clone()) });
+        }
+        layers.push(Layer { origin: Origin::Builtin, dir: None });
+        Home { layers }
+    }
+
+    /// Only the defaults built into the binary.
+    #[must_use]
+    pub fn builtin() -> Home {
+        Home { layers: vec![Layer { origin: Origin::Builtin, dir: None }] }
+    }
+
+    /// Puts a folder in front of every other layer (the home a workflow file sits in).
+    pub fn push_front(&mut self, dir: PathBuf, origin: Origin) {
+        if self.layers.iter().any(|l| l.dir.as_deref() == Some(&dir)) {
+            return;
+        }
+        self.layers.insert(0, Layer { origin, dir: Some(dir) });
+    }
+
+    /// Finds an asset by name; the first layer that has it wins.
+    ///
+    /// # Errors
+    /// When the file exists but cannot be read.
+    pub fn find(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
+        for layer in &self.layers {
+            for ext in kind.extensions() {
+                let rel = format!("{}/{name}{ext}", kind.dir());
+                match &layer.dir {
+                    Some(dir) => {
+                        let path = dir.join(&rel);
+                        if path.is_file() {
+                            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                            return Ok(Some(Asset {
+                                name: name.to_string(),
+                                display: path.display().to_string(),
+                                bytes,
+                                origin: layer.origin,
+                                path: Some(path),
+                            }));
+                        }
+                    }
+                    None => {
+                        if let Some((_, text)) = builtin::BUILTIN.iter().find(|(p, _)| *p == rel) {
+                            return Ok(Some(Asset {
+                                name: name.to_string(),
+                                display: format!("builtin:{rel}"),
+                                bytes: text.as_bytes().to_vec(),
+                                origin: Origin::Builtin,
+                                path: None,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether an asset exists, without reading it.
+    #[must_use]
+    pub fn exists(&self, kind: Kind, name: &str) -> bool {
+        self.names(kind).iter().any(|n| n == name)
+    }
+
+    /// Every asset name of a kind across all layers, sorted, each once.
+    #[must_use]
+    pub fn names(&self, kind: Kind) -> Vec<String> {
+        let mut names = Vec::new();
+        for layer in &self.layers {
+            match &layer.dir {
+                Some(dir) => {
+                    if let Ok(entries) = std::fs::read_dir(dir.join(kind.dir())) {
+                        for e in entries.filter_map(Result::ok) {
+                            let file = e.file_name().to_string_lossy().into_owned();
+                            if let Some(n) = strip_ext(kind, &file) {
+                                names.push(n.to_string());
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let prefix = format!("{}/", kind.dir());
+                    for (p, _) in builtin::BUILTIN {
+                        if let Some(file) = p.strip_prefix(&prefix) {
+                            if let Some(n) = strip_ext(kind, file) {
+                                names.push(n.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn strip_ext(kind: Kind, file: &str) -> Option<&str> {
+    kind.extensions().iter().find_map(|ext| file.strip_suffix(ext)).filter(|n| !n.is_empty() && !n.contains('/'))
+}
+
+/// The project's `.maestro/`: from `cwd` upward, stopping at the git root.
+#[must_use]
+pub fn project_dir(cwd: &Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(".maestro");
+        if candidate.is_dir() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
+}
+
+/// Every built-in asset as (relative path, contents), for `maestro init`.
+#[must_use]
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    builtin::BUILTIN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_are_searched_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let project = tmp.path().join("proj");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        std::fs::create_dir_all(project.join(".maestro/roles")).unwrap();
+        std::fs::write(project.join(".maestro/roles/judge.md.j2"), "mine").unwrap();
+        let sub = project.join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        let home = Home::resolve(&HomeOptions { cwd: sub, ..Default::default() });
+        assert_eq!(home.layers[0].origin, Origin::Project);
+        let judge = home.find(Kind::Role, "judge").unwrap().unwrap();
+        assert_eq!(judge.bytes, b"mine");
+        assert_eq!(judge.origin, Origin::Project);
+        // not overridden: comes from the binary
+        let skill = home.find(Kind::Skill, "stage1_example_analysis").unwrap().unwrap();
+        assert_eq!(skill.origin, Origin::Builtin);
+        assert!(home.find(Kind::Role, "nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn project_search_stops_at_the_git_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join(".maestro")).unwrap();
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        assert_eq!(project_dir(&repo), None);
+        assert_eq!(project_dir(tmp.path()), Some(tmp.path().join(".maestro")));
+    }
+}

@@ -1,0 +1,199 @@
+//! Checks a syntax tree against the known keys: `unknown-key`, `duplicate-key`, `missing-key`,
+//! `bad-value` and `bad-name`. After this pass, lowering may trust every value it reads.
+
+use std::sync::Arc;
+
+use super::ast::{Node, Spanned, Value};
+use super::keys::{self, Args, Spec, Ty};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::lint::registry::Rule;
+use crate::source::SourceFile;
+
+/// Checks `node` and everything under it against `spec`.
+pub fn check(node: &Node, spec: &'static Spec, source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) {
+    let mut c = Checker { source, diags };
+    c.node(node, spec);
+}
+
+/// Whether a value fits a type; `None` when it does, else the reason and the rule.
+#[must_use]
+pub fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<String>)> {
+    let wrong = |v: &Value| Some((Rule::BadValue, format!("expected {}, found {}", ty.describe(), v.type_name()), None));
+    match (ty, v) {
+        (Ty::Str | Ty::Expr, Value::String(_)) => None,
+        (Ty::Name, Value::String(s)) => (!keys::is_valid_name(s)).then(|| {
+            (
+                Rule::BadName,
+                format!("`{s}` is not a valid name"),
+                Some("names are lowercase: a letter, then letters, digits, `_` or `-`; at most 48 characters".into()),
+            )
+        }),
+        (Ty::Lang, Value::String(s)) => (!keys::is_lang_code(s)).then(|| {
+            (Rule::BadValue, format!("`{s}` is not a language code"), Some("use a code of two or three lowercase letters, like `en` or `ko`".into()))
+        }),
+        (Ty::Event, Value::String(s)) => (s.is_empty() || !s.chars().all(|c| c.is_ascii_lowercase() || c == '_')).then(|| {
+            (Rule::BadValue, format!("`{s}` is not an event name"), Some("events are lowercase letters and `_`, e.g. `approved`, `done`, `exhausted`".into()))
+        }),
+        (Ty::Duration, Value::String(s)) => keys::parse_duration(s).is_none().then(|| {
+            (Rule::BadValue, format!("`{s}` is not a duration"), Some("write an integer and a unit: \"90s\", \"15m\", \"2h\" or \"1d\"".into()))
+        }),
+        (Ty::Enum(opts), Value::String(s)) => (!opts.contains(&s.as_str())).then(|| {
+            let help = did_you_mean(s, opts.iter().copied()).or_else(|| Some(format!("use one of: {}", opts.join(", "))));
+            (Rule::BadValue, format!("`{s}` is not {}", ty.describe()), help)
+        }),
+        (Ty::Bool, Value::Bool(_)) => None,
+        (Ty::Int { min, max }, Value::Int(i)) => (*i < min || *i > max).then(|| {
+            (Rule::BadValue, format!("{i} is out of range: expected {}", ty.describe()), None)
+        }),
+        (Ty::Num { min, max }, Value::Int(_) | Value::Float(_)) => {
+            let f = v.as_f64().unwrap_or(f64::NAN);
+            (f.is_nan() || f < min || f > max).then(|| (Rule::BadValue, format!("{f} is out of range: expected {}", ty.describe()), None))
+        }
+        (Ty::Bool, Value::String(s)) if s == "true" || s == "false" => Some((
+            Rule::BadValue,
+            format!("expected a boolean, found the string \"{s}\""),
+            Some(format!("write #{s} without quotes")),
+        )),
+        _ => wrong(v),
+    }
+}
+
+struct Checker<'a> {
+    source: &'a Arc<SourceFile>,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn value(&mut self, v: &Spanned<Value>, ty: Ty, what: &str) {
+        if let Some((rule, message, help)) = value_problem(&v.value, ty) {
+            self.push(Diagnostic::new(rule, self.source, v.span, format!("{what}: {message}")).with_help_opt(help));
+        }
+    }
+
+    fn node(&mut self, node: &Node, spec: &'static Spec) {
+        let name = spec.name;
+        self.args(node, spec);
+        // Properties.
+        let mut seen: Vec<&Spanned<String>> = Vec::new();
+        for (key, value) in node.props() {
+            if let Some(first) = seen.iter().find(|k| k.value == key.value) {
+                self.push(
+                    Diagnostic::new(Rule::DuplicateKey, self.source, key.span, format!("`{}` is given twice on `{name}`", key.value))
+                        .with_related(first.span, "first given here")
+                        .with_help("keep one; the last one would silently win"),
+                );
+                continue;
+            }
+            seen.push(key);
+            if let Some(prop) = spec.prop(&key.value) {
+                self.value(value, prop.ty, &format!("`{}`", key.value));
+            } else if spec.lang_props && keys::is_lang_code(&key.value) {
+                self.value(value, Ty::Str, &format!("the `{}` text", key.value));
+            } else {
+                let names = spec.props.iter().map(|p| p.name);
+                let help = did_you_mean(&key.value, names.clone()).or_else(|| {
+                    let all: Vec<_> = names.collect();
+                    Some(if all.is_empty() {
+                        if spec.lang_props {
+                            format!("`{name}` takes properties named by language code, like ko=\"...\"")
+                        } else {
+                            format!("`{name}` takes no properties")
+                        }
+                    } else {
+                        format!("`{name}` takes: {}", all.join(", "))
+                    })
+                });
+                self.push(
+                    Diagnostic::new(Rule::UnknownKey, self.source, key.span, format!("unknown property `{}` on `{name}`", key.value))
+                        .with_help_opt(help),
+                );
+            }
+        }
+        // Children.
+        let mut seen: Vec<&Node> = Vec::new();
+        for child in &node.children {
+            let cname = &child.name.value;
+            let Some(cspec) = spec.child(cname) else {
+                let names: Vec<&str> = spec.children.iter().map(|c| c.spec.name).collect();
+                let help = did_you_mean(cname, names.iter().copied()).or_else(|| {
+                    Some(if names.is_empty() {
+                        format!("`{name}` has no children")
+                    } else {
+                        format!("`{name}` may hold: {}", names.join(", "))
+                    })
+                });
+                self.push(
+                    Diagnostic::new(Rule::UnknownKey, self.source, child.name.span, format!("unknown node `{cname}` in `{name}`")).with_help_opt(help),
+                );
+                continue;
+            };
+            if !cspec.repeat {
+                if let Some(first) = seen.iter().find(|n| n.name.value == *cname) {
+                    self.push(
+                        Diagnostic::new(Rule::DuplicateKey, self.source, child.name.span, format!("`{cname}` is given twice in `{name}`"))
+                            .with_related(first.name.span, "first given here")
+                            .with_help("keep one of them"),
+                    );
+                    continue;
+                }
+            }
+            seen.push(child);
+            self.node(child, cspec.spec);
+        }
+        for c in spec.children.iter().filter(|c| c.required) {
+            if !node.children.iter().any(|n| n.name.value == c.spec.name) {
+                let example = match c.spec.name {
+                    "version" => "add `version 1`".to_string(),
+                    "start" => "add `start \"<first stage>\"`".to_string(),
+                    "text" => "add `text \"...\"` with the question".to_string(),
+                    other => format!("add `{other}`"),
+                };
+                self.push(
+                    Diagnostic::new(Rule::MissingKey, self.source, node.name.span, format!("`{name}` is missing `{}`", c.spec.name))
+                        .with_help(example),
+                );
+            }
+        }
+    }
+
+    fn args(&mut self, node: &Node, spec: &'static Spec) {
+        let name = spec.name;
+        let args: Vec<&Spanned<Value>> = node.args().collect();
+        let (min, max, ty) = match spec.args {
+            Args::None => (0, 0, None),
+            Args::One(t) => (1, 1, Some(t)),
+            Args::Opt(t) => (0, 1, Some(t)),
+            Args::Many(t) => (1, usize::MAX, Some(t)),
+        };
+        let has_lang_text = spec.lang_props && node.props().any(|(k, _)| keys::is_lang_code(&k.value));
+        if args.len() < min || (spec.lang_props && args.is_empty() && !has_lang_text) {
+            let what = ty.map_or_else(String::new, Ty::describe);
+            self.push(
+                Diagnostic::new(Rule::MissingKey, self.source, node.name.span, format!("`{name}` needs a value"))
+                    .with_help(format!("give {what}")),
+            );
+        }
+        for (i, arg) in args.iter().enumerate() {
+            match ty {
+                Some(t) if i < max => self.value(arg, t, &format!("`{name}`")),
+                _ => {
+                    let help = match spec.args {
+                        Args::None if !spec.props.is_empty() => {
+                            let ps: Vec<_> = spec.props.iter().map(|p| p.name).collect();
+                            format!("`{name}` takes properties only: {}", ps.join(", "))
+                        }
+                        Args::None => format!("`{name}` takes no values"),
+                        _ => format!("`{name}` takes one value"),
+                    };
+                    self.push(
+                        Diagnostic::new(Rule::BadValue, self.source, arg.span, format!("unexpected extra value on `{name}`")).with_help(help),
+                    );
+                }
+            }
+        }
+    }
+}

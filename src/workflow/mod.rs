@@ -1,0 +1,316 @@
+//! The typed workflow: what a workflow file means, with the spans findings point at.
+//!
+//! `lower` builds it from a checked syntax tree; values that failed the shape check are simply
+//! absent here, so later passes never see a wrongly typed value.
+
+mod lower;
+
+use std::sync::Arc;
+
+pub use lower::lower;
+
+use crate::source::{SourceFile, Span};
+use crate::syntax::ast::{Format, Spanned};
+
+/// The default language when a workflow has no `lang`.
+pub const DEFAULT_LANG: &str = "en";
+/// Kim et al.'s capability threshold: above it, more agents stop paying.
+pub const DEFAULT_CAPABILITY_THRESHOLD: f64 = 0.45;
+pub const DEFAULT_MAX_AGENTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub source: Arc<SourceFile>,
+    pub format: Format,
+    pub name: Spanned<String>,
+    pub version: Option<i128>,
+    pub summary: Option<Texts>,
+    pub start: Option<Spanned<String>>,
+    /// Languages for human-facing text; the first is the default.
+    pub langs: Vec<Spanned<String>>,
+    pub budget: Budget,
+    pub policy: Policy,
+    pub stages: Vec<Stage>,
+    pub ends: Vec<Spanned<String>>,
+    /// The whole `workflow` node.
+    pub span: Span,
+}
+
+impl Workflow {
+    #[must_use]
+    pub fn default_lang(&self) -> &str {
+        self.langs.first().map_or(DEFAULT_LANG, |l| l.value.as_str())
+    }
+
+    #[must_use]
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name.value == name)
+    }
+
+    #[must_use]
+    pub fn is_end(&self, name: &str) -> bool {
+        self.ends.iter().any(|e| e.value == name)
+    }
+}
+
+/// Human-facing text in several languages: `title "Analysis" ko="분석"`.
+#[derive(Debug, Clone, Default)]
+pub struct Texts {
+    /// The unnamed argument: text in the workflow's default language.
+    pub default: Option<Spanned<String>>,
+    pub by_lang: Vec<(String, Spanned<String>)>,
+    pub span: Span,
+}
+
+impl Texts {
+    /// The text in `lang`, falling back to the default language's text.
+    #[must_use]
+    pub fn get(&self, lang: &str, default_lang: &str) -> Option<&str> {
+        self.exact(lang, default_lang)
+            .or_else(|| self.exact(default_lang, default_lang))
+            .or_else(|| self.by_lang.first().map(|(_, t)| t.value.as_str()))
+    }
+
+    /// The text in exactly `lang`, without falling back.
+    #[must_use]
+    pub fn exact(&self, lang: &str, default_lang: &str) -> Option<&str> {
+        if let Some((_, t)) = self.by_lang.iter().find(|(l, _)| l == lang) {
+            return Some(&t.value);
+        }
+        (lang == default_lang).then(|| self.default.as_ref().map(|t| t.value.as_str())).flatten()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    pub consults: Option<Spanned<u32>>,
+    pub wall_secs: Option<u64>,
+    pub tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub capability_threshold: f64,
+    pub max_agents: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            capability_threshold: DEFAULT_CAPABILITY_THRESHOLD,
+            max_agents: DEFAULT_MAX_AGENTS,
+        }
+    }
+}
+
+/// Coordination topologies of Kim et al. 2025.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topology {
+    #[default]
+    Sas,
+    Centralized,
+    Independent,
+    Decentralized,
+    Hybrid,
+}
+
+impl Topology {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Topology> {
+        Some(match s {
+            "sas" => Topology::Sas,
+            "centralized" => Topology::Centralized,
+            "independent" => Topology::Independent,
+            "decentralized" => Topology::Decentralized,
+            "hybrid" => Topology::Hybrid,
+            _ => return None,
+        })
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Topology::Sas => "sas",
+            Topology::Centralized => "centralized",
+            Topology::Independent => "independent",
+            Topology::Decentralized => "decentralized",
+            Topology::Hybrid => "hybrid",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: Spanned<String>,
+    pub title: Option<Texts>,
+    pub settings: Settings,
+    pub next: Vec<Edge>,
+    pub span: Span,
+}
+
+impl Stage {
+    /// The event a plain acceptance fires: `approved` behind a gate, `done` without one.
+    #[must_use]
+    pub fn default_event(&self) -> &'static str {
+        if self.settings.gate.is_some() { "approved" } else { "done" }
+    }
+
+    #[must_use]
+    pub fn topology(&self) -> Topology {
+        self.settings.topology.as_ref().map(|t| t.value).unwrap_or_default()
+    }
+
+    #[must_use]
+    pub fn max_visits(&self) -> Option<u32> {
+        self.settings.max_visits.as_ref().map(|m| m.value)
+    }
+}
+
+/// Everything a stage may set and `defaults` may supply.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub role: Option<Spanned<String>>,
+    pub skill: Option<Spanned<String>>,
+    pub output: Option<Spanned<String>>,
+    pub topology: Option<Spanned<Topology>>,
+    pub max_visits: Option<Spanned<u32>>,
+    pub consult: Consult,
+    pub red_flags: RedFlags,
+    pub vote: Option<Vote>,
+    pub gate: Option<Gate>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Consult {
+    /// Consults allowed per visit; ensemble members and vote samples count.
+    pub max: Option<Spanned<u32>>,
+    pub prefer: Vec<Spanned<String>>,
+    pub ensemble: Option<Spanned<bool>>,
+    pub span: Option<Span>,
+}
+
+impl Consult {
+    #[must_use]
+    pub fn ensemble(&self) -> bool {
+        self.ensemble.as_ref().is_some_and(|e| e.value)
+    }
+}
+
+/// Red-flag thresholds (MAKER): an answer that trips one is discarded, never repaired.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RedFlags {
+    pub max_chars: Option<u64>,
+    pub min_chars: Option<u64>,
+    pub max_tokens: Option<u64>,
+    pub hedging: Option<bool>,
+    pub format: Option<String>,
+    pub schema: Option<String>,
+    pub dangerous_commands: Option<bool>,
+    pub dangerous_code: Option<bool>,
+    pub forbidden_files: Option<bool>,
+    pub max_files: Option<u64>,
+    #[serde(skip)]
+    pub span: Option<Span>,
+    #[serde(skip)]
+    pub schema_span: Option<Span>,
+}
+
+/// Defaults for the `vote` tool in a stage: a fixed margin `k`, or one derived from a target.
+#[derive(Debug, Clone, Default)]
+pub struct Vote {
+    pub k: Option<u32>,
+    pub max_samples: Option<u32>,
+    pub target: Option<Spanned<f64>>,
+    pub p: Option<Spanned<f64>>,
+    pub steps: Option<u32>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateBy {
+    Human,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTimeout {
+    Reject,
+    Revise,
+    Approve,
+}
+
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub by: GateBy,
+    pub timeout_secs: Option<u64>,
+    pub on_timeout: Option<OnTimeout>,
+    pub questions: Vec<Question>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Priority {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Priority> {
+        Some(match s {
+            "critical" => Priority::Critical,
+            "high" => Priority::High,
+            "medium" => Priority::Medium,
+            "low" => Priority::Low,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub id: Spanned<String>,
+    pub priority: Priority,
+    pub text: Texts,
+    /// Answer options: `(None, ..)` in the default language, `(Some(lang), ..)` translated.
+    /// Empty: a free-text answer.
+    pub options: Vec<(Option<String>, Vec<String>)>,
+    pub span: Span,
+}
+
+impl Question {
+    /// The options in `lang`, falling back to the untranslated list.
+    #[must_use]
+    pub fn options_in(&self, lang: &str) -> &[String] {
+        self.options
+            .iter()
+            .find(|(l, _)| l.as_deref() == Some(lang))
+            .or_else(|| self.options.iter().find(|(l, _)| l.is_none()))
+            .map_or(&[], |(_, o)| o.as_slice())
+    }
+}
+
+/// `next "target" on="event" when="guard"`.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub to: Spanned<String>,
+    pub on: Option<Spanned<String>>,
+    pub when: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+impl Edge {
+    /// The event this edge listens for, given the stage's default.
+    #[must_use]
+    pub fn event<'a>(&'a self, stage: &'a Stage) -> &'a str {
+        self.on.as_ref().map_or(stage.default_event(), |o| o.value.as_str())
+    }
+}
