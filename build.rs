@@ -6,7 +6,9 @@ use std::path::Path;
 const DIRS: &[&str] = &["workflows", "roles", "skills", "schemas", "conf"];
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     paths.sort();
     for p in paths {
@@ -26,10 +28,16 @@ fn main() {
         println!("cargo:rerun-if-changed={d}");
         walk(root, &root.join(d), &mut files);
     }
-    let mut code = String::from("/// The built-in assets: (path relative to the home, contents).\npub static BUILTIN: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The built-in assets: (path relative to the home, contents).\npub static BUILTIN: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         let abs = root.join(f);
-        let _ = writeln!(code, "    ({f:?}, include_str!({:?})),", abs.to_string_lossy());
+        let _ = writeln!(
+            code,
+            "    ({f:?}, include_str!({:?})),",
+            abs.to_string_lossy()
+        );
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("builtin.rs");

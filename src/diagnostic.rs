@@ -47,7 +47,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     #[must_use]
-    pub fn new(rule: Rule, source: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(
+        rule: Rule,
+        source: &Arc<SourceFile>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             rule,
             severity: rule.severity(),
@@ -152,15 +157,26 @@ pub struct Record {
 /// Orders findings by file, then position, then rule, so output is stable.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        let ka = (a.source.as_ref().map(|s| s.name.clone()), a.span.start, a.rule);
-        let kb = (b.source.as_ref().map(|s| s.name.clone()), b.span.start, b.rule);
+        let ka = (
+            a.source.as_ref().map(|s| s.name.clone()),
+            a.span.start,
+            a.rule,
+        );
+        let kb = (
+            b.source.as_ref().map(|s| s.name.clone()),
+            b.span.start,
+            b.rule,
+        );
         ka.cmp(&kb)
     });
 }
 
 /// "did you mean" help: the closest candidate within a small edit distance.
 #[must_use]
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for cand in candidates {
         let score = strsim::jaro_winkler(word, cand);

@@ -106,7 +106,9 @@ impl HomeOptions {
     /// Reads `MAESTRO_HOME`, `XDG_CONFIG_HOME` and `HOME` from the environment.
     #[must_use]
     pub fn from_env(flag: Option<PathBuf>) -> Self {
-        let env_home = std::env::var_os("MAESTRO_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env_home = std::env::var_os("MAESTRO_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         let user_config = std::env::var_os("XDG_CONFIG_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -125,22 +127,39 @@ impl Home {
     pub fn resolve(opts: &HomeOptions) -> Home {
         let mut layers = Vec::new();
         if let Some(dir) = &opts.explicit {
-            layers.push(Layer { origin: Origin::Explicit, dir: Some(dir.clone()) });
+            layers.push(Layer {
+                origin: Origin::Explicit,
+                dir: Some(dir.clone()),
+            });
         }
         if let Some(dir) = project_dir(&opts.cwd) {
-            layers.push(Layer { origin: Origin::Project, dir: Some(dir) });
+            layers.push(Layer {
+                origin: Origin::Project,
+                dir: Some(dir),
+            });
         }
         if let Some(dir) = opts.user_config.as_ref().filter(|d| d.is_dir()) {
-            layers.push(Layer { origin: Origin::User, dir: Some(dir.clone()) });
+            layers.push(Layer {
+                origin: Origin::User,
+                dir: Some(dir.clone()),
+            });
         }
-        layers.push(Layer { origin: Origin::Builtin, dir: None });
+        layers.push(Layer {
+            origin: Origin::Builtin,
+            dir: None,
+        });
         Home { layers }
     }
 
     /// Only the defaults built into the binary.
     #[must_use]
     pub fn builtin() -> Home {
-        Home { layers: vec![Layer { origin: Origin::Builtin, dir: None }] }
+        Home {
+            layers: vec![Layer {
+                origin: Origin::Builtin,
+                dir: None,
+            }],
+        }
     }
 
     /// Puts a folder in front of every other layer (the home a workflow file sits in).
@@ -148,7 +167,13 @@ impl Home {
         if self.layers.iter().any(|l| l.dir.as_deref() == Some(&dir)) {
             return;
         }
-        self.layers.insert(0, Layer { origin, dir: Some(dir) });
+        self.layers.insert(
+            0,
+            Layer {
+                origin,
+                dir: Some(dir),
+            },
+        );
     }
 
     /// Finds an asset by name; the first layer that has it wins.
@@ -231,7 +256,10 @@ impl Home {
 }
 
 fn strip_ext(kind: Kind, file: &str) -> Option<&str> {
-    kind.extensions().iter().find_map(|ext| file.strip_suffix(ext)).filter(|n| !n.is_empty() && !n.contains('/'))
+    kind.extensions()
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
 }
 
 /// The project's `.maestro/`: from `cwd` upward, stopping at the git root.
@@ -268,13 +296,19 @@ mod tests {
         std::fs::write(project.join(".maestro/roles/judge.md.j2"), "mine").unwrap();
         let sub = project.join("src/deep");
         std::fs::create_dir_all(&sub).unwrap();
-        let home = Home::resolve(&HomeOptions { cwd: sub, ..Default::default() });
+        let home = Home::resolve(&HomeOptions {
+            cwd: sub,
+            ..Default::default()
+        });
         assert_eq!(home.layers[0].origin, Origin::Project);
         let judge = home.find(Kind::Role, "judge").unwrap().unwrap();
         assert_eq!(judge.bytes, b"mine");
         assert_eq!(judge.origin, Origin::Project);
         // not overridden: comes from the binary
-        let skill = home.find(Kind::Skill, "stage1_example_analysis").unwrap().unwrap();
+        let skill = home
+            .find(Kind::Skill, "stage1_example_analysis")
+            .unwrap()
+            .unwrap();
         assert_eq!(skill.origin, Origin::Builtin);
         assert!(home.find(Kind::Role, "nope").unwrap().is_none());
     }

@@ -1,10 +1,14 @@
 //! maestro: a declarative workflow interpreter that lets Claude Code consult other models.
 
+pub mod cli;
 pub mod compile;
 pub mod diagnostic;
 pub mod error;
 pub mod home;
+pub mod init;
 pub mod lint;
+pub mod loader;
+pub mod render;
 pub mod schema;
 pub mod source;
 pub mod syntax;

@@ -23,33 +23,54 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Va
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(err) => {
-            let at = source.line_start(err.line()) + char_col_to_byte(source, err.line(), err.column());
+            let at =
+                source.line_start(err.line()) + char_col_to_byte(source, err.line(), err.column());
             diags.push(
-                Diagnostic::new(Rule::BadSchema, source, Span::new(at, (at + 1).min(text.len())), format!("not valid JSON: {err}"))
-                    .with_help("a schema file holds one JSON object"),
+                Diagnostic::new(
+                    Rule::BadSchema,
+                    source,
+                    Span::new(at, (at + 1).min(text.len())),
+                    format!("not valid JSON: {err}"),
+                )
+                .with_help("a schema file holds one JSON object"),
             );
             return None;
         }
     };
     let before = diags.len();
     if !value.is_object() && !value.is_boolean() {
-        diags.push(Diagnostic::new(Rule::BadSchema, source, Span::new(0, text.len().min(1)), "a schema must be a JSON object"));
+        diags.push(Diagnostic::new(
+            Rule::BadSchema,
+            source,
+            Span::new(0, text.len().min(1)),
+            "a schema must be a JSON object",
+        ));
         return None;
     }
     let mut refs = Vec::new();
     remote_refs(&value, String::new(), &mut refs);
     for (pointer, target) in refs {
         diags.push(
-            Diagnostic::new(Rule::BadSchema, source, locate(text, &pointer), format!("`$ref` to `{target}` leaves this file"))
-                .with_help("maestro never fetches schemas: use a local reference like `#/$defs/name`"),
+            Diagnostic::new(
+                Rule::BadSchema,
+                source,
+                locate(text, &pointer),
+                format!("`$ref` to `{target}` leaves this file"),
+            )
+            .with_help("maestro never fetches schemas: use a local reference like `#/$defs/name`"),
         );
     }
     if let Some(draft) = value.get("$schema").and_then(Value::as_str) {
         let bare = draft.trim_end_matches('#');
         if !KNOWN_DRAFTS.contains(&bare) {
             diags.push(
-                Diagnostic::new(Rule::BadSchema, source, locate(text, "/$schema"), format!("unknown `$schema` `{draft}`"))
-                    .with_help("use \"https://json-schema.org/draft/2020-12/schema\""),
+                Diagnostic::new(
+                    Rule::BadSchema,
+                    source,
+                    locate(text, "/$schema"),
+                    format!("unknown `$schema` `{draft}`"),
+                )
+                .with_help("use \"https://json-schema.org/draft/2020-12/schema\""),
             );
             return None;
         }
@@ -59,16 +80,34 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Va
             for err in meta.iter_errors(&value) {
                 let pointer = err.instance_path().to_string();
                 diags.push(
-                    Diagnostic::new(Rule::BadSchema, source, locate(text, &pointer), format!("not a valid JSON Schema at `{}`: {err}", display_pointer(&pointer)))
-                        .with_help("check the keyword against the JSON Schema 2020-12 specification"),
+                    Diagnostic::new(
+                        Rule::BadSchema,
+                        source,
+                        locate(text, &pointer),
+                        format!(
+                            "not a valid JSON Schema at `{}`: {err}",
+                            display_pointer(&pointer)
+                        ),
+                    )
+                    .with_help("check the keyword against the JSON Schema 2020-12 specification"),
                 );
             }
         }
-        Err(err) => diags.push(Diagnostic::new(Rule::BadSchema, source, Span::new(0, 1), format!("cannot load the meta-schema: {err}"))),
+        Err(err) => diags.push(Diagnostic::new(
+            Rule::BadSchema,
+            source,
+            Span::new(0, 1),
+            format!("cannot load the meta-schema: {err}"),
+        )),
     }
     if diags.len() == before {
         if let Err(err) = compile(&value) {
-            diags.push(Diagnostic::new(Rule::BadSchema, source, Span::new(0, 1), format!("the schema does not compile: {err}")));
+            diags.push(Diagnostic::new(
+                Rule::BadSchema,
+                source,
+                Span::new(0, 1),
+                format!("the schema does not compile: {err}"),
+            ));
         }
     }
     (diags.len() == before).then_some(value)
@@ -100,7 +139,9 @@ fn remote_refs(v: &Value, pointer: String, out: &mut Vec<(String, String)>) {
         Value::Object(map) => {
             for (k, child) in map {
                 let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
-                if (k == "$ref" || k == "$dynamicRef") && child.as_str().is_some_and(|r| !r.starts_with('#')) {
+                if (k == "$ref" || k == "$dynamicRef")
+                    && child.as_str().is_some_and(|r| !r.starts_with('#'))
+                {
                     out.push((p.clone(), child.as_str().unwrap_or_default().to_string()));
                 }
                 remote_refs(child, p, out);
@@ -121,9 +162,16 @@ pub fn locate(text: &str, pointer: &str) -> Span {
     let tokens: Vec<String> = if pointer.is_empty() {
         Vec::new()
     } else {
-        pointer.trim_start_matches('/').split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect()
+        pointer
+            .trim_start_matches('/')
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect()
     };
-    let mut loc = Locator { b: text.as_bytes(), i: 0 };
+    let mut loc = Locator {
+        b: text.as_bytes(),
+        i: 0,
+    };
     loc.find(&tokens).unwrap_or(Span::new(0, text.len().min(1)))
 }
 
@@ -168,7 +216,10 @@ impl Locator<'_> {
                 Some(())
             }
             _ => {
-                while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']') && !self.b[self.i].is_ascii_whitespace() {
+                while self.i < self.b.len()
+                    && !matches!(self.b[self.i], b',' | b'}' | b']')
+                    && !self.b[self.i].is_ascii_whitespace()
+                {
                     self.i += 1;
                 }
                 Some(())
@@ -260,7 +311,10 @@ mod tests {
 
     #[test]
     fn bad_schemas_are_findings() {
-        let src = Arc::new(SourceFile::new("s.json", "{\"type\": \"strin\", \"properties\": {\"a\": {\"$ref\": \"https://x/y.json\"}}}"));
+        let src = Arc::new(SourceFile::new(
+            "s.json",
+            "{\"type\": \"strin\", \"properties\": {\"a\": {\"$ref\": \"https://x/y.json\"}}}",
+        ));
         let mut diags = Vec::new();
         assert!(check(&src, &mut diags).is_none());
         assert!(diags.iter().any(|d| d.message.contains("leaves this file")));
@@ -273,7 +327,10 @@ mod tests {
 
     #[test]
     fn good_schema_passes() {
-        let src = Arc::new(SourceFile::new("s.json", r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": {"a": {"$ref": "#/$defs/x"}}, "$defs": {"x": {"type": "string"}}}"##));
+        let src = Arc::new(SourceFile::new(
+            "s.json",
+            r##"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "properties": {"a": {"$ref": "#/$defs/x"}}, "$defs": {"x": {"type": "string"}}}"##,
+        ));
         let mut diags = Vec::new();
         assert!(check(&src, &mut diags).is_some(), "{diags:?}");
     }

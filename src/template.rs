@@ -10,8 +10,19 @@ use crate::source::{SourceFile, Span};
 
 /// The variables a role template may use (workflow-language.md, "Template context for roles").
 pub const ROLE_VARIABLES: &[&str] = &[
-    "task", "workflow", "stage", "run", "outputs", "feedback", "context", "facts", "errors", "constraints", "files",
-    "schema", "lang",
+    "task",
+    "workflow",
+    "stage",
+    "run",
+    "outputs",
+    "feedback",
+    "context",
+    "facts",
+    "errors",
+    "constraints",
+    "files",
+    "schema",
+    "lang",
 ];
 
 /// The environment roles render in: strict, so a typo fails loudly instead of printing nothing.
@@ -31,10 +42,16 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
         Ok(t) => t,
         Err(err) => {
             let span = err.range().map_or_else(
-                || err.line().map_or(Span::new(0, 0), |l| Span::new(source.line_start(l), source.line_start(l))),
+                || {
+                    err.line().map_or(Span::new(0, 0), |l| {
+                        Span::new(source.line_start(l), source.line_start(l))
+                    })
+                },
                 |r| Span::new(r.start, r.end),
             );
-            let detail = err.detail().map_or_else(|| err.kind().to_string(), str::to_string);
+            let detail = err
+                .detail()
+                .map_or_else(|| err.kind().to_string(), str::to_string);
             diags.push(
                 Diagnostic::new(Rule::TemplateError, source, span, format!("the role template does not parse: {detail}"))
                     .with_help("role templates use minijinja (Jinja2) syntax: {{ var }}, {% if %}...{% endif %}"),
@@ -52,8 +69,13 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
         let help = did_you_mean(var, ROLE_VARIABLES.iter().copied())
             .unwrap_or_else(|| format!("available: {}", ROLE_VARIABLES.join(", ")));
         diags.push(
-            Diagnostic::new(Rule::UndefinedVariable, source, find_variable(text, var), format!("`{var}` is not in a role's context"))
-                .with_help(help),
+            Diagnostic::new(
+                Rule::UndefinedVariable,
+                source,
+                find_variable(text, var),
+                format!("`{var}` is not in a role's context"),
+            )
+            .with_help(help),
         );
     }
     unknown.is_empty()
@@ -115,7 +137,10 @@ mod tests {
 
     #[test]
     fn loop_variables_are_not_undefined() {
-        let src = Arc::new(SourceFile::new("r", "{% for f in feedback %}{{ f.text }}{% endfor %}{% set x = 1 %}{{ x }}"));
+        let src = Arc::new(SourceFile::new(
+            "r",
+            "{% for f in feedback %}{{ f.text }}{% endfor %}{% set x = 1 %}{{ x }}",
+        ));
         let mut diags = Vec::new();
         assert!(check(&src, &mut diags), "{diags:?}");
     }

@@ -11,7 +11,11 @@ use crate::workflow::{GateBy, Workflow};
 fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
     let stage = &wf.stages[i];
     let mut lines = vec![stage.name.value.clone()];
-    if let Some(title) = stage.title.as_ref().and_then(|t| t.get(lang, wf.default_lang())) {
+    if let Some(title) = stage
+        .title
+        .as_ref()
+        .and_then(|t| t.get(lang, wf.default_lang()))
+    {
         lines.push(title.to_string());
     }
     if let Some(gate) = &stage.settings.gate {
@@ -47,9 +51,17 @@ fn mermaid_id(name: &str) -> String {
 #[must_use]
 pub fn to_mermaid(wf: &Workflow, m: &Machine, lang: &str) -> String {
     let mut out = String::from("flowchart TD\n");
-    let _ = writeln!(out, "    classDef gate fill:#fff3cd,stroke:#b8860b,stroke-width:2px");
+    let _ = writeln!(
+        out,
+        "    classDef gate fill:#fff3cd,stroke:#b8860b,stroke-width:2px"
+    );
     let _ = writeln!(out, "    classDef terminal fill:#e8f4ea,stroke:#2e7d32");
-    let _ = writeln!(out, "    start_(( )) --> {}", m.start.map_or_else(|| "missing_start".into(), |s| mermaid_id(&m.graph[s].name)));
+    let _ = writeln!(
+        out,
+        "    start_(( )) --> {}",
+        m.start
+            .map_or_else(|| "missing_start".into(), |s| mermaid_id(&m.graph[s].name))
+    );
     for i in m.graph.node_indices() {
         let state = &m.graph[i];
         let id = mermaid_id(&state.name);
@@ -69,7 +81,10 @@ pub fn to_mermaid(wf: &Workflow, m: &Machine, lang: &str) -> String {
     }
     for e in m.graph.edge_references() {
         let t = e.weight();
-        let label = mermaid_escape(&edge_label(&t.event, t.guard.as_ref().map(|g| g.source.as_str())));
+        let label = mermaid_escape(&edge_label(
+            &t.event,
+            t.guard.as_ref().map(|g| g.source.as_str()),
+        ));
         let _ = writeln!(
             out,
             "    {} -->|\"{label}\"| {}",
@@ -92,14 +107,22 @@ pub fn to_dot(wf: &Workflow, m: &Machine, lang: &str) -> String {
     out.push_str("    edge [fontname=\"Helvetica\", fontsize=10];\n");
     out.push_str("    \"__start\" [shape=point, width=0.15];\n");
     if let Some(s) = m.start {
-        let _ = writeln!(out, "    \"__start\" -> \"{}\";", dot_escape(&m.graph[s].name));
+        let _ = writeln!(
+            out,
+            "    \"__start\" -> \"{}\";",
+            dot_escape(&m.graph[s].name)
+        );
     }
     for i in m.graph.node_indices() {
         let state = &m.graph[i];
         let name = dot_escape(&state.name);
         match state.kind {
             StateKind::Stage(si) => {
-                let label = stage_lines(wf, si, lang).iter().map(|l| dot_escape(l)).collect::<Vec<_>>().join("\\n");
+                let label = stage_lines(wf, si, lang)
+                    .iter()
+                    .map(|l| dot_escape(l))
+                    .collect::<Vec<_>>()
+                    .join("\\n");
                 let style = if wf.stages[si].settings.gate.is_some() {
                     ", style=\"rounded,bold\", color=\"darkgoldenrod\""
                 } else {

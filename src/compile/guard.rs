@@ -65,9 +65,13 @@ mod tests {
     #[test]
     fn guards_evaluate_and_list_their_variables() {
         let g = compile_guard("output.confidence >= 0.6 and run.visits.debug < 3").unwrap();
-        let ctx = json!({"output": {"confidence": 0.7}, "run": {"visits": {"debug": 1}}, "stage": {}});
+        let ctx =
+            json!({"output": {"confidence": 0.7}, "run": {"visits": {"debug": 1}}, "stage": {}});
         assert!(g.eval(&ctx).unwrap());
-        assert_eq!(g.variables(true), vec!["output.confidence", "run.visits.debug"]);
+        assert_eq!(
+            g.variables(true),
+            vec!["output.confidence", "run.visits.debug"]
+        );
         assert!(compile_guard("output.x ==").is_err());
     }
 

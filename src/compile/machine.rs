@@ -47,10 +47,12 @@ impl Machine {
 
     /// Stage nodes, in file order.
     pub fn stages(&self) -> impl Iterator<Item = (NodeIndex, usize)> + '_ {
-        self.graph.node_indices().filter_map(|i| match self.graph[i].kind {
-            StateKind::Stage(s) => Some((i, s)),
-            StateKind::End(_) => None,
-        })
+        self.graph
+            .node_indices()
+            .filter_map(|i| match self.graph[i].kind {
+                StateKind::Stage(s) => Some((i, s)),
+                StateKind::End(_) => None,
+            })
     }
 
     #[must_use]
@@ -70,25 +72,48 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
         .iter()
         .enumerate()
         .map(|(i, s)| (&s.name, StateKind::Stage(i)))
-        .chain(wf.ends.iter().enumerate().map(|(i, e)| (e, StateKind::End(i))));
+        .chain(
+            wf.ends
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e, StateKind::End(i))),
+        );
     for (name, kind) in names {
         if let Some(&first) = first_span.get(&name.value) {
-            let what = if matches!(kind, StateKind::End(_)) { "an end" } else { "a stage" };
+            let what = if matches!(kind, StateKind::End(_)) {
+                "an end"
+            } else {
+                "a stage"
+            };
             diags.push(
-                Diagnostic::new(Rule::DuplicateStage, src, name.span, format!("`{}` is defined twice ({what} here)", name.value))
-                    .with_related(first, "first defined here")
-                    .with_help("stages and ends share one namespace: rename one of them"),
+                Diagnostic::new(
+                    Rule::DuplicateStage,
+                    src,
+                    name.span,
+                    format!("`{}` is defined twice ({what} here)", name.value),
+                )
+                .with_related(first, "first defined here")
+                .with_help("stages and ends share one namespace: rename one of them"),
             );
             continue;
         }
         first_span.insert(name.value.clone(), name.span);
-        let i = graph.add_node(State { name: name.value.clone(), kind });
+        let i = graph.add_node(State {
+            name: name.value.clone(),
+            kind,
+        });
         index.insert(name.value.clone(), i);
     }
     let all_names: Vec<&str> = index.keys().map(String::as_str).collect();
     let unknown = |name: &crate::syntax::ast::Spanned<String>, what: &str| {
-        Diagnostic::new(Rule::UnknownStage, src, name.span, format!("{what} `{}` names no stage or end", name.value))
-            .with_help_opt(did_you_mean(&name.value, all_names.iter().copied()).or_else(|| {
+        Diagnostic::new(
+            Rule::UnknownStage,
+            src,
+            name.span,
+            format!("{what} `{}` names no stage or end", name.value),
+        )
+        .with_help_opt(
+            did_you_mean(&name.value, all_names.iter().copied()).or_else(|| {
                 Some(if all_names.is_empty() {
                     "define it with `stage \"...\" { ... }` or `end \"...\"`".to_string()
                 } else {
@@ -96,7 +121,8 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
                     sorted.sort_unstable();
                     format!("known stages and ends: {}", sorted.join(", "))
                 })
-            }))
+            }),
+        )
     };
     let start = wf.start.as_ref().and_then(|s| {
         let found = index.get(&s.value).copied();
@@ -108,7 +134,9 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
     let mut pending = Vec::new();
     for (si, stage) in wf.stages.iter().enumerate() {
         // A duplicate stage was not added: its edges belong to nobody.
-        let Some(&from) = index.get(&stage.name.value) else { continue };
+        let Some(&from) = index.get(&stage.name.value) else {
+            continue;
+        };
         if graph[from].kind != StateKind::Stage(si) {
             continue;
         }
@@ -125,7 +153,15 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
                 }
             });
             match index.get(&edge.to.value) {
-                Some(&to) => pending.push((from, to, Transition { edge: ei, event: edge.event(stage).to_string(), guard })),
+                Some(&to) => pending.push((
+                    from,
+                    to,
+                    Transition {
+                        edge: ei,
+                        event: edge.event(stage).to_string(),
+                        guard,
+                    },
+                )),
                 None => diags.push(unknown(&edge.to, "`next`")),
             }
         }
@@ -133,5 +169,9 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
     for (from, to, t) in pending {
         graph.add_edge(from, to, t);
     }
-    Machine { graph, index, start }
+    Machine {
+        graph,
+        index,
+        start,
+    }
 }

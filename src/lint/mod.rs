@@ -1,2 +1,159 @@
-//! Lint rules over a loaded workflow.
+//! Lint rules over a loaded workflow and the assets it uses.
+//!
+//! Rules are grouped by the pass that computes them (each pass needs the same analysis:
+//! graph reachability, guard variables, asset lookups), and `registry.rs` is the one list of
+//! rule ids. Loading itself finds the syntax, shape and naming rules (`loader.rs`).
+
+mod assets;
+mod graph;
+mod guards;
+mod policy;
 pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use assets::provider_names;
+
+use crate::diagnostic::Diagnostic;
+use crate::home::{Home, Kind};
+use crate::loader::{self, Loaded};
+use crate::source::SourceFile;
+use crate::syntax::ast::Format;
+
+/// Runs every rule, checking each asset once however many workflows use it.
+pub struct Linter {
+    pub home: Home,
+    roles: HashMap<String, bool>,
+    schemas: HashMap<String, Option<serde_json::Value>>,
+    providers: Option<Option<Vec<String>>>,
+    /// Findings in assets (roles, schemas, config), reported once.
+    asset_diags: Vec<Diagnostic>,
+}
+
+impl Linter {
+    #[must_use]
+    pub fn new(home: Home) -> Self {
+        Self {
+            home,
+            roles: HashMap::new(),
+            schemas: HashMap::new(),
+            providers: None,
+            asset_diags: Vec::new(),
+        }
+    }
+
+    /// Loads and lints one workflow text; returns its findings (asset findings are kept for
+    /// [`Linter::take_asset_findings`]).
+    pub fn workflow(&mut self, source: Arc<SourceFile>, format: Format) -> Loaded {
+        let loaded = loader::load(source, format);
+        self.check_loaded(loaded)
+    }
+
+    /// As [`Linter::workflow`], from raw bytes.
+    pub fn workflow_bytes(&mut self, name: &str, bytes: &[u8], format: Format) -> Loaded {
+        let loaded = loader::load_bytes(name, bytes, format);
+        self.check_loaded(loaded)
+    }
+
+    fn check_loaded(&mut self, mut loaded: Loaded) -> Loaded {
+        if let (Some(wf), Some(m)) = (&loaded.workflow, &loaded.machine) {
+            let mut diags = std::mem::take(&mut loaded.diagnostics);
+            graph::check(wf, m, &mut diags);
+            policy::check(wf, &mut diags);
+            assets::check(self, wf, &mut diags);
+            guards::check(self, wf, m, &mut diags);
+            loaded.diagnostics = diags;
+        }
+        crate::diagnostic::sort(&mut loaded.diagnostics);
+        loaded
+    }
+
+    /// Findings in the roles, schemas and config the linted workflows use.
+    pub fn take_asset_findings(&mut self) -> Vec<Diagnostic> {
+        let mut d = std::mem::take(&mut self.asset_diags);
+        crate::diagnostic::sort(&mut d);
+        d
+    }
+
+    /// Whether a role exists; parses and checks it the first time.
+    fn role(&mut self, name: &str) -> bool {
+        if let Some(&ok) = self.roles.get(name) {
+            return ok;
+        }
+        let exists = match self.home.find(Kind::Role, name) {
+            Ok(Some(asset)) => {
+                let (src, bad) = SourceFile::from_bytes(asset.display, &asset.bytes);
+                let src = Arc::new(src);
+                if bad.is_some() {
+                    self.asset_diags
+                        .push(assets::not_utf8(&src, registry::Rule::TemplateError));
+                } else {
+                    crate::template::check(&src, &mut self.asset_diags);
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(err) => {
+                self.asset_diags
+                    .push(assets::unreadable(&err, registry::Rule::TemplateError));
+                true
+            }
+        };
+        self.roles.insert(name.to_string(), exists);
+        exists
+    }
+
+    /// `None` if the schema is missing; `Some(None)` if present but unusable.
+    fn schema(&mut self, name: &str) -> Option<Option<serde_json::Value>> {
+        if let Some(v) = self.schemas.get(name) {
+            return v
+                .clone()
+                .map(Some)
+                .or(if self.home.exists(Kind::Schema, name) {
+                    Some(None)
+                } else {
+                    None
+                });
+        }
+        let result = match self.home.find(Kind::Schema, name) {
+            Ok(Some(asset)) => {
+                let (src, bad) = SourceFile::from_bytes(asset.display, &asset.bytes);
+                let src = Arc::new(src);
+                if bad.is_some() {
+                    self.asset_diags
+                        .push(assets::not_utf8(&src, registry::Rule::BadSchema));
+                    Some(None)
+                } else {
+                    Some(crate::schema::check(&src, &mut self.asset_diags))
+                }
+            }
+            Ok(None) => None,
+            Err(err) => {
+                self.asset_diags
+                    .push(assets::unreadable(&err, registry::Rule::BadSchema));
+                Some(None)
+            }
+        };
+        self.schemas
+            .insert(name.to_string(), result.clone().flatten());
+        result
+    }
+
+    /// Provider names from the resolved `conf/providers.yaml`; `None` if it has no usable list.
+    fn providers(&mut self) -> Option<Vec<String>> {
+        if let Some(p) = &self.providers {
+            return p.clone();
+        }
+        let names = assets::load_provider_names(&self.home, &mut self.asset_diags);
+        self.providers = Some(names.clone());
+        names
+    }
+}
+
+impl Linter {
+    /// Reads the provider config so its findings are reported even when no stage names one.
+    pub fn check_providers(&mut self) {
+        let _ = self.providers();
+    }
+}

@@ -83,7 +83,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for rule in Rule::ALL {
             assert!(seen.insert(rule.id()), "duplicate id {}", rule.id());
-            assert!(rule.id().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(
+                rule.id()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-')
+            );
             assert_eq!(Rule::from_id(rule.id()), Some(*rule));
         }
         assert_eq!(Rule::ALL.len(), 28);

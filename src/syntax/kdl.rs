@@ -17,8 +17,13 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Ve
     let text = &*source.text;
     if let Some(at) = too_deep(text) {
         diags.push(
-            Diagnostic::new(Rule::Syntax, source, Span::new(at, at + 1), format!("nesting deeper than {MAX_DEPTH} levels"))
-                .with_help("a workflow needs only a few levels: workflow → stage → gate → question"),
+            Diagnostic::new(
+                Rule::Syntax,
+                source,
+                Span::new(at, at + 1),
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            )
+            .with_help("a workflow needs only a few levels: workflow → stage → gate → question"),
         );
         return None;
     }
@@ -28,21 +33,32 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Ve
             for d in &err.diagnostics {
                 let start = d.span.offset().min(text.len());
                 let end = (start + d.span.len()).min(text.len());
-                let mut message = d.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
+                let mut message = d
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "invalid KDL".to_string());
                 if let Some(label) = &d.label {
                     if !message.contains(label.as_str()) {
                         message = format!("{message}: {label}");
                     }
                 }
-                let mut diag = Diagnostic::new(Rule::Syntax, source, Span::new(start, end), message);
+                let mut diag =
+                    Diagnostic::new(Rule::Syntax, source, Span::new(start, end), message);
                 diag.help = d.help.clone();
                 if looks_like_kdl_v1(text) && diag.help.is_none() {
-                    diag.help = Some("maestro reads KDL 2.0: booleans are #true/#false and null is #null".into());
+                    diag.help = Some(
+                        "maestro reads KDL 2.0: booleans are #true/#false and null is #null".into(),
+                    );
                 }
                 diags.push(diag);
             }
             if err.diagnostics.is_empty() {
-                diags.push(Diagnostic::new(Rule::Syntax, source, Span::new(0, 0), "invalid KDL document"));
+                diags.push(Diagnostic::new(
+                    Rule::Syntax,
+                    source,
+                    Span::new(0, 0),
+                    "invalid KDL document",
+                ));
             }
             None
         }
@@ -50,7 +66,10 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Ve
 }
 
 fn looks_like_kdl_v1(text: &str) -> bool {
-    text.contains("=true") || text.contains("=false") || text.contains(" true") || text.contains(" false")
+    text.contains("=true")
+        || text.contains("=false")
+        || text.contains(" true")
+        || text.contains(" false")
 }
 
 /// The byte offset where brace nesting first exceeds [`MAX_DEPTH`], ignoring braces in strings

@@ -12,9 +12,15 @@ pub enum Ty {
     /// A language code such as `en` or `ko`.
     Lang,
     /// An integer in `min..=max`.
-    Int { min: i128, max: i128 },
+    Int {
+        min: i128,
+        max: i128,
+    },
     /// A number (integer or float) in `min..=max`.
-    Num { min: f64, max: f64 },
+    Num {
+        min: f64,
+        max: f64,
+    },
     Bool,
     /// `"90s"`, `"15m"`, `"2h"`, `"1d"`.
     Duration,
@@ -33,7 +39,9 @@ impl Ty {
             Ty::Str | Ty::Expr => "a string".into(),
             Ty::Name => "a name like `analyze`".into(),
             Ty::Lang => "a language code like `en`".into(),
-            Ty::Int { min, max } if max == i128::from(u32::MAX) => format!("an integer of at least {min}"),
+            Ty::Int { min, max } if max == i128::from(u32::MAX) => {
+                format!("an integer of at least {min}")
+            }
             Ty::Int { min, max } => format!("an integer from {min} to {max}"),
             Ty::Num { min, max } if max.is_infinite() => format!("a number of at least {min}"),
             Ty::Num { min, max } => format!("a number from {min} to {max}"),
@@ -95,51 +103,108 @@ impl Spec {
 }
 
 const fn leaf(name: &'static str, args: Args) -> Spec {
-    Spec { name, args, props: &[], lang_props: false, children: &[] }
+    Spec {
+        name,
+        args,
+        props: &[],
+        lang_props: false,
+        children: &[],
+    }
 }
 const fn once(spec: &'static Spec) -> Child {
-    Child { spec, repeat: false, required: false }
+    Child {
+        spec,
+        repeat: false,
+        required: false,
+    }
 }
 const fn required(spec: &'static Spec) -> Child {
-    Child { spec, repeat: false, required: true }
+    Child {
+        spec,
+        repeat: false,
+        required: true,
+    }
 }
 const fn many(spec: &'static Spec) -> Child {
-    Child { spec, repeat: true, required: false }
+    Child {
+        spec,
+        repeat: true,
+        required: false,
+    }
 }
 
-const COUNT: Ty = Ty::Int { min: 0, max: u32::MAX as i128 };
-const POSITIVE: Ty = Ty::Int { min: 1, max: u32::MAX as i128 };
+const COUNT: Ty = Ty::Int {
+    min: 0,
+    max: u32::MAX as i128,
+};
+const POSITIVE: Ty = Ty::Int {
+    min: 1,
+    max: u32::MAX as i128,
+};
 const UNIT: Ty = Ty::Num { min: 0.0, max: 1.0 };
-const NON_NEGATIVE: Ty = Ty::Num { min: 0.0, max: f64::INFINITY };
+const NON_NEGATIVE: Ty = Ty::Num {
+    min: 0.0,
+    max: f64::INFINITY,
+};
 
-pub const TOPOLOGIES: &[&str] = &["sas", "centralized", "independent", "decentralized", "hybrid"];
+pub const TOPOLOGIES: &[&str] = &[
+    "sas",
+    "centralized",
+    "independent",
+    "decentralized",
+    "hybrid",
+];
 pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
 pub const GATE_BY: &[&str] = &["human", "any"];
 pub const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
 pub const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
 
 pub static VERSION: Spec = leaf("version", Args::One(Ty::Int { min: 1, max: 1 }));
-pub static SUMMARY: Spec = Spec { lang_props: true, ..leaf("summary", Args::Opt(Ty::Str)) };
+pub static SUMMARY: Spec = Spec {
+    lang_props: true,
+    ..leaf("summary", Args::Opt(Ty::Str))
+};
 pub static START: Spec = leaf("start", Args::One(Ty::Name));
 pub static LANG: Spec = leaf("lang", Args::Many(Ty::Lang));
 pub static BUDGET: Spec = Spec {
     props: &[
-        Prop { name: "consults", ty: COUNT },
-        Prop { name: "wall", ty: Ty::Duration },
-        Prop { name: "tokens", ty: COUNT },
-        Prop { name: "cost-usd", ty: NON_NEGATIVE },
+        Prop {
+            name: "consults",
+            ty: COUNT,
+        },
+        Prop {
+            name: "wall",
+            ty: Ty::Duration,
+        },
+        Prop {
+            name: "tokens",
+            ty: COUNT,
+        },
+        Prop {
+            name: "cost-usd",
+            ty: NON_NEGATIVE,
+        },
     ],
     ..leaf("budget", Args::None)
 };
 pub static POLICY: Spec = Spec {
     props: &[
-        Prop { name: "capability-threshold", ty: UNIT },
-        Prop { name: "max-agents", ty: POSITIVE },
+        Prop {
+            name: "capability-threshold",
+            ty: UNIT,
+        },
+        Prop {
+            name: "max-agents",
+            ty: POSITIVE,
+        },
     ],
     ..leaf("policy", Args::None)
 };
 
-pub static TITLE: Spec = Spec { lang_props: true, ..leaf("title", Args::Opt(Ty::Str)) };
+pub static TITLE: Spec = Spec {
+    lang_props: true,
+    ..leaf("title", Args::Opt(Ty::Str))
+};
 pub static ROLE: Spec = leaf("role", Args::One(Ty::Name));
 pub static SKILL: Spec = leaf("skill", Args::One(Ty::Name));
 pub static OUTPUT: Spec = leaf("output", Args::One(Ty::Name));
@@ -148,47 +213,113 @@ pub static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
 pub static PREFER: Spec = leaf("prefer", Args::Many(Ty::Name));
 pub static ENSEMBLE: Spec = leaf("ensemble", Args::One(Ty::Bool));
 pub static CONSULT: Spec = Spec {
-    props: &[Prop { name: "max", ty: COUNT }],
+    props: &[Prop {
+        name: "max",
+        ty: COUNT,
+    }],
     children: &[once(&PREFER), once(&ENSEMBLE)],
     ..leaf("consult", Args::None)
 };
 pub static RED_FLAGS: Spec = Spec {
     props: &[
-        Prop { name: "max-chars", ty: POSITIVE },
-        Prop { name: "min-chars", ty: COUNT },
-        Prop { name: "max-tokens", ty: POSITIVE },
-        Prop { name: "hedging", ty: Ty::Bool },
-        Prop { name: "format", ty: Ty::Enum(FLAG_FORMATS) },
-        Prop { name: "schema", ty: Ty::Name },
-        Prop { name: "dangerous-commands", ty: Ty::Bool },
-        Prop { name: "dangerous-code", ty: Ty::Bool },
-        Prop { name: "forbidden-files", ty: Ty::Bool },
-        Prop { name: "max-files", ty: POSITIVE },
+        Prop {
+            name: "max-chars",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "min-chars",
+            ty: COUNT,
+        },
+        Prop {
+            name: "max-tokens",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "hedging",
+            ty: Ty::Bool,
+        },
+        Prop {
+            name: "format",
+            ty: Ty::Enum(FLAG_FORMATS),
+        },
+        Prop {
+            name: "schema",
+            ty: Ty::Name,
+        },
+        Prop {
+            name: "dangerous-commands",
+            ty: Ty::Bool,
+        },
+        Prop {
+            name: "dangerous-code",
+            ty: Ty::Bool,
+        },
+        Prop {
+            name: "forbidden-files",
+            ty: Ty::Bool,
+        },
+        Prop {
+            name: "max-files",
+            ty: POSITIVE,
+        },
     ],
     ..leaf("red-flags", Args::None)
 };
 pub static VOTE: Spec = Spec {
     props: &[
-        Prop { name: "k", ty: POSITIVE },
-        Prop { name: "max-samples", ty: POSITIVE },
-        Prop { name: "target", ty: Ty::Num { min: f64::NEG_INFINITY, max: f64::INFINITY } },
-        Prop { name: "p", ty: Ty::Num { min: f64::NEG_INFINITY, max: 1.0 } },
-        Prop { name: "steps", ty: POSITIVE },
+        Prop {
+            name: "k",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "max-samples",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "target",
+            ty: Ty::Num {
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+            },
+        },
+        Prop {
+            name: "p",
+            ty: Ty::Num {
+                min: f64::NEG_INFINITY,
+                max: 1.0,
+            },
+        },
+        Prop {
+            name: "steps",
+            ty: POSITIVE,
+        },
     ],
     ..leaf("vote", Args::None)
 };
 pub static BY: Spec = leaf("by", Args::One(Ty::Enum(GATE_BY)));
 pub static TIMEOUT: Spec = Spec {
-    props: &[Prop { name: "on-timeout", ty: Ty::Enum(ON_TIMEOUT) }],
+    props: &[Prop {
+        name: "on-timeout",
+        ty: Ty::Enum(ON_TIMEOUT),
+    }],
     ..leaf("timeout", Args::One(Ty::Duration))
 };
-pub static TEXT: Spec = Spec { lang_props: true, ..leaf("text", Args::Opt(Ty::Str)) };
+pub static TEXT: Spec = Spec {
+    lang_props: true,
+    ..leaf("text", Args::Opt(Ty::Str))
+};
 pub static OPTIONS: Spec = Spec {
-    props: &[Prop { name: "lang", ty: Ty::Lang }],
+    props: &[Prop {
+        name: "lang",
+        ty: Ty::Lang,
+    }],
     ..leaf("options", Args::Many(Ty::Str))
 };
 pub static QUESTION: Spec = Spec {
-    props: &[Prop { name: "priority", ty: Ty::Enum(PRIORITIES) }],
+    props: &[Prop {
+        name: "priority",
+        ty: Ty::Enum(PRIORITIES),
+    }],
     children: &[required(&TEXT), many(&OPTIONS)],
     ..leaf("question", Args::One(Ty::Name))
 };
@@ -197,7 +328,16 @@ pub static GATE: Spec = Spec {
     ..leaf("gate", Args::None)
 };
 pub static NEXT: Spec = Spec {
-    props: &[Prop { name: "on", ty: Ty::Event }, Prop { name: "when", ty: Ty::Expr }],
+    props: &[
+        Prop {
+            name: "on",
+            ty: Ty::Event,
+        },
+        Prop {
+            name: "when",
+            ty: Ty::Expr,
+        },
+    ],
     ..leaf("next", Args::One(Ty::Name))
 };
 
@@ -214,7 +354,10 @@ const STAGE_SETTINGS: [Child; 9] = [
     once(&GATE),
 ];
 
-pub static DEFAULTS: Spec = Spec { children: &STAGE_SETTINGS, ..leaf("defaults", Args::None) };
+pub static DEFAULTS: Spec = Spec {
+    children: &STAGE_SETTINGS,
+    ..leaf("defaults", Args::None)
+};
 pub static STAGE: Spec = Spec {
     children: &[
         once(&TITLE),
@@ -231,7 +374,10 @@ pub static STAGE: Spec = Spec {
     ],
     ..leaf("stage", Args::One(Ty::Name))
 };
-pub static END: Spec = Spec { lang_props: false, ..leaf("end", Args::One(Ty::Name)) };
+pub static END: Spec = Spec {
+    lang_props: false,
+    ..leaf("end", Args::One(Ty::Name))
+};
 pub static WORKFLOW: Spec = Spec {
     children: &[
         required(&VERSION),

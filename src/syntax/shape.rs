@@ -10,7 +10,12 @@ use crate::lint::registry::Rule;
 use crate::source::SourceFile;
 
 /// Checks `node` and everything under it against `spec`.
-pub fn check(node: &Node, spec: &'static Spec, source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) {
+pub fn check(
+    node: &Node,
+    spec: &'static Spec,
+    source: &Arc<SourceFile>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut c = Checker { source, diags };
     c.node(node, spec);
 }
@@ -18,7 +23,13 @@ pub fn check(node: &Node, spec: &'static Spec, source: &Arc<SourceFile>, diags: 
 /// Whether a value fits a type; `None` when it does, else the reason and the rule.
 #[must_use]
 pub fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<String>)> {
-    let wrong = |v: &Value| Some((Rule::BadValue, format!("expected {}, found {}", ty.describe(), v.type_name()), None));
+    let wrong = |v: &Value| {
+        Some((
+            Rule::BadValue,
+            format!("expected {}, found {}", ty.describe(), v.type_name()),
+            None,
+        ))
+    };
     match (ty, v) {
         (Ty::Str | Ty::Expr, Value::String(_)) => None,
         (Ty::Name, Value::String(s)) => (!keys::is_valid_name(s)).then(|| {
@@ -70,7 +81,10 @@ impl Checker<'_> {
 
     fn value(&mut self, v: &Spanned<Value>, ty: Ty, what: &str) {
         if let Some((rule, message, help)) = value_problem(&v.value, ty) {
-            self.push(Diagnostic::new(rule, self.source, v.span, format!("{what}: {message}")).with_help_opt(help));
+            self.push(
+                Diagnostic::new(rule, self.source, v.span, format!("{what}: {message}"))
+                    .with_help_opt(help),
+            );
         }
     }
 
@@ -82,9 +96,14 @@ impl Checker<'_> {
         for (key, value) in node.props() {
             if let Some(first) = seen.iter().find(|k| k.value == key.value) {
                 self.push(
-                    Diagnostic::new(Rule::DuplicateKey, self.source, key.span, format!("`{}` is given twice on `{name}`", key.value))
-                        .with_related(first.span, "first given here")
-                        .with_help("keep one; the last one would silently win"),
+                    Diagnostic::new(
+                        Rule::DuplicateKey,
+                        self.source,
+                        key.span,
+                        format!("`{}` is given twice on `{name}`", key.value),
+                    )
+                    .with_related(first.span, "first given here")
+                    .with_help("keep one; the last one would silently win"),
                 );
                 continue;
             }
@@ -99,7 +118,9 @@ impl Checker<'_> {
                     let all: Vec<_> = names.collect();
                     Some(if all.is_empty() {
                         if spec.lang_props {
-                            format!("`{name}` takes properties named by language code, like ko=\"...\"")
+                            format!(
+                                "`{name}` takes properties named by language code, like ko=\"...\""
+                            )
                         } else {
                             format!("`{name}` takes no properties")
                         }
@@ -108,8 +129,13 @@ impl Checker<'_> {
                     })
                 });
                 self.push(
-                    Diagnostic::new(Rule::UnknownKey, self.source, key.span, format!("unknown property `{}` on `{name}`", key.value))
-                        .with_help_opt(help),
+                    Diagnostic::new(
+                        Rule::UnknownKey,
+                        self.source,
+                        key.span,
+                        format!("unknown property `{}` on `{name}`", key.value),
+                    )
+                    .with_help_opt(help),
                 );
             }
         }
@@ -127,16 +153,27 @@ impl Checker<'_> {
                     })
                 });
                 self.push(
-                    Diagnostic::new(Rule::UnknownKey, self.source, child.name.span, format!("unknown node `{cname}` in `{name}`")).with_help_opt(help),
+                    Diagnostic::new(
+                        Rule::UnknownKey,
+                        self.source,
+                        child.name.span,
+                        format!("unknown node `{cname}` in `{name}`"),
+                    )
+                    .with_help_opt(help),
                 );
                 continue;
             };
             if !cspec.repeat {
                 if let Some(first) = seen.iter().find(|n| n.name.value == *cname) {
                     self.push(
-                        Diagnostic::new(Rule::DuplicateKey, self.source, child.name.span, format!("`{cname}` is given twice in `{name}`"))
-                            .with_related(first.name.span, "first given here")
-                            .with_help("keep one of them"),
+                        Diagnostic::new(
+                            Rule::DuplicateKey,
+                            self.source,
+                            child.name.span,
+                            format!("`{cname}` is given twice in `{name}`"),
+                        )
+                        .with_related(first.name.span, "first given here")
+                        .with_help("keep one of them"),
                     );
                     continue;
                 }
@@ -153,8 +190,13 @@ impl Checker<'_> {
                     other => format!("add `{other}`"),
                 };
                 self.push(
-                    Diagnostic::new(Rule::MissingKey, self.source, node.name.span, format!("`{name}` is missing `{}`", c.spec.name))
-                        .with_help(example),
+                    Diagnostic::new(
+                        Rule::MissingKey,
+                        self.source,
+                        node.name.span,
+                        format!("`{name}` is missing `{}`", c.spec.name),
+                    )
+                    .with_help(example),
                 );
             }
         }
@@ -169,12 +211,18 @@ impl Checker<'_> {
             Args::Opt(t) => (0, 1, Some(t)),
             Args::Many(t) => (1, usize::MAX, Some(t)),
         };
-        let has_lang_text = spec.lang_props && node.props().any(|(k, _)| keys::is_lang_code(&k.value));
+        let has_lang_text =
+            spec.lang_props && node.props().any(|(k, _)| keys::is_lang_code(&k.value));
         if args.len() < min || (spec.lang_props && args.is_empty() && !has_lang_text) {
             let what = ty.map_or_else(String::new, Ty::describe);
             self.push(
-                Diagnostic::new(Rule::MissingKey, self.source, node.name.span, format!("`{name}` needs a value"))
-                    .with_help(format!("give {what}")),
+                Diagnostic::new(
+                    Rule::MissingKey,
+                    self.source,
+                    node.name.span,
+                    format!("`{name}` needs a value"),
+                )
+                .with_help(format!("give {what}")),
             );
         }
         for (i, arg) in args.iter().enumerate() {
@@ -190,7 +238,13 @@ impl Checker<'_> {
                         _ => format!("`{name}` takes one value"),
                     };
                     self.push(
-                        Diagnostic::new(Rule::BadValue, self.source, arg.span, format!("unexpected extra value on `{name}`")).with_help(help),
+                        Diagnostic::new(
+                            Rule::BadValue,
+                            self.source,
+                            arg.span,
+                            format!("unexpected extra value on `{name}`"),
+                        )
+                        .with_help(help),
                     );
                 }
             }

@@ -52,7 +52,10 @@ impl YNode {
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&YNode> {
         match &self.kind {
-            YKind::Map(entries) => entries.iter().find(|(k, _)| k.key_text() == key).map(|(_, v)| v),
+            YKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.key_text() == key)
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -62,7 +65,8 @@ impl YNode {
 pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<YNode> {
     let text = &*source.text;
     let chars = CharIndex::new(text);
-    let to_span = |s: saphyr_parser::Span| Span::new(chars.byte(s.start.index()), chars.byte(s.end.index()));
+    let to_span =
+        |s: saphyr_parser::Span| Span::new(chars.byte(s.start.index()), chars.byte(s.end.index()));
     enum Frame {
         Seq(Vec<YNode>, Span),
         Map(Vec<(YNode, YNode)>, Option<YNode>, Span),
@@ -74,16 +78,29 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
             Ok(ev) => ev,
             Err(err) => {
                 let at = chars.byte(err.marker().index());
-                diags.push(Diagnostic::new(Rule::Syntax, source, Span::new(at, at + 1), err.info().to_string()));
+                diags.push(Diagnostic::new(
+                    Rule::Syntax,
+                    source,
+                    Span::new(at, at + 1),
+                    err.info().to_string(),
+                ));
                 return None;
             }
         };
         let span = to_span(span);
         let done = match event {
-            Event::Scalar(v, style, _, tag) => Some(YNode { kind: YKind::Scalar(scalar(&v, style, tag.is_some())), span }),
+            Event::Scalar(v, style, _, tag) => Some(YNode {
+                kind: YKind::Scalar(scalar(&v, style, tag.is_some())),
+                span,
+            }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if stack.len() >= MAX_DEPTH {
-                    diags.push(Diagnostic::new(Rule::Syntax, source, span, format!("nesting deeper than {MAX_DEPTH} levels")));
+                    diags.push(Diagnostic::new(
+                        Rule::Syntax,
+                        source,
+                        span,
+                        format!("nesting deeper than {MAX_DEPTH} levels"),
+                    ));
                     return None;
                 }
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
@@ -94,14 +111,25 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq(items, start)) => Some(YNode { kind: YKind::Seq(items), span: Span::new(start.start, span.end.max(start.end)) }),
-                Some(Frame::Map(entries, _, start)) => Some(YNode { kind: YKind::Map(entries), span: Span::new(start.start, span.end.max(start.end)) }),
+                Some(Frame::Seq(items, start)) => Some(YNode {
+                    kind: YKind::Seq(items),
+                    span: Span::new(start.start, span.end.max(start.end)),
+                }),
+                Some(Frame::Map(entries, _, start)) => Some(YNode {
+                    kind: YKind::Map(entries),
+                    span: Span::new(start.start, span.end.max(start.end)),
+                }),
                 None => None,
             },
             Event::Alias(_) => {
                 diags.push(
-                    Diagnostic::new(Rule::Syntax, source, span, "YAML aliases are not supported in maestro files")
-                        .with_help("write the value out where it is used"),
+                    Diagnostic::new(
+                        Rule::Syntax,
+                        source,
+                        span,
+                        "YAML aliases are not supported in maestro files",
+                    )
+                    .with_help("write the value out where it is used"),
                 );
                 return None;
             }
@@ -116,11 +144,17 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
                     None => *pending = Some(node),
                     Some(key) => {
                         let name = key.key_text();
-                        if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == name) {
+                        if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == name)
+                        {
                             diags.push(
-                                Diagnostic::new(Rule::DuplicateKey, source, key.span, format!("`{name}` is given twice in this mapping"))
-                                    .with_related(first.span, "first given here")
-                                    .with_help("remove one of them; YAML would silently keep only one"),
+                                Diagnostic::new(
+                                    Rule::DuplicateKey,
+                                    source,
+                                    key.span,
+                                    format!("`{name}` is given twice in this mapping"),
+                                )
+                                .with_related(first.span, "first given here")
+                                .with_help("remove one of them; YAML would silently keep only one"),
                             );
                         } else {
                             entries.push((key, node));
@@ -144,7 +178,8 @@ fn scalar(v: &Cow<'_, str>, style: ScalarStyle, tagged: bool) -> Value {
         s => {
             if let Ok(i) = s.parse::<i128>() {
                 Value::Int(i)
-            } else if let (true, Ok(f)) = (s.chars().any(|c| c.is_ascii_digit()), s.parse::<f64>()) {
+            } else if let (true, Ok(f)) = (s.chars().any(|c| c.is_ascii_digit()), s.parse::<f64>())
+            {
                 Value::Float(f)
             } else {
                 Value::String(s.to_string())
@@ -158,13 +193,26 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<No
     let tree = parse_tree(source, diags)?;
     let YKind::Map(entries) = &tree.kind else {
         diags.push(
-            Diagnostic::new(Rule::Syntax, source, tree.span, "a workflow file must be a mapping at the top level")
-                .with_help("start with `workflow: <name>` followed by `version: 1` and `start: <stage>`"),
+            Diagnostic::new(
+                Rule::Syntax,
+                source,
+                tree.span,
+                "a workflow file must be a mapping at the top level",
+            )
+            .with_help(
+                "start with `workflow: <name>` followed by `version: 1` and `start: <stage>`",
+            ),
         );
         return None;
     };
     let mut r = Reshaper { source, diags };
-    let mut root = Node::new(Spanned::new("workflow".into(), Span::new(tree.span.start, tree.span.start)), tree.span);
+    let mut root = Node::new(
+        Spanned::new(
+            "workflow".into(),
+            Span::new(tree.span.start, tree.span.start),
+        ),
+        tree.span,
+    );
     let mut named = false;
     for (key, value) in entries {
         let k = key.key_text();
@@ -173,21 +221,31 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<No
                 named = true;
                 root.name.span = key.span;
                 if let Some(v) = r.scalar(value, "workflow") {
-                    root.entries.push(Entry { name: None, value: v });
+                    root.entries.push(Entry {
+                        name: None,
+                        value: v,
+                    });
                 }
             }
             "stages" => r.stages(value, &mut root),
             "ends" => r.ends(value, &mut root),
             _ => match keys::WORKFLOW.child(&k) {
-                Some(child) if k != "stage" && k != "end" => r.child(key, value, child.spec, &mut root),
+                Some(child) if k != "stage" && k != "end" => {
+                    r.child(key, value, child.spec, &mut root)
+                }
                 _ => r.unknown(key, &k, "the top level", top_level_keys()),
             },
         }
     }
     if !named {
         r.diags.push(
-            Diagnostic::new(Rule::MissingKey, source, Span::new(0, 0), "the workflow has no `workflow` key naming it")
-                .with_help("add `workflow: <name>` at the top"),
+            Diagnostic::new(
+                Rule::MissingKey,
+                source,
+                Span::new(0, 0),
+                "the workflow has no `workflow` key naming it",
+            )
+            .with_help("add `workflow: <name>` at the top"),
         );
     }
     Some(root)
@@ -214,19 +272,33 @@ impl Reshaper<'_> {
         let help = did_you_mean(k, known.iter().copied())
             .or_else(|| Some(format!("known keys here: {}", known.join(", "))));
         self.diags.push(
-            Diagnostic::new(Rule::UnknownKey, self.source, key.span, format!("unknown key `{k}` in {place}")).with_help_opt(help),
+            Diagnostic::new(
+                Rule::UnknownKey,
+                self.source,
+                key.span,
+                format!("unknown key `{k}` in {place}"),
+            )
+            .with_help_opt(help),
         );
     }
 
     fn bad_shape(&mut self, node: &YNode, what: &str) {
-        self.diags.push(Diagnostic::new(Rule::BadValue, self.source, node.span, what.to_string()));
+        self.diags.push(Diagnostic::new(
+            Rule::BadValue,
+            self.source,
+            node.span,
+            what.to_string(),
+        ));
     }
 
     fn scalar(&mut self, v: &YNode, key: &str) -> Option<Spanned<Value>> {
         match &v.kind {
             YKind::Scalar(value) => Some(Spanned::new(value.clone(), v.span)),
             _ => {
-                self.bad_shape(v, &format!("`{key}` takes a single value here, not a list or mapping"));
+                self.bad_shape(
+                    v,
+                    &format!("`{key}` takes a single value here, not a list or mapping"),
+                );
                 None
             }
         }
@@ -234,11 +306,20 @@ impl Reshaper<'_> {
 
     fn stages(&mut self, value: &YNode, root: &mut Node) {
         let YKind::Map(entries) = &value.kind else {
-            return self.bad_shape(value, "`stages` must be a mapping from stage name to its body");
+            return self.bad_shape(
+                value,
+                "`stages` must be a mapping from stage name to its body",
+            );
         };
         for (name, body) in entries {
-            let mut stage = Node::new(Spanned::new("stage".into(), name.span), Span::new(name.span.start, body.span.end.max(name.span.end)));
-            stage.entries.push(Entry { name: None, value: Spanned::new(Value::String(name.key_text()), name.span) });
+            let mut stage = Node::new(
+                Spanned::new("stage".into(), name.span),
+                Span::new(name.span.start, body.span.end.max(name.span.end)),
+            );
+            stage.entries.push(Entry {
+                name: None,
+                value: Spanned::new(Value::String(name.key_text()), name.span),
+            });
             self.body(body, &keys::STAGE, &mut stage);
             root.children.push(stage);
         }
@@ -253,7 +334,10 @@ impl Reshaper<'_> {
         for item in items {
             if let Some(v) = self.scalar(item, "ends") {
                 let mut end = Node::new(Spanned::new("end".into(), item.span), item.span);
-                end.entries.push(Entry { name: None, value: v });
+                end.entries.push(Entry {
+                    name: None,
+                    value: v,
+                });
                 root.children.push(end);
             }
         }
@@ -271,16 +355,30 @@ impl Reshaper<'_> {
             YKind::Seq(items) => {
                 for item in items {
                     if let Some(v) = self.scalar(item, spec.name) {
-                        node.entries.push(Entry { name: None, value: v });
+                        node.entries.push(Entry {
+                            name: None,
+                            value: v,
+                        });
                     }
                 }
             }
             YKind::Scalar(Value::Null) => {}
-            YKind::Scalar(v) => node.entries.push(Entry { name: None, value: Spanned::new(v.clone(), body.span) }),
+            YKind::Scalar(v) => node.entries.push(Entry {
+                name: None,
+                value: Spanned::new(v.clone(), body.span),
+            }),
         }
     }
 
-    fn entry(&mut self, key: &YNode, k: &str, value: &YNode, spec: &'static Spec, node: &mut Node, body: &YNode) {
+    fn entry(
+        &mut self,
+        key: &YNode,
+        k: &str,
+        value: &YNode,
+        spec: &'static Spec,
+        node: &mut Node,
+        body: &YNode,
+    ) {
         // YAML-only spellings first.
         match (spec.name, k) {
             ("stage", "next") => return self.next_list(value, node),
@@ -290,7 +388,10 @@ impl Reshaper<'_> {
         }
         if spec.prop(k).is_some() || (spec.lang_props && keys::is_lang_code(k)) {
             if let Some(v) = self.scalar(value, k) {
-                node.entries.push(Entry { name: Some(Spanned::new(k.to_string(), key.span)), value: v });
+                node.entries.push(Entry {
+                    name: Some(Spanned::new(k.to_string(), key.span)),
+                    value: v,
+                });
             }
         } else if let Some(child) = spec.child(k) {
             self.child(key, value, child.spec, node);
@@ -308,7 +409,10 @@ impl Reshaper<'_> {
     }
 
     fn child(&mut self, key: &YNode, value: &YNode, spec: &'static Spec, parent: &mut Node) {
-        let mut child = Node::new(Spanned::new(spec.name.to_string(), key.span), Span::new(key.span.start, value.span.end.max(key.span.end)));
+        let mut child = Node::new(
+            Spanned::new(spec.name.to_string(), key.span),
+            Span::new(key.span.start, value.span.end.max(key.span.end)),
+        );
         self.body(value, spec, &mut child);
         parent.children.push(child);
     }
@@ -326,20 +430,35 @@ impl Reshaper<'_> {
                         match k.as_str() {
                             "to" => {
                                 if let Some(v) = self.scalar(v, "to") {
-                                    next.entries.insert(0, Entry { name: None, value: v });
+                                    next.entries.insert(
+                                        0,
+                                        Entry {
+                                            name: None,
+                                            value: v,
+                                        },
+                                    );
                                 }
                             }
                             "on" | "when" => {
                                 if let Some(v) = self.scalar(v, &k) {
-                                    next.entries.push(Entry { name: Some(Spanned::new(k.clone(), key.span)), value: v });
+                                    next.entries.push(Entry {
+                                        name: Some(Spanned::new(k.clone(), key.span)),
+                                        value: v,
+                                    });
                                 }
                             }
                             _ => self.unknown(key, &k, "`next`", vec!["to", "on", "when"]),
                         }
                     }
                 }
-                YKind::Scalar(v) => next.entries.push(Entry { name: None, value: Spanned::new(v.clone(), item.span) }),
-                YKind::Seq(_) => self.bad_shape(item, "a `next` item must be a mapping like {to: debug, when: ...}"),
+                YKind::Scalar(v) => next.entries.push(Entry {
+                    name: None,
+                    value: Spanned::new(v.clone(), item.span),
+                }),
+                YKind::Seq(_) => self.bad_shape(
+                    item,
+                    "a `next` item must be a mapping like {to: debug, when: ...}",
+                ),
             }
             stage.children.push(next);
         }
@@ -347,7 +466,10 @@ impl Reshaper<'_> {
 
     fn questions(&mut self, value: &YNode, gate: &mut Node) {
         let YKind::Seq(items) = &value.kind else {
-            return self.bad_shape(value, "`questions` must be a list of {id, priority, text, options}");
+            return self.bad_shape(
+                value,
+                "`questions` must be a list of {id, priority, text, options}",
+            );
         };
         for item in items {
             let YKind::Map(entries) = &item.kind else {
@@ -360,10 +482,18 @@ impl Reshaper<'_> {
                 match k.as_str() {
                     "id" => {
                         if let Some(v) = self.scalar(v, "id") {
-                            q.entries.insert(0, Entry { name: None, value: v });
+                            q.entries.insert(
+                                0,
+                                Entry {
+                                    name: None,
+                                    value: v,
+                                },
+                            );
                         }
                     }
-                    "options" if matches!(v.kind, YKind::Map(_)) => self.localized_options(v, &mut q),
+                    "options" if matches!(v.kind, YKind::Map(_)) => {
+                        self.localized_options(v, &mut q)
+                    }
                     _ => self.entry(key, &k, v, &keys::QUESTION, &mut q, item),
                 }
             }
@@ -373,20 +503,33 @@ impl Reshaper<'_> {
 
     /// `options: {en: [...], ko: [...]}` → one `options` node per language.
     fn localized_options(&mut self, value: &YNode, q: &mut Node) {
-        let YKind::Map(entries) = &value.kind else { return };
+        let YKind::Map(entries) = &value.kind else {
+            return;
+        };
         for (key, v) in entries {
             let lang = key.key_text();
-            let mut opts = Node::new(Spanned::new("options".into(), key.span), Span::new(key.span.start, v.span.end));
+            let mut opts = Node::new(
+                Spanned::new("options".into(), key.span),
+                Span::new(key.span.start, v.span.end),
+            );
             self.body(v, &keys::OPTIONS, &mut opts);
-            opts.entries.push(Entry { name: Some(Spanned::new("lang".into(), key.span)), value: Spanned::new(Value::String(lang), key.span) });
+            opts.entries.push(Entry {
+                name: Some(Spanned::new("lang".into(), key.span)),
+                value: Spanned::new(Value::String(lang), key.span),
+            });
             q.children.push(opts);
         }
     }
 
     /// `on-timeout` sits beside `timeout` in YAML; in the tree it is a property of `timeout`.
     fn on_timeout(&mut self, key: &YNode, value: &YNode, gate: &mut Node, body: &YNode) {
-        let Some(v) = self.scalar(value, "on-timeout") else { return };
-        let entry = Entry { name: Some(Spanned::new("on-timeout".into(), key.span)), value: v };
+        let Some(v) = self.scalar(value, "on-timeout") else {
+            return;
+        };
+        let entry = Entry {
+            name: Some(Spanned::new("on-timeout".into(), key.span)),
+            value: v,
+        };
         if let Some(timeout) = gate.children.iter_mut().find(|c| c.name.value == "timeout") {
             timeout.entries.push(entry);
         } else if body.get("timeout").is_some() {
@@ -396,8 +539,13 @@ impl Reshaper<'_> {
             gate.children.push(t);
         } else {
             self.diags.push(
-                Diagnostic::new(Rule::MissingKey, self.source, key.span, "`on-timeout` needs a `timeout` beside it")
-                    .with_help("add `timeout: 24h` to the gate"),
+                Diagnostic::new(
+                    Rule::MissingKey,
+                    self.source,
+                    key.span,
+                    "`on-timeout` needs a `timeout` beside it",
+                )
+                .with_help("add `timeout: 24h` to the gate"),
             );
         }
     }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    Budget, Consult, Edge, Gate, GateBy, OnTimeout, Policy, Priority, Question, RedFlags, Settings, Stage, Texts,
-    Topology, Vote, Workflow,
+    Budget, Consult, Edge, Gate, GateBy, OnTimeout, Policy, Priority, Question, RedFlags, Settings,
+    Stage, Texts, Topology, Vote, Workflow,
 };
 use crate::source::SourceFile;
 use crate::syntax::ast::{Format, Node, Spanned, Value};
@@ -15,16 +15,22 @@ use crate::syntax::shape::value_problem;
 /// Lowers the `workflow` node of a checked tree.
 #[must_use]
 pub fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow {
-    let name = str_arg(root, Ty::Name)
-        .unwrap_or_else(|| Spanned::new(String::new(), root.name.span));
+    let name =
+        str_arg(root, Ty::Name).unwrap_or_else(|| Spanned::new(String::new(), root.name.span));
     let mut wf = Workflow {
         source: Arc::clone(source),
         format,
         name,
-        version: root.child("version").and_then(|n| int_arg(n)).map(|v| v.value),
+        version: root
+            .child("version")
+            .and_then(|n| int_arg(n))
+            .map(|v| v.value),
         summary: root.child("summary").map(texts),
         start: root.child("start").and_then(|n| str_arg(n, Ty::Name)),
-        langs: root.child("lang").map(|n| str_args(n, Ty::Lang)).unwrap_or_default(),
+        langs: root
+            .child("lang")
+            .map(|n| str_args(n, Ty::Lang))
+            .unwrap_or_default(),
         budget: root.child("budget").map(budget).unwrap_or_default(),
         policy: root.child("policy").map(policy).unwrap_or_default(),
         stages: Vec::new(),
@@ -72,13 +78,20 @@ fn str_arg(node: &Node, ty: Ty) -> Option<Spanned<String>> {
 fn str_args(node: &Node, ty: Ty) -> Vec<Spanned<String>> {
     node.args()
         .filter_map(|v| valid(v, ty))
-        .filter_map(|v| v.value.as_str().map(|s| Spanned::new(s.to_string(), v.span)))
+        .filter_map(|v| {
+            v.value
+                .as_str()
+                .map(|s| Spanned::new(s.to_string(), v.span))
+        })
         .collect()
 }
 
 fn int_arg(node: &Node) -> Option<Spanned<i128>> {
     match node.arg(0) {
-        Some(Spanned { value: Value::Int(i), span }) => Some(Spanned::new(*i, *span)),
+        Some(Spanned {
+            value: Value::Int(i),
+            span,
+        }) => Some(Spanned::new(*i, *span)),
         _ => None,
     }
 }
@@ -117,16 +130,26 @@ fn prop_bool(node: &Node, spec: &'static Spec, key: &str) -> Option<bool> {
 
 fn prop_str(node: &Node, spec: &'static Spec, key: &str) -> Option<Spanned<String>> {
     let v = prop_of(node, spec, key)?;
-    v.value.as_str().map(|s| Spanned::new(s.to_string(), v.span))
+    v.value
+        .as_str()
+        .map(|s| Spanned::new(s.to_string(), v.span))
 }
 
 fn texts(node: &Node) -> Texts {
     Texts {
-        default: node.arg(0).and_then(|v| v.value.as_str().map(|s| Spanned::new(s.to_string(), v.span))),
+        default: node.arg(0).and_then(|v| {
+            v.value
+                .as_str()
+                .map(|s| Spanned::new(s.to_string(), v.span))
+        }),
         by_lang: node
             .props()
             .filter(|(k, _)| keys::is_lang_code(&k.value))
-            .filter_map(|(k, v)| v.value.as_str().map(|s| (k.value.clone(), Spanned::new(s.to_string(), v.span))))
+            .filter_map(|(k, v)| {
+                v.value
+                    .as_str()
+                    .map(|s| (k.value.clone(), Spanned::new(s.to_string(), v.span)))
+            })
             .collect(),
         span: node.span,
     }
@@ -147,7 +170,8 @@ fn policy(node: &Node) -> Policy {
     let s = &keys::POLICY;
     let d = Policy::default();
     Policy {
-        capability_threshold: prop_f64(node, s, "capability-threshold").map_or(d.capability_threshold, |v| v.value),
+        capability_threshold: prop_f64(node, s, "capability-threshold")
+            .map_or(d.capability_threshold, |v| v.value),
         max_agents: prop_u32(node, s, "max-agents").map_or(d.max_agents, |v| v.value),
     }
 }
@@ -164,7 +188,13 @@ fn settings(node: &Node) -> Settings {
         }),
         max_visits: node.child("max-visits").and_then(|c| {
             let v = c.arg(0)?;
-            valid(v, Ty::Int { min: 1, max: i128::from(u32::MAX) })?;
+            valid(
+                v,
+                Ty::Int {
+                    min: 1,
+                    max: i128::from(u32::MAX),
+                },
+            )?;
             match v.value {
                 Value::Int(i) => u32::try_from(i).ok().map(|n| Spanned::new(n, v.span)),
                 _ => None,
@@ -180,9 +210,15 @@ fn settings(node: &Node) -> Settings {
 fn consult(node: &Node) -> Consult {
     Consult {
         max: prop_u32(node, &keys::CONSULT, "max"),
-        prefer: node.child("prefer").map(|p| str_args(p, Ty::Str)).unwrap_or_default(),
+        prefer: node
+            .child("prefer")
+            .map(|p| str_args(p, Ty::Str))
+            .unwrap_or_default(),
         ensemble: node.child("ensemble").and_then(|e| match e.arg(0) {
-            Some(Spanned { value: Value::Bool(b), span }) => Some(Spanned::new(*b, *span)),
+            Some(Spanned {
+                value: Value::Bool(b),
+                span,
+            }) => Some(Spanned::new(*b, *span)),
             _ => None,
         }),
         span: Some(node.span),
@@ -221,7 +257,11 @@ fn vote(node: &Node) -> Vote {
 }
 
 fn gate(node: &Node) -> Gate {
-    let by = match node.child("by").and_then(|b| b.arg(0)).and_then(|v| v.value.as_str()) {
+    let by = match node
+        .child("by")
+        .and_then(|b| b.arg(0))
+        .and_then(|v| v.value.as_str())
+    {
         Some("any") => GateBy::Any,
         _ => GateBy::Human,
     };
@@ -240,7 +280,10 @@ fn gate(node: &Node) -> Gate {
                 "approve" => Some(OnTimeout::Approve),
                 _ => None,
             }),
-        questions: node.children_named("question").filter_map(question).collect(),
+        questions: node
+            .children_named("question")
+            .filter_map(question)
+            .collect(),
         span: node.span,
     }
 }
@@ -257,7 +300,10 @@ fn question(node: &Node) -> Option<Question> {
             .children_named("options")
             .map(|o| {
                 let lang = prop_str(o, &keys::OPTIONS, "lang").map(|l| l.value);
-                let opts = o.args().filter_map(|v| v.value.as_str().map(str::to_string)).collect();
+                let opts = o
+                    .args()
+                    .filter_map(|v| v.value.as_str().map(str::to_string))
+                    .collect();
                 (lang, opts)
             })
             .collect(),

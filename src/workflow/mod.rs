@@ -39,7 +39,9 @@ pub struct Workflow {
 impl Workflow {
     #[must_use]
     pub fn default_lang(&self) -> &str {
-        self.langs.first().map_or(DEFAULT_LANG, |l| l.value.as_str())
+        self.langs
+            .first()
+            .map_or(DEFAULT_LANG, |l| l.value.as_str())
     }
 
     #[must_use]
@@ -77,7 +79,9 @@ impl Texts {
         if let Some((_, t)) = self.by_lang.iter().find(|(l, _)| l == lang) {
             return Some(&t.value);
         }
-        (lang == default_lang).then(|| self.default.as_ref().map(|t| t.value.as_str())).flatten()
+        (lang == default_lang)
+            .then(|| self.default.as_ref().map(|t| t.value.as_str()))
+            .flatten()
     }
 }
 
@@ -155,12 +159,20 @@ impl Stage {
     /// The event a plain acceptance fires: `approved` behind a gate, `done` without one.
     #[must_use]
     pub fn default_event(&self) -> &'static str {
-        if self.settings.gate.is_some() { "approved" } else { "done" }
+        if self.settings.gate.is_some() {
+            "approved"
+        } else {
+            "done"
+        }
     }
 
     #[must_use]
     pub fn topology(&self) -> Topology {
-        self.settings.topology.as_ref().map(|t| t.value).unwrap_or_default()
+        self.settings
+            .topology
+            .as_ref()
+            .map(|t| t.value)
+            .unwrap_or_default()
     }
 
     #[must_use]
@@ -311,6 +323,8 @@ impl Edge {
     /// The event this edge listens for, given the stage's default.
     #[must_use]
     pub fn event<'a>(&'a self, stage: &'a Stage) -> &'a str {
-        self.on.as_ref().map_or(stage.default_event(), |o| o.value.as_str())
+        self.on
+            .as_ref()
+            .map_or(stage.default_event(), |o| o.value.as_str())
     }
 }

@@ -1,0 +1,72 @@
+//! The terminal adapter: parse arguments, call the library, print, and return an exit code.
+//! Exit codes: 0 fine, 1 findings (errors, or warnings with --deny-warnings), 2 usage, 3 fatal.
+
+mod args;
+mod graph;
+mod init;
+mod validate;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+
+pub use args::Cli;
+use args::Command;
+
+use crate::home::{Home, HomeOptions};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_FATAL: i32 = 3;
+
+/// Runs the command line and returns the process exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    let home = Home::resolve(&HomeOptions::from_env(cli.home.clone()));
+    match cli.command {
+        Command::Validate(a) => validate::run(&a, home),
+        Command::Graph(a) => graph::run(&a, home),
+        Command::Init(a) => init::run(&a),
+        Command::Rules => {
+            let mut out = String::new();
+            for r in crate::lint::registry::Rule::ALL {
+                out.push_str(&format!(
+                    "{:<22} {:<8} {}\n",
+                    r.id(),
+                    r.severity().as_str(),
+                    r.summary()
+                ));
+            }
+            print_out(&out);
+            EXIT_OK
+        }
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`maestro rules | head`).
+pub(crate) fn print_out(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
+
+pub(crate) fn print_err(s: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(s.as_bytes());
+}

@@ -1,0 +1,100 @@
+//! `maestro validate`.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use super::args::{OutputFormat, ValidateArgs};
+use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, print_err, print_out};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::home::{Home, Kind, Origin};
+use crate::lint::Linter;
+use crate::render;
+use crate::syntax::ast::Format;
+
+pub fn run(args: &ValidateArgs, mut home: Home) -> i32 {
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut files = 0usize;
+    if args.paths.is_empty() {
+        let mut linter = Linter::new(home);
+        for name in linter.home.names(Kind::Workflow) {
+            match linter.home.find(Kind::Workflow, &name) {
+                Ok(Some(asset)) => {
+                    let format = Format::from_path(&asset.display).unwrap_or(Format::Kdl);
+                    diags.extend(
+                        linter
+                            .workflow_bytes(&asset.display, &asset.bytes, format)
+                            .diagnostics,
+                    );
+                    files += 1;
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    print_err(&format!("error: {err}\n"));
+                    return EXIT_FATAL;
+                }
+            }
+        }
+        linter.check_providers();
+        diags.extend(linter.take_asset_findings());
+    } else {
+        // A workflow inside some home's `workflows/` folder uses that home's assets first.
+        for path in &args.paths {
+            if let Some(dir) = path
+                .parent()
+                .filter(|p| p.file_name().is_some_and(|n| n == "workflows"))
+                .and_then(Path::parent)
+            {
+                home.push_front(dir.to_path_buf(), Origin::File);
+            }
+        }
+        let mut linter = Linter::new(home);
+        for path in &args.paths {
+            let (name, bytes) = if path.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                if let Err(err) = std::io::stdin().read_to_end(&mut buf) {
+                    print_err(&format!("error: cannot read standard input: {err}\n"));
+                    return EXIT_FATAL;
+                }
+                ("<stdin>".to_string(), buf)
+            } else {
+                match std::fs::read(path) {
+                    Ok(b) => (path.display().to_string(), b),
+                    Err(err) => {
+                        print_err(&format!("error: cannot read {}: {err}\n", path.display()));
+                        return EXIT_FATAL;
+                    }
+                }
+            };
+            let format = Format::from_path(&name)
+                .unwrap_or_else(|| Format::sniff(&String::from_utf8_lossy(&bytes)));
+            diags.extend(linter.workflow_bytes(&name, &bytes, format).diagnostics);
+            files += 1;
+        }
+        diags.extend(linter.take_asset_findings());
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags.len() - errors;
+    let out = match args.format {
+        OutputFormat::Human => render::human(&diags, std::io::stdout().is_terminal()),
+        OutputFormat::Json => render::json(&diags),
+        OutputFormat::Github => render::github(&diags),
+    };
+    print_out(&out);
+    if args.format == OutputFormat::Human {
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        print_err(&format!(
+            "{} checked: {}, {}\n",
+            plural(files, "workflow"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ));
+    }
+    if errors > 0 || (args.deny_warnings && warnings > 0) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,128 @@
+//! Guard rules: `undefined-variable` (in a `when`), `constant-condition`,
+//! `unknown-output-field`. (`bad-expression` is found when the machine compiles.)
+
+use serde_json::Value;
+
+use super::Linter;
+use super::registry::Rule;
+use crate::compile::{GUARD_VARIABLES, Machine, compile_guard};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::source::Span;
+use crate::workflow::Workflow;
+
+pub fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mut Vec<Diagnostic>) {
+    let src = &wf.source;
+    for stage in &wf.stages {
+        for edge in &stage.next {
+            let Some(when) = &edge.when else { continue };
+            let Ok(guard) = compile_guard(&when.value) else {
+                continue;
+            };
+            let top = guard.variables(false);
+            for var in top
+                .iter()
+                .filter(|v| !GUARD_VARIABLES.contains(&v.as_str()))
+            {
+                diags.push(
+                    Diagnostic::new(
+                        Rule::UndefinedVariable,
+                        src,
+                        narrow(&src.text, when.span, var),
+                        format!("`{var}` is not available in a `when`"),
+                    )
+                    .with_help(
+                        did_you_mean(var, GUARD_VARIABLES.iter().copied()).unwrap_or_else(|| {
+                            "a guard may read `output`, `run` and `stage`".into()
+                        }),
+                    ),
+                );
+            }
+            if top.is_empty() {
+                let verdict = match guard.eval(&Value::Null) {
+                    Ok(true) => "always true",
+                    Ok(false) => "always false",
+                    Err(_) => "constant",
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Rule::ConstantCondition,
+                        src,
+                        when.span,
+                        format!("this `when` reads no variable: it is {verdict}"),
+                    )
+                    .with_help(if verdict == "always true" {
+                        "drop the `when`: an edge without one is the default"
+                    } else {
+                        "compare a field of `output`, e.g. `output.confidence >= 0.6`"
+                    }),
+                );
+            }
+            let Some(output) = &stage.settings.output else {
+                continue;
+            };
+            let Some(Some(schema)) = linter.schema(&output.value) else {
+                continue;
+            };
+            for path in guard.variables(true) {
+                let Some(rest) = path.strip_prefix("output.") else {
+                    continue;
+                };
+                if let Some(field) = unknown_field(&schema, rest) {
+                    let known = known_fields(&schema, rest, &field);
+                    diags.push(
+                        Diagnostic::new(
+                            Rule::UnknownOutputField,
+                            src,
+                            narrow(&src.text, when.span, &path),
+                            format!("`output.{rest}` reads `{field}`, which schema `{}` does not define", output.value),
+                        )
+                        .with_help(did_you_mean(&field, known.iter().map(String::as_str)).unwrap_or_else(|| {
+                            if known.is_empty() { "the schema defines no properties here".into() } else { format!("defined: {}", known.join(", ")) }
+                        })),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Walks `a.b.c` through `properties`; returns the first segment the schema does not define.
+fn unknown_field(schema: &Value, path: &str) -> Option<String> {
+    let mut node = schema;
+    for seg in path.split('.') {
+        let props = node.get("properties").and_then(Value::as_object)?;
+        match props.get(seg) {
+            Some(next) => node = next,
+            None => return Some(seg.to_string()),
+        }
+    }
+    None
+}
+
+fn known_fields(schema: &Value, path: &str, missing: &str) -> Vec<String> {
+    let mut node = schema;
+    for seg in path.split('.') {
+        if seg == missing {
+            break;
+        }
+        match node.get("properties").and_then(|p| p.get(seg)) {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    let mut keys: Vec<String> = node
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// Narrows a `when` span to where `needle` appears inside it, when it can be found verbatim.
+fn narrow(text: &str, span: Span, needle: &str) -> Span {
+    let slice = text.get(span.start..span.end).unwrap_or_default();
+    slice.find(needle).map_or(span, |i| {
+        Span::new(span.start + i, span.start + i + needle.len())
+    })
+}
