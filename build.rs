@@ -29,7 +29,7 @@ fn main() {
         walk(root, &root.join(d), &mut files);
     }
     let mut code = String::from(
-        "/// The built-in assets: (path relative to the home, contents).\npub static BUILTIN: &[(&str, &str)] = &[\n",
+        "/// The built-in assets: (path relative to the home, contents).\npub(super) static BUILTIN: &[(&str, &str)] = &[\n",
     );
     for f in &files {
         let abs = root.join(f);

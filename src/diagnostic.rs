@@ -53,6 +53,12 @@ impl Diagnostic {
         span: Span,
         message: impl Into<String>,
     ) -> Self {
+        // Parsers report positions at end of input; keep every span inside the text.
+        let len = source.text.len();
+        let span = Span::new(
+            span.start.min(len),
+            span.end.min(len).max(span.start.min(len)),
+        );
         Self {
             rule,
             severity: rule.severity(),

@@ -9,7 +9,7 @@ use crate::lint::Linter;
 use crate::render;
 use crate::syntax::ast::Format;
 
-pub fn run(args: &GraphArgs, home: Home) -> i32 {
+pub(super) fn run(args: &GraphArgs, home: Home) -> i32 {
     let looks_like_path =
         args.workflow.contains('/') || Format::from_path(&args.workflow).is_some();
     let (name, bytes) = if looks_like_path {

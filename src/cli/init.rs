@@ -6,7 +6,7 @@ use super::args::InitArgs;
 use super::{EXIT_FATAL, EXIT_OK, print_err, print_out};
 use crate::init::{InitReport, init};
 
-pub fn run(args: &InitArgs) -> i32 {
+pub(super) fn run(args: &InitArgs) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
     match init(&cwd.join(".maestro"), args.force) {
         Ok(InitReport {

@@ -11,7 +11,7 @@ use crate::lint::Linter;
 use crate::render;
 use crate::syntax::ast::Format;
 
-pub fn run(args: &ValidateArgs, mut home: Home) -> i32 {
+pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut files = 0usize;
     if args.paths.is_empty() {

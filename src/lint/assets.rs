@@ -14,7 +14,7 @@ use crate::syntax::ast::Spanned;
 use crate::syntax::yaml::{self, YKind};
 use crate::workflow::Workflow;
 
-pub fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     let missing = |linter: &Linter,
                    rule: Rule,

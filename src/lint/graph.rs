@@ -14,7 +14,7 @@ use crate::compile::{Machine, StateKind};
 use crate::diagnostic::Diagnostic;
 use crate::workflow::Workflow;
 
-pub fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     let stage_of = |i: NodeIndex| match m.graph[i].kind {
         StateKind::Stage(s) => Some(&wf.stages[s]),

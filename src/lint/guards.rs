@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::source::Span;
 use crate::workflow::Workflow;
 
-pub fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     for stage in &wf.stages {
         for edge in &stage.next {

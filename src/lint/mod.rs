@@ -4,7 +4,7 @@
 //! graph reachability, guard variables, asset lookups), and `registry.rs` is the one list of
 //! rule ids. Loading itself finds the syntax, shape and naming rules (`loader.rs`).
 
-mod assets;
+pub mod assets;
 mod graph;
 mod guards;
 mod policy;
@@ -12,8 +12,6 @@ pub mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-pub use assets::provider_names;
 
 use crate::diagnostic::Diagnostic;
 use crate::home::{Home, Kind};

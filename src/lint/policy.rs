@@ -5,7 +5,7 @@ use super::registry::Rule;
 use crate::diagnostic::Diagnostic;
 use crate::workflow::{Texts, Topology, Workflow};
 
-pub fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     for stage in &wf.stages {
         let s = &stage.settings;

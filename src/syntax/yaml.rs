@@ -190,7 +190,21 @@ fn scalar(v: &Cow<'_, str>, style: ScalarStyle, tagged: bool) -> Value {
 
 /// Parses a YAML workflow into the `workflow` node.
 pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Node> {
-    let tree = parse_tree(source, diags)?;
+    let before = diags.len();
+    let Some(tree) = parse_tree(source, diags) else {
+        if diags.len() == before {
+            diags.push(
+                Diagnostic::new(
+                    Rule::MissingKey,
+                    source,
+                    Span::new(0, 0),
+                    "the file holds no workflow",
+                )
+                .with_help("start with `workflow: <name>`, `version: 1` and `start: <stage>`"),
+            );
+        }
+        return None;
+    };
     let YKind::Map(entries) = &tree.kind else {
         diags.push(
             Diagnostic::new(

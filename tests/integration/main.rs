@@ -1,0 +1,6 @@
+//! Integration tests: the real `maestro` binary, run through one builder.
+
+mod fuzz;
+mod support;
+mod validate;
+mod workflows;

@@ -1,0 +1,104 @@
+//! `Test`: runs the real binary in an isolated environment and checks what it printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Output {
+    /// Parses `--format json` output: one object per line.
+    pub(crate) fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+pub(crate) struct Test {
+    args: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+    /// Keeps the isolated config dir alive for the run.
+    _config: tempfile::TempDir,
+}
+
+impl Test {
+    pub(crate) fn new() -> Self {
+        Self {
+            args: Vec::new(),
+            stdin: None,
+            cwd: repo(),
+            env: Vec::new(),
+            _config: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub(crate) fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|s| (*s).to_string()));
+        self
+    }
+
+    pub(crate) fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = dir.to_path_buf();
+        self
+    }
+
+    pub(crate) fn run(self) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_maestro"));
+        cmd.args(&self.args)
+            .current_dir(&self.cwd)
+            .env_remove("MAESTRO_HOME")
+            .env("XDG_CONFIG_HOME", self._config.path())
+            .env("NO_COLOR", "1")
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn maestro");
+        if let Some(input) = &self.stdin {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(input).expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts the exit code, printing everything on failure.
+    pub(crate) fn expect(self, code: i32) -> Output {
+        let desc = self.args.join(" ");
+        let out = self.run();
+        assert_eq!(
+            out.code, code,
+            "`maestro {desc}` exited {}\n--- stdout\n{}\n--- stderr\n{}",
+            out.code, out.stdout, out.stderr
+        );
+        out
+    }
+}

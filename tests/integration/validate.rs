@@ -1,0 +1,325 @@
+//! `maestro validate`: the fixture corpus, rule docs, renderings, exit codes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use maestro::lint::registry::Rule;
+
+use crate::support::{Test, repo};
+
+const FIXTURE_HOME: &str = "tests/fixtures/validate/home";
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("kdl" | "yaml" | "yml")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn rel(p: &Path) -> String {
+    p.strip_prefix(repo())
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// (rule, line:col, file relative to the fixture home or "" for the fixture itself) → count
+fn findings(out: &crate::support::Output, fixture: &str) -> BTreeMap<String, usize> {
+    let mut map = BTreeMap::new();
+    for f in out.json_lines() {
+        let file = f["file"].as_str().unwrap_or_default();
+        let place = if file == fixture {
+            String::new()
+        } else {
+            let home_prefix = format!("{FIXTURE_HOME}/");
+            format!(" {}", file.strip_prefix(&home_prefix).unwrap_or(file))
+        };
+        let key = format!(
+            "{} {}:{}{place}",
+            f["rule"].as_str().unwrap_or_default(),
+            f["line"],
+            f["column"]
+        );
+        *map.entry(key).or_default() += 1;
+    }
+    map
+}
+
+#[test]
+fn every_error_fixture_yields_exactly_its_expected_findings() {
+    let mut covered = std::collections::HashSet::new();
+    let mut yaml_covered = std::collections::HashSet::new();
+    let mut failures = Vec::new();
+    for path in fixtures("tests/fixtures/validate/err") {
+        let fixture = rel(&path);
+        let expected_path = PathBuf::from(format!("{}.expected", path.display()));
+        let expected_text = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{fixture} has no .expected file"));
+        let mut expected = BTreeMap::new();
+        for line in expected_text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            *expected.entry(line.to_string()).or_default() += 1;
+            let rule = line.split_whitespace().next().unwrap_or_default();
+            assert!(
+                Rule::from_id(rule).is_some(),
+                "{fixture}: unknown rule id `{rule}` in .expected"
+            );
+            covered.insert(rule.to_string());
+            if fixture.ends_with(".yaml") {
+                yaml_covered.insert(rule.to_string());
+            }
+        }
+        assert!(
+            !expected.is_empty(),
+            "{fixture}: an error fixture must expect at least one finding"
+        );
+        let out = Test::new()
+            .args(&[
+                "validate",
+                "--home",
+                FIXTURE_HOME,
+                "--format",
+                "json",
+                &fixture,
+            ])
+            .run();
+        let actual = findings(&out, &fixture);
+        if actual != expected {
+            failures.push(format!(
+                "{fixture}\n  expected: {expected:?}\n  actual:   {actual:?}"
+            ));
+        }
+        let has_error = expected.keys().any(|k| {
+            Rule::from_id(k.split_whitespace().next().unwrap_or_default())
+                .is_some_and(|r| r.severity() == maestro::diagnostic::Severity::Error)
+        });
+        assert_eq!(
+            out.code,
+            i32::from(has_error),
+            "{fixture}: exit code {}\n{}",
+            out.code,
+            out.stderr
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "fixtures disagree:\n{}",
+        failures.join("\n")
+    );
+    for rule in Rule::ALL {
+        assert!(
+            covered.contains(rule.id()),
+            "no error fixture for rule `{}`",
+            rule.id()
+        );
+    }
+    for id in ["syntax", "unknown-key", "unknown-stage", "bad-value"] {
+        assert!(
+            yaml_covered.contains(id),
+            "no YAML error fixture for rule `{id}`"
+        );
+    }
+}
+
+#[test]
+fn ok_fixtures_are_silent() {
+    let files = fixtures("tests/fixtures/validate/ok");
+    assert!(files.len() >= 6);
+    for path in files {
+        let fixture = rel(&path);
+        let out = Test::new()
+            .args(&[
+                "validate",
+                "--deny-warnings",
+                "--home",
+                FIXTURE_HOME,
+                "--format",
+                "json",
+                &fixture,
+            ])
+            .run();
+        assert_eq!(out.stdout, "", "{fixture} should be clean");
+        assert_eq!(out.code, 0, "{fixture}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn every_rule_has_docs_whose_example_triggers_it() {
+    for rule in Rule::ALL {
+        let path = repo().join(format!("docs/rules/{}.md", rule.id()));
+        let doc = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("missing docs/rules/{}.md", rule.id()));
+        assert!(
+            doc.starts_with(&format!("# {}", rule.id())),
+            "{}: title",
+            rule.id()
+        );
+        let example = doc
+            .split("```kdl")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("docs/rules/{}.md has no ```kdl example", rule.id()));
+        let out = Test::new()
+            .args(&["validate", "--home", FIXTURE_HOME, "--format", "json", "-"])
+            .stdin(example)
+            .run();
+        let rules: Vec<String> = out
+            .json_lines()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(
+            rules.iter().any(|r| r == rule.id()),
+            "the example in docs/rules/{}.md does not trigger it; got {rules:?}",
+            rule.id()
+        );
+    }
+}
+
+#[test]
+fn default_assets_pass_with_deny_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Test::new()
+        .current_dir(dir.path())
+        .args(&["validate", "--deny-warnings"])
+        .expect(0);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("3 workflows checked: 0 errors, 0 warnings"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn human_rendering_underlines_the_source_and_suggests() {
+    for fixture in [
+        "tests/fixtures/validate/err/unknown-key.kdl",
+        "tests/fixtures/validate/err/unknown-stage.kdl",
+        "tests/fixtures/validate/err/duplicate-stage.kdl",
+        "tests/fixtures/validate/err/bad-value.yaml",
+        "tests/fixtures/validate/err/template-error.kdl",
+    ] {
+        let out = Test::new()
+            .args(&["validate", "--home", FIXTURE_HOME, fixture])
+            .run();
+        let name = fixture
+            .rsplit('/')
+            .next()
+            .unwrap_or(fixture)
+            .replace('.', "_");
+        insta::assert_snapshot!(name, out.stdout);
+    }
+}
+
+#[test]
+fn github_format_annotates_lines() {
+    let out = Test::new()
+        .args(&[
+            "validate",
+            "--home",
+            FIXTURE_HOME,
+            "--format",
+            "github",
+            "tests/fixtures/validate/err/unknown-stage.kdl",
+        ])
+        .expect(1);
+    let line = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("::error file=tests/fixtures/validate/err/unknown-stage.kdl,line="),
+        "{line}"
+    );
+    assert!(line.contains("title=unknown-stage::"), "{line}");
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    // usage error
+    Test::new().args(&["validate", "--format", "xml"]).expect(2);
+    // unreadable file
+    let out = Test::new()
+        .args(&["validate", "no/such/file.kdl"])
+        .expect(3);
+    assert!(
+        out.stderr.contains("cannot read no/such/file.kdl"),
+        "{}",
+        out.stderr
+    );
+    // warnings only: 0, or 1 with --deny-warnings
+    let warn_only = "workflow \"w\" {\n    version 1\n    start \"a\"\n    stage \"a\" {\n        next \"done\"\n    }\n    stage \"b\" {\n        next \"done\"\n    }\n    end \"done\"\n}\n";
+    let out = Test::new()
+        .args(&["validate", "--format", "json", "-"])
+        .stdin(warn_only)
+        .expect(0);
+    assert_eq!(out.json_lines()[0]["rule"], "unreachable-stage");
+    Test::new()
+        .args(&["validate", "--deny-warnings", "-"])
+        .stdin(warn_only)
+        .expect(1);
+}
+
+#[test]
+fn stdin_accepts_both_formats() {
+    let kdl = "workflow \"w\" {\n    version 1\n    start \"a\"\n    stage \"a\" {\n        next \"done\"\n    }\n    end \"done\"\n}\n";
+    Test::new().args(&["validate", "-"]).stdin(kdl).expect(0);
+    let yaml = "workflow: w\nversion: 1\nstart: a\nstages:\n  a:\n    next:\n      - to: dne\nends: [done]\n";
+    let out = Test::new()
+        .args(&["validate", "--format", "json", "-"])
+        .stdin(yaml)
+        .expect(1);
+    let f = &out.json_lines()[0];
+    assert_eq!(f["rule"], "unknown-stage");
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(7), Some(13))
+    );
+    assert_eq!(f["file"], "<stdin>");
+    assert_eq!(f["help"], "did you mean `done`?");
+}
+
+#[test]
+fn non_utf8_input_is_a_syntax_finding() {
+    let out = Test::new()
+        .args(&["validate", "--format", "json", "-"])
+        .stdin(&b"workflow \"w\" { version 1 \xff }"[..])
+        .expect(1);
+    assert_eq!(out.json_lines()[0]["rule"], "syntax");
+}
+
+#[test]
+fn a_workflow_in_a_home_folder_uses_that_homes_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("myhome");
+    std::fs::create_dir_all(home.join("workflows")).unwrap();
+    std::fs::create_dir_all(home.join("roles")).unwrap();
+    std::fs::write(home.join("roles/mine.md.j2"), "Do {{ task }} well.\n").unwrap();
+    let wf = home.join("workflows/w.kdl");
+    std::fs::write(&wf, "workflow \"w\" {\n    version 1\n    start \"a\"\n    stage \"a\" {\n        role \"mine\"\n        next \"done\"\n    }\n    end \"done\"\n}\n").unwrap();
+    Test::new()
+        .args(&["validate", wf.to_str().unwrap()])
+        .expect(0);
+    std::fs::write(home.join("roles/mine.md.j2"), "Do {{ tsk }} well.\n").unwrap();
+    let out = Test::new()
+        .args(&["validate", "--format", "json", wf.to_str().unwrap()])
+        .expect(1);
+    let f = &out.json_lines()[0];
+    assert_eq!(f["rule"], "undefined-variable");
+    assert!(f["file"].as_str().unwrap().ends_with("roles/mine.md.j2"));
+    assert_eq!(
+        (f["line"].as_u64(), f["column"].as_u64()),
+        (Some(1), Some(7))
+    );
+}
