@@ -323,3 +323,97 @@ fn a_workflow_in_a_home_folder_uses_that_homes_assets() {
         (Some(1), Some(7))
     );
 }
+
+/// A span-free, language-resolved view of a workflow, for comparing the two formats.
+fn canonical(wf: &maestro::workflow::Workflow) -> serde_json::Value {
+    use maestro::workflow::Texts;
+    use serde_json::json;
+    let langs: Vec<String> = wf.langs.iter().map(|l| l.value.clone()).collect();
+    let default = wf.default_lang().to_string();
+    let texts = |t: &Option<Texts>| -> serde_json::Value {
+        t.as_ref().map_or(serde_json::Value::Null, |t| {
+            let mut all: Vec<String> = langs.clone();
+            all.extend(t.by_lang.iter().map(|(l, _)| l.clone()));
+            all.push(default.clone());
+            all.sort();
+            all.dedup();
+            json!(
+                all.iter()
+                    .map(|l| (l.clone(), t.exact(l, &default).map(str::to_string)))
+                    .collect::<Vec<_>>()
+            )
+        })
+    };
+    let name =
+        |s: &Option<maestro::syntax::ast::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
+    json!({
+        "name": wf.name.value, "version": wf.version.map(|v| v.to_string()), "start": name(&wf.start), "langs": langs,
+        "summary": texts(&wf.summary),
+        "budget": [wf.budget.consults.as_ref().map(|c| c.value), wf.budget.wall_secs.map(|w| w as u32), wf.budget.tokens.map(|t| t as u32)],
+        "cost": wf.budget.cost_usd, "policy": [wf.policy.capability_threshold, f64::from(wf.policy.max_agents)],
+        "ends": wf.ends.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
+        "stages": wf.stages.iter().map(|s| {
+            let st = &s.settings;
+            json!({
+                "name": s.name.value, "title": texts(&s.title), "role": name(&st.role), "skill": name(&st.skill),
+                "output": name(&st.output), "topology": s.topology().as_str(), "max_visits": s.max_visits(),
+                "consult": [st.consult.max.as_ref().map(|m| m.value), Some(u32::from(st.consult.ensemble()))],
+                "prefer": st.consult.prefer.iter().map(|p| p.value.clone()).collect::<Vec<_>>(),
+                "red_flags": serde_json::to_value(&st.red_flags).unwrap_or_default(),
+                "vote": st.vote.as_ref().map(|v| json!([v.k, v.max_samples, v.target.as_ref().map(|t| t.value), v.p.as_ref().map(|p| p.value), v.steps])),
+                "gate": st.gate.as_ref().map(|g| json!({
+                    "by": g.by, "timeout": g.timeout_secs, "on_timeout": g.on_timeout,
+                    "questions": g.questions.iter().map(|q| json!({
+                        "id": q.id.value, "priority": q.priority, "text": texts(&Some(q.text.clone())),
+                        "options": langs.iter().map(|l| q.options_in(l).to_vec()).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
+                })),
+                "next": s.next.iter().map(|e| json!([e.to.value, e.event(s), e.when.as_ref().map(|w| w.value.clone())])).collect::<Vec<_>>(),
+            })
+        }).collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+fn kdl_and_yaml_pairs_lower_to_the_same_workflow() {
+    use maestro::loader::load_bytes;
+    use maestro::syntax::ast::Format;
+    let dir = repo().join("tests/fixtures/validate/pairs");
+    let mut pairs = 0;
+    for kdl in fixtures("tests/fixtures/validate/pairs")
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+    {
+        let yaml = kdl.with_extension("yaml");
+        let k = load_bytes("k", &std::fs::read(&kdl).unwrap(), Format::Kdl);
+        let y = load_bytes(
+            "y",
+            &std::fs::read(&yaml).unwrap_or_else(|_| panic!("{} has no YAML twin", kdl.display())),
+            Format::Yaml,
+        );
+        assert!(
+            k.diagnostics.is_empty(),
+            "{}: {:?}",
+            kdl.display(),
+            k.diagnostics
+        );
+        assert!(
+            y.diagnostics.is_empty(),
+            "{}: {:?}",
+            yaml.display(),
+            y.diagnostics
+        );
+        assert_eq!(
+            canonical(k.workflow.as_ref().unwrap()),
+            canonical(y.workflow.as_ref().unwrap()),
+            "{} and its YAML twin differ",
+            kdl.display()
+        );
+        pairs += 1;
+    }
+    assert!(
+        pairs >= 3,
+        "only {pairs} KDL/YAML pairs in {}",
+        dir.display()
+    );
+}
