@@ -3,14 +3,17 @@
 pub mod cli;
 pub mod compile;
 pub mod diagnostic;
+pub mod engine;
 pub mod error;
 pub mod home;
 pub mod init;
 pub mod lint;
+pub mod mcp;
 pub mod loader;
 pub mod render;
 pub mod schema;
 pub mod source;
+pub mod store;
 pub mod syntax;
 pub mod template;
 pub mod workflow;

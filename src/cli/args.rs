@@ -29,6 +29,70 @@ pub enum Command {
     Init(InitArgs),
     /// List the lint rules with their ids and severities.
     Rules,
+    /// Serve the workflow tools to Claude Code over MCP (stdio).
+    Serve,
+    /// List runs, or show one.
+    Runs(RunsArgs),
+    /// Export a run's audit trail.
+    Log(LogArgs),
+    /// List approvals waiting for a person, with the stage report and questions.
+    Approvals(ApprovalsArgs),
+    /// Approve a pending approval: the run moves on.
+    Approve(DecideArgs),
+    /// Send a stage back for another try, with feedback.
+    Revise(DecideArgs),
+    /// Reject a stage: the run ends as `rejected` unless the workflow routes rejections.
+    Reject(DecideArgs),
+    /// Print the JSON that registers maestro as an MCP server (for .mcp.json or ~/.claude.json).
+    McpConfig,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    /// A run id: show that run in full.
+    pub run: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Include finished runs in the list.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    pub run: String,
+    /// One JSON object per event (the default prints one readable line per event).
+    #[arg(long)]
+    pub jsonl: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApprovalsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Include decided approvals.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// The approval id (from `maestro approvals`).
+    pub id: String,
+    /// Words for the orchestrator (required by `revise`).
+    #[arg(long)]
+    pub feedback: Option<String>,
+    /// An answer to one of the gate's questions: QUESTION_ID=TEXT (repeatable).
+    #[arg(long = "answer", value_name = "QID=TEXT")]
+    pub answers: Vec<String>,
+    /// Never ask questions interactively.
+    #[arg(long)]
+    pub no_input: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,4 +136,7 @@ pub struct InitArgs {
     /// Overwrite files you have edited.
     #[arg(long)]
     pub force: bool,
+    /// Also register maestro in the project's .mcp.json and write a Claude Code skill.
+    #[arg(long)]
+    pub claude: bool,
 }

@@ -8,6 +8,21 @@ use crate::init::{InitReport, init};
 
 pub(super) fn run(args: &InitArgs) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
+    if args.claude {
+        match crate::init::init_claude(&cwd, &server_entry()) {
+            Ok(written) => {
+                let mut out = String::new();
+                for f in written {
+                    out.push_str(&format!("wrote  {f}\n"));
+                }
+                print_out(&out);
+            }
+            Err(err) => {
+                print_err(&format!("error: {err}\n"));
+                return EXIT_FATAL;
+            }
+        }
+    }
     match init(&cwd.join(".maestro"), args.force) {
         Ok(InitReport {
             written,
@@ -37,4 +52,19 @@ pub(super) fn run(args: &InitArgs) -> i32 {
             EXIT_FATAL
         }
     }
+}
+
+/// How Claude Code should start the server: this executable, `serve`.
+fn server_entry() -> serde_json::Value {
+    let command = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "maestro".to_string());
+    serde_json::json!({"type": "stdio", "command": command, "args": ["serve"], "env": {}})
+}
+
+/// The `mcpServers` JSON for `.mcp.json` or `~/.claude.json`.
+pub(super) fn mcp_config_json() -> String {
+    let v = serde_json::json!({"mcpServers": {"maestro": server_entry()}});
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }

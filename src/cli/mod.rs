@@ -2,8 +2,10 @@
 //! Exit codes: 0 fine, 1 findings (errors, or warnings with --deny-warnings), 2 usage, 3 fatal.
 
 mod args;
+mod decide;
 mod graph;
 mod init;
+mod runs;
 mod validate;
 
 use std::ffi::OsString;
@@ -43,6 +45,26 @@ where
         Command::Validate(a) => validate::run(&a, home),
         Command::Graph(a) => graph::run(&a, home),
         Command::Init(a) => init::run(&a),
+        Command::McpConfig => {
+            print_out(&format!("{}\n", init::mcp_config_json()));
+            EXIT_OK
+        }
+        Command::Serve => match open_engine(home) {
+            Ok(engine) => crate::mcp::serve_stdio(engine),
+            Err(code) => code,
+        },
+        Command::Runs(a) => with_engine(home, |e| runs::runs(&a, e)),
+        Command::Log(a) => with_engine(home, |e| runs::log(&a, e)),
+        Command::Approvals(a) => with_engine(home, |e| decide::approvals(&a, e)),
+        Command::Approve(a) => {
+            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Approve, e))
+        }
+        Command::Revise(a) => {
+            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Revise, e))
+        }
+        Command::Reject(a) => {
+            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Reject, e))
+        }
         Command::Rules => {
             let mut out = String::new();
             for r in crate::lint::registry::Rule::ALL {
@@ -57,6 +79,25 @@ where
             EXIT_OK
         }
     }
+}
+
+fn open_engine(home: Home) -> Result<crate::engine::Engine, i32> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let state = crate::engine::state_path(&cwd);
+    crate::engine::Engine::open(home, &state).map_err(|f| fail(&f))
+}
+
+fn with_engine(home: Home, f: impl FnOnce(&crate::engine::Engine) -> i32) -> i32 {
+    match open_engine(home) {
+        Ok(engine) => f(&engine),
+        Err(code) => code,
+    }
+}
+
+/// Prints a refused operation and returns exit code 1.
+pub(crate) fn fail(f: &crate::engine::Failure) -> i32 {
+    print_err(&format!("error: {f}\n"));
+    EXIT_FINDINGS
 }
 
 /// Writes to stdout, ignoring a closed pipe (`maestro rules | head`).

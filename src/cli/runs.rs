@@ -1,0 +1,136 @@
+//! `maestro runs`, `maestro log`: what runs exist and how they got where they are.
+
+use std::fmt::Write as _;
+
+use super::args::{LogArgs, RunsArgs};
+use super::{EXIT_OK, fail, print_out};
+use crate::engine::{Engine, RunView};
+
+pub(super) fn runs(args: &RunsArgs, engine: &Engine) -> i32 {
+    if let Some(id) = &args.run {
+        return match engine.status(id) {
+            Ok(view) => {
+                if args.json {
+                    print_out(&format!("{}\n", to_json(&view)));
+                } else {
+                    print_out(&show(&view));
+                }
+                EXIT_OK
+            }
+            Err(f) => fail(&f),
+        };
+    }
+    match engine.runs(!args.all) {
+        Ok(list) => {
+            if args.json {
+                print_out(&format!("{}\n", to_json(&list)));
+            } else if list.is_empty() {
+                print_out(if args.all {
+                    "no runs yet\n"
+                } else {
+                    "no active runs (--all lists finished ones)\n"
+                });
+            } else {
+                let mut out = String::new();
+                for r in &list {
+                    let _ = writeln!(
+                        out,
+                        "{}  {:<9} {:<12} {:<14} {}",
+                        r.run_id,
+                        r.status,
+                        r.workflow,
+                        r.stage.as_deref().or(r.end.as_deref()).unwrap_or("-"),
+                        one_line(&r.task, 60)
+                    );
+                }
+                print_out(&out);
+            }
+            EXIT_OK
+        }
+        Err(f) => fail(&f),
+    }
+}
+
+fn show(v: &RunView) -> String {
+    let s = &v.summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "run {}  ({}, workflow `{}`)", s.run_id, s.status, s.workflow);
+    let _ = writeln!(out, "task: {}", s.task);
+    match (&s.stage, &s.end) {
+        (Some(stage), _) => {
+            let _ = writeln!(
+                out,
+                "stage: {stage} — {} (visit {}{})",
+                v.title.as_deref().unwrap_or(stage),
+                s.visit,
+                v.max_visits.map(|m| format!(" of {m}")).unwrap_or_default()
+            );
+        }
+        (None, Some(end)) => {
+            let _ = writeln!(out, "ended: {end}");
+        }
+        _ => {}
+    }
+    if let Some(note) = &v.note {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let b = &v.budget;
+    let _ = writeln!(
+        out,
+        "consults: {} used, {} left in run, {} left in this visit",
+        b.consults_used,
+        b.consults_left_run.map_or("unlimited".into(), |n| n.to_string()),
+        b.consults_left_visit.map_or("unlimited".into(), |n| n.to_string())
+    );
+    if let Some(a) = &v.approval {
+        let _ = writeln!(
+            out,
+            "waiting for approval {} (by {}): maestro approve {}",
+            a.approval_id, a.by, a.approval_id
+        );
+    }
+    for p in &v.workflow_problems {
+        let _ = writeln!(
+            out,
+            "workflow edit refused: {}:{}:{} {} {}",
+            p.file, p.line, p.column, p.rule, p.message
+        );
+    }
+    out.push_str("history:\n");
+    for h in &v.history {
+        let _ = writeln!(out, "  {} {}", h.kind, h.data);
+    }
+    out
+}
+
+pub(super) fn log(args: &LogArgs, engine: &Engine) -> i32 {
+    match engine.log(&args.run) {
+        Ok(events) => {
+            let mut out = String::new();
+            for e in &events {
+                if args.jsonl {
+                    let _ = writeln!(out, "{}", to_json(e));
+                } else {
+                    let _ = writeln!(out, "{:>5} {} {:<20} {}", e.seq, e.at, e.kind, e.data);
+                }
+            }
+            print_out(&out);
+            EXIT_OK
+        }
+        Err(f) => fail(&f),
+    }
+}
+
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+pub(super) fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,213 @@
+//! The brief of the current stage: the rendered role, the skill, the output schema, the packed
+//! context, feedback from earlier decisions, the budget left and the events that may follow.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Failure;
+use super::budget::BudgetView;
+use super::library::Compiled;
+use super::model::{Feedback, QuestionView, Run};
+use super::step::submittable_events;
+
+/// Everything the orchestrator needs to do one stage's work.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Brief {
+    pub run_id: String,
+    pub workflow: String,
+    pub stage: String,
+    pub title: String,
+    pub visit: u32,
+    pub max_visits: Option<u32>,
+    pub topology: String,
+    /// The stage's role template rendered for this run.
+    pub role: String,
+    /// The stage's method (markdown).
+    pub skill: String,
+    /// The JSON Schema `submit`'s `output` must satisfy.
+    pub output_schema: Value,
+    /// Task facts, errors, constraints and files, packed.
+    pub context: String,
+    /// Decisions on earlier submissions, newest last.
+    #[schemars(with = "Vec<Value>")]
+    pub feedback: Vec<Feedback>,
+    pub budget: BudgetView,
+    /// Providers the workflow prefers for consults in this stage.
+    pub prefer: Vec<String>,
+    pub ensemble: bool,
+    /// Events `submit` may name; without one the default is used.
+    pub events: Vec<String>,
+    /// Who approves this stage's output (`human`, `any`), if it is gated.
+    pub gate: Option<String>,
+    /// The questions the person will be asked at the gate.
+    pub questions: Vec<QuestionView>,
+}
+
+/// The gate's questions in `lang`.
+#[must_use]
+pub fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
+    let workflow = wf.workflow();
+    let default = workflow.default_lang();
+    workflow
+        .stage(stage)
+        .and_then(|s| s.settings.gate.as_ref())
+        .map(|g| {
+            g.questions
+                .iter()
+                .map(|q| QuestionView {
+                    id: q.id.value.clone(),
+                    priority: format!("{:?}", q.priority).to_lowercase(),
+                    text: q.text.get(lang, default).unwrap_or_default().to_string(),
+                    options: q.options_in(lang).to_vec(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A stage's title in `lang`, or its name.
+#[must_use]
+pub fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
+    let workflow = wf.workflow();
+    workflow
+        .stage(stage)
+        .and_then(|s| s.title.as_ref())
+        .and_then(|t| t.get(lang, workflow.default_lang()))
+        .map_or_else(|| stage.to_string(), str::to_string)
+}
+
+/// The plain-text context block: facts, errors, constraints and files.
+#[must_use]
+pub fn pack_context(run: &Run) -> String {
+    let c = &run.context;
+    let mut out = String::new();
+    for (head, items) in [
+        ("Facts", &c.facts),
+        ("Errors", &c.errors),
+        ("Constraints", &c.constraints),
+        ("Files", &c.files),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        out.push_str("## ");
+        out.push_str(head);
+        out.push('\n');
+        for item in items {
+            out.push_str("- ");
+            out.push_str(item);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders the brief of the run's current stage.
+///
+/// # Errors
+/// When the run is not in a stage, or its role template fails to render.
+pub fn render(wf: &Compiled, run: &Run, budget: BudgetView) -> Result<Brief, Failure> {
+    let Some(stage_name) = run.stage.clone() else {
+        return Err(Failure::new(
+            "run_finished",
+            format!(
+                "run {} has finished ({})",
+                run.id,
+                run.end.as_deref().unwrap_or("?")
+            ),
+            "start a new run with `start`",
+        ));
+    };
+    let workflow = wf.workflow();
+    let Some(stage) = workflow.stage(&stage_name) else {
+        return Err(Failure::new(
+            "unknown_stage",
+            format!("the run is in `{stage_name}`, which the workflow no longer has"),
+            "restore the stage in the workflow file, or start a new run",
+        ));
+    };
+    let assets = wf.assets(&stage_name);
+    let lang = run.lang.as_str();
+    let title = title(wf, &stage_name, lang);
+    let context = pack_context(run);
+    let schema_text = assets
+        .schema
+        .as_ref()
+        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+        .unwrap_or_default();
+    let vars = json!({
+        "task": run.task,
+        "workflow": {
+            "name": workflow.name.value,
+            "summary": workflow.summary.as_ref().and_then(|s| s.get(lang, workflow.default_lang())).unwrap_or_default(),
+        },
+        "stage": {
+            "name": stage_name,
+            "title": title,
+            "visit": run.visit(),
+            "max_visits": stage.max_visits(),
+            "topology": stage.topology().as_str(),
+        },
+        "run": {
+            "id": run.id,
+            "consults_used": run.consults_used,
+            "consults_left": budget.consults_left_run,
+        },
+        "outputs": run.outputs,
+        "feedback": run.feedback,
+        "context": context,
+        "facts": run.context.facts,
+        "errors": run.context.errors,
+        "constraints": run.context.constraints,
+        "files": run.context.files,
+        "schema": schema_text,
+        "lang": lang,
+    });
+    let role = match &assets.role {
+        Some(template) => {
+            let env = crate::template::environment();
+            env.render_str(template, &vars).map_err(|e| {
+                Failure::new(
+                    "role_render_failed",
+                    format!("the role of stage `{stage_name}` does not render: {e}"),
+                    "run `maestro validate` and fix the role template",
+                )
+            })?
+        }
+        None => String::new(),
+    };
+    let gate = stage.settings.gate.as_ref().map(|g| {
+        match g.by {
+            crate::workflow::GateBy::Human => "human",
+            crate::workflow::GateBy::Any => "any",
+        }
+        .to_string()
+    });
+    Ok(Brief {
+        run_id: run.id.clone(),
+        workflow: workflow.name.value.clone(),
+        stage: stage_name.clone(),
+        title,
+        visit: run.visit(),
+        max_visits: stage.max_visits(),
+        topology: stage.topology().as_str().to_string(),
+        role,
+        skill: assets.skill.unwrap_or_default(),
+        output_schema: assets.schema.unwrap_or_else(|| json!({"type": "object"})),
+        context,
+        feedback: run.feedback.clone(),
+        budget,
+        prefer: stage
+            .settings
+            .consult
+            .prefer
+            .iter()
+            .map(|p| p.value.clone())
+            .collect(),
+        ensemble: stage.settings.consult.ensemble(),
+        events: submittable_events(wf, &stage_name),
+        gate,
+        questions: questions(wf, &stage_name, lang),
+    })
+}

@@ -1,0 +1,112 @@
+//! Budgets: consults per visit and per run, wall clock, tokens and cost. Pure arithmetic over a
+//! run and its workflow; the engine applies it inside a write transaction so two processes can
+//! never both spend the last consult.
+
+use serde::Serialize;
+
+use super::Failure;
+use super::library::Compiled;
+use super::model::Run;
+
+/// What is left, as shown in briefs and status.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct BudgetView {
+    pub consults_used: u32,
+    /// Left for the whole run; `None` when unlimited.
+    pub consults_left_run: Option<u32>,
+    /// Left in this visit of the current stage; `None` when unlimited.
+    pub consults_left_visit: Option<u32>,
+    pub wall_secs_left: Option<u64>,
+    pub tokens_used: u64,
+    pub tokens_left: Option<u64>,
+    pub cost_usd: f64,
+    pub cost_usd_left: Option<f64>,
+}
+
+/// The budget left in `run` now.
+#[must_use]
+pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
+    let workflow = wf.workflow();
+    let b = &workflow.budget;
+    let stage_max = run
+        .stage
+        .as_ref()
+        .and_then(|s| workflow.stage(s))
+        .and_then(|s| s.settings.consult.max.as_ref().map(|m| m.value));
+    let elapsed = u64::try_from((now_ms - run.created_at).max(0) / 1000).unwrap_or(0);
+    BudgetView {
+        consults_used: run.consults_used,
+        consults_left_run: b
+            .consults
+            .as_ref()
+            .map(|c| c.value.saturating_sub(run.consults_used)),
+        consults_left_visit: stage_max.map(|m| m.saturating_sub(run.consults_in_visit)),
+        wall_secs_left: b.wall_secs.map(|w| w.saturating_sub(elapsed)),
+        tokens_used: run.tokens_used,
+        tokens_left: b.tokens.map(|t| t.saturating_sub(run.tokens_used)),
+        cost_usd: run.cost_usd,
+        cost_usd_left: b.cost_usd.map(|c| (c - run.cost_usd).max(0.0)),
+    }
+}
+
+/// How many of `n` consults the budget can pay for now (0 when a limit is spent).
+#[must_use]
+pub fn affordable(v: &BudgetView, n: u32) -> u32 {
+    if v.wall_secs_left == Some(0) || v.tokens_left == Some(0) || v.cost_usd_left == Some(0.0) {
+        return 0;
+    }
+    let mut can = n;
+    if let Some(left) = v.consults_left_run {
+        can = can.min(left);
+    }
+    if let Some(left) = v.consults_left_visit {
+        can = can.min(left);
+    }
+    can
+}
+
+/// Checks that `n` consults fit and charges them to `run`.
+///
+/// # Errors
+/// `budget_exhausted` naming the limit and the counts left; nothing is charged then.
+pub fn charge(wf: &Compiled, run: &mut Run, n: u32, now_ms: i64) -> Result<BudgetView, Failure> {
+    let v = view(wf, run, now_ms);
+    let stage = run.stage.clone().unwrap_or_default();
+    let refuse = |what: String| {
+        Failure::new(
+            "budget_exhausted",
+            what,
+            "answer without consulting, or ask the person to raise the budget in the workflow file",
+        )
+        .with_details(serde_json::to_value(&v).unwrap_or_default())
+    };
+    if v.wall_secs_left == Some(0) {
+        return Err(refuse("the run's wall-clock budget is spent".into()));
+    }
+    if v.tokens_left == Some(0) {
+        return Err(refuse(format!(
+            "the run's token budget is spent ({} used)",
+            v.tokens_used
+        )));
+    }
+    if v.cost_usd_left == Some(0.0) {
+        return Err(refuse(format!(
+            "the run's cost budget is spent (${:.2} used)",
+            v.cost_usd
+        )));
+    }
+    if let Some(left) = v.consults_left_run.filter(|&l| l < n) {
+        return Err(refuse(format!(
+            "{n} consult(s) asked, {left} left in the run ({} used)",
+            v.consults_used
+        )));
+    }
+    if let Some(left) = v.consults_left_visit.filter(|&l| l < n) {
+        return Err(refuse(format!(
+            "{n} consult(s) asked, {left} left in this visit of stage `{stage}`"
+        )));
+    }
+    run.consults_used += n;
+    run.consults_in_visit += n;
+    Ok(view(wf, run, now_ms))
+}

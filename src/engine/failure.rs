@@ -1,0 +1,57 @@
+//! A failure the caller should read and act on: what went wrong and what to do next.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::StoreError;
+
+/// A refused operation. `code` is stable for programs; `message` says what is wrong and
+/// `help` what to do. Nothing was changed when an operation returns one.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+    pub help: String,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub details: Value,
+}
+
+impl Failure {
+    #[must_use]
+    pub fn new(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            help: help.into(),
+            details: Value::Null,
+        }
+    }
+
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)?;
+        if !self.help.is_empty() {
+            write!(f, "\nhelp: {}", self.help)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::new(
+            "state_error",
+            e.to_string(),
+            "check that the state file is writable; no change was made",
+        )
+    }
+}

@@ -1,0 +1,191 @@
+//! The durable shapes of runs and approvals (stored as JSON rows).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// In a stage, waiting for the orchestrator's `submit`.
+    Active,
+    /// A submitted output waits for a decision on its approval.
+    Waiting,
+    /// Reached an end.
+    Finished,
+}
+
+impl RunStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Active => "active",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Finished => "finished",
+        }
+    }
+}
+
+/// What the caller handed `start` to pack for every stage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunContext {
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub facts: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub constraints: Vec<String>,
+}
+
+/// A decision's words carried into later briefs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Feedback {
+    pub stage: String,
+    pub visit: u32,
+    pub decision: String,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+}
+
+/// One durable run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub workflow: String,
+    pub task: String,
+    pub lang: String,
+    pub status: RunStatus,
+    /// The current stage while active or waiting.
+    pub stage: Option<String>,
+    /// The end reached, once finished.
+    pub end: Option<String>,
+    pub visits: BTreeMap<String, u32>,
+    /// The last accepted output of each stage.
+    pub outputs: BTreeMap<String, Value>,
+    pub feedback: Vec<Feedback>,
+    pub context: RunContext,
+    pub consults_used: u32,
+    /// Consults charged in the current visit of the current stage.
+    pub consults_in_visit: u32,
+    pub tokens_used: u64,
+    pub cost_usd: f64,
+    pub pending_approval: Option<String>,
+    pub created_at: i64,
+    pub stage_entered_at: i64,
+    pub finished_at: Option<i64>,
+    /// Why the run ended when that was not an ordinary end (e.g. a loop exhausted).
+    pub note: Option<String>,
+}
+
+impl Run {
+    #[must_use]
+    pub fn visit(&self) -> u32 {
+        self.stage
+            .as_ref()
+            .and_then(|s| self.visits.get(s))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The state of an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Revised,
+    Rejected,
+}
+
+impl ApprovalStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Revised => "revised",
+            ApprovalStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// A question as shown to the person, in the run's language.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct QuestionView {
+    pub id: String,
+    pub priority: String,
+    pub text: String,
+    /// Choices; empty for a free-text answer.
+    pub options: Vec<String>,
+}
+
+/// Who decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// A person at a terminal or through an elicitation form.
+    Human,
+    /// The orchestrating model, through the `decide` tool.
+    Tool,
+    /// The gate's `timeout` ran out and `on-timeout` applied.
+    Timeout,
+}
+
+/// A decision on an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Approve,
+    Revise,
+    Reject,
+}
+
+impl DecisionKind {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Approve => "approve",
+            DecisionKind::Revise => "revise",
+            DecisionKind::Reject => "reject",
+        }
+    }
+}
+
+/// A decision with its words.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DecisionText {
+    pub feedback: Option<String>,
+    pub answers: BTreeMap<String, String>,
+}
+
+/// A durable approval request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    pub run_id: String,
+    pub workflow: String,
+    pub stage: String,
+    pub stage_title: String,
+    pub visit: u32,
+    pub status: ApprovalStatus,
+    /// `human` or `any`.
+    pub by: String,
+    /// The submitted output under review.
+    pub output: Value,
+    /// A custom event the submit named, fired on approval instead of `approved`.
+    pub event: Option<String>,
+    pub questions: Vec<QuestionView>,
+    pub created_at: i64,
+    pub deadline: Option<i64>,
+    pub on_timeout: Option<String>,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<Actor>,
+    pub decision: Option<DecisionKind>,
+    pub words: Option<DecisionText>,
+}

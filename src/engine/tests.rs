@@ -1,0 +1,293 @@
+//! Engine behaviour over a real SQLite file and a small workflow written for the tests.
+
+use serde_json::json;
+
+use super::*;
+use crate::home::Origin;
+
+const FLOW: &str = r#"
+workflow "t" {
+    version 1
+    start "a"
+    lang "en" "ko"
+    budget consults=3
+    stage "a" {
+        title "Alpha" ko="알파"
+        output "out_a"
+        max-visits 2
+        consult max=2
+        gate {
+            by "human"
+            question "q1" priority="high" {
+                text "Right?" ko="맞나요?"
+                options "yes" "no"
+            }
+        }
+        next "b" when="output.score >= 0.5"
+        next "a"
+        next "gave_up" on="exhausted"
+    }
+    stage "b" {
+        title "Beta" ko="베타"
+        gate { by "any"; timeout "1s" on-timeout="approve"; }
+        next "done"
+    }
+    end "done"
+    end "gave_up"
+}
+"#;
+
+const SCHEMA: &str = r#"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "required": ["score", "summary"],
+  "properties": {
+    "score": {"type": "number", "minimum": 0, "maximum": 1},
+    "summary": {"type": "string", "minLength": 1}
+  }
+}"#;
+
+fn setup() -> (tempfile::TempDir, Engine) {
+    let tmp = tempfile::tempdir().unwrap();
+    let home_dir = tmp.path().join("home");
+    std::fs::create_dir_all(home_dir.join("workflows")).unwrap();
+    std::fs::create_dir_all(home_dir.join("schemas")).unwrap();
+    std::fs::write(home_dir.join("workflows/t.kdl"), FLOW).unwrap();
+    std::fs::write(home_dir.join("schemas/out_a.json"), SCHEMA).unwrap();
+    let engine = reopen(&tmp);
+    (tmp, engine)
+}
+
+fn reopen(tmp: &tempfile::TempDir) -> Engine {
+    let mut home = Home::builtin();
+    home.push_front(tmp.path().join("home"), Origin::Explicit);
+    Engine::open(home, &tmp.path().join("state.db")).unwrap()
+}
+
+fn start(engine: &Engine) -> String {
+    let s = engine
+        .start(&StartRequest {
+            task: "fix it".into(),
+            workflow: Some("t".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    s.run.run_id
+}
+
+fn human(words: Option<&str>) -> DecisionText {
+    DecisionText {
+        feedback: words.map(str::to_string),
+        answers: Default::default(),
+    }
+}
+
+#[test]
+fn a_run_walks_gates_revisions_and_ends() {
+    let (_tmp, engine) = setup();
+    let id = start(&engine);
+    let b = engine.brief(&id).unwrap();
+    assert_eq!((b.stage.as_str(), b.visit, b.title.as_str()), ("a", 1, "Alpha"));
+    assert_eq!(b.questions[0].id, "q1");
+
+    // Invalid output: every violation with its pointer; nothing moves.
+    let err = engine.submit(&id, &json!({"score": 2}), None).unwrap_err();
+    assert_eq!(err.code, "output_invalid");
+    let v = err.details["violations"].as_array().unwrap();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v.iter().any(|x| x["pointer"] == "/score"));
+    let err = engine.submit(&id, &json!([1]), None).unwrap_err();
+    assert_eq!(err.code, "output_invalid");
+
+    let s = engine
+        .submit(&id, &json!({"score": 0.2, "summary": "low"}), None)
+        .unwrap();
+    assert_eq!(s.outcome, "awaiting_approval");
+    let apr = s.approval.unwrap().approval_id;
+    // Nothing moves while the gate is pending.
+    let err = engine
+        .submit(&id, &json!({"score": 0.9, "summary": "x"}), None)
+        .unwrap_err();
+    assert_eq!(err.code, "approval_pending");
+    // A human gate is never decided by a tool.
+    let err = engine
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Tool)
+        .unwrap_err();
+    assert_eq!(err.code, "human_gate");
+    // Low score: approved, but the guard sends it back to `a`.
+    let d = engine
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Human)
+        .unwrap();
+    assert_eq!(d.run.stage.as_deref(), Some("a"));
+    assert_eq!(d.run.visit, 2);
+    // A second decision on the same approval fails cleanly.
+    let err = engine
+        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Human)
+        .unwrap_err();
+    assert_eq!(err.code, "already_decided");
+
+    let s = engine
+        .submit(&id, &json!({"score": 0.9, "summary": "good"}), None)
+        .unwrap();
+    let apr = s.approval.unwrap().approval_id;
+    let d = engine
+        .decide(&apr, DecisionKind::Approve, &human(Some("fine")), Actor::Human)
+        .unwrap();
+    assert_eq!(d.run.stage.as_deref(), Some("b"));
+    let brief = d.brief.unwrap();
+    assert_eq!(brief.feedback.len(), 1);
+    assert_eq!(brief.feedback[0].text.as_deref(), Some("fine"));
+
+    // `by "any"`: the orchestrator may decide.
+    let s = engine.submit(&id, &json!({"x": 1}), None).unwrap();
+    let apr = s.approval.unwrap().approval_id;
+    let d = engine
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Tool)
+        .unwrap();
+    assert_eq!(d.run.status, "finished");
+    assert_eq!(d.run.end.as_deref(), Some("done"));
+    let err = engine.brief(&id).unwrap_err();
+    assert_eq!(err.code, "run_finished");
+}
+
+#[test]
+fn revising_past_max_visits_follows_exhausted() {
+    let (_tmp, engine) = setup();
+    let id = start(&engine);
+    for visit in 1..=2 {
+        let s = engine
+            .submit(&id, &json!({"score": 0.1, "summary": "meh"}), None)
+            .unwrap();
+        let apr = s.approval.unwrap().approval_id;
+        let d = engine
+            .decide(&apr, DecisionKind::Revise, &human(Some("again")), Actor::Human)
+            .unwrap();
+        if visit == 1 {
+            assert_eq!(d.run.visit, 2);
+        } else {
+            assert_eq!(d.run.end.as_deref(), Some("gave_up"));
+        }
+    }
+    let log = engine.log(&id).unwrap();
+    assert!(log.iter().any(|e| e.kind == "stage_exhausted"));
+}
+
+#[test]
+fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
+    let (_tmp, engine) = setup();
+    let id = start(&engine);
+    let s = engine
+        .submit(&id, &json!({"score": 0.1, "summary": "meh"}), None)
+        .unwrap();
+    let apr = s.approval.unwrap().approval_id;
+    let d = engine
+        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Human)
+        .unwrap();
+    assert_eq!(d.run.end.as_deref(), Some("rejected"));
+    assert_eq!(engine.status("run-nope").unwrap_err().code, "unknown_run");
+    assert_eq!(
+        engine
+            .decide("apr-nope", DecisionKind::Approve, &human(None), Actor::Human)
+            .unwrap_err()
+            .code,
+        "unknown_approval"
+    );
+    let err = engine
+        .start(&StartRequest {
+            task: "x".into(),
+            workflow: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(err.code, "unknown_workflow");
+}
+
+#[test]
+fn budgets_refuse_with_what_is_left() {
+    let (_tmp, engine) = setup();
+    let id = start(&engine);
+    let v = engine.charge_consults(&id, 2, "test").unwrap();
+    assert_eq!(v.consults_left_visit, Some(0));
+    assert_eq!(v.consults_left_run, Some(1));
+    let err = engine.charge_consults(&id, 1, "test").unwrap_err();
+    assert_eq!(err.code, "budget_exhausted");
+    assert!(err.message.contains("0 left in this visit"), "{}", err.message);
+    assert_eq!(engine.status(&id).unwrap().budget.consults_used, 2);
+}
+
+#[test]
+fn a_reopened_engine_resumes_and_timeouts_apply() {
+    let (tmp, engine) = setup();
+    let id = start(&engine);
+    let s = engine
+        .submit(&id, &json!({"score": 0.9, "summary": "ok"}), None)
+        .unwrap();
+    let apr = s.approval.unwrap().approval_id;
+    drop(engine);
+    let engine = reopen(&tmp);
+    let pending = engine.approvals(true).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].approval_id, apr);
+    engine
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Human)
+        .unwrap();
+    engine.submit(&id, &json!({}), None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The 1 s gate of `b` times out and approves itself.
+    let view = engine.status(&id).unwrap();
+    assert_eq!(view.summary.end.as_deref(), Some("done"), "{view:?}");
+}
+
+#[test]
+fn korean_runs_show_korean_questions() {
+    let (_tmp, engine) = setup();
+    let s = engine
+        .start(&StartRequest {
+            task: "고쳐 주세요".into(),
+            workflow: Some("t".into()),
+            lang: Some("ko".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let b = s.brief.unwrap();
+    assert_eq!(b.title, "알파");
+    assert_eq!(b.questions[0].text, "맞나요?");
+    let err = engine
+        .start(&StartRequest {
+            task: "x".into(),
+            workflow: Some("t".into()),
+            lang: Some("fr".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(err.code, "unsupported_lang");
+}
+
+#[test]
+fn a_broken_edit_keeps_the_last_good_workflow() {
+    let (tmp, engine) = setup();
+    let id = start(&engine);
+    std::fs::write(
+        tmp.path().join("home/workflows/t.kdl"),
+        FLOW.replace("next \"done\"", "next \"nowhere\""),
+    )
+    .unwrap();
+    let view = engine.status(&id).unwrap();
+    assert!(
+        view.workflow_problems
+            .iter()
+            .any(|p| p.rule == "unknown-stage"),
+        "{:?}",
+        view.workflow_problems
+    );
+    // Still runs on the last good version.
+    assert_eq!(engine.brief(&id).unwrap().stage, "a");
+    // A good edit is picked up at the next call.
+    std::fs::write(
+        tmp.path().join("home/workflows/t.kdl"),
+        FLOW.replace("title \"Alpha\"", "title \"Alpha two\""),
+    )
+    .unwrap();
+    assert_eq!(engine.brief(&id).unwrap().title, "Alpha two");
+    assert!(engine.status(&id).unwrap().workflow_problems.is_empty());
+}

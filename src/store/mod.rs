@@ -1,0 +1,524 @@
+//! Durable state in SQLite: an append-only event log plus materialized runs and approvals.
+//!
+//! The only module that imports `rusqlite`. Every write is one `BEGIN IMMEDIATE` transaction, so
+//! several processes (two MCP servers and a terminal) can share one file: writers queue behind
+//! the busy timeout instead of failing, and each row carries a version that a write checks.
+//! Rows hold their data as JSON; the engine owns the shapes.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state database {path} holds a row that does not decode: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "state database {path} was written by a newer maestro (schema {found}, this build knows {known}); upgrade maestro"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// An open state file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// One event of the audit trail.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub run_id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// A row with its version, for optimistic checks.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the state file, in WAL mode with `synchronous=FULL`.
+    ///
+    /// # Errors
+    /// When the file cannot be created or opened, or holds a newer schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Switching to WAL needs a moment of exclusive access; another process opening the
+        // file at the same instant makes it busy, so retry for a while.
+        let mut tries = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(e) if tries < 200 && is_busy(&e) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        if found > schema::VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known: schema::VERSION,
+            });
+        }
+        if found < schema::VERSION {
+            self.write(|tx| {
+                // Re-read inside the lock: another process may have migrated meanwhile.
+                let now: i64 = tx.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if now < schema::VERSION {
+                    tx.conn.execute_batch(schema::SQL)?;
+                    tx.conn
+                        .pragma_update(None, "user_version", schema::VERSION)?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one immediate (write-locking) transaction; commits when it returns `Ok`.
+    ///
+    /// # Errors
+    /// A database failure, or `f`'s own error (nothing is written then).
+    pub fn write<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| E::from(self.sqlite(e)))?;
+        let out = f(&Tx {
+            conn: &tx,
+            path: &self.path,
+        })?;
+        tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    ///
+    /// # Errors
+    /// A database failure, or `f`'s own error.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+            .map_err(|e| E::from(self.sqlite(e)))?;
+        let out = f(&Tx {
+            conn: &tx,
+            path: &self.path,
+        })?;
+        tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
+        Ok(out)
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A transaction in progress.
+pub struct Tx<'a> {
+    conn: &'a Connection,
+    path: &'a Path,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> Self {
+        StoreError::Sqlite {
+            path: PathBuf::new(),
+            source,
+        }
+    }
+}
+
+impl Tx<'_> {
+    fn fail(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, text: &str) -> Result<T, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            path: self.path.to_path_buf(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn encode<T: Serialize>(&self, value: &T) -> Result<String, StoreError> {
+        serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+            path: self.path.to_path_buf(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Appends one event; returns its sequence number.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn append(
+        &self,
+        run_id: &str,
+        kind: &str,
+        data: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO events (run_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, now_ms(), kind, data.to_string()],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The events of one run (or all runs), oldest first.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn events(&self, run_id: Option<&str>) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, run_id, at, kind, data FROM events
+                 WHERE ?1 IS NULL OR run_id = ?1 ORDER BY seq",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, run_id, at, kind, data) = row.map_err(|e| self.fail(e))?;
+            out.push(Event {
+                seq,
+                run_id,
+                at,
+                kind,
+                data: self.decode(&data)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads one row of a table of JSON documents (`runs`, `approvals`).
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        id: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        let sql = format!("SELECT data, version FROM {} WHERE id = ?1", table.name());
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(&sql, params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        row.map(|(data, version)| {
+            Ok(Versioned {
+                value: self.decode(&data)?,
+                version,
+            })
+        })
+        .transpose()
+    }
+
+    /// Rows of a table, newest first, optionally only those with `status`.
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn list<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        status: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Versioned<T>>, StoreError> {
+        let sql = format!(
+            "SELECT data, version FROM {} WHERE (?1 IS NULL OR status = ?1)
+             AND (?2 IS NULL OR run_id = ?2) ORDER BY created_at DESC, id",
+            table.name()
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![status, run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (data, version) = row.map_err(|e| self.fail(e))?;
+            out.push(Versioned {
+                value: self.decode(&data)?,
+                version,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Inserts a new row at version 1.
+    ///
+    /// # Errors
+    /// A database failure (including an id that exists).
+    pub fn insert<T: Serialize>(
+        &self,
+        table: Table,
+        row: &Row<'_>,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (id, run_id, status, created_at, updated_at, data, version)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, 1)",
+            table.name()
+        );
+        self.conn
+            .execute(
+                &sql,
+                params![row.id, row.run_id, row.status, now_ms(), self.encode(value)?],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Replaces a row if it is still at `version`; returns whether it was.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn update<T: Serialize>(
+        &self,
+        table: Table,
+        row: &Row<'_>,
+        version: i64,
+        value: &T,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {} SET status = ?2, updated_at = ?3, data = ?4, version = version + 1
+             WHERE id = ?1 AND version = ?5",
+            table.name()
+        );
+        let n = self
+            .conn
+            .execute(
+                &sql,
+                params![row.id, row.status, now_ms(), self.encode(value)?, version],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(n == 1)
+    }
+}
+
+/// The document tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Runs,
+    Approvals,
+    Evidence,
+    Backups,
+}
+
+impl Table {
+    const fn name(self) -> &'static str {
+        match self {
+            Table::Runs => "runs",
+            Table::Approvals => "approvals",
+            Table::Evidence => "evidence",
+            Table::Backups => "backups",
+        }
+    }
+}
+
+/// The indexed columns of a document row.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub id: &'a str,
+    pub run_id: &'a str,
+    pub status: &'a str,
+}
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A fresh id: `prefix-` and 10 base-36 characters from the clock and a random hash.
+#[must_use]
+pub fn new_id(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(now_ms());
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut n = h.finish();
+    let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(prefix.len() + 11);
+    s.push_str(prefix);
+    s.push('-');
+    for _ in 0..10 {
+        s.push(char::from(alphabet[usize::try_from(n % 36).unwrap_or(0)]));
+        n /= 36;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_round_trip_and_versions_guard_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s/state.db")).unwrap();
+        let row = Row {
+            id: "run-1",
+            run_id: "run-1",
+            status: "active",
+        };
+        store
+            .write::<_, StoreError>(|tx| {
+                tx.insert(Table::Runs, &row, &json!({"a": 1}))?;
+                tx.append("run-1", "started", &json!({}))?;
+                Ok(())
+            })
+            .unwrap();
+        let got: Versioned<serde_json::Value> = store
+            .read::<_, StoreError>(|tx| tx.get(Table::Runs, "run-1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.value, json!({"a": 1}));
+        assert_eq!(got.version, 1);
+        let ok = store
+            .write::<_, StoreError>(|tx| tx.update(Table::Runs, &row, 1, &json!({"a": 2})))
+            .unwrap();
+        assert!(ok);
+        let stale = store
+            .write::<_, StoreError>(|tx| tx.update(Table::Runs, &row, 1, &json!({"a": 3})))
+            .unwrap();
+        assert!(!stale, "a write at an old version must not land");
+        let events = store
+            .read::<_, StoreError>(|tx| tx.events(Some("run-1")))
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "started");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let r: Result<(), StoreError> = store.write(|tx| {
+            tx.append("r", "x", &json!({}))?;
+            Err(StoreError::Corrupt {
+                path: PathBuf::new(),
+                detail: "boom".into(),
+            })
+        });
+        assert!(r.is_err());
+        let events = store.read::<_, StoreError>(|tx| tx.events(None)).unwrap();
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn ids_are_distinct_and_well_formed() {
+        let a = new_id("run");
+        let b = new_id("run");
+        assert_ne!(a, b);
+        assert!(a.starts_with("run-") && a.len() == 14);
+    }
+}
