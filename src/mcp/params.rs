@@ -1,0 +1,139 @@
+//! Tool arguments and results as the model sees them. These DTOs are separate from the
+//! engine's types so a refactor never changes a tool's schema; `///` text here is shipped to
+//! the model, so it says what to pass and why.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::{ApprovalView, Brief, BudgetView, RunSummary, RunView};
+
+/// Material to pack into every stage's brief.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextParams {
+    /// Workspace paths (or globs) that matter for the task.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Things known to be true (observations, versions, reproduction results).
+    #[serde(default)]
+    pub facts: Vec<String>,
+    /// Error messages or log excerpts.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Rules the work must respect (APIs that must not change, style, deadlines).
+    #[serde(default)]
+    pub constraints: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartParams {
+    /// What the run should achieve, in the user's words.
+    pub task: String,
+    /// Workflow name (default `default`: analyze → hypothesize → implement → debug → improve).
+    pub workflow: Option<String>,
+    pub context: Option<ContextParams>,
+    /// Language for titles and questions shown to the person (`en`, `ko`).
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusParams {
+    /// A run id; omit it to list the active runs.
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunParams {
+    /// The run id returned by `start`.
+    pub run_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitParams {
+    /// The run id returned by `start`.
+    pub run_id: String,
+    /// The stage's result: a JSON object matching `output_schema` from the brief.
+    #[schemars(with = "BTreeMap<String, Value>")]
+    pub output: Value,
+    /// A custom event named by one of the stage's `next` edges; omit for the default.
+    pub event: Option<String>,
+}
+
+/// approve: the run moves on; revise: the stage is done again with the feedback; reject: the
+/// run ends (or follows the workflow's `rejected` edge).
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Revise,
+    Reject,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideParams {
+    /// The pending approval's id (from `submit` or `status`).
+    pub approval_id: String,
+    pub decision: Decision,
+    /// Words for the next attempt (what to change, what was good).
+    pub feedback: Option<String>,
+    /// Answers to the gate's questions, by question id.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+}
+
+/// A new run.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StartResult {
+    pub summary: String,
+    pub run_id: String,
+    pub run: RunSummary,
+    /// The first stage's brief: do its work, then `submit`.
+    pub brief: Option<Brief>,
+}
+
+/// One run in full, or the active runs.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StatusResult {
+    pub summary: String,
+    pub run: Option<RunView>,
+    pub runs: Vec<RunSummary>,
+    /// Approvals waiting for a decision.
+    pub pending_approvals: Vec<ApprovalView>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BriefResult {
+    pub summary: String,
+    pub brief: Brief,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SubmitResult {
+    pub summary: String,
+    /// `awaiting_approval`, `advanced` or `finished`.
+    pub outcome: String,
+    pub run: RunSummary,
+    /// The approval opened by a gated stage.
+    pub approval: Option<ApprovalView>,
+    /// The next stage's brief when the run moved on.
+    pub brief: Option<Brief>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DecideResult {
+    pub summary: String,
+    pub approval: ApprovalView,
+    pub run: RunSummary,
+    pub brief: Option<Brief>,
+}
+
+/// Budget figures, re-exported for tools that charge consults.
+pub type Budget = BudgetView;
