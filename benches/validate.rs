@@ -1,3 +1,4 @@
+#![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! Whole-process timing of `maestro validate` (spawn, load, lint, exit), as a user sees it.
 //!
 //! Targets on a 2-core machine: the built-in home ≤ 20 ms; a generated 1,000-stage workflow
@@ -8,9 +9,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn generated(stages: usize) -> String {
-    let mut s = String::from("workflow \"big\" {\n    version 1\n    start \"s0\"\n    lang \"en\" \"ko\"\n    budget consults=100\n");
+    let mut s = String::from(
+        "workflow \"big\" {\n    version 1\n    start \"s0\"\n    lang \"en\" \"ko\"\n    budget consults=100\n",
+    );
     for i in 0..stages {
-        let next = if i + 1 == stages { "complete".to_string() } else { format!("s{}", i + 1) };
+        let next = if i + 1 == stages {
+            "complete".to_string()
+        } else {
+            format!("s{}", i + 1)
+        };
         let _ = write!(
             s,
             "    stage \"s{i}\" {{\n        title \"Stage {i}\" ko=\"단계 {i}\"\n        max-visits 3\n        consult max=1\n        gate {{\n            question \"q{i}\" priority=\"high\" {{\n                text \"Fine?\" ko=\"괜찮나요?\"\n            }}\n        }}\n        next \"{next}\" when=\"output.ok\"\n        next \"s{i}\"\n        next \"escalated\" on=\"exhausted\"\n    }}\n"
@@ -52,6 +59,18 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let big = dir.path().join("big.kdl");
     std::fs::write(&big, generated(1000)).expect("write");
-    time("validate (built-in home)", &["validate"], dir.path(), 60, 20.0);
-    time("validate big.kdl (1,000 stages)", &["validate", "big.kdl"], dir.path(), 20, 200.0);
+    time(
+        "validate (built-in home)",
+        &["validate"],
+        dir.path(),
+        60,
+        20.0,
+    );
+    time(
+        "validate big.kdl (1,000 stages)",
+        &["validate", "big.kdl"],
+        dir.path(),
+        20,
+        200.0,
+    );
 }

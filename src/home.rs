@@ -240,10 +240,10 @@ impl Home {
                 None => {
                     let prefix = format!("{}/", kind.dir());
                     for (p, _) in builtin::BUILTIN {
-                        if let Some(file) = p.strip_prefix(&prefix) {
-                            if let Some(n) = strip_ext(kind, file) {
-                                names.push(n.to_string());
-                            }
+                        if let Some(file) = p.strip_prefix(&prefix)
+                            && let Some(n) = strip_ext(kind, file)
+                        {
+                            names.push(n.to_string());
                         }
                     }
                 }

@@ -100,15 +100,15 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Va
             format!("cannot load the meta-schema: {err}"),
         )),
     }
-    if diags.len() == before {
-        if let Err(err) = compile(&value) {
-            diags.push(Diagnostic::new(
-                Rule::BadSchema,
-                source,
-                Span::new(0, 1),
-                format!("the schema does not compile: {err}"),
-            ));
-        }
+    if diags.len() == before
+        && let Err(err) = compile(&value)
+    {
+        diags.push(Diagnostic::new(
+            Rule::BadSchema,
+            source,
+            Span::new(0, 1),
+            format!("the schema does not compile: {err}"),
+        ));
     }
     (diags.len() == before).then_some(value)
 }

@@ -43,15 +43,15 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
     };
     for stage in &wf.stages {
         let s = &stage.settings;
-        if let Some(role) = &s.role {
-            if !linter.role(&role.value) {
-                missing(linter, Rule::UnknownRole, Kind::Role, role, diags);
-            }
+        if let Some(role) = &s.role
+            && !linter.role(&role.value)
+        {
+            missing(linter, Rule::UnknownRole, Kind::Role, role, diags);
         }
-        if let Some(skill) = &s.skill {
-            if !linter.home.exists(Kind::Skill, &skill.value) {
-                missing(linter, Rule::UnknownSkill, Kind::Skill, skill, diags);
-            }
+        if let Some(skill) = &s.skill
+            && !linter.home.exists(Kind::Skill, &skill.value)
+        {
+            missing(linter, Rule::UnknownSkill, Kind::Skill, skill, diags);
         }
         let flag_schema = s
             .red_flags

@@ -70,7 +70,10 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
             to_end.insert(n);
         }
     }
-    let no_end = m.start.is_some_and(|s| !to_end.contains(&s));
+    // An edge to an unknown stage was dropped from the graph, so "no way to an end" would only
+    // echo that finding; the unknown name is the thing to fix.
+    let edges_dropped = diags.iter().any(|d| d.rule == Rule::UnknownStage);
+    let no_end = !edges_dropped && m.start.is_some_and(|s| !to_end.contains(&s));
     if no_end {
         let span = wf.start.as_ref().map_or(wf.name.span, |s| s.span);
         let help = if wf.ends.is_empty() {
@@ -102,7 +105,8 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
         });
         for &n in comp {
             let Some(stage) = stage_of(n) else { continue };
-            if to_end.contains(&n)
+            if edges_dropped
+                || to_end.contains(&n)
                 || stage.next.is_empty()
                 || !is_sink
                 || (no_end && from_start.contains(&n))
@@ -163,9 +167,10 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
         }
         for ev in events {
             let group: Vec<_> = stage.next.iter().filter(|e| e.event(stage) == ev).collect();
-            if group.iter().all(|e| e.when.is_some()) {
-                if let Some(last) = group.last() {
-                    diags.push(
+            if group.iter().all(|e| e.when.is_some())
+                && let Some(last) = group.last()
+            {
+                diags.push(
                         Diagnostic::new(
                             Rule::NoDefaultEdge,
                             src,
@@ -174,7 +179,6 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
                         )
                         .with_help(format!("add a last `next \"<stage>\" on=\"{ev}\"` without `when` as the fallback")),
                     );
-                }
             }
         }
     }

@@ -9,53 +9,53 @@ pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     for stage in &wf.stages {
         let s = &stage.settings;
-        if let (Some(max), Some(total)) = (&s.consult.max, &wf.budget.consults) {
-            if max.value > total.value {
-                diags.push(
-                    Diagnostic::new(
-                        Rule::BudgetConflict,
-                        src,
-                        max.span,
-                        format!(
-                            "stage `{}` allows {} consults per visit but the run may use only {}",
-                            stage.name.value, max.value, total.value
-                        ),
-                    )
-                    .with_related(total.span, "the run's budget")
-                    .with_help("lower `consult max` or raise `budget consults`"),
-                );
-            }
-        }
-        if let Some(t) = &s.topology {
-            if t.value == Topology::Independent {
-                diags.push(
-                    Diagnostic::new(
-                        Rule::RiskyTopology,
-                        src,
-                        t.span,
-                        "topology `independent` amplifies errors 17.2x (Kim et al. 2025)",
-                    )
-                    .with_help("prefer `centralized`: one checker verifies each answer (4.4x)"),
-                );
-            }
-        }
-        if let Some(e) = s.consult.ensemble.as_ref().filter(|e| e.value) {
-            if stage.topology() == Topology::Sas {
-                diags.push(
-                    Diagnostic::new(
-                        Rule::RiskyTopology,
-                        src,
-                        e.span,
-                        format!(
-                            "stage `{}` is single-agent (`sas`) but allows an ensemble",
-                            stage.name.value
-                        ),
-                    )
-                    .with_help(
-                        "set `ensemble #false`, or choose topology `centralized` for this stage",
+        if let (Some(max), Some(total)) = (&s.consult.max, &wf.budget.consults)
+            && max.value > total.value
+        {
+            diags.push(
+                Diagnostic::new(
+                    Rule::BudgetConflict,
+                    src,
+                    max.span,
+                    format!(
+                        "stage `{}` allows {} consults per visit but the run may use only {}",
+                        stage.name.value, max.value, total.value
                     ),
-                );
-            }
+                )
+                .with_related(total.span, "the run's budget")
+                .with_help("lower `consult max` or raise `budget consults`"),
+            );
+        }
+        if let Some(t) = &s.topology
+            && t.value == Topology::Independent
+        {
+            diags.push(
+                Diagnostic::new(
+                    Rule::RiskyTopology,
+                    src,
+                    t.span,
+                    "topology `independent` amplifies errors 17.2x (Kim et al. 2025)",
+                )
+                .with_help("prefer `centralized`: one checker verifies each answer (4.4x)"),
+            );
+        }
+        if let Some(e) = s.consult.ensemble.as_ref().filter(|e| e.value)
+            && stage.topology() == Topology::Sas
+        {
+            diags.push(
+                Diagnostic::new(
+                    Rule::RiskyTopology,
+                    src,
+                    e.span,
+                    format!(
+                        "stage `{}` is single-agent (`sas`) but allows an ensemble",
+                        stage.name.value
+                    ),
+                )
+                .with_help(
+                    "set `ensemble #false`, or choose topology `centralized` for this stage",
+                ),
+            );
         }
         if let Some(v) = &s.vote {
             if let Some(p) = v.p.as_ref().filter(|p| p.value <= 0.5) {

@@ -37,10 +37,10 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Ve
                     .message
                     .clone()
                     .unwrap_or_else(|| "invalid KDL".to_string());
-                if let Some(label) = &d.label {
-                    if !message.contains(label.as_str()) {
-                        message = format!("{message}: {label}");
-                    }
+                if let Some(label) = &d.label
+                    && !message.contains(label.as_str())
+                {
+                    message = format!("{message}: {label}");
                 }
                 let mut diag =
                     Diagnostic::new(Rule::Syntax, source, Span::new(start, end), message);

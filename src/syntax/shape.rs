@@ -163,20 +163,20 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            if !cspec.repeat {
-                if let Some(first) = seen.iter().find(|n| n.name.value == *cname) {
-                    self.push(
-                        Diagnostic::new(
-                            Rule::DuplicateKey,
-                            self.source,
-                            child.name.span,
-                            format!("`{cname}` is given twice in `{name}`"),
-                        )
-                        .with_related(first.name.span, "first given here")
-                        .with_help("keep one of them"),
-                    );
-                    continue;
-                }
+            if !cspec.repeat
+                && let Some(first) = seen.iter().find(|n| n.name.value == *cname)
+            {
+                self.push(
+                    Diagnostic::new(
+                        Rule::DuplicateKey,
+                        self.source,
+                        child.name.span,
+                        format!("`{cname}` is given twice in `{name}`"),
+                    )
+                    .with_related(first.name.span, "first given here")
+                    .with_help("keep one of them"),
+                );
+                continue;
             }
             seen.push(child);
             self.node(child, cspec.spec);

@@ -5,7 +5,6 @@
 //! property, one that is a child becomes a child node. The few places where YAML is written
 //! differently (`stages` map, `ends` list, `next` list, `questions` list) are handled by name.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -167,11 +166,11 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
     root
 }
 
-fn scalar(v: &Cow<'_, str>, style: ScalarStyle, tagged: bool) -> Value {
+fn scalar(v: &str, style: ScalarStyle, tagged: bool) -> Value {
     if style != ScalarStyle::Plain || tagged {
         return Value::String(v.to_string());
     }
-    match v.as_ref() {
+    match v {
         "true" | "True" | "TRUE" => Value::Bool(true),
         "false" | "False" | "FALSE" => Value::Bool(false),
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,

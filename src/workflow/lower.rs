@@ -21,10 +21,7 @@ pub fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow 
         source: Arc::clone(source),
         format,
         name,
-        version: root
-            .child("version")
-            .and_then(|n| int_arg(n))
-            .map(|v| v.value),
+        version: root.child("version").and_then(int_arg).map(|v| v.value),
         summary: root.child("summary").map(texts),
         start: root.child("start").and_then(|n| str_arg(n, Ty::Name)),
         langs: root
@@ -60,7 +57,7 @@ pub fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow 
     wf
 }
 
-fn valid<'a>(v: &'a Spanned<Value>, ty: Ty) -> Option<&'a Spanned<Value>> {
+fn valid(v: &Spanned<Value>, ty: Ty) -> Option<&Spanned<Value>> {
     value_problem(&v.value, ty).is_none().then_some(v)
 }
 
