@@ -84,8 +84,13 @@ pub(super) fn decide(args: &DecideArgs, kind: DecisionKind, engine: &Engine) -> 
             Ok(_) | Err(_) => {}
         }
     }
-    if kind == DecisionKind::Revise && feedback.as_deref().is_none_or(|f| f.trim().is_empty()) && answers.is_empty() {
-        print_err("error: `revise` needs words for the orchestrator\nhelp: add --feedback \"what to change\"\n");
+    if kind == DecisionKind::Revise
+        && feedback.as_deref().is_none_or(|f| f.trim().is_empty())
+        && answers.is_empty()
+    {
+        print_err(
+            "error: `revise` needs words for the orchestrator\nhelp: add --feedback \"what to change\"\n",
+        );
         return EXIT_USAGE;
     }
     let text = DecisionText { feedback, answers };
@@ -96,7 +101,9 @@ pub(super) fn decide(args: &DecideArgs, kind: DecisionKind, engine: &Engine) -> 
             } else {
                 let r = &d.run;
                 let where_now = match (&r.stage, &r.end) {
-                    (Some(s), _) if r.status == "waiting" => format!("waiting for approval at `{s}`"),
+                    (Some(s), _) if r.status == "waiting" => {
+                        format!("waiting for approval at `{s}`")
+                    }
                     (Some(s), _) => format!("now in stage `{s}` (visit {})", r.visit),
                     (None, Some(e)) => format!("finished: {e}"),
                     _ => r.status.clone(),
@@ -146,7 +153,11 @@ fn ask(
         answers.insert(q.id.clone(), value);
     }
     if feedback.is_none() {
-        let what = if kind == DecisionKind::Revise { "what should change" } else { "optional" };
+        let what = if kind == DecisionKind::Revise {
+            "what should change"
+        } else {
+            "optional"
+        };
         print_err(&format!("feedback ({what}) > "));
         if let Some(Ok(line)) = lines.next() {
             let line = line.trim();

@@ -56,15 +56,15 @@ where
         Command::Runs(a) => with_engine(home, |e| runs::runs(&a, e)),
         Command::Log(a) => with_engine(home, |e| runs::log(&a, e)),
         Command::Approvals(a) => with_engine(home, |e| decide::approvals(&a, e)),
-        Command::Approve(a) => {
-            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Approve, e))
-        }
-        Command::Revise(a) => {
-            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Revise, e))
-        }
-        Command::Reject(a) => {
-            with_engine(home, |e| decide::decide(&a, crate::engine::DecisionKind::Reject, e))
-        }
+        Command::Approve(a) => with_engine(home, |e| {
+            decide::decide(&a, crate::engine::DecisionKind::Approve, e)
+        }),
+        Command::Revise(a) => with_engine(home, |e| {
+            decide::decide(&a, crate::engine::DecisionKind::Revise, e)
+        }),
+        Command::Reject(a) => with_engine(home, |e| {
+            decide::decide(&a, crate::engine::DecisionKind::Reject, e)
+        }),
         Command::Rules => {
             let mut out = String::new();
             for r in crate::lint::registry::Rule::ALL {

@@ -54,7 +54,11 @@ pub(super) fn runs(args: &RunsArgs, engine: &Engine) -> i32 {
 fn show(v: &RunView) -> String {
     let s = &v.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "run {}  ({}, workflow `{}`)", s.run_id, s.status, s.workflow);
+    let _ = writeln!(
+        out,
+        "run {}  ({}, workflow `{}`)",
+        s.run_id, s.status, s.workflow
+    );
     let _ = writeln!(out, "task: {}", s.task);
     match (&s.stage, &s.end) {
         (Some(stage), _) => {
@@ -79,8 +83,10 @@ fn show(v: &RunView) -> String {
         out,
         "consults: {} used, {} left in run, {} left in this visit",
         b.consults_used,
-        b.consults_left_run.map_or("unlimited".into(), |n| n.to_string()),
-        b.consults_left_visit.map_or("unlimited".into(), |n| n.to_string())
+        b.consults_left_run
+            .map_or("unlimited".into(), |n| n.to_string()),
+        b.consults_left_visit
+            .map_or("unlimited".into(), |n| n.to_string())
     );
     if let Some(a) = &v.approval {
         let _ = writeln!(

@@ -282,4 +282,3 @@ fn never_valid(name: &str, problems: &[Record]) -> Failure {
     )
     .with_details(serde_json::to_value(problems).unwrap_or(Value::Null))
 }
-

@@ -208,10 +208,7 @@ impl Engine {
         Ok(RunView {
             summary: RunSummary::of(&run),
             lang: run.lang.clone(),
-            title: run
-                .stage
-                .as_ref()
-                .map(|s| brief::title(wf, s, &run.lang)),
+            title: run.stage.as_ref().map(|s| brief::title(wf, s, &run.lang)),
             max_visits: run
                 .stage
                 .as_ref()
@@ -231,9 +228,7 @@ impl Engine {
     /// # Errors
     /// A state-file failure.
     pub fn runs(&self, active_only: bool) -> Result<Vec<RunSummary>, Failure> {
-        let runs: Vec<Versioned<Run>> = self
-            .store
-            .read(|tx| tx.list(Table::Runs, None, None))?;
+        let runs: Vec<Versioned<Run>> = self.store.read(|tx| tx.list(Table::Runs, None, None))?;
         Ok(runs
             .iter()
             .map(|r| RunSummary::of(&r.value))
@@ -325,13 +320,9 @@ impl Engine {
             // Applies timeouts; a run whose workflow broke stays as it is.
             let _ = self.mutate(&run.value.id, |_, _, _, _| Ok(()));
         }
-        let list: Vec<Versioned<Approval>> = self.store.read(|tx| {
-            tx.list(
-                Table::Approvals,
-                pending_only.then_some("pending"),
-                None,
-            )
-        })?;
+        let list: Vec<Versioned<Approval>> = self
+            .store
+            .read(|tx| tx.list(Table::Approvals, pending_only.then_some("pending"), None))?;
         Ok(list.iter().map(|a| ApprovalView::of(&a.value)).collect())
     }
 
@@ -340,8 +331,7 @@ impl Engine {
     /// # Errors
     /// An unknown id.
     pub fn approval(&self, id: &str) -> Result<ApprovalView, Failure> {
-        let a: Option<Versioned<Approval>> =
-            self.store.read(|tx| tx.get(Table::Approvals, id))?;
+        let a: Option<Versioned<Approval>> = self.store.read(|tx| tx.get(Table::Approvals, id))?;
         a.map(|a| ApprovalView::of(&a.value))
             .ok_or_else(|| unknown_approval(id))
     }
@@ -621,10 +611,7 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
     let Value::Object(_) = output else {
         return Err(Failure::new(
             "output_invalid",
-            format!(
-                "`output` must be a JSON object, not {}",
-                json_kind(output)
-            ),
+            format!("`output` must be a JSON object, not {}", json_kind(output)),
             "submit the stage's result as an object that matches `output_schema` in the brief",
         ));
     };
@@ -767,7 +754,12 @@ fn apply_decision(
             step::fire(wf, run, "rejected", &output, events)
         }
         DecisionKind::Reject => {
-            step::finish(run, "rejected", Some(format!("stage `{stage}` was rejected")), events);
+            step::finish(
+                run,
+                "rejected",
+                Some(format!("stage `{stage}` was rejected")),
+                events,
+            );
             Ok(())
         }
     }
@@ -798,7 +790,12 @@ fn expire(tx: &Tx<'_>, wf: &Compiled, run: &mut Run, events: &mut Events) -> Res
         answers: BTreeMap::new(),
     };
     apply_decision(wf, run, &mut approval, kind, &text, Actor::Timeout, events)?;
-    if !tx.update(Table::Approvals, &approval_row(&approval), row.version, &approval)? {
+    if !tx.update(
+        Table::Approvals,
+        &approval_row(&approval),
+        row.version,
+        &approval,
+    )? {
         return Err(conflict(&format!("approval {id}")));
     }
     Ok(())

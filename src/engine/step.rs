@@ -48,7 +48,12 @@ pub fn submittable_events(wf: &Compiled, stage: &str) -> Vec<String> {
 ///
 /// # Errors
 /// When an exhausted stage has nowhere to go, or hops never settle.
-pub fn enter(wf: &Compiled, run: &mut Run, target: &str, events: &mut Events) -> Result<(), Failure> {
+pub fn enter(
+    wf: &Compiled,
+    run: &mut Run,
+    target: &str,
+    events: &mut Events,
+) -> Result<(), Failure> {
     let mut target = target.to_string();
     for _ in 0..MAX_HOPS {
         let workflow = wf.workflow();
@@ -103,7 +108,10 @@ pub fn enter(wf: &Compiled, run: &mut Run, target: &str, events: &mut Events) ->
         run.status = RunStatus::Active;
         run.consults_in_visit = 0;
         run.stage_entered_at = crate::store::now_ms();
-        events.push(("stage_entered", json!({"stage": target, "visit": visits + 1})));
+        events.push((
+            "stage_entered",
+            json!({"stage": target, "visit": visits + 1}),
+        ));
         return Ok(());
     }
     Err(Failure::new(

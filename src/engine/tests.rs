@@ -87,7 +87,10 @@ fn a_run_walks_gates_revisions_and_ends() {
     let (_tmp, engine) = setup();
     let id = start(&engine);
     let b = engine.brief(&id).unwrap();
-    assert_eq!((b.stage.as_str(), b.visit, b.title.as_str()), ("a", 1, "Alpha"));
+    assert_eq!(
+        (b.stage.as_str(), b.visit, b.title.as_str()),
+        ("a", 1, "Alpha")
+    );
     assert_eq!(b.questions[0].id, "q1");
 
     // Invalid output: every violation with its pointer; nothing moves.
@@ -131,7 +134,12 @@ fn a_run_walks_gates_revisions_and_ends() {
         .unwrap();
     let apr = s.approval.unwrap().approval_id;
     let d = engine
-        .decide(&apr, DecisionKind::Approve, &human(Some("fine")), Actor::Human)
+        .decide(
+            &apr,
+            DecisionKind::Approve,
+            &human(Some("fine")),
+            Actor::Human,
+        )
         .unwrap();
     assert_eq!(d.run.stage.as_deref(), Some("b"));
     let brief = d.brief.unwrap();
@@ -160,7 +168,12 @@ fn revising_past_max_visits_follows_exhausted() {
             .unwrap();
         let apr = s.approval.unwrap().approval_id;
         let d = engine
-            .decide(&apr, DecisionKind::Revise, &human(Some("again")), Actor::Human)
+            .decide(
+                &apr,
+                DecisionKind::Revise,
+                &human(Some("again")),
+                Actor::Human,
+            )
             .unwrap();
         if visit == 1 {
             assert_eq!(d.run.visit, 2);
@@ -187,7 +200,12 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
     assert_eq!(engine.status("run-nope").unwrap_err().code, "unknown_run");
     assert_eq!(
         engine
-            .decide("apr-nope", DecisionKind::Approve, &human(None), Actor::Human)
+            .decide(
+                "apr-nope",
+                DecisionKind::Approve,
+                &human(None),
+                Actor::Human
+            )
             .unwrap_err()
             .code,
         "unknown_approval"
@@ -211,7 +229,11 @@ fn budgets_refuse_with_what_is_left() {
     assert_eq!(v.consults_left_run, Some(1));
     let err = engine.charge_consults(&id, 1, "test").unwrap_err();
     assert_eq!(err.code, "budget_exhausted");
-    assert!(err.message.contains("0 left in this visit"), "{}", err.message);
+    assert!(
+        err.message.contains("0 left in this visit"),
+        "{}",
+        err.message
+    );
     assert_eq!(engine.status(&id).unwrap().budget.consults_used, 2);
 }
 

@@ -1,6 +1,184 @@
-//! The MCP adapter (placeholder until the server lands).
+//! The MCP adapter: a thin layer over the engine, served with rmcp over stdio.
+//!
+//! Tool bodies are short: typed params in, one engine call, a typed object out (with a
+//! `summary`). Refusals become tool results with `isError: true` and a message that says what
+//! to do; malformed requests are JSON-RPC errors raised by rmcp itself. Nothing is printed on
+//! stdout except the protocol.
 
-/// Serves over stdio.
-pub fn serve_stdio(_engine: crate::engine::Engine) -> i32 {
-    1
+mod catalog;
+mod elicit;
+pub mod params;
+mod workflow_tools;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
+
+use crate::engine::{Engine, Failure};
+
+/// What the server tells a client about itself; kept under 2 KB.
+pub const INSTRUCTIONS: &str = include_str!("instructions.md");
+
+/// The MCP server over one engine.
+#[derive(Clone)]
+pub struct Server {
+    engine: Arc<Mutex<Engine>>,
+    tool_router: ToolRouter<Server>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server over `engine`, hiding the tools named in `MAESTRO_DISABLED_TOOLS`
+    /// (comma-separated).
+    #[must_use]
+    pub fn new(engine: Engine) -> Self {
+        let disabled = std::env::var("MAESTRO_DISABLED_TOOLS").unwrap_or_default();
+        let mut tool_router = Self::workflow_router();
+        for name in disabled.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            tool_router.remove_route(name);
+        }
+        Self {
+            engine: Arc::new(Mutex::new(engine)),
+            tool_router,
+        }
+    }
+
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The names of the tools this server offers.
+    #[must_use]
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    }
+}
+
+/// A refusal as the model reads it: what went wrong, then what to do.
+pub(crate) fn refusal(f: &Failure) -> String {
+    let mut s = format!("{} ({})", f.message, f.code);
+    if !f.help.is_empty() {
+        s.push_str("\nWhat to do: ");
+        s.push_str(&f.help);
+    }
+    if !f.details.is_null() {
+        s.push_str("\nDetails: ");
+        s.push_str(&f.details.to_string());
+    }
+    s
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Server {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+        .with_instructions(INSTRUCTIONS);
+        let mut imp = Implementation::from_build_env();
+        imp.name = "maestro".into();
+        imp.version = env!("CARGO_PKG_VERSION").into();
+        info.server_info = imp;
+        info
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(catalog::prompts(
+            &self.engine(),
+        )))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        catalog::prompt(&self.engine(), &request).map(Into::into)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(catalog::resources(
+            &self.engine(),
+        )))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            catalog::templates(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        catalog::read(&self.engine(), &request.uri).map(Into::into)
+    }
+}
+
+/// Serves over stdin/stdout until the client closes stdin; returns the exit code.
+#[must_use]
+pub fn serve_stdio(engine: Engine) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            crate::cli::print_err(&format!("error: cannot start the async runtime: {e}\n"));
+            return 3;
+        }
+    };
+    runtime.block_on(async move {
+        let server = Server::new(engine);
+        match server.serve(rmcp::transport::stdio()).await {
+            Ok(running) => match running.waiting().await {
+                Ok(_) => 0,
+                Err(e) => {
+                    crate::cli::print_err(&format!("maestro serve: {e}\n"));
+                    1
+                }
+            },
+            Err(e) => {
+                crate::cli::print_err(&format!("maestro serve: initialization failed: {e}\n"));
+                1
+            }
+        }
+    })
 }

@@ -106,7 +106,8 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
@@ -365,7 +366,13 @@ impl Tx<'_> {
         self.conn
             .execute(
                 &sql,
-                params![row.id, row.run_id, row.status, now_ms(), self.encode(value)?],
+                params![
+                    row.id,
+                    row.run_id,
+                    row.status,
+                    now_ms(),
+                    self.encode(value)?
+                ],
             )
             .map_err(|e| self.fail(e))?;
         Ok(())

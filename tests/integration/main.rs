@@ -1,6 +1,7 @@
 //! Integration tests: the real `maestro` binary, run through one builder.
 
 mod fuzz;
+mod mcp;
 mod support;
 mod validate;
 mod workflows;

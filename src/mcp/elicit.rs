@@ -1,0 +1,154 @@
+//! Asking the person a gate's questions through MCP elicitation, when the client offers it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rmcp::RoleServer;
+use rmcp::model::{ElicitRequestParams, ElicitationAction, ElicitationSchema};
+use rmcp::service::ElicitationMode;
+use rmcp::service::Peer;
+use serde_json::{Map, Value, json};
+
+use crate::engine::{ApprovalView, DecisionKind, DecisionText};
+
+/// How long a person has to answer the form before the approval simply stays pending.
+const FORM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A person's answer from the form.
+#[derive(Debug, Clone)]
+pub(super) struct Answer {
+    pub kind: DecisionKind,
+    pub text: DecisionText,
+}
+
+/// The form: a decision, feedback, and one field per question.
+pub(super) fn form(a: &ApprovalView) -> Value {
+    let mut props = Map::new();
+    props.insert(
+        "decision".into(),
+        json!({"type": "string", "title": "Decision", "enum": ["approve", "revise", "reject"]}),
+    );
+    props.insert(
+        "feedback".into(),
+        json!({"type": "string", "title": "Feedback for the next attempt"}),
+    );
+    for q in &a.questions {
+        let field = if q.options.is_empty() {
+            json!({"type": "string", "title": q.text})
+        } else {
+            json!({"type": "string", "title": q.text, "enum": q.options})
+        };
+        props.insert(q.id.clone(), field);
+    }
+    json!({"type": "object", "properties": props, "required": ["decision"]})
+}
+
+/// Reads the form's content; `None` when it lacks a valid decision.
+pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
+    let kind = match content.get("decision")?.as_str()? {
+        "approve" => DecisionKind::Approve,
+        "revise" => DecisionKind::Revise,
+        "reject" => DecisionKind::Reject,
+        _ => return None,
+    };
+    let mut answers = BTreeMap::new();
+    for q in &a.questions {
+        if let Some(v) = content
+            .get(&q.id)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+        {
+            answers.insert(q.id.clone(), v.to_string());
+        }
+    }
+    let feedback = content
+        .get("feedback")
+        .and_then(Value::as_str)
+        .filter(|f| !f.trim().is_empty())
+        .map(str::to_string);
+    Some(Answer {
+        kind,
+        text: DecisionText { feedback, answers },
+    })
+}
+
+/// Asks the person, if the client supports form elicitation. `None`: not asked, declined,
+/// cancelled or timed out; the approval then stays pending.
+pub(super) async fn ask(peer: &Peer<RoleServer>, a: &ApprovalView) -> Option<Answer> {
+    if !peer
+        .supported_elicitation_modes()
+        .contains(&ElicitationMode::Form)
+    {
+        return None;
+    }
+    let schema: ElicitationSchema = serde_json::from_value(form(a)).ok()?;
+    let message = format!(
+        "maestro: approve stage `{}` — {} (run {})?\n\n{}",
+        a.stage,
+        a.title,
+        a.run_id,
+        serde_json::to_string_pretty(&a.report).unwrap_or_default()
+    );
+    let result = peer
+        .create_elicitation_with_timeout(
+            ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message,
+                requested_schema: schema,
+            },
+            Some(FORM_TIMEOUT),
+        )
+        .await
+        .ok()?;
+    match result.action {
+        ElicitationAction::Accept => answer(a, result.content.as_ref()?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::QuestionView;
+
+    fn approval() -> ApprovalView {
+        ApprovalView {
+            approval_id: "apr-1".into(),
+            run_id: "run-1".into(),
+            workflow: "w".into(),
+            stage: "a".into(),
+            title: "A".into(),
+            visit: 1,
+            status: "pending".into(),
+            by: "human".into(),
+            report: json!({}),
+            questions: vec![QuestionView {
+                id: "q1".into(),
+                priority: "high".into(),
+                text: "Right?".into(),
+                options: vec!["yes".into(), "no".into()],
+            }],
+            deadline: None,
+            on_timeout: None,
+            decision: None,
+            decided_by: None,
+        }
+    }
+
+    #[test]
+    fn the_form_is_a_valid_elicitation_schema_and_answers_read_back() {
+        let a = approval();
+        let schema: ElicitationSchema = serde_json::from_value(form(&a)).unwrap();
+        let v = serde_json::to_value(&schema).unwrap();
+        assert_eq!(v["properties"]["q1"]["enum"], json!(["yes", "no"]));
+        let got = answer(
+            &a,
+            &json!({"decision": "revise", "feedback": "more", "q1": "no"}),
+        )
+        .unwrap();
+        assert_eq!(got.kind, DecisionKind::Revise);
+        assert_eq!(got.text.answers["q1"], "no");
+        assert_eq!(got.text.feedback.as_deref(), Some("more"));
+        assert!(answer(&a, &json!({"decision": "maybe"})).is_none());
+    }
+}

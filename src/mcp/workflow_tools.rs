@@ -1,0 +1,239 @@
+//! The five workflow tools: `start`, `status`, `brief`, `submit`, `decide`.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
+
+use super::params::{
+    BriefResult, DecideParams, DecideResult, Decision, RunParams, StartParams, StartResult,
+    StatusParams, StatusResult, SubmitParams, SubmitResult,
+};
+use super::{Server, elicit, refusal};
+use crate::engine::{Actor, DecisionKind, DecisionText, RunContext, StartRequest};
+
+fn where_now(r: &crate::engine::RunSummary) -> String {
+    match (r.status.as_str(), &r.stage, &r.end) {
+        ("finished", _, Some(end)) => format!("run {} finished: {end}", r.run_id),
+        ("waiting", Some(s), _) => format!("run {} waits for approval of stage `{s}`", r.run_id),
+        (_, Some(s), _) => format!("run {} is in stage `{s}` (visit {})", r.run_id, r.visit),
+        _ => format!("run {} is {}", r.run_id, r.status),
+    }
+}
+
+#[tool_router(router = workflow_router, vis = "pub(crate)")]
+impl Server {
+    /// Start a durable run of a workflow for a task. Returns the run id and the first stage's
+    /// brief; do that stage's work, then call `submit`.
+    #[tool(annotations(
+        title = "Start a workflow run",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn start(
+        &self,
+        Parameters(p): Parameters<StartParams>,
+    ) -> Result<Json<StartResult>, String> {
+        let ctx = p.context.unwrap_or_default();
+        let req = StartRequest {
+            task: p.task,
+            workflow: p.workflow,
+            context: RunContext {
+                files: ctx.files,
+                facts: ctx.facts,
+                errors: ctx.errors,
+                constraints: ctx.constraints,
+            },
+            lang: p.lang,
+        };
+        let started = self.engine().start(&req).map_err(|f| refusal(&f))?;
+        let summary = match &started.brief {
+            Some(b) => format!(
+                "Started run {} ({}). Stage `{}` — {}: do its work, then `submit` an object matching output_schema.",
+                started.run.run_id, started.run.workflow, b.stage, b.title
+            ),
+            None => where_now(&started.run),
+        };
+        Ok(Json(StartResult {
+            summary,
+            run_id: started.run.run_id.clone(),
+            run: started.run,
+            brief: started.brief,
+        }))
+    }
+
+    /// A run's state: stage, visit, budget used and left, pending approval, history. Without
+    /// `run_id`, the active runs and the approvals waiting for a person.
+    #[tool(annotations(title = "Run status", read_only_hint = true, open_world_hint = false))]
+    async fn status(
+        &self,
+        Parameters(p): Parameters<StatusParams>,
+    ) -> Result<Json<StatusResult>, String> {
+        let engine = self.engine();
+        let pending = engine.approvals(true).map_err(|f| refusal(&f))?;
+        if let Some(id) = p.run_id {
+            let view = engine.status(&id).map_err(|f| refusal(&f))?;
+            let mut summary = where_now(&view.summary);
+            if let Some(a) = &view.approval {
+                summary.push_str(&format!(
+                    "; approval {} is pending (decided by {})",
+                    a.approval_id, a.by
+                ));
+            }
+            if !view.workflow_problems.is_empty() {
+                summary.push_str(&format!(
+                    "; the workflow file has {} problem(s) in a newer edit, the last good version is in use",
+                    view.workflow_problems.len()
+                ));
+            }
+            let pending = pending.into_iter().filter(|a| a.run_id == id).collect();
+            return Ok(Json(StatusResult {
+                summary,
+                run: Some(view),
+                runs: Vec::new(),
+                pending_approvals: pending,
+            }));
+        }
+        let runs = engine.runs(true).map_err(|f| refusal(&f))?;
+        Ok(Json(StatusResult {
+            summary: format!(
+                "{} active run(s), {} approval(s) waiting",
+                runs.len(),
+                pending.len()
+            ),
+            run: None,
+            runs,
+            pending_approvals: pending,
+        }))
+    }
+
+    /// The current stage's brief: the rendered role, the skill, the output schema, packed
+    /// context, feedback from revisions, budget left and the events that may follow.
+    #[tool(annotations(title = "Stage brief", read_only_hint = true, open_world_hint = false))]
+    async fn brief(
+        &self,
+        Parameters(p): Parameters<RunParams>,
+    ) -> Result<Json<BriefResult>, String> {
+        let brief = self.engine().brief(&p.run_id).map_err(|f| refusal(&f))?;
+        Ok(Json(BriefResult {
+            summary: format!(
+                "Stage `{}` — {} (visit {}) of run {}",
+                brief.stage, brief.title, brief.visit, brief.run_id
+            ),
+            brief,
+        }))
+    }
+
+    /// Submit the current stage's output. It is checked against the stage's schema and red
+    /// flags; then a gated stage waits for a person's decision, and an ungated one moves on.
+    #[tool(annotations(
+        title = "Submit a stage's output",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn submit(
+        &self,
+        Parameters(p): Parameters<SubmitParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<SubmitResult>, String> {
+        let submitted = self
+            .engine()
+            .submit(&p.run_id, &p.output, p.event.as_deref())
+            .map_err(|f| refusal(&f))?;
+        if let Some(approval) = submitted.approval.clone() {
+            if let Some(answer) = elicit::ask(&ctx.peer, &approval).await {
+                let decided = self
+                    .engine()
+                    .decide(
+                        &approval.approval_id,
+                        answer.kind,
+                        &answer.text,
+                        Actor::Human,
+                    )
+                    .map_err(|f| refusal(&f))?;
+                return Ok(Json(SubmitResult {
+                    summary: format!(
+                        "The person chose {} for stage `{}`; {}.",
+                        answer.kind.as_str(),
+                        approval.stage,
+                        where_now(&decided.run)
+                    ),
+                    outcome: decided.run.status.clone(),
+                    run: decided.run,
+                    approval: Some(decided.approval),
+                    brief: decided.brief,
+                }));
+            }
+            let how = if approval.by == "human" {
+                format!(
+                    "Show the person the report and the questions, and ask them to run `maestro approve {id}` (or `maestro revise {id} --feedback \"...\"`, `maestro reject {id}`). Then call `status`.",
+                    id = approval.approval_id
+                )
+            } else {
+                format!(
+                    "Ask the person, then call `decide` with approval_id {} (or they can use `maestro approve`).",
+                    approval.approval_id
+                )
+            };
+            return Ok(Json(SubmitResult {
+                summary: format!(
+                    "Output accepted; stage `{}` waits for approval {}. {how}",
+                    approval.stage, approval.approval_id
+                ),
+                outcome: submitted.outcome.to_string(),
+                run: submitted.run,
+                approval: Some(approval),
+                brief: None,
+            }));
+        }
+        Ok(Json(SubmitResult {
+            summary: format!("Output accepted; {}.", where_now(&submitted.run)),
+            outcome: submitted.outcome.to_string(),
+            run: submitted.run,
+            approval: None,
+            brief: submitted.brief,
+        }))
+    }
+
+    /// Decide a pending approval of a `by "any"` gate: approve, revise (with feedback) or
+    /// reject. Gates `by "human"` are refused: a person decides those.
+    #[tool(annotations(
+        title = "Decide an approval",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn decide(
+        &self,
+        Parameters(p): Parameters<DecideParams>,
+    ) -> Result<Json<DecideResult>, String> {
+        let kind = match p.decision {
+            Decision::Approve => DecisionKind::Approve,
+            Decision::Revise => DecisionKind::Revise,
+            Decision::Reject => DecisionKind::Reject,
+        };
+        let text = DecisionText {
+            feedback: p.feedback,
+            answers: p.answers,
+        };
+        let d = self
+            .engine()
+            .decide(&p.approval_id, kind, &text, Actor::Tool)
+            .map_err(|f| refusal(&f))?;
+        Ok(Json(DecideResult {
+            summary: format!(
+                "{} {}: {}",
+                kind.as_str(),
+                d.approval.approval_id,
+                where_now(&d.run)
+            ),
+            approval: d.approval,
+            run: d.run,
+            brief: d.brief,
+        }))
+    }
+}
