@@ -136,7 +136,7 @@ fn ask(
             for (i, o) in q.options.iter().enumerate() {
                 let _ = write!(prompt, "\n  {}) {o}", i + 1);
             }
-            prompt.push_str("\n");
+            prompt.push('\n');
         }
         prompt.push_str("> ");
         print_err(&prompt);

@@ -50,7 +50,28 @@ impl Guard {
 /// # Errors
 /// The parser's error when the expression does not parse.
 pub fn compile_guard(source: &str) -> Result<Guard, minijinja::Error> {
-    let expr = GUARD_ENV.compile_expression_owned(source.to_string())?;
+    // minijinja 2.24's expression lexer panics ("empty lexer stack") on a variable-end marker,
+    // so refuse template delimiters before it sees them; they never belong in an expression.
+    if let Some(delim) = ["}}", "{{", "%}", "{%"]
+        .into_iter()
+        .find(|d| source.contains(d))
+    {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            format!(
+                "unexpected `{delim}`: a guard is a bare expression, without template delimiters"
+            ),
+        ));
+    }
+    let owned = source.to_string();
+    let compiled = std::panic::catch_unwind(move || GUARD_ENV.compile_expression_owned(owned))
+        .map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::SyntaxError,
+                "the expression could not be parsed",
+            )
+        })?;
+    let expr = compiled?;
     Ok(Guard {
         source: source.to_string(),
         expr: Arc::new(expr),
@@ -73,6 +94,14 @@ mod tests {
             vec!["output.confidence", "run.visits.debug"]
         );
         assert!(compile_guard("output.x ==").is_err());
+    }
+
+    #[test]
+    fn template_delimiters_are_errors_not_panics() {
+        for g in ["output.x }} y", "x -}} y", "{{ output.x }}", "a %} b"] {
+            let err = compile_guard(g).unwrap_err();
+            assert!(err.to_string().contains("delimiters"), "{g}: {err}");
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ fn never_valid(name: &str, problems: &[Record]) -> Failure {
             "workflow `{name}` does not validate ({} errors){first}",
             problems.len()
         ),
-        format!("run `maestro validate` to see every finding and fix them"),
+        "run `maestro validate` to see every finding and fix them".to_string(),
     )
     .with_details(serde_json::to_value(problems).unwrap_or(Value::Null))
 }

@@ -6,6 +6,11 @@
 //! state file (load the run, apply a pure step, store it with its events), so several processes
 //! can share runs and a restart resumes exactly where the last commit left off.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a Failure carries a readable message and help; refusals are rare, not a hot path"
+)]
+
 pub mod brief;
 pub mod budget;
 mod failure;

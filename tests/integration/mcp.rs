@@ -54,7 +54,7 @@ impl Project {
     }
 }
 
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+async fn call(client: &rmcp::service::Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
     let Value::Object(map) = args else {
         panic!("arguments must be an object")
     };
@@ -363,4 +363,233 @@ async fn prompts_resources_and_hidden_tools() {
         .await;
     assert!(missing.is_err());
     client.cancel().await.unwrap();
+}
+
+/// A client that answers every form with a fixed decision, and counts the forms it saw.
+#[derive(Clone)]
+struct FormFiller {
+    decision: &'static str,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl rmcp::ClientHandler for FormFiller {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder()
+                .enable_elicitation()
+                .build(),
+            rmcp::model::Implementation::new("form-filler", "1.0.0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let rmcp::model::ElicitRequestParams::FormElicitationParams {
+            requested_schema, ..
+        } = request
+        else {
+            panic!("expected a form");
+        };
+        let schema = serde_json::to_value(&requested_schema).unwrap();
+        assert!(
+            schema["properties"]["analyze_accuracy"]["enum"].is_array(),
+            "{schema}"
+        );
+        Ok(
+            rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(
+                json!({
+                    "decision": self.decision,
+                    "feedback": "look again",
+                    "analyze_accuracy": "Some are wrong"
+                }),
+            ),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elicitation_decides_in_process_and_an_exhausted_loop_escalates() {
+    let p = Project::new();
+    let home = maestro::home::Home::builtin();
+    let engine = maestro::engine::Engine::open(home, &p.path().join("state.db")).unwrap();
+    let server = maestro::mcp::Server::new(engine);
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = FormFiller {
+        decision: "revise",
+        seen: seen.clone(),
+    }
+    .serve(client_io)
+    .await
+    .unwrap();
+    let r = ok(&call(&client, "start", json!({"task": "t", "lang": "ko"})).await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    assert_eq!(r["brief"]["title"], "예제 분석");
+    // analyze allows 3 visits: three revisions by form, then the 4th entry escalates.
+    for visit in 1..=3 {
+        let r = ok(&call(
+            &client,
+            "submit",
+            json!({"run_id": run, "output": analysis(0.9)}),
+        )
+        .await);
+        assert_eq!(r["approval"]["decision"], "revise", "{r}");
+        if visit < 3 {
+            assert_eq!(r["run"]["visit"], visit + 1);
+            assert_eq!(
+                r["brief"]["feedback"][0]["answers"]["analyze_accuracy"],
+                "Some are wrong"
+            );
+        } else {
+            assert_eq!(r["run"]["end"], "escalated", "{r}");
+        }
+    }
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Oversized and malformed input: clear errors, and the server keeps serving.
+    let big = "x".repeat(1_100_000);
+    let r = ok(&call(&client, "start", json!({"task": "t2"})).await);
+    let run2 = r["run_id"].as_str().unwrap().to_string();
+    let e = err_text(
+        &call(
+            &client,
+            "submit",
+            json!({"run_id": run2, "output": {"summary": big}}),
+        )
+        .await,
+    );
+    assert!(e.contains("limit is 1048576"), "{}", &e[..200.min(e.len())]);
+    // Malformed arguments are refused with what is wrong (rmcp reports them as tool errors).
+    let e = err_text(&call(&client, "submit", json!({"run_id": run2})).await);
+    assert!(e.contains("missing field `output`"), "{e}");
+    let e = err_text(&call(&client, "submit", json!({"run_id": 7, "output": {}})).await);
+    assert!(e.contains("run_id") || e.contains("invalid type"), "{e}");
+    let bad = client
+        .call_tool(CallToolRequestParams::new("no_such_tool"))
+        .await;
+    assert!(bad.is_err());
+    let e = err_text(&call(&client, "start", json!({"task": "t", "workflow": "nope"})).await);
+    assert!(
+        e.contains("unknown_workflow") && e.contains("default"),
+        "{e}"
+    );
+    let s = ok(&call(&client, "status", json!({})).await);
+    assert_eq!(s["runs"].as_array().unwrap().len(), 1, "{s}");
+    client.cancel().await.unwrap();
+}
+
+#[test]
+fn two_servers_and_a_terminal_share_one_state_file() {
+    // 2 server processes each drive their own runs while terminal processes decide approvals
+    // of both, all on one SQLite file: every operation lands exactly once.
+    let p = Project::new();
+    std::fs::create_dir_all(p.path().join(".maestro/workflows")).unwrap();
+    std::fs::write(
+        p.path().join(".maestro/workflows/spin.kdl"),
+        "workflow \"spin\" {\n    version 1\n    start \"s\"\n    stage \"s\" {\n        max-visits 1000\n        gate {\n            by \"any\"\n        }\n        next \"done\"\n        next \"done\" on=\"exhausted\"\n    }\n    end \"done\"\n}\n",
+    )
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rounds = 64;
+    let (a, b) = rt.block_on(async {
+        let (c1, _) = p.connect().await;
+        let (c2, _) = p.connect().await;
+        let r1 =
+            ok(&call(&c1, "start", json!({"task": "one", "workflow": "spin"})).await)["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        let r2 =
+            ok(&call(&c2, "start", json!({"task": "two", "workflow": "spin"})).await)["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        ((c1, r1), (c2, r2))
+    });
+    let mut ops = 0;
+    for _ in 0..rounds {
+        let aprs: Vec<String> = rt.block_on(async {
+            let mut v = Vec::new();
+            for (c, r) in [(&a.0, &a.1), (&b.0, &b.1)] {
+                let s = ok(&call(c, "status", json!({"run_id": r})).await);
+                assert_ne!(s["run"]["status"], "finished", "{s}");
+                v.push(submit_for_approval(c, r, json!({"answer": "x"})).await);
+            }
+            v
+        });
+        ops += 4;
+        // Decide both from terminals at the same time, while the servers read status.
+        let handles: Vec<_> = aprs
+            .iter()
+            .map(|id| {
+                let dir = p.path().to_path_buf();
+                let id = id.clone();
+                std::thread::spawn(move || {
+                    Test::new()
+                        .args(&["revise", &id, "--feedback", "again", "--no-input"])
+                        .current_dir(&dir)
+                        .run()
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for (c, r) in [(&a.0, &a.1), (&b.0, &b.1)] {
+                ok(&call(c, "status", json!({"run_id": r})).await);
+            }
+        });
+        ops += 2;
+        for h in handles {
+            let out = h.join().unwrap();
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            assert!(!out.stderr.contains("locked"), "{}", out.stderr);
+        }
+        ops += 2;
+    }
+    assert!(ops >= 500, "{ops} operations");
+    for (_, run) in [&a, &b] {
+        let log = p.terminal(&["log", run, "--jsonl"]);
+        let events: Vec<Value> = log
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let count = |k: &str| events.iter().filter(|e| e["kind"] == k).count();
+        assert_eq!(count("approval_requested"), rounds, "{run}");
+        assert_eq!(count("approval_decided"), rounds, "{run}");
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    }
+    rt.block_on(async {
+        a.0.cancel().await.unwrap();
+        b.0.cancel().await.unwrap();
+    });
+}
+
+#[test]
+fn claude_code_setup_commands() {
+    let p = Project::new();
+    let out = p.terminal(&["mcp-config"]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["mcpServers"]["maestro"]["args"][0], "serve");
+    let out = p.terminal(&["init", "--claude"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mcp: Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join(".mcp.json")).unwrap())
+            .unwrap();
+    assert!(
+        mcp["mcpServers"]["maestro"]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("maestro")
+    );
+    let skill = std::fs::read_to_string(p.path().join(".claude/skills/maestro/SKILL.md")).unwrap();
+    assert!(skill.contains("use maestro"));
+    assert!(p.path().join(".maestro/workflows/default.kdl").is_file());
 }
