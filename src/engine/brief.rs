@@ -109,23 +109,11 @@ pub fn pack_context(run: &Run) -> String {
 /// When the run is not in a stage, or its role template fails to render.
 pub fn render(wf: &Compiled, run: &Run, budget: BudgetView) -> Result<Brief, Failure> {
     let Some(stage_name) = run.stage.clone() else {
-        return Err(Failure::new(
-            "run_finished",
-            format!(
-                "run {} has finished ({})",
-                run.id,
-                run.end.as_deref().unwrap_or("?")
-            ),
-            "start a new run with `start`",
-        ));
+        return Err(Failure::run_finished(run));
     };
     let workflow = wf.workflow();
     let Some(stage) = workflow.stage(&stage_name) else {
-        return Err(Failure::new(
-            "unknown_stage",
-            format!("the run is in `{stage_name}`, which the workflow no longer has"),
-            "restore the stage in the workflow file, or start a new run",
-        ));
+        return Err(Failure::stage_gone(&stage_name));
     };
     let assets = wf.assets(&stage_name);
     let lang = run.lang.as_str();

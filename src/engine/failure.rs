@@ -34,6 +34,32 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// The run has reached an end; nothing more can happen in it.
+    #[must_use]
+    pub fn run_finished(run: &super::Run) -> Self {
+        Failure::new(
+            "run_finished",
+            format!(
+                "run {} has finished ({})",
+                run.id,
+                run.end.as_deref().unwrap_or("?")
+            ),
+            "start a new run with `start`",
+        )
+    }
+
+    /// The run sits in a stage that the current workflow file no longer has.
+    #[must_use]
+    pub fn stage_gone(stage: &str) -> Self {
+        Failure::new(
+            "unknown_stage",
+            format!("the run is in `{stage}`, which the workflow no longer has"),
+            "restore the stage in the workflow file, or start a new run",
+        )
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.message)?;

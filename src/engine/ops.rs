@@ -384,14 +384,7 @@ impl Engine {
                 ));
             }
             apply_decision(wf, run, &mut approval, kind, text, actor, events)?;
-            if !tx.update(
-                Table::Approvals,
-                &approval_row(&approval),
-                row.version,
-                &approval,
-            )? {
-                return Err(conflict(&format!("approval {approval_id}")));
-            }
+            save_approval(tx, &approval, row.version)?;
             Ok(approval)
         })?;
         let current = self.library.get(&run.workflow)?;
@@ -500,6 +493,15 @@ fn pending(run: &Run) -> Failure {
     )
 }
 
+/// Writes a decided approval back, if nobody changed it meanwhile.
+fn save_approval(tx: &Tx<'_>, a: &Approval, version: i64) -> Result<(), Failure> {
+    if tx.update(Table::Approvals, &approval_row(a), version, a)? {
+        Ok(())
+    } else {
+        Err(conflict(&format!("approval {}", a.id)))
+    }
+}
+
 fn approval_row(a: &Approval) -> Row<'_> {
     Row {
         id: &a.id,
@@ -518,26 +520,14 @@ fn submit_step(
 ) -> Result<Option<Approval>, Failure> {
     match run.status {
         RunStatus::Finished => {
-            return Err(Failure::new(
-                "run_finished",
-                format!(
-                    "run {} has finished ({})",
-                    run.id,
-                    run.end.as_deref().unwrap_or("?")
-                ),
-                "start a new run with `start`",
-            ));
+            return Err(Failure::run_finished(run));
         }
         RunStatus::Waiting => return Err(pending(run)),
         RunStatus::Active => {}
     }
     let stage_name = run.stage.clone().unwrap_or_default();
     let Some(stage) = wf.workflow().stage(&stage_name) else {
-        return Err(Failure::new(
-            "unknown_stage",
-            format!("the run is in `{stage_name}`, which the workflow no longer has"),
-            "restore the stage in the workflow file, or start a new run",
-        ));
+        return Err(Failure::stage_gone(&stage_name));
     };
     check_output(wf, &stage_name, output)?;
     if let Some(ev) = event {
@@ -790,14 +780,7 @@ fn expire(tx: &Tx<'_>, wf: &Compiled, run: &mut Run, events: &mut Events) -> Res
         answers: BTreeMap::new(),
     };
     apply_decision(wf, run, &mut approval, kind, &text, Actor::Timeout, events)?;
-    if !tx.update(
-        Table::Approvals,
-        &approval_row(&approval),
-        row.version,
-        &approval,
-    )? {
-        return Err(conflict(&format!("approval {id}")));
-    }
+    save_approval(tx, &approval, row.version)?;
     Ok(())
 }
 

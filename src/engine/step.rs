@@ -159,11 +159,7 @@ pub fn fire(
 ) -> Result<(), Failure> {
     let stage_name = run.stage.clone().unwrap_or_default();
     let Some(stage) = wf.workflow().stage(&stage_name) else {
-        return Err(Failure::new(
-            "unknown_stage",
-            format!("the run is in `{stage_name}`, which the workflow no longer has"),
-            "restore the stage in the workflow file, or start a new run",
-        ));
+        return Err(Failure::stage_gone(&stage_name));
     };
     let mut tried = Vec::new();
     for (i, edge) in stage.next.iter().enumerate() {

@@ -145,7 +145,7 @@ impl Store {
                 // Re-read inside the lock: another process may have migrated meanwhile.
                 let now: i64 = tx.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
                 if now < schema::VERSION {
-                    tx.conn.execute_batch(schema::SQL)?;
+                    tx.conn.execute_batch(&schema::sql())?;
                     tx.conn
                         .pragma_update(None, "user_version", schema::VERSION)?;
                 }

@@ -274,7 +274,32 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["stage"], "debug");
-    let apr = submit_for_approval(&client, &run, debug_step()).await;
+    // Debugging refutes the hypothesis: back to hypothesize.
+    let mut rethink = debug_step();
+    rethink["next_action"] = json!("re_hypothesize");
+    rethink["test_result"]["passed"] = json!(false);
+    let apr = submit_for_approval(&client, &run, rethink).await;
+    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    let s = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(
+        (s["run"]["stage"].as_str(), s["run"]["visit"].as_u64()),
+        (Some("hypothesize"), Some(2))
+    );
+    // Kill the server while a stage is open, then carry on from a new one.
+    client.cancel().await.unwrap();
+    let (client, pid) = p.connect().await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid.unwrap()).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    drop(client);
+    let (client, _) = p.connect().await;
+    let b = ok(&call(&client, "brief", json!({"run_id": run})).await);
+    assert_eq!(b["brief"]["stage"], "hypothesize");
+    let apr = submit_for_approval(&client, &run, hypotheses()).await;
+    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    let apr = submit_for_approval(&client, &run, implementation(true, "proceed_to_improve")).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
     let apr = submit_for_approval(&client, &run, improvement()).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
@@ -297,7 +322,7 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
                 .to_string()
         })
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "approval_decided").count(), 6);
+    assert_eq!(kinds.iter().filter(|k| *k == "approval_decided").count(), 8);
     assert_eq!(kinds.last().map(String::as_str), Some("run_finished"));
     let runs = p.terminal(&["runs", "--all", "--json"]);
     let list: Value = serde_json::from_str(&runs.stdout).unwrap();
