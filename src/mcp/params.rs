@@ -89,13 +89,20 @@ pub struct DecideParams {
     pub answers: BTreeMap<String, String>,
 }
 
+/// A JSON object; the output schemas stay shallow so the tool list is cheap to load.
+type Object = serde_json::Map<String, Value>;
+
 /// A new run.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StartResult {
     pub summary: String,
     pub run_id: String,
+    /// run_id, workflow, task, status, stage, visit, end, pending_approval.
+    #[schemars(with = "Object")]
     pub run: RunSummary,
-    /// The first stage's brief: do its work, then `submit`.
+    /// The first stage's brief (role, skill, output_schema, context, feedback, budget, events,
+    /// questions): do its work, then `submit`.
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
@@ -103,15 +110,21 @@ pub struct StartResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusResult {
     pub summary: String,
+    /// The run in full: stage, visit, budget, approval, history, workflow problems.
+    #[schemars(with = "Option<Object>")]
     pub run: Option<RunView>,
+    #[schemars(with = "Vec<Object>")]
     pub runs: Vec<RunSummary>,
-    /// Approvals waiting for a decision.
+    /// Approvals waiting for a decision: report, questions, who decides.
+    #[schemars(with = "Vec<Object>")]
     pub pending_approvals: Vec<ApprovalView>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BriefResult {
     pub summary: String,
+    /// role, skill, output_schema, context, feedback, budget, events, gate, questions.
+    #[schemars(with = "Object")]
     pub brief: Brief,
 }
 
@@ -120,18 +133,24 @@ pub struct SubmitResult {
     pub summary: String,
     /// `awaiting_approval`, `advanced` or `finished`.
     pub outcome: String,
+    #[schemars(with = "Object")]
     pub run: RunSummary,
-    /// The approval opened by a gated stage.
+    /// The approval opened by a gated stage (approval_id, by, report, questions).
+    #[schemars(with = "Option<Object>")]
     pub approval: Option<ApprovalView>,
     /// The next stage's brief when the run moved on.
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DecideResult {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub approval: ApprovalView,
+    #[schemars(with = "Object")]
     pub run: RunSummary,
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
