@@ -10,6 +10,7 @@ pub mod init;
 pub mod lint;
 pub mod loader;
 pub mod mcp;
+pub mod process;
 pub mod render;
 pub mod schema;
 pub mod source;
