@@ -312,7 +312,9 @@ mod tests {
             run(&spec, &CancellationToken::new()).await,
             Err(SpawnError::NotFound(_))
         ));
-        let out = run(&sh("kill -9 $$"), &CancellationToken::new()).await.unwrap();
+        let out = run(&sh("kill -9 $$"), &CancellationToken::new())
+            .await
+            .unwrap();
         assert_eq!(out.ended, Ended::Signaled(9));
     }
 

@@ -1,0 +1,142 @@
+//! OpenAI-compatible chat completions over HTTP (Ollama, vLLM, llama.cpp, OpenRouter).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::{Attempt, ProviderConfig, Request, error, parse::Parsed};
+
+pub(super) async fn chat(
+    p: &ProviderConfig,
+    base_url: &str,
+    key_env: Option<&str>,
+    model: &str,
+    req: &Request,
+    cancel: &CancellationToken,
+) -> Result<Parsed, Attempt> {
+    let timeout = req.timeout.unwrap_or(p.timeout);
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Attempt::Final(error(p, "failed", e.to_string())))?;
+    let mut call = client
+        .post(format!("{base_url}/chat/completions"))
+        .json(&json!({
+            "model": model,
+            "messages": [{"role": "user", "content": crate::workspace::mask::mask(&req.prompt)}],
+        }));
+    if let Some(var) = key_env {
+        match std::env::var(var) {
+            Ok(key) if !key.is_empty() => call = call.bearer_auth(key),
+            _ => {
+                return Err(Attempt::Final(error(
+                    p,
+                    "not_logged_in",
+                    format!("the environment variable {var} (the API key) is not set"),
+                )));
+            }
+        }
+    }
+    let response = tokio::select! {
+        r = call.send() => r,
+        () = cancel.cancelled() => return Err(Attempt::Final(error(p, "cancelled", "the call was cancelled".into()))),
+    };
+    let response = response.map_err(|e| {
+        if e.is_timeout() {
+            Attempt::Final(error(
+                p,
+                "timeout",
+                format!("no answer within {} s", timeout.as_secs()),
+            ))
+        } else {
+            Attempt::Retry(
+                error(p, "failed", format!("cannot reach {base_url}: {e}")),
+                None,
+            )
+        }
+    })?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.text().await.map_err(|e| {
+        Attempt::Retry(
+            error(p, "failed", format!("the response broke off: {e}")),
+            None,
+        )
+    })?;
+    let server_message = |body: &str| {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| body.chars().take(300).collect())
+    };
+    match status.as_u16() {
+        200..=299 => {}
+        401 | 403 => {
+            return Err(Attempt::Final(error(
+                p,
+                "not_logged_in",
+                server_message(&body),
+            )));
+        }
+        404 => {
+            return Err(Attempt::Final(error(
+                p,
+                "unknown_model",
+                server_message(&body),
+            )));
+        }
+        429 => {
+            return Err(Attempt::Retry(
+                error(
+                    p,
+                    "rate_limited",
+                    format!("429 Too Many Requests: {}", server_message(&body)),
+                ),
+                retry_after,
+            ));
+        }
+        s if s >= 500 => {
+            return Err(Attempt::Retry(
+                error(
+                    p,
+                    "failed",
+                    format!("server error {s}: {}", server_message(&body)),
+                ),
+                retry_after,
+            ));
+        }
+        s => {
+            return Err(Attempt::Final(error(
+                p,
+                "failed",
+                format!("HTTP {s}: {}", server_message(&body)),
+            )));
+        }
+    }
+    let v: Value = serde_json::from_str(&body).map_err(|e| {
+        Attempt::Final(error(
+            p,
+            "malformed",
+            format!("the answer is not JSON: {e}"),
+        ))
+    })?;
+    let Some(text) = v["choices"][0]["message"]["content"].as_str() else {
+        return Err(Attempt::Final(error(
+            p,
+            "malformed",
+            "the answer has no choices[0].message.content".into(),
+        )));
+    };
+    Ok(Parsed {
+        text: text.to_string(),
+        tokens_in: v["usage"]["prompt_tokens"].as_u64(),
+        tokens_out: v["usage"]["completion_tokens"].as_u64(),
+        cost_usd: v["usage"]["cost"].as_f64(),
+    })
+}

@@ -1,0 +1,511 @@
+//! Providers: the model CLIs (codex, gemini, claude) and OpenAI-compatible servers, consulted
+//! as text-only advisers.
+//!
+//! config (`conf/providers.yaml` + env) → argv (pure) → `process` (supervised subprocess) or
+//! `http` → `parse` (answer or classified failure). Every consult goes through
+//! [`ProviderSet::consult`]; callers with a run charge the engine's budget first.
+
+pub mod config;
+mod http;
+pub mod parse;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Kind, ProviderConfig};
+use parse::{FailKind, Parser};
+
+use crate::home::{Home, Kind as AssetKind};
+use crate::process::{self, Ended, Spec};
+
+/// Output kept per stream: enough for any answer, small enough that a flood cannot hurt.
+const OUTPUT_CAP: usize = 8 * 1024 * 1024;
+
+/// The configured providers.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSet {
+    pub providers: Vec<ProviderConfig>,
+    /// Config problems, as sentences.
+    pub problems: Vec<String>,
+}
+
+/// One request to one provider.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub provider: String,
+    pub model: Option<String>,
+    pub prompt: String,
+    pub timeout: Option<Duration>,
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct Answer {
+    pub provider: String,
+    pub model: String,
+    pub text: String,
+    pub tokens_in: Option<u64>,
+    pub tokens_out: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub elapsed_ms: u64,
+    pub attempts: u32,
+}
+
+/// Why a consult failed, in the provider's words, and what to do about it.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct ProviderError {
+    pub provider: String,
+    /// not_installed, not_logged_in, rate_limited, unknown_model, timeout, idle, cancelled,
+    /// failed, malformed, disabled, unknown_provider, config.
+    pub kind: String,
+    pub message: String,
+    pub help: String,
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} — {}", self.provider, self.message, self.help)
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// What `doctor` and the `providers` tool show for one provider.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Status {
+    pub name: String,
+    /// `cli` or `openai`.
+    pub kind: String,
+    pub enabled: bool,
+    pub installed: bool,
+    pub path: Option<String>,
+    pub version: Option<String>,
+    pub model: String,
+    pub problems: Vec<String>,
+    pub install: Option<String>,
+}
+
+impl ProviderSet {
+    /// Reads `conf/providers.yaml` from the home and applies the environment overrides.
+    #[must_use]
+    pub fn load(home: &Home) -> ProviderSet {
+        let mut set = match home.find(AssetKind::Config, "providers") {
+            Ok(Some(asset)) => {
+                let text = String::from_utf8_lossy(&asset.bytes).into_owned();
+                let (providers, problems) = config::parse(&asset.display, &text);
+                ProviderSet {
+                    providers,
+                    problems,
+                }
+            }
+            Ok(None) => ProviderSet {
+                providers: Vec::new(),
+                problems: vec!["no conf/providers.yaml in the home; run `maestro init`".into()],
+            },
+            Err(e) => ProviderSet {
+                providers: Vec::new(),
+                problems: vec![e.to_string()],
+            },
+        };
+        let env = |k: &str| std::env::var(k).ok();
+        for p in &mut set.providers {
+            config::apply_env(p, &env);
+        }
+        set
+    }
+
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.providers.iter().map(|p| p.name.clone()).collect()
+    }
+
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// The enabled providers, in config order.
+    #[must_use]
+    pub fn enabled(&self) -> Vec<String> {
+        self.providers
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Asks one provider, retrying transient failures with backoff.
+    ///
+    /// # Errors
+    /// A [`ProviderError`] that quotes the provider and says what to do.
+    pub async fn consult(
+        &self,
+        req: &Request,
+        cancel: &CancellationToken,
+    ) -> Result<Answer, ProviderError> {
+        let Some(p) = self.get(&req.provider) else {
+            return Err(ProviderError {
+                provider: req.provider.clone(),
+                kind: "unknown_provider".into(),
+                message: format!("no provider `{}` is configured", req.provider),
+                help: format!(
+                    "use one of: {}; or add it to conf/providers.yaml",
+                    self.names().join(", ")
+                ),
+            });
+        };
+        if !p.enabled {
+            return Err(ProviderError {
+                provider: p.name.clone(),
+                kind: "disabled".into(),
+                message: format!("provider `{}` is disabled", p.name),
+                help: format!(
+                    "unset MAESTRO_{}_ENABLED or set `enabled: true` in conf/providers.yaml",
+                    p.name.to_uppercase()
+                ),
+            });
+        }
+        let model = req.model.clone().unwrap_or_else(|| p.model.clone());
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match &p.kind {
+                Kind::Cli { command, parser } => {
+                    cli(p, command, *parser, &model, req, cancel).await
+                }
+                Kind::OpenAi {
+                    base_url,
+                    api_key_env,
+                } => http::chat(p, base_url, api_key_env.as_deref(), &model, req, cancel).await,
+            };
+            match result {
+                Ok(parsed) => {
+                    return Ok(Answer {
+                        provider: p.name.clone(),
+                        model,
+                        text: crate::workspace::mask::mask(&parsed.text).into_owned(),
+                        tokens_in: parsed.tokens_in,
+                        tokens_out: parsed.tokens_out,
+                        cost_usd: parsed.cost_usd,
+                        elapsed_ms: u64::try_from(started.elapsed().as_millis())
+                            .unwrap_or(u64::MAX),
+                        attempts: attempt,
+                    });
+                }
+                Err(Attempt::Retry(e, wait)) if attempt <= p.retries && !cancel.is_cancelled() => {
+                    let wait = wait.unwrap_or(p.backoff * 2u32.pow(attempt - 1));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = cancel.cancelled() => return Err(e),
+                    }
+                }
+                Err(Attempt::Retry(e, _) | Attempt::Final(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Asks several providers at once, at most `concurrency` at a time; answers in `names` order.
+    pub async fn ensemble(
+        &self,
+        names: &[String],
+        prompt: &str,
+        concurrency: usize,
+        cancel: &CancellationToken,
+        on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
+    ) -> Vec<Result<Answer, ProviderError>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let finished = AtomicUsize::new(0);
+        let total = names.len();
+        let calls = names.iter().map(|name| {
+            let gate = gate.clone();
+            let finished = &finished;
+            async move {
+                let _permit = gate.acquire().await;
+                let req = Request {
+                    provider: name.clone(),
+                    prompt: prompt.to_string(),
+                    ..Request::default()
+                };
+                let r = self.consult(&req, cancel).await;
+                on_done(name, finished.fetch_add(1, Ordering::SeqCst) + 1, total);
+                r
+            }
+        });
+        futures_join_all(calls).await
+    }
+
+    /// Installed or not, version and config problems, without spending tokens.
+    pub async fn status(&self) -> Vec<Status> {
+        let mut out = Vec::new();
+        for p in &self.providers {
+            let mut problems = Vec::new();
+            let (kind, path, version) = match &p.kind {
+                Kind::Cli { command, .. } => {
+                    let path = which(&command[0]);
+                    let version = match &path {
+                        Some(_) => version_of(&command[0]).await,
+                        None => None,
+                    };
+                    if path.is_none() {
+                        problems.push(format!(
+                            "`{}` is not on PATH{}",
+                            command[0],
+                            p.install
+                                .as_ref()
+                                .map(|i| format!("; install: {i}"))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    ("cli", path, version)
+                }
+                Kind::OpenAi {
+                    base_url,
+                    api_key_env,
+                } => {
+                    if let Some(var) = api_key_env {
+                        if std::env::var_os(var).is_none() {
+                            problems.push(format!(
+                                "environment variable {var} (the API key) is not set"
+                            ));
+                        }
+                    }
+                    ("openai", Some(base_url.clone()), None)
+                }
+            };
+            out.push(Status {
+                name: p.name.clone(),
+                kind: kind.into(),
+                enabled: p.enabled,
+                installed: path.is_some(),
+                path,
+                version,
+                model: p.model.clone(),
+                problems,
+                install: p.install.clone(),
+            });
+        }
+        out
+    }
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut pending: Vec<(usize, std::pin::Pin<Box<F>>)> =
+        handles.into_iter().enumerate().collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => {
+                outputs[*i] = Some(v);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The program's path on PATH (or as given, when it contains a slash).
+#[must_use]
+pub fn which(program: &str) -> Option<String> {
+    if program.contains('/') {
+        return std::path::Path::new(program)
+            .is_file()
+            .then(|| program.to_string());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+async fn version_of(program: &str) -> Option<String> {
+    let spec = Spec {
+        argv: vec![program.to_string(), "--version".into()],
+        stdin: Vec::new(),
+        cwd: None,
+        env_pass: vec!["HOME".into(), "PATH".into()],
+        env_set: Vec::new(),
+        timeout: Duration::from_secs(10),
+        idle_timeout: None,
+        output_cap: 64 * 1024,
+    };
+    let out = process::run(&spec, &CancellationToken::new()).await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// One attempt's failure: worth retrying (after the server's requested wait, if any) or not.
+pub(crate) enum Attempt {
+    Retry(ProviderError, Option<Duration>),
+    Final(ProviderError),
+}
+
+pub(crate) fn error(p: &ProviderConfig, kind: &str, message: String) -> ProviderError {
+    let help = match kind {
+        "not_installed" => p.install.clone().map_or_else(
+            || "install it and make sure it is on PATH (`maestro doctor` checks)".into(),
+            |i| format!("install it: {i}; then `maestro doctor`"),
+        ),
+        "not_logged_in" => p.login.clone().map_or_else(
+            || "log in with the provider's own command, then try again".into(),
+            |l| format!("log in: {l}"),
+        ),
+        "rate_limited" => "wait, or ask another provider".into(),
+        "unknown_model" => format!(
+            "pass another `model`, or change `model` of `{}` in conf/providers.yaml (or MAESTRO_{}_MODEL)",
+            p.name,
+            p.name.to_uppercase()
+        ),
+        "timeout" | "idle" => format!(
+            "ask a smaller question, or raise `timeout`/`idle-timeout` of `{}` in conf/providers.yaml",
+            p.name
+        ),
+        "cancelled" => "nothing to do: the call was cancelled".into(),
+        _ => "run `maestro doctor` to check the provider".into(),
+    };
+    ProviderError {
+        provider: p.name.clone(),
+        kind: kind.into(),
+        message,
+        help,
+    }
+}
+
+async fn cli(
+    p: &ProviderConfig,
+    command: &[String],
+    parser: Parser,
+    model: &str,
+    req: &Request,
+    cancel: &CancellationToken,
+) -> Result<parse::Parsed, Attempt> {
+    let argv = argv(command, model);
+    let spec = Spec {
+        argv,
+        stdin: crate::workspace::mask::mask(&req.prompt)
+            .into_owned()
+            .into_bytes(),
+        cwd: p.cwd.as_ref().map(Into::into),
+        env_pass: p.env_pass.clone(),
+        env_set: p
+            .env_set
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        timeout: req.timeout.unwrap_or(p.timeout),
+        idle_timeout: p.idle_timeout,
+        output_cap: OUTPUT_CAP,
+    };
+    let out = process::run(&spec, cancel).await.map_err(|e| match e {
+        process::SpawnError::NotFound(prog) => Attempt::Final(error(
+            p,
+            "not_installed",
+            format!("`{prog}` is not installed (not found on PATH)"),
+        )),
+        other => Attempt::Final(error(p, "failed", other.to_string())),
+    })?;
+    let secs = |d: Duration| d.as_secs_f64();
+    match out.ended {
+        Ended::TimedOut => {
+            return Err(Attempt::Final(error(
+                p,
+                "timeout",
+                format!(
+                    "no answer within {:.0} s; the process group was killed",
+                    secs(spec.timeout)
+                ),
+            )));
+        }
+        Ended::Idle => {
+            return Err(Attempt::Final(error(
+                p,
+                "idle",
+                format!(
+                    "no output for {:.0} s; the process group was killed",
+                    secs(spec.idle_timeout.unwrap_or_default())
+                ),
+            )));
+        }
+        Ended::Cancelled => {
+            return Err(Attempt::Final(error(
+                p,
+                "cancelled",
+                "the call was cancelled".into(),
+            )));
+        }
+        Ended::Signaled(sig) => {
+            return Err(Attempt::Retry(
+                error(
+                    p,
+                    "failed",
+                    format!("`{}` was killed by signal {sig}", command[0]),
+                ),
+                None,
+            ));
+        }
+        Ended::Exited(_) => {}
+    }
+    let exit = match out.ended {
+        Ended::Exited(c) => Some(c),
+        _ => None,
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.stdout_truncated {
+        return Err(Attempt::Final(error(
+            p,
+            "malformed",
+            format!("the output passed {} MiB and was cut", OUTPUT_CAP >> 20),
+        )));
+    }
+    parse::parse(parser, &stdout, &stderr, exit).map_err(|f| {
+        let msg = crate::workspace::mask::mask(&f.message).into_owned();
+        match f.kind {
+            FailKind::Auth => Attempt::Final(error(p, "not_logged_in", msg)),
+            FailKind::UnknownModel => Attempt::Final(error(p, "unknown_model", msg)),
+            FailKind::RateLimit => Attempt::Retry(error(p, "rate_limited", msg), None),
+            FailKind::Malformed => Attempt::Final(error(p, "malformed", msg)),
+            FailKind::Failed => Attempt::Retry(error(p, "failed", msg), None),
+        }
+    })
+}
+
+/// The argv with `{{ model }}` filled in. Pure: no shell, no prompt.
+#[must_use]
+pub fn argv(command: &[String], model: &str) -> Vec<String> {
+    command
+        .iter()
+        .map(|a| a.replace("{{ model }}", model).replace("{{model}}", model))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_fills_the_model_and_never_carries_the_prompt() {
+        let cmd: Vec<String> = ["codex", "exec", "-m", "{{ model }}", "-"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(argv(&cmd, "o4"), ["codex", "exec", "-m", "o4", "-"]);
+    }
+}

@@ -1,0 +1,4 @@
+//! The workspace: what maestro hands to providers and keeps, kept free of secrets.
+//! (Context packing, patches, verification and evidence come with the workspace issue.)
+
+pub mod mask;
