@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod consult;
 pub mod diagnostic;
 pub mod engine;
 pub mod error;

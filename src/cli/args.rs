@@ -45,6 +45,37 @@ pub enum Command {
     Reject(DecideArgs),
     /// Print the JSON that registers maestro as an MCP server (for .mcp.json or ~/.claude.json).
     McpConfig,
+    /// Ask one provider (the same path as the MCP `consult` tool).
+    Consult(ConsultArgs),
+    /// Check the providers: installed, version, config problems, flags the installed CLI accepts.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConsultArgs {
+    /// The question; `-` reads it from standard input.
+    pub prompt: String,
+    /// Provider name from conf/providers.yaml (default: the first enabled one).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Charge the consult to this run's budget.
+    #[arg(long = "run")]
+    pub run_id: Option<String>,
+    /// Seconds before the call is killed.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@ mod args;
 mod decide;
 mod graph;
 mod init;
+mod providers;
 mod runs;
 mod validate;
 
@@ -53,6 +54,8 @@ where
             Ok(engine) => crate::mcp::serve_stdio(engine),
             Err(code) => code,
         },
+        Command::Consult(a) => providers::consult(&a, home),
+        Command::Doctor(a) => providers::doctor(&a, &home),
         Command::Runs(a) => with_engine(home, |e| runs::runs(&a, e)),
         Command::Log(a) => with_engine(home, |e| runs::log(&a, e)),
         Command::Approvals(a) => with_engine(home, |e| decide::approvals(&a, e)),
@@ -81,7 +84,7 @@ where
     }
 }
 
-fn open_engine(home: Home) -> Result<crate::engine::Engine, i32> {
+pub(crate) fn open_engine(home: Home) -> Result<crate::engine::Engine, i32> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
     let state = crate::engine::state_path(&cwd);
     crate::engine::Engine::open(home, &state).map_err(|f| fail(&f))

@@ -439,6 +439,20 @@ impl Engine {
         Ok(view)
     }
 
+    /// The coordination policy of a run's workflow: (capability threshold, max agents).
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn policy(&self, run_id: &str) -> Result<(f64, u32), Failure> {
+        let run: Versioned<Run> = self
+            .store
+            .read(|tx| tx.get(Table::Runs, run_id))?
+            .ok_or_else(|| unknown_run(run_id))?;
+        let current = self.library.get(&run.value.workflow)?;
+        let p = &current.compiled.workflow().policy;
+        Ok((p.capability_threshold, p.max_agents))
+    }
+
     /// Adds tokens and cost a provider reported to a run.
     ///
     /// # Errors

@@ -2,6 +2,7 @@
 
 mod fuzz;
 mod mcp;
+mod providers;
 mod support;
 mod validate;
 mod workflows;

@@ -55,6 +55,11 @@ impl Test {
         self
     }
 
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     pub(crate) fn current_dir(mut self, dir: &Path) -> Self {
         self.cwd = dir.to_path_buf();
         self

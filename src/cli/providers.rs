@@ -1,0 +1,170 @@
+//! `maestro consult` and `maestro doctor`.
+
+use std::fmt::Write as _;
+use std::io::Read;
+
+use tokio_util::sync::CancellationToken;
+
+use super::args::{ConsultArgs, DoctorArgs};
+use super::runs::to_json;
+use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
+use crate::consult::{Ask, consult as ask_one, unknown_flags};
+use crate::home::Home;
+use crate::providers::{Kind, ProviderSet};
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()
+}
+
+pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
+    let mut prompt = args.prompt.clone();
+    if prompt == "-" {
+        prompt.clear();
+        if std::io::stdin().read_to_string(&mut prompt).is_err() {
+            print_err("error: standard input is not UTF-8 text\n");
+            return EXIT_USAGE;
+        }
+    }
+    let set = ProviderSet::load(&home);
+    let engine = match &args.run_id {
+        Some(_) => match super::open_engine(home) {
+            Ok(e) => Some(e),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let Some(rt) = runtime() else {
+        print_err("error: cannot start the async runtime\n");
+        return EXIT_FATAL;
+    };
+    let ask = Ask {
+        prompt,
+        provider: args.provider.clone(),
+        model: args.model.clone(),
+        run_id: args.run_id.clone(),
+        timeout_s: args.timeout,
+    };
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = ask_one(engine.as_ref(), &set, &ask, &cancel) => r,
+            _ = tokio::signal::ctrl_c() => {
+                c2.cancel();
+                Err(crate::engine::Failure::new("cancelled", "interrupted", ""))
+            }
+        }
+    });
+    match result {
+        Ok(c) => {
+            if args.json {
+                print_out(&format!("{}\n", to_json(&c)));
+            } else {
+                print_out(&format!("{}\n", c.answer.text));
+                print_err(&format!(
+                    "— {} ({}) in {:.1} s{}\n",
+                    c.answer.provider,
+                    c.answer.model,
+                    c.answer.elapsed_ms as f64 / 1000.0,
+                    c.budget
+                        .and_then(|b| b.consults_left_run)
+                        .map(|l| format!(", {l} consult(s) left in the run"))
+                        .unwrap_or_default()
+                ));
+            }
+            EXIT_OK
+        }
+        Err(f) => fail(&f),
+    }
+}
+
+pub(super) fn doctor(args: &DoctorArgs, home: &Home) -> i32 {
+    let set = ProviderSet::load(home);
+    let Some(rt) = runtime() else {
+        return EXIT_FATAL;
+    };
+    let mut statuses = rt.block_on(set.status());
+    // Flags the installed CLI does not list in its help (checked without spending tokens).
+    for (st, p) in statuses.iter_mut().zip(&set.providers) {
+        if let (Kind::Cli { command, .. }, Some(_)) = (&p.kind, &st.path) {
+            let help = rt.block_on(help_text(command));
+            let argv = crate::providers::argv(command, &p.model);
+            let missing = unknown_flags(&argv, &help);
+            if !missing.is_empty() && !help.is_empty() {
+                st.problems.push(format!(
+                    "the installed `{}` does not list {} in its --help; update it or edit its command in conf/providers.yaml",
+                    command[0],
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+    let usable = statuses
+        .iter()
+        .filter(|s| s.enabled && s.installed && s.problems.is_empty())
+        .count();
+    if args.json {
+        let doc = serde_json::json!({"providers": statuses, "config_problems": set.problems, "usable": usable});
+        print_out(&format!("{doc}\n"));
+    } else {
+        let mut out = String::new();
+        for s in &statuses {
+            let state = match (s.enabled, s.installed, s.problems.is_empty()) {
+                (false, _, _) => "disabled",
+                (true, false, _) => "missing",
+                (true, true, true) => "ok",
+                (true, true, false) => "problem",
+            };
+            let _ = writeln!(
+                out,
+                "{:<8} {:<9} {:<7} model {:<16} {}",
+                s.name,
+                state,
+                s.kind,
+                s.model,
+                s.version.as_deref().unwrap_or("")
+            );
+            for p in &s.problems {
+                let _ = writeln!(out, "         - {p}");
+            }
+        }
+        for p in &set.problems {
+            let _ = writeln!(out, "config: {p}");
+        }
+        let _ = writeln!(out, "{usable} of {} providers usable", statuses.len());
+        print_out(&out);
+    }
+    if usable > 0 && set.problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
+/// `--help` of the subcommand the argv uses (`codex exec --help`), else of the program.
+async fn help_text(command: &[String]) -> String {
+    let mut argv = vec![command[0].clone()];
+    if command.get(1).is_some_and(|a| !a.starts_with('-')) {
+        argv.push(command[1].clone());
+    }
+    argv.push("--help".into());
+    let spec = crate::process::Spec {
+        argv,
+        stdin: Vec::new(),
+        cwd: None,
+        env_pass: vec!["HOME".into(), "PATH".into()],
+        env_set: vec![("NO_COLOR".into(), "1".into())],
+        timeout: std::time::Duration::from_secs(20),
+        idle_timeout: None,
+        output_cap: 1 << 20,
+    };
+    match crate::process::run(&spec, &CancellationToken::new()).await {
+        Ok(o) => {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        }
+        Err(_) => String::new(),
+    }
+}
