@@ -187,11 +187,11 @@ fn duration_or_ms(n: &YNode) -> Option<Duration> {
 /// Applies `MAESTRO_<NAME>_CMD`, `_MODEL`, `_TIMEOUT` (seconds) and `_ENABLED` from `env`.
 pub fn apply_env(p: &mut ProviderConfig, env: &dyn Fn(&str) -> Option<String>) {
     let prefix = format!("MAESTRO_{}_", p.name.to_uppercase().replace('-', "_"));
-    if let Some(cmd) = env(&format!("{prefix}CMD")).filter(|c| !c.trim().is_empty()) {
-        if let Kind::Cli { command, .. } = &mut p.kind {
-            // The seed's variable names the program; the flags stay ours.
-            command[0] = cmd.trim().to_string();
-        }
+    if let Some(cmd) = env(&format!("{prefix}CMD")).filter(|c| !c.trim().is_empty())
+        && let Kind::Cli { command, .. } = &mut p.kind
+    {
+        // The seed's variable names the program; the flags stay ours.
+        command[0] = cmd.trim().to_string();
     }
     if let Some(model) = env(&format!("{prefix}MODEL")).filter(|m| !m.trim().is_empty()) {
         p.model = model.trim().to_string();

@@ -266,12 +266,12 @@ impl ProviderSet {
                     base_url,
                     api_key_env,
                 } => {
-                    if let Some(var) = api_key_env {
-                        if std::env::var_os(var).is_none() {
-                            problems.push(format!(
-                                "environment variable {var} (the API key) is not set"
-                            ));
-                        }
+                    if let Some(var) = api_key_env
+                        && std::env::var_os(var).is_none()
+                    {
+                        problems.push(format!(
+                            "environment variable {var} (the API key) is not set"
+                        ));
                     }
                     ("openai", Some(base_url.clone()), None)
                 }
