@@ -32,16 +32,6 @@ pub struct Consulted {
     pub budget: Option<BudgetView>,
 }
 
-/// Several providers' results.
-#[derive(Debug, Clone, Serialize)]
-pub struct Ensembled {
-    pub answers: Vec<Answer>,
-    pub failures: Vec<ProviderError>,
-    /// Why fewer providers were asked than requested, if so.
-    pub reduced: Option<String>,
-    pub budget: Option<BudgetView>,
-}
-
 fn provider_failure(e: &ProviderError) -> Failure {
     Failure::new(
         "provider_failed",
@@ -90,16 +80,16 @@ fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[&Answer]) {
     }
 }
 
-/// Asks one provider: the named one, else the stage's first preference, else the first enabled.
+/// Picks the provider and charges the run (when given): everything that needs the engine
+/// before a consult, so a server can release the engine while the provider runs.
 ///
 /// # Errors
-/// A spent budget (nothing is asked), an unknown provider, or the provider's failure.
-pub async fn consult(
+/// A spent budget (nothing is asked), an unknown provider, no provider at all.
+pub fn plan_consult(
     engine: Option<&Engine>,
     set: &ProviderSet,
     ask: &Ask,
-    cancel: &CancellationToken,
-) -> Result<Consulted, Failure> {
+) -> Result<(Request, Option<BudgetView>), Failure> {
     let provider = match &ask.provider {
         Some(p) => p.clone(),
         None => preferred(engine, ask.run_id.as_deref(), set)
@@ -126,12 +116,33 @@ pub async fn consult(
         1,
         &format!("consult {provider}"),
     )?;
-    let req = Request {
-        provider,
-        model: ask.model.clone(),
-        prompt: ask.prompt.clone(),
-        timeout: ask.timeout_s.map(std::time::Duration::from_secs),
-    };
+    Ok((
+        Request {
+            provider,
+            model: ask.model.clone(),
+            prompt: ask.prompt.clone(),
+            timeout: ask.timeout_s.map(std::time::Duration::from_secs),
+        },
+        budget,
+    ))
+}
+
+/// Adds what the answers reported (tokens, cost) to the run.
+pub fn record_usage(engine: Option<&Engine>, run_id: Option<&str>, answers: &[&Answer]) {
+    record(engine, run_id, answers);
+}
+
+/// Asks one provider: the named one, else the stage's first preference, else the first enabled.
+///
+/// # Errors
+/// A spent budget (nothing is asked), an unknown provider, or the provider's failure.
+pub async fn consult(
+    engine: Option<&Engine>,
+    set: &ProviderSet,
+    ask: &Ask,
+    cancel: &CancellationToken,
+) -> Result<Consulted, Failure> {
+    let (req, budget) = plan_consult(engine, set, ask)?;
     let answer = set
         .consult(&req, cancel)
         .await
@@ -150,18 +161,25 @@ pub struct EnsembleAsk {
     pub baseline_confidence: Option<f64>,
 }
 
-/// Asks several providers in parallel, or one when Kim et al.'s capability threshold or the
-/// budget says more would not pay.
+/// Who will be asked, already paid for.
+#[derive(Debug, Clone)]
+pub struct EnsemblePlan {
+    pub names: Vec<String>,
+    pub concurrency: usize,
+    pub reduced: Option<String>,
+    pub budget: Option<BudgetView>,
+}
+
+/// Chooses the providers (one when Kim et al.'s capability threshold says more would not pay,
+/// fewer when the budget cannot pay for all) and charges them.
 ///
 /// # Errors
-/// A spent budget, no providers, or every provider failing.
-pub async fn ensemble(
+/// A spent budget, unknown providers, or none at all.
+pub fn plan_ensemble(
     engine: Option<&Engine>,
     set: &ProviderSet,
     ask: &EnsembleAsk,
-    cancel: &CancellationToken,
-    on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
-) -> Result<Ensembled, Failure> {
+) -> Result<EnsemblePlan, Failure> {
     let mut names = if ask.providers.is_empty() {
         preferred(engine, ask.run_id.as_deref(), set)
     } else {
@@ -197,16 +215,12 @@ pub async fn ensemble(
     }
     if let (Some(e), Some(id)) = (engine, ask.run_id.as_deref()) {
         let left = e.budget(id)?;
-        let can = crate::engine::budget::affordable(
-            &left,
-            u32::try_from(names.len()).unwrap_or(u32::MAX),
-        );
-        if can == 0 {
-            // Let the charge below produce the precise refusal.
-        } else if (can as usize) < names.len() {
+        let want = u32::try_from(names.len()).unwrap_or(u32::MAX);
+        let can = crate::engine::budget::affordable(&left, want);
+        // With nothing left, the charge below gives the precise refusal.
+        if can > 0 && can < want {
             reduced = Some(format!(
-                "the budget pays for {can} of {} consults, so {can} provider(s) were asked",
-                names.len()
+                "the budget pays for {can} of {want} consults, so {can} provider(s) were asked"
             ));
             names.truncate(can as usize);
         }
@@ -218,32 +232,40 @@ pub async fn ensemble(
         n,
         &format!("ensemble {}", names.join(",")),
     )?;
-    let results = set
-        .ensemble(&names, &ask.prompt, max_agents as usize, cancel, on_done)
-        .await;
-    let (mut answers, mut failures) = (Vec::new(), Vec::new());
-    for r in results {
-        match r {
-            Ok(a) => answers.push(a),
-            Err(e) => failures.push(e),
-        }
-    }
-    record(
-        engine,
-        ask.run_id.as_deref(),
-        &answers.iter().collect::<Vec<_>>(),
-    );
-    if answers.is_empty() {
-        let first = failures.first().map(provider_failure);
-        return Err(first.unwrap_or_else(|| Failure::new("provider_failed", "no answers", "")))
-            .map_err(|f| f.with_details(serde_json::to_value(&failures).unwrap_or_default()));
-    }
-    Ok(Ensembled {
-        answers,
-        failures,
+    Ok(EnsemblePlan {
+        names,
+        concurrency: max_agents as usize,
         reduced,
         budget,
     })
+}
+
+/// The answers and failures of an ensemble.
+#[derive(Debug, Clone, Default)]
+pub struct EnsembleOutcome {
+    pub answers: Vec<Answer>,
+    pub failures: Vec<ProviderError>,
+}
+
+/// Asks the planned providers in parallel.
+pub async fn run_ensemble(
+    set: &ProviderSet,
+    plan: &EnsemblePlan,
+    prompt: &str,
+    cancel: &CancellationToken,
+    on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
+) -> EnsembleOutcome {
+    let results = set
+        .ensemble(&plan.names, prompt, plan.concurrency, cancel, on_done)
+        .await;
+    let mut out = EnsembleOutcome::default();
+    for r in results {
+        match r {
+            Ok(a) => out.answers.push(a),
+            Err(e) => out.failures.push(e),
+        }
+    }
+    out
 }
 
 /// Flags of a provider's argv that its recorded or live `--help` text does not mention.

@@ -156,3 +156,71 @@ pub struct DecideResult {
 
 /// Budget figures, re-exported for tools that charge consults.
 pub type Budget = BudgetView;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultParams {
+    /// The question, with the context the adviser needs (it cannot read your files).
+    pub prompt: String,
+    /// Provider name (see `providers`); default: the run's stage preference, else the first.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// A role template to frame the question (e.g. `judge`).
+    pub role: Option<String>,
+    /// Material the adviser needs: code excerpts, logs, facts (secrets are masked).
+    pub context: Option<String>,
+    /// Charge this run's budget (refused when it is spent).
+    pub run_id: Option<String>,
+    pub timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleParams {
+    pub prompt: String,
+    /// Providers to ask; default: the run's stage preferences, else all enabled.
+    #[serde(default)]
+    pub providers: Vec<String>,
+    /// At most this many providers.
+    pub n: Option<usize>,
+    pub role: Option<String>,
+    pub run_id: Option<String>,
+    /// Your own confidence (0..1) without help; at or above the capability threshold (0.45)
+    /// only one provider is asked.
+    pub baseline_confidence: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct NoParams {}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConsultResult {
+    pub summary: String,
+    /// provider, model, text, tokens_in, tokens_out, cost_usd, elapsed_ms.
+    #[schemars(with = "Object")]
+    pub answer: crate::providers::Answer,
+    #[schemars(with = "Option<Object>")]
+    pub budget: Option<Budget>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EnsembleResult {
+    pub summary: String,
+    #[schemars(with = "Vec<Object>")]
+    pub answers: Vec<crate::providers::Answer>,
+    #[schemars(with = "Vec<Object>")]
+    pub failures: Vec<crate::providers::ProviderError>,
+    /// Why fewer providers were asked, if so.
+    pub reduced: Option<String>,
+    #[schemars(with = "Option<Object>")]
+    pub budget: Option<Budget>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProvidersResult {
+    pub summary: String,
+    /// name, kind, enabled, installed, path, version, model, problems, install.
+    #[schemars(with = "Vec<Object>")]
+    pub providers: Vec<crate::providers::Status>,
+    pub config_problems: Vec<String>,
+}

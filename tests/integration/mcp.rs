@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use crate::support::Test;
 
 /// A project folder (a git root) with its own state file and an isolated config dir.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
     config: tempfile::TempDir,
 }
 
 impl Project {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".git")).unwrap();
         Self {
@@ -27,11 +27,11 @@ impl Project {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self) -> tokio::process::Command {
+    pub(crate) fn command(&self) -> tokio::process::Command {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_maestro")).configure(|cmd| {
             cmd.arg("serve")
                 .current_dir(self.path())
@@ -54,7 +54,11 @@ impl Project {
     }
 }
 
-async fn call(client: &rmcp::service::Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
+pub(crate) async fn call(
+    client: &rmcp::service::Peer<RoleClient>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
     let Value::Object(map) = args else {
         panic!("arguments must be an object")
     };
@@ -64,12 +68,12 @@ async fn call(client: &rmcp::service::Peer<RoleClient>, tool: &str, args: Value)
         .unwrap_or_else(|e| panic!("{tool}: {e}"))
 }
 
-fn ok(r: &CallToolResult) -> Value {
+pub(crate) fn ok(r: &CallToolResult) -> Value {
     assert_ne!(r.is_error, Some(true), "tool failed: {:?}", r.content);
     r.structured_content.clone().expect("structured content")
 }
 
-fn err_text(r: &CallToolResult) -> String {
+pub(crate) fn err_text(r: &CallToolResult) -> String {
     assert_eq!(
         r.is_error,
         Some(true),
@@ -157,7 +161,19 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     let tools = client.list_all_tools().await.unwrap();
     let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(names, ["brief", "decide", "start", "status", "submit"]);
+    assert_eq!(
+        names,
+        [
+            "brief",
+            "consult",
+            "decide",
+            "ensemble",
+            "providers",
+            "start",
+            "status",
+            "submit"
+        ]
+    );
     for t in &tools {
         assert!(t.output_schema.is_some(), "{} has no output schema", t.name);
         assert!(t.annotations.is_some(), "{} has no annotations", t.name);

@@ -401,3 +401,99 @@ fn an_openai_compatible_server_with_retries_and_errors() {
         .run();
     assert!(out.stderr.contains("LOCAL_TEST_KEY"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consult_tools_over_mcp_charge_the_run_budget() {
+    use crate::mcp::{Project, call, err_text, ok};
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    use serde_json::json;
+    let p = Project::new();
+    let home = p.path().join("home");
+    std::fs::create_dir_all(home.join(".fake")).unwrap();
+    let cmd = p.command().configure(|c| {
+        c.env("HOME", &home).env("PATH", Fakes::path_var());
+    });
+    let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let v = ok(&call(&client, "providers", json!({})).await);
+    assert_eq!(v["providers"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["providers"][1]["version"], "0.61.0");
+    // Without a run: no budget involved.
+    let v = ok(&call(
+        &client,
+        "consult",
+        json!({"prompt": "is this right?", "provider": "claude"}),
+    )
+    .await);
+    assert!(
+        v["answer"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("ANSWER(14:"),
+        "{v}"
+    );
+    // The `consult` workflow: 3 consults per run, 2 per visit; its stage prefers codex.
+    let r = ok(&call(
+        &client,
+        "start",
+        json!({"task": "second opinion", "workflow": "consult"}),
+    )
+    .await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    let v = ok(&call(&client, "consult", json!({"prompt": "q", "run_id": run})).await);
+    assert_eq!(v["answer"]["provider"], "codex");
+    assert_eq!(v["budget"]["consults_left_visit"], 1);
+    // An ensemble of three: only one consult is left in this visit, so one provider is asked.
+    let v = ok(&call(
+        &client,
+        "ensemble",
+        json!({"prompt": "q", "run_id": run, "providers": ["codex", "gemini", "claude"]}),
+    )
+    .await);
+    assert_eq!(v["answers"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["reduced"]
+            .as_str()
+            .unwrap()
+            .contains("budget pays for 1 of 3"),
+        "{v}"
+    );
+    let e = err_text(&call(&client, "consult", json!({"prompt": "q", "run_id": run})).await);
+    assert!(
+        e.contains("budget_exhausted") && e.contains("0 left in this visit"),
+        "{e}"
+    );
+    let s = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(s["run"]["budget"]["consults_used"], 2);
+    assert!(
+        s["run"]["budget"]["tokens_used"].as_u64().unwrap() > 0,
+        "usage was not recorded: {s}"
+    );
+    // A confident caller gets one provider, and the reason.
+    let v = ok(&call(
+        &client,
+        "ensemble",
+        json!({"prompt": "q", "providers": ["codex", "gemini"], "baseline_confidence": 0.8}),
+    )
+    .await);
+    assert_eq!(v["answers"].as_array().unwrap().len(), 1);
+    assert!(
+        v["reduced"]
+            .as_str()
+            .unwrap()
+            .contains("capability threshold"),
+        "{v}"
+    );
+    let v = ok(&call(&client, "ensemble", json!({"prompt": "q", "providers": ["codex", "gemini", "claude"], "baseline_confidence": 0.2})).await);
+    assert_eq!(v["answers"].as_array().unwrap().len(), 3);
+    let e = err_text(
+        &call(
+            &client,
+            "consult",
+            json!({"prompt": "q", "provider": "nobody"}),
+        )
+        .await,
+    );
+    assert!(e.contains("unknown_provider") && e.contains("codex"), "{e}");
+    client.cancel().await.unwrap();
+}
