@@ -1,0 +1,81 @@
+#![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
+//! Provider overhead: an ensemble of three fakes that each take 1 s (goal ≤ 1.15 s wall), and
+//! one consult to a fake that answers at once, compared with running that fake directly
+//! (goal: ≤ 5 ms of maestro's own overhead).
+
+use std::time::{Duration, Instant};
+
+use maestro::providers::{ProviderSet, Request, config};
+use tokio_util::sync::CancellationToken;
+
+const ANSWER: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0,"usage":{"input_tokens":1,"output_tokens":1}}"#;
+
+fn set(delay: &str) -> ProviderSet {
+    let script = format!("cat >/dev/null; {delay} echo '{ANSWER}'");
+    let mut yaml = String::from("providers:\n");
+    for name in ["a", "b", "c"] {
+        yaml.push_str(&format!(
+            "  {name}:\n    command: [/bin/sh, -c, \"{}\", \"{{{{ model }}}}\"]\n    model: m\n    parser: claude-json\n    retries: 0\n",
+            script.replace('"', "\\\"")
+        ));
+    }
+    let (providers, problems) = config::parse("bench.yaml", &yaml);
+    assert!(problems.is_empty(), "{problems:?}");
+    ProviderSet { providers, problems }
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cancel = CancellationToken::new();
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+
+    let slow = set("sleep 1;");
+    let mut walls = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let results = rt.block_on(slow.ensemble(&names, "q", 3, &cancel, &|_, _, _| {}));
+        assert!(results.iter().all(Result::is_ok));
+        walls.push(t.elapsed());
+    }
+    walls.sort();
+    println!(
+        "ensemble of 3 fakes × 1 s: median {:.3} s, worst {:.3} s (goal ≤ 1.15 s)",
+        walls[2].as_secs_f64(),
+        walls[4].as_secs_f64()
+    );
+
+    let fast = set("");
+    let req = Request {
+        provider: "a".into(),
+        prompt: "q".into(),
+        ..Request::default()
+    };
+    let n = 200;
+    let mut consult = Vec::with_capacity(n);
+    let mut direct = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        rt.block_on(fast.consult(&req, &cancel)).expect("answer");
+        consult.push(t.elapsed());
+        let t = Instant::now();
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", &format!("cat >/dev/null; echo '{ANSWER}'")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let _ = child.wait();
+        direct.push(t.elapsed());
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (c, d) = (median(&mut consult), median(&mut direct));
+    println!(
+        "consult to an instant fake: median {:.2} ms; the fake run directly: {:.2} ms; overhead {:.2} ms (goal ≤ 5 ms)",
+        c.as_secs_f64() * 1000.0,
+        d.as_secs_f64() * 1000.0,
+        (c.as_secs_f64() - d.as_secs_f64()) * 1000.0
+    );
+}
