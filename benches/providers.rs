@@ -21,7 +21,10 @@ fn set(delay: &str) -> ProviderSet {
     }
     let (providers, problems) = config::parse("bench.yaml", &yaml);
     assert!(problems.is_empty(), "{problems:?}");
-    ProviderSet { providers, problems }
+    ProviderSet {
+        providers,
+        problems,
+    }
 }
 
 fn main() {

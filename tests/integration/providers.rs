@@ -497,3 +497,55 @@ async fn consult_tools_over_mcp_charge_the_run_budget() {
     assert!(e.contains("unknown_provider") && e.contains("codex"), "{e}");
     client.cancel().await.unwrap();
 }
+
+#[test]
+fn a_client_that_goes_away_takes_the_provider_process_group_with_it() {
+    use std::process::{Command, Stdio};
+    let f = Fakes::new();
+    f.set("mode", "hang");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_maestro"))
+        .arg("serve")
+        .current_dir(f.dir.path())
+        .env("HOME", f.home())
+        .env("PATH", Fakes::path_var())
+        .env_remove("MAESTRO_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = server.stdin.take().unwrap();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#).unwrap();
+    out.read_line(&mut line).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"consult","arguments":{{"prompt":"q","provider":"codex"}}}}}}"#).unwrap();
+    let marker = f.home().join(".fake/grandchild");
+    for _ in 0..200 {
+        if marker.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid: i32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid));
+    // The client goes away mid-call (its end of the pipe closes): the server exits, and the
+    // CLI's whole process group goes with it.
+    drop(stdin);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        !alive(pid),
+        "the provider's child {pid} outlived the client"
+    );
+}
