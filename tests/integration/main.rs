@@ -2,6 +2,7 @@
 
 mod fuzz;
 mod mcp;
+mod patch;
 mod providers;
 mod support;
 mod validate;
