@@ -147,16 +147,15 @@ pub fn restore(
             path: id.into(),
             reason: "no such backup in .maestro/backups/".into(),
         })?;
-    if let Some(wanted) = files {
-        if let Some(missing) = wanted
+    if let Some(wanted) = files
+        && let Some(missing) = wanted
             .iter()
             .find(|w| !manifest.entries.iter().any(|e| &e.path == *w))
-        {
-            return Err(PatchError::State {
-                path: missing.clone(),
-                reason: format!("backup {id} does not hold it"),
-            });
-        }
+    {
+        return Err(PatchError::State {
+            path: missing.clone(),
+            reason: format!("backup {id} does not hold it"),
+        });
     }
     let mut report = RestoreReport {
         backup_id: id.into(),

@@ -217,10 +217,8 @@ fn apply_hunks(fp: &FilePatch, mut file: Lines) -> Result<(Lines, usize, usize),
             .count();
         let new_len = new.len();
         file.lines.splice(at..at + old.len(), new);
-        if touches_end {
-            if let Some(no_nl) = new_ends_without_nl {
-                file.final_newline = !no_nl;
-            }
+        if touches_end && let Some(no_nl) = new_ends_without_nl {
+            file.final_newline = !no_nl;
         }
         delta += isize::try_from(new_len).unwrap_or(0) - isize::try_from(old.len()).unwrap_or(0);
     }
@@ -279,15 +277,14 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
                 final_newline: true,
             },
         };
-        if old_full.is_none() {
-            if let Some(n) = &new_full {
-                if n.exists() {
-                    return Err(PatchError::State {
-                        path: fp.path().into(),
-                        reason: "already exists, but the diff creates it".into(),
-                    });
-                }
-            }
+        if old_full.is_none()
+            && let Some(n) = &new_full
+            && n.exists()
+        {
+            return Err(PatchError::State {
+                path: fp.path().into(),
+                reason: "already exists, but the diff creates it".into(),
+            });
         }
         let (result, added, removed) = apply_hunks(fp, original)?;
         let (kind, writes) = match (&fp.old_path, &fp.new_path) {
