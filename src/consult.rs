@@ -69,6 +69,16 @@ fn charge(
 
 fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[&Answer]) {
     if let (Some(e), Some(id)) = (engine, run_id) {
+        for a in answers {
+            let _ = e.note(&crate::engine::work::Note {
+                run_id: Some(id.to_string()),
+                kind: "observation".into(),
+                content: a.text.chars().take(4000).collect(),
+                source: Some(format!("{} ({})", a.provider, a.model)),
+                links: Vec::new(),
+                data: serde_json::json!({"tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd}),
+            });
+        }
         let tokens: u64 = answers
             .iter()
             .map(|a| a.tokens_in.unwrap_or(0) + a.tokens_out.unwrap_or(0))

@@ -30,6 +30,13 @@ pub(super) fn run(args: &InitArgs) -> i32 {
             unchanged,
         }) => {
             let mut out = String::new();
+            match crate::init::propose_checks(&cwd) {
+                Ok(Some(f)) => out.push_str(&format!(
+                    "wrote  {f} (checks for this project type; edit to taste)\n"
+                )),
+                Ok(None) => {}
+                Err(e) => print_err(&format!("warning: {e}\n")),
+            }
             for f in &written {
                 out.push_str(&format!("wrote  .maestro/{f}\n"));
             }

@@ -76,38 +76,16 @@ pub fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
         .map_or_else(|| stage.to_string(), str::to_string)
 }
 
-/// The plain-text context block: facts, errors, constraints and files.
-#[must_use]
-pub fn pack_context(run: &Run) -> String {
-    let c = &run.context;
-    let mut out = String::new();
-    for (head, items) in [
-        ("Facts", &c.facts),
-        ("Errors", &c.errors),
-        ("Constraints", &c.constraints),
-        ("Files", &c.files),
-    ] {
-        if items.is_empty() {
-            continue;
-        }
-        out.push_str("## ");
-        out.push_str(head);
-        out.push('\n');
-        for item in items {
-            out.push_str("- ");
-            out.push_str(item);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out
-}
-
 /// Renders the brief of the run's current stage.
 ///
 /// # Errors
 /// When the run is not in a stage, or its role template fails to render.
-pub fn render(wf: &Compiled, run: &Run, budget: BudgetView) -> Result<Brief, Failure> {
+pub fn render(
+    wf: &Compiled,
+    run: &Run,
+    budget: BudgetView,
+    context: String,
+) -> Result<Brief, Failure> {
     let Some(stage_name) = run.stage.clone() else {
         return Err(Failure::run_finished(run));
     };
@@ -118,7 +96,6 @@ pub fn render(wf: &Compiled, run: &Run, budget: BudgetView) -> Result<Brief, Fai
     let assets = wf.assets(&stage_name);
     let lang = run.lang.as_str();
     let title = title(wf, &stage_name, lang);
-    let context = pack_context(run);
     let schema_text = assets
         .schema
         .as_ref()

@@ -19,6 +19,7 @@ pub mod model;
 mod ops;
 pub mod step;
 pub mod views;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,8 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 pub struct Engine {
     pub library: Library,
     pub store: Store,
+    /// The workspace: files are packed from it and patches applied inside it.
+    pub root: PathBuf,
 }
 
 impl Engine {
@@ -50,9 +53,19 @@ impl Engine {
     /// When the state file cannot be opened.
     pub fn open(home: Home, state: &Path) -> Result<Engine, Failure> {
         let store = Store::open(state)?;
+        // `.maestro/state.db` sits in the workspace root; another state file means the
+        // current directory is the workspace.
+        let root = state
+            .parent()
+            .filter(|d| d.file_name().is_some_and(|n| n == ".maestro"))
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
         Ok(Engine {
             library: Library::new(home),
             store,
+            root,
         })
     }
 }

@@ -160,7 +160,19 @@ impl Engine {
     }
 
     fn brief_of(&self, wf: &Compiled, run: &Run) -> Result<Brief, Failure> {
-        brief::render(wf, run, budget::view(wf, run, now_ms()))
+        let c = &run.context;
+        let packed = self.context(&crate::workspace::context::ContextRequest {
+            files: c.files.clone(),
+            facts: c.facts.clone(),
+            errors: c.errors.clone(),
+            constraints: c.constraints.clone(),
+            max_chars: None,
+        });
+        let mut text = packed.text;
+        for r in &packed.refused {
+            text.push_str(&format!("(not included: {} — {})\n", r.path, r.reason));
+        }
+        brief::render(wf, run, budget::view(wf, run, now_ms()), text)
     }
 
     /// Loads a run, applies expired gate timeouts, runs `f`, and stores the result.
@@ -387,6 +399,26 @@ impl Engine {
             save_approval(tx, &approval, row.version)?;
             Ok(approval)
         })?;
+        let _ = self.note(&super::work::Note {
+            run_id: Some(run.id.clone()),
+            kind: "decision".into(),
+            content: format!(
+                "{} of stage `{}` by {}{}",
+                kind.as_str(),
+                approval.stage,
+                serde_json::to_value(actor)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                text.feedback
+                    .as_ref()
+                    .map(|f| format!(": {f}"))
+                    .unwrap_or_default()
+            ),
+            source: Some(format!("approval {}", approval.id)),
+            links: Vec::new(),
+            data: json!({"approval_id": approval.id, "answers": text.answers}),
+        });
         let current = self.library.get(&run.workflow)?;
         let brief = (run.status == RunStatus::Active)
             .then(|| self.brief_of(&current.compiled, &run).ok())

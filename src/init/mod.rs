@@ -50,6 +50,26 @@ pub fn init(dir: &Path, force: bool) -> Result<InitReport, Error> {
     Ok(report)
 }
 
+/// Writes `.maestro/conf/verify.yaml` with checks for the project type found in `project`,
+/// unless one exists. Returns the file written.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
+    let path = project.join(".maestro/conf/verify.yaml");
+    if path.exists() {
+        return Ok(None);
+    }
+    let Some(text) = crate::workspace::verify::proposal(project) else {
+        return Ok(None);
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    Ok(Some(".maestro/conf/verify.yaml".into()))
+}
+
 /// The Claude Code skill `init --claude` writes (our own words).
 pub const CLAUDE_SKILL: &str = include_str!("claude-skill.md");
 

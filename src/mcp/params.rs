@@ -224,3 +224,110 @@ pub struct ProvidersResult {
     pub providers: Vec<crate::providers::Status>,
     pub config_problems: Vec<String>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackParams {
+    /// Workspace paths or globs (`src/**/*.rs`); `.gitignore` is honoured, secrets refused.
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub facts: Vec<String>,
+    /// Logs or messages; long ones are summarised keeping tracebacks and the tail.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    pub stage: Option<String>,
+    /// Character budget (default 40,000).
+    pub max_chars: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyParams {
+    /// Names of checks from the project's conf/verify.yaml (e.g. `test`, `lint`).
+    pub checks: Vec<String>,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchParams {
+    /// A unified diff (git-style or plain) with paths relative to the workspace.
+    pub diff: String,
+    /// Check every hunk and report, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreParams {
+    /// The backup id a `patch` returned.
+    pub backup_id: String,
+    /// Only these files (default: all the patch touched).
+    pub files: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteParams {
+    pub run_id: Option<String>,
+    /// observation, hypothesis, decision, verification, red_flag, consensus, patch, rollback.
+    pub kind: String,
+    pub content: String,
+    pub source: Option<String>,
+    /// Ids of earlier entries this one rests on.
+    #[serde(default)]
+    pub links: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceParams {
+    pub run_id: Option<String>,
+    pub kind: Option<String>,
+    pub stage: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PackResult {
+    pub summary: String,
+    #[schemars(with = "Object")]
+    pub packed: crate::workspace::context::Packed,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VerifyResult {
+    pub summary: String,
+    pub passed: bool,
+    /// name, command, passed, exit_code, timed_out, counts, duration_ms, output (tail).
+    #[schemars(with = "Vec<Object>")]
+    pub results: Vec<crate::workspace::verify::CheckResult>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PatchResult {
+    pub summary: String,
+    /// dry_run, backup_id, files (path, kind, hunks, added, removed).
+    #[schemars(with = "Object")]
+    pub report: crate::workspace::backup::PatchReport,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RestoreResult {
+    pub summary: String,
+    #[schemars(with = "Object")]
+    pub report: crate::workspace::backup::RestoreReport,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EvidenceResult {
+    pub summary: String,
+    /// id, run_id, stage, kind, content, source, links, at.
+    #[schemars(with = "Vec<Object>")]
+    pub entries: Vec<crate::engine::work::Evidence>,
+}

@@ -2,6 +2,8 @@
 //! (Context packing, patches, verification and evidence come with the workspace issue.)
 
 pub mod backup;
+pub mod context;
 pub mod diff;
 pub mod mask;
 pub mod patch;
+pub mod verify;

@@ -7,3 +7,4 @@ mod providers;
 mod support;
 mod validate;
 mod workflows;
+mod workspace;

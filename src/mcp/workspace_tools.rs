@@ -1,0 +1,208 @@
+//! The workspace tools: `context`, `verify`, `patch`, `restore`, `note`, `evidence`.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, tool, tool_router};
+
+use super::params::{
+    EvidenceParams, EvidenceResult, NoteParams, PackParams, PackResult, PatchParams, PatchResult,
+    RestoreParams, RestoreResult, VerifyParams, VerifyResult,
+};
+use super::{Server, refusal};
+use crate::engine::work::{EvidenceQuery, Note};
+use crate::workspace::context::ContextRequest;
+
+#[tool_router(router = workspace_router, vis = "pub(crate)")]
+impl Server {
+    /// Pack files, facts, errors and constraints into a context for another model, within a
+    /// character budget. Secret files and paths outside the workspace are refused; secrets are
+    /// masked.
+    #[tool(annotations(title = "Pack context", read_only_hint = true, open_world_hint = false))]
+    async fn context(
+        &self,
+        Parameters(p): Parameters<PackParams>,
+    ) -> Result<Json<PackResult>, String> {
+        let packed = self.engine().context(&ContextRequest {
+            files: p.files,
+            facts: p.facts,
+            errors: p.errors,
+            constraints: p.constraints,
+            max_chars: p.max_chars,
+        });
+        Ok(Json(PackResult {
+            summary: format!(
+                "{} characters; {} file(s) included, {} refused",
+                packed.chars,
+                packed.included.len(),
+                packed.refused.len()
+            ),
+            packed,
+        }))
+    }
+
+    /// Run named checks from the project's conf/verify.yaml (tests, lint, types) with
+    /// timeouts; pass/fail counts are parsed. Other commands are refused.
+    #[tool(annotations(
+        title = "Run the project's checks",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn verify(
+        &self,
+        Parameters(p): Parameters<VerifyParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<VerifyResult>, String> {
+        let (checks, root) = {
+            let engine = self.engine();
+            (
+                engine.plan_checks(&p.checks).map_err(|f| refusal(&f))?,
+                engine.root.clone(),
+            )
+        };
+        let mut results = Vec::new();
+        for check in &checks {
+            let r = crate::workspace::verify::run(&root, check, &ctx.ct).await;
+            self.engine()
+                .record_check(p.run_id.as_deref(), &r)
+                .map_err(|f| refusal(&f))?;
+            results.push(r);
+        }
+        let passed = results.iter().all(|r| r.passed);
+        Ok(Json(VerifyResult {
+            summary: results
+                .iter()
+                .map(|r| {
+                    let counts = r
+                        .counts
+                        .map(|c| format!(" ({} passed, {} failed)", c.passed, c.failed))
+                        .unwrap_or_default();
+                    format!(
+                        "{}: {}{counts}",
+                        r.name,
+                        if r.passed { "passed" } else { "FAILED" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            passed,
+            results,
+        }))
+    }
+
+    /// Apply a unified diff inside the workspace: every hunk is checked first, a backup is
+    /// taken, and all files change or none. `dry_run` only checks.
+    #[tool(annotations(
+        title = "Apply a patch",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn patch(
+        &self,
+        Parameters(p): Parameters<PatchParams>,
+    ) -> Result<Json<PatchResult>, String> {
+        let report = self
+            .engine()
+            .patch(&p.diff, p.dry_run, p.run_id.as_deref())
+            .map_err(|f| refusal(&f))?;
+        let files: Vec<String> = report
+            .files
+            .iter()
+            .map(|f| format!("{} ({})", f.path, f.kind))
+            .collect();
+        Ok(Json(PatchResult {
+            summary: match &report.backup_id {
+                Some(id) => format!(
+                    "applied to {}; `restore` with backup_id {id} takes it back",
+                    files.join(", ")
+                ),
+                None => format!("dry run: every hunk applies to {}", files.join(", ")),
+            },
+            report,
+        }))
+    }
+
+    /// Take a patch back: put back what it changed and remove what it created.
+    #[tool(annotations(
+        title = "Restore a backup",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn restore(
+        &self,
+        Parameters(p): Parameters<RestoreParams>,
+    ) -> Result<Json<RestoreResult>, String> {
+        let report = self
+            .engine()
+            .restore(&p.backup_id, p.files.as_deref())
+            .map_err(|f| refusal(&f))?;
+        Ok(Json(RestoreResult {
+            summary: format!(
+                "restored {} file(s), removed {} created file(s)",
+                report.restored.len(),
+                report.removed.len()
+            ),
+            report,
+        }))
+    }
+
+    /// Add an entry to the evidence chain (why a step was taken), optionally linked to
+    /// earlier entries.
+    #[tool(annotations(
+        title = "Note evidence",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn note(
+        &self,
+        Parameters(p): Parameters<NoteParams>,
+    ) -> Result<Json<EvidenceResult>, String> {
+        let e = self
+            .engine()
+            .note(&Note {
+                run_id: p.run_id,
+                kind: p.kind,
+                content: p.content,
+                source: p.source,
+                links: p.links,
+                data: serde_json::Value::Null,
+            })
+            .map_err(|f| refusal(&f))?;
+        Ok(Json(EvidenceResult {
+            summary: format!("noted {} ({})", e.id, e.kind),
+            entries: vec![e],
+        }))
+    }
+
+    /// Read the evidence chain, newest first, by run, kind and stage.
+    #[tool(annotations(title = "Evidence", read_only_hint = true, open_world_hint = false))]
+    async fn evidence(
+        &self,
+        Parameters(p): Parameters<EvidenceParams>,
+    ) -> Result<Json<EvidenceResult>, String> {
+        let entries = self
+            .engine()
+            .evidence(&EvidenceQuery {
+                run_id: p.run_id,
+                kind: p.kind,
+                stage: p.stage,
+                limit: p.limit,
+            })
+            .map_err(|f| refusal(&f))?;
+        Ok(Json(EvidenceResult {
+            summary: format!(
+                "{} entr{}",
+                entries.len(),
+                if entries.len() == 1 { "y" } else { "ies" }
+            ),
+            entries,
+        }))
+    }
+}
