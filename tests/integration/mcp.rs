@@ -166,14 +166,32 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         [
             "brief",
             "consult",
+            "context",
             "decide",
             "ensemble",
+            "evidence",
+            "note",
+            "patch",
             "providers",
+            "restore",
             "start",
             "status",
-            "submit"
+            "submit",
+            "verify",
         ]
     );
+    for t in tools
+        .iter()
+        .filter(|t| ["patch", "restore"].contains(&t.name.as_ref()))
+    {
+        let a = t.annotations.as_ref().unwrap();
+        assert_eq!(
+            a.destructive_hint,
+            Some(true),
+            "{} must say it is destructive",
+            t.name
+        );
+    }
     for t in &tools {
         assert!(t.output_schema.is_some(), "{} has no output schema", t.name);
         assert!(t.annotations.is_some(), "{} has no annotations", t.name);
@@ -339,7 +357,21 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         })
         .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "approval_decided").count(), 8);
-    assert_eq!(kinds.last().map(String::as_str), Some("run_finished"));
+    assert_eq!(
+        kinds
+            .iter()
+            .rev()
+            .find(|k| *k != "evidence")
+            .map(String::as_str),
+        Some("run_finished")
+    );
+    // Each decision is also in the evidence chain.
+    assert_eq!(
+        log.stdout.matches("\"kind\":\"decision\"").count(),
+        8,
+        "{}",
+        log.stdout
+    );
     let runs = p.terminal(&["runs", "--all", "--json"]);
     let list: Value = serde_json::from_str(&runs.stdout).unwrap();
     assert_eq!(list[0]["end"], "complete");
