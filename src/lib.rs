@@ -13,6 +13,7 @@ pub mod loader;
 pub mod mcp;
 pub mod process;
 pub mod providers;
+pub mod quality;
 pub mod render;
 pub mod schema;
 pub mod source;
