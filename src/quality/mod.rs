@@ -4,6 +4,8 @@
 //! slices the callers pass in.
 
 pub mod calibrate;
+pub mod coordinate;
 pub mod redflag;
+pub mod select;
 pub mod steps;
 pub mod vote;
