@@ -93,12 +93,10 @@ pub fn parse_judge(answer: &str, ids: &[String]) -> Result<BTreeMap<String, f64>
     }
     // The selected one wins even if the judge forgot to score it.
     let top = scores.values().copied().fold(0.0, f64::max);
-    scores.insert(
-        selected.to_string(),
-        (top + 1e-9)
-            .min(1.0)
-            .max(*scores.get(selected).unwrap_or(&0.0)),
-    );
+    let own = scores.get(selected).copied();
+    if own.is_none_or(|o| o < top) {
+        scores.insert(selected.to_string(), (top + 1e-6).min(1.0));
+    }
     Ok(scores)
 }
 
