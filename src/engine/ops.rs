@@ -628,6 +628,11 @@ fn submit_step(
         run.pending_approval = Some(approval.id.clone());
         return Ok(Some(approval));
     }
+    events.push((
+        "stage_outcome",
+        json!({"stage": stage_name, "workflow": run.workflow, "topology": stage.topology().as_str(),
+               "success": true, "consults": run.consults_in_visit}),
+    ));
     run.outputs.insert(stage_name, output.clone());
     let ev = event.unwrap_or("done").to_string();
     step::fire(wf, run, &ev, output, events)?;
@@ -683,7 +688,7 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
             .with_details(json!({"violations": violations})));
         }
     }
-    let flags = red_flags(wf, stage, &text);
+    let flags = red_flags(wf, stage, &text, output);
     if !flags.is_empty() {
         return Err(Failure::new(
             "red_flag",
@@ -702,25 +707,54 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
     Ok(())
 }
 
-/// The length checks of the stage's `red-flags` node on the serialized output.
-fn red_flags(wf: &Compiled, stage: &str, text: &str) -> Vec<Value> {
+/// The stage's `red-flags` node, through the one red-flag engine: lengths on the serialized
+/// output, content rules (hedging, dangerous commands or code, forbidden files in diffs) on
+/// its text fields. Only what the workflow asks for, plus forbidden files in diffs.
+fn red_flags(wf: &Compiled, stage: &str, text: &str, output: &Value) -> Vec<Value> {
+    use crate::quality::redflag::{RuleSet, check};
     let Some(s) = wf.workflow().stage(stage) else {
         return Vec::new();
     };
     let rf = &s.settings.red_flags;
-    let chars = text.chars().count() as u64;
-    let mut flags = Vec::new();
-    if let Some(max) = rf.max_chars.filter(|&m| chars > m) {
-        flags.push(json!({"rule": "max-chars", "message": format!("{chars} characters, more than max-chars={max}")}));
+    let lengths = RuleSet {
+        max_chars: rf.max_chars,
+        min_chars: rf.min_chars,
+        max_tokens: rf.max_tokens,
+        hedging: false,
+        format: None,
+        schema: None,
+        dangerous_commands: false,
+        dangerous_code: false,
+        forbidden_files: false,
+        max_files: None,
+    };
+    let content = RuleSet {
+        max_chars: None,
+        min_chars: None,
+        max_tokens: None,
+        hedging: rf.hedging.unwrap_or(false),
+        dangerous_commands: rf.dangerous_commands.unwrap_or(false),
+        dangerous_code: rf.dangerous_code.unwrap_or(false),
+        forbidden_files: rf.forbidden_files.unwrap_or(true),
+        max_files: rf.max_files,
+        ..lengths.clone()
+    };
+    let mut strings = Vec::new();
+    collect_strings(output, &mut strings);
+    check(text, &lengths)
+        .into_iter()
+        .chain(check(&strings.join("\n"), &content))
+        .map(|f| json!({"rule": f.rule, "message": f.message}))
+        .collect()
+}
+
+fn collect_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
     }
-    if let Some(min) = rf.min_chars.filter(|&m| chars < m) {
-        flags.push(json!({"rule": "min-chars", "message": format!("{chars} characters, fewer than min-chars={min}")}));
-    }
-    let tokens = chars.div_ceil(4);
-    if let Some(max) = rf.max_tokens.filter(|&m| tokens > m) {
-        flags.push(json!({"rule": "max-tokens", "message": format!("about {tokens} tokens, more than max-tokens={max}")}));
-    }
-    flags
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -770,6 +804,12 @@ fn apply_decision(
             answers: text.answers.clone(),
         });
     }
+    events.push((
+        "stage_outcome",
+        json!({"stage": stage, "workflow": run.workflow,
+               "topology": wf.workflow().stage(&stage).map(|s| s.topology().as_str()),
+               "success": kind == DecisionKind::Approve, "consults": run.consults_in_visit}),
+    ));
     let output = approval.output.clone();
     let has_edge = |event: &str| {
         wf.workflow()

@@ -313,3 +313,54 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
     assert_eq!(engine.brief(&id).unwrap().title, "Alpha two");
     assert!(engine.status(&id).unwrap().workflow_problems.is_empty());
 }
+
+#[test]
+fn a_stages_red_flags_refuse_outputs_through_the_one_engine() {
+    let (tmp, engine) = setup();
+    std::fs::write(
+        tmp.path().join("home/workflows/t.kdl"),
+        FLOW.replace(
+            "        output \"out_a\"\n",
+            "        output \"out_a\"\n        red-flags hedging=#true max-chars=400\n",
+        ),
+    )
+    .unwrap();
+    let id = start(&engine);
+    let err = engine
+        .submit(
+            &id,
+            &json!({"score": 0.9, "summary": "Perhaps the cache is stale"}),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code, "red_flag");
+    assert!(err.message.contains("hedges"), "{}", err.message);
+    let err = engine
+        .submit(
+            &id,
+            &json!({"score": 0.9, "summary": "x".repeat(500)}),
+            None,
+        )
+        .unwrap_err();
+    assert!(err.message.contains("more than 400"), "{}", err.message);
+    // A diff that touches a secret file is refused by default.
+    let err = engine
+        .submit(
+            &id,
+            &json!({"score": 0.9, "summary": "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-A=1\n+A=2\n"}),
+            None,
+        )
+        .unwrap_err();
+    assert!(err.message.contains(".env"), "{}", err.message);
+    assert!(
+        engine
+            .submit(
+                &id,
+                &json!({"score": 0.9, "summary": "The cache is stale."}),
+                None
+            )
+            .is_ok()
+    );
+    let m = engine.metrics(Some(&id)).unwrap();
+    assert_eq!((m.red_flag_checked, m.red_flagged), (4, 3));
+}

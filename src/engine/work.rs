@@ -335,3 +335,53 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// Appends an event to a run's audit trail (or the global one with no run).
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn record(&self, run_id: Option<&str>, kind: &str, data: &Value) -> Result<(), Failure> {
+        self.store.write(|tx| {
+            tx.append(run_id.unwrap_or(""), kind, data)
+                .map_err(Failure::from)
+        })?;
+        Ok(())
+    }
+
+    /// Stage outcomes of every run, oldest first (Rule D's calibration data).
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn outcomes(&self) -> Result<Vec<crate::quality::coordinate::Outcome>, Failure> {
+        let events = self
+            .store
+            .read(|tx| tx.events(None).map_err(Failure::from))?;
+        Ok(events
+            .iter()
+            .filter(|e| e.kind == "stage_outcome")
+            .map(|e| crate::quality::coordinate::Outcome {
+                topology: e.data["topology"].as_str().unwrap_or("sas").to_string(),
+                success: e.data["success"] == true,
+                overhead: e.data["consults"].as_f64().unwrap_or(0.0),
+            })
+            .collect())
+    }
+
+    /// Metrics for one run, or all runs.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn metrics(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<crate::quality::metrics::Metrics, Failure> {
+        let events = match run_id {
+            Some(id) => self.log(id)?,
+            None => self
+                .store
+                .read(|tx| tx.events(None).map_err(Failure::from))?,
+        };
+        Ok(crate::quality::metrics::compute(&events))
+    }
+}

@@ -9,6 +9,7 @@ mod catalog;
 mod consult_tools;
 mod elicit;
 pub mod params;
+mod quality_tools;
 mod workflow_tools;
 mod workspace_tools;
 
@@ -47,8 +48,10 @@ impl Server {
     #[must_use]
     pub fn new(engine: Engine) -> Self {
         let disabled = std::env::var("MAESTRO_DISABLED_TOOLS").unwrap_or_default();
-        let mut tool_router =
-            Self::workflow_router() + Self::consult_router() + Self::workspace_router();
+        let mut tool_router = Self::workflow_router()
+            + Self::consult_router()
+            + Self::workspace_router()
+            + Self::quality_router();
         for name in disabled.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             tool_router.remove_route(name);
         }

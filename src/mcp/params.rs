@@ -331,3 +331,107 @@ pub struct EvidenceResult {
     #[schemars(with = "Vec<Object>")]
     pub entries: Vec<crate::engine::work::Evidence>,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteParams {
+    /// The question every sample answers (keep it to one small step).
+    pub question: String,
+    /// Vote margin; default: the micro-step's, the stage's `vote`, or 3.
+    pub k: Option<u32>,
+    /// Providers asked in turn (round-robin); default: the run's stage preferences, else all.
+    #[serde(default)]
+    pub providers: Vec<String>,
+    pub max_samples: Option<u32>,
+    /// `text` or `json`.
+    pub format: Option<String>,
+    /// A JSON Schema every answer must satisfy (implies json).
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub schema: Option<Value>,
+    /// A micro-step name (s1_spec_extract … r2_perf): its schema, red flags and k.
+    pub step: Option<String>,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedFlagParams {
+    pub content: String,
+    /// `text`, `json` or `diff`.
+    pub format: Option<String>,
+    /// Extra rules: hedging, dangerous_code, dangerous_command, forbidden_files, invalid_diff,
+    /// invalid_json, multi_file.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Use this stage's `red-flags` (needs run_id).
+    pub stage: Option<String>,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateParams {
+    /// Per-step success probability, if known.
+    pub p: Option<f64>,
+    /// Or estimate p by sampling this prompt …
+    pub step_prompt: Option<String>,
+    /// … judged by this oracle: `{"expected": "<answer>"}` or `{"schema": {…}}`.
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
+    pub oracle_check: Option<Value>,
+    /// … this many times (default 10), from this provider.
+    pub samples: Option<u32>,
+    pub provider: Option<String>,
+    /// Target success rate of the whole task, strictly between 0 and 1.
+    pub target: f64,
+    /// Number of steps in the task.
+    pub steps: f64,
+    /// A micro-step name whose red flags apply to samples.
+    pub step: Option<String>,
+    /// Cost of one sample, for the expected total.
+    pub cost_per_sample: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectParams {
+    /// The candidates: id, content, provider.
+    #[schemars(with = "Vec<BTreeMap<String, Value>>")]
+    pub candidates: Vec<crate::quality::select::Candidate>,
+    /// `tests_first` (default), `hybrid` or `judge`.
+    pub mode: Option<String>,
+    /// Candidate id → tests passed.
+    #[serde(default)]
+    pub test_results: BTreeMap<String, bool>,
+    /// Candidate id → lint score 0..1.
+    #[serde(default)]
+    pub lint_results: BTreeMap<String, f64>,
+    /// Provider that judges (mode `judge`, or extra signal for `hybrid`).
+    pub judge_provider: Option<String>,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinateParams {
+    pub task: String,
+    pub code_context: Option<String>,
+    pub error_logs: Option<String>,
+    pub stage: Option<String>,
+    pub run_id: Option<String>,
+    /// Your confidence (0..1) of doing it alone.
+    pub baseline_confidence: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsParams {
+    pub run_id: Option<String>,
+}
+
+/// Any quality tool's result: a summary and the details.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QualityResult {
+    pub summary: String,
+    #[schemars(with = "Object")]
+    pub result: Value,
+}

@@ -5,6 +5,7 @@
 
 pub mod calibrate;
 pub mod coordinate;
+pub mod metrics;
 pub mod redflag;
 pub mod select;
 pub mod steps;

@@ -169,10 +169,10 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
             format!("about {tokens} tokens, more than {max}"),
         ));
     }
-    if rules.hedging {
-        if let Some(m) = HEDGING.find(content) {
-            flags.push(flag("hedging", format!("hedges: \"{}\"", m.as_str())));
-        }
+    if rules.hedging
+        && let Some(m) = HEDGING.find(content)
+    {
+        flags.push(flag("hedging", format!("hedges: \"{}\"", m.as_str())));
     }
     let wants_json = rules.format.as_deref() == Some("json") || rules.schema.is_some();
     if wants_json {
@@ -205,32 +205,32 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
             "the answer is not a unified diff".into(),
         ));
     }
-    if rules.dangerous_commands {
-        if let Some(m) = DANGEROUS_COMMANDS.find(content) {
-            flags.push(flag(
-                "dangerous_command",
-                format!("contains `{}`", m.as_str()),
-            ));
-        }
+    if rules.dangerous_commands
+        && let Some(m) = DANGEROUS_COMMANDS.find(content)
+    {
+        flags.push(flag(
+            "dangerous_command",
+            format!("contains `{}`", m.as_str()),
+        ));
     }
-    if rules.dangerous_code {
-        if let Some(m) = DANGEROUS_CODE.find(content) {
-            flags.push(flag("dangerous_code", format!("contains `{}`", m.as_str())));
-        }
+    if rules.dangerous_code
+        && let Some(m) = DANGEROUS_CODE.find(content)
+    {
+        flags.push(flag("dangerous_code", format!("contains `{}`", m.as_str())));
     }
     let files: Vec<&str> = DIFF_FILE
         .captures_iter(content)
         .filter_map(|c| c.get(1).map(|m| m.as_str()))
         .filter(|f| *f != "/dev/null")
         .collect();
-    if rules.forbidden_files {
-        if let Some(f) = files.iter().find(|f| {
+    if rules.forbidden_files
+        && let Some(f) = files.iter().find(|f| {
             crate::workspace::context::secret_reason(f).is_some()
                 || f.ends_with(".lock")
                 || f.ends_with("package-lock.json")
-        }) {
-            flags.push(flag("forbidden_file", format!("the diff changes `{f}`")));
-        }
+        })
+    {
+        flags.push(flag("forbidden_file", format!("the diff changes `{f}`")));
     }
     if let Some(max) = rules.max_files.filter(|&m| files.len() as u64 > m) {
         flags.push(flag(

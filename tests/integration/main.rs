@@ -4,6 +4,7 @@ mod fuzz;
 mod mcp;
 mod patch;
 mod providers;
+mod quality;
 mod support;
 mod validate;
 mod workflows;

@@ -165,19 +165,25 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         names,
         [
             "brief",
+            "calibrate",
             "consult",
             "context",
+            "coordinate",
             "decide",
             "ensemble",
             "evidence",
+            "metrics",
             "note",
             "patch",
             "providers",
+            "red_flag",
             "restore",
+            "select",
             "start",
             "status",
             "submit",
             "verify",
+            "vote",
         ]
     );
     for t in tools

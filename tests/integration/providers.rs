@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::support::{Output, Test, repo};
 
 /// A project with the fakes first on PATH and a HOME whose `.fake/` steers them.
-struct Fakes {
+pub(crate) struct Fakes {
     dir: tempfile::TempDir,
 }
 
@@ -31,7 +31,7 @@ impl Fakes {
         self
     }
 
-    fn path_var() -> String {
+    pub(crate) fn path_var() -> String {
         format!(
             "{}:{}",
             repo().join("tests/fakes").display(),
@@ -54,7 +54,7 @@ impl Fakes {
     }
 }
 
-fn digest(prompt: &str) -> String {
+pub(crate) fn digest(prompt: &str) -> String {
     let out = std::process::Command::new("python3")
         .args([
             "-c",
