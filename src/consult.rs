@@ -137,6 +137,43 @@ pub fn plan_consult(
     ))
 }
 
+/// Runs the default red flags over an answer: a flagged answer is discarded (with its
+/// reasons recorded), never repaired.
+///
+/// # Errors
+/// `red_flag`, naming the rules the answer tripped.
+pub fn screen(
+    engine: Option<&Engine>,
+    run_id: Option<&str>,
+    answer: &Answer,
+) -> Result<(), Failure> {
+    let flags =
+        crate::quality::redflag::check(&answer.text, &crate::quality::redflag::RuleSet::default());
+    if flags.is_empty() {
+        return Ok(());
+    }
+    if let Some(e) = engine {
+        let _ = e.record(
+            run_id,
+            "output_refused",
+            &serde_json::json!({"code": "red_flag", "provider": answer.provider, "flags": flags}),
+        );
+    }
+    Err(Failure::new(
+        "red_flag",
+        format!(
+            "the answer of {} was discarded: {}",
+            answer.provider,
+            flags
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        "ask again (perhaps more narrowly) or ask another provider; flagged answers are never repaired",
+    ))
+}
+
 /// Adds what the answers reported (tokens, cost) to the run.
 pub fn record_usage(engine: Option<&Engine>, run_id: Option<&str>, answers: &[&Answer]) {
     record(engine, run_id, answers);
@@ -157,6 +194,7 @@ pub async fn consult(
         .consult(&req, cancel)
         .await
         .map_err(|e| provider_failure(&e))?;
+    screen(engine, ask.run_id.as_deref(), &answer)?;
     record(engine, ask.run_id.as_deref(), &[&answer]);
     Ok(Consulted { answer, budget })
 }

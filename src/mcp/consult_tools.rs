@@ -131,6 +131,8 @@ impl Server {
                 e.provider, e.kind, e.message, e.help
             )
         })?;
+        crate::consult::screen(Some(&self.engine()), ask.run_id.as_deref(), &answer)
+            .map_err(|f| refusal(&f))?;
         crate::consult::record_usage(Some(&self.engine()), ask.run_id.as_deref(), &[&answer]);
         let done = crate::consult::Consulted {
             answer,
