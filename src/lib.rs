@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod home;
 pub mod init;
+mod join;
 pub mod lint;
 pub mod loader;
 pub mod mcp;

@@ -125,7 +125,7 @@ where
             .min(cfg.max_samples - drawn)
             .max(1);
         let futs: Vec<_> = (drawn..drawn + n).map(|i| sample(i as usize)).collect();
-        let results = join_all(futs).await;
+        let results = crate::join::join_all(futs).await;
         drawn += n;
         let mut all_failed = true;
         for r in results {
@@ -203,29 +203,6 @@ where
         flags,
         k,
     }
-}
-
-/// Runs futures concurrently, outputs in order.
-async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut pending: Vec<(usize, std::pin::Pin<Box<F>>)> =
-        futs.into_iter().map(Box::pin).enumerate().collect();
-    let mut out: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(v) => {
-                out[*i] = Some(v);
-                false
-            }
-            std::task::Poll::Pending => true,
-        });
-        if pending.is_empty() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
