@@ -55,6 +55,9 @@ impl Server {
         for name in disabled.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             tool_router.remove_route(name);
         }
+        for route in tool_router.map.values_mut() {
+            compact(&mut route.attr);
+        }
         Self {
             engine: Arc::new(Mutex::new(engine)),
             tool_router,
@@ -75,6 +78,81 @@ impl Server {
             .into_iter()
             .map(|t| t.name.to_string())
             .collect()
+    }
+}
+
+/// Every tool's schemas cost context in every session: drop the `$schema` keys and give each
+/// result a one-line output schema (an object with a `summary`); the field docs live in the
+/// tool descriptions and the results themselves.
+fn compact(tool: &mut rmcp::model::Tool) {
+    let mut input = serde_json::Value::Object((*tool.input_schema).clone());
+    slim(&mut input);
+    if let serde_json::Value::Object(map) = input {
+        tool.input_schema = Arc::new(map);
+    }
+    if tool.output_schema.is_some() {
+        let out = serde_json::json!({
+            "type": "object",
+            "required": ["summary"],
+            "properties": {"summary": {"type": "string"}}
+        });
+        if let serde_json::Value::Object(map) = out {
+            tool.output_schema = Some(Arc::new(map));
+        }
+    }
+    if let Some(a) = tool.annotations.as_mut() {
+        a.title = None;
+    }
+}
+
+/// Removes what a model does not need to call a tool: `$schema`, integer formats and
+/// minimums, empty defaults, `additionalProperties`, and `null` alternatives of optional
+/// fields (absence already says it).
+fn slim(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            map.remove("$schema");
+            map.remove("additionalProperties");
+            if map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                f.starts_with("uint") || f.starts_with("int") || f == "double" || f == "float"
+            }) {
+                map.remove("format");
+                if map.get("minimum").and_then(Value::as_f64) == Some(0.0) {
+                    map.remove("minimum");
+                }
+            }
+            if map
+                .get("default")
+                .is_some_and(|d| d.as_array().is_some_and(Vec::is_empty))
+            {
+                map.remove("default");
+            }
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    map.insert("type".into(), kept[0].clone());
+                }
+            }
+            if let Some(Value::Array(alts)) = map.get("anyOf") {
+                let kept: Vec<Value> = alts
+                    .iter()
+                    .filter(|a| a.get("type") != Some(&Value::from("null")))
+                    .cloned()
+                    .collect();
+                if kept.len() == 1 {
+                    map.remove("anyOf");
+                    if let Value::Object(inner) = &kept[0] {
+                        for (k, x) in inner {
+                            map.insert(k.clone(), x.clone());
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(slim);
+        }
+        Value::Array(items) => items.iter_mut().for_each(slim),
+        _ => {}
     }
 }
 
