@@ -4,7 +4,9 @@
 //! from the working directory upward, stopping at the git root), the user's config dir
 //! (`$XDG_CONFIG_HOME/maestro`), then the defaults built into the binary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 
@@ -13,7 +15,10 @@ mod builtin {
 }
 
 /// What kind of asset, and so which folder and file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     Workflow,
     Role,
@@ -68,18 +73,34 @@ pub enum Origin {
     Project,
     User,
     Builtin,
+    /// The files a run's workflow version was compiled from, kept in the state file.
+    Pinned,
 }
 
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub origin: Origin,
-    /// `None` for the built-in layer.
+    /// `None` for the built-in and pinned layers.
     pub dir: Option<PathBuf>,
+    /// The pinned layer's files by relative path (`roles/judge.md.j2`).
+    pub files: Option<Arc<BTreeMap<String, Vec<u8>>>>,
+}
+
+/// Whether `name` may name an asset: `[a-z0-9_-]+`, at most 64 characters. Lookups refuse
+/// anything else before touching the disk, so a name can never be a path.
+#[must_use]
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// One asset's text and where it was found.
 #[derive(Debug, Clone)]
 pub struct Asset {
+    pub kind: Kind,
     pub name: String,
     /// What to show people: a path, or `builtin:roles/judge.md.j2`.
     pub display: String,
@@ -92,6 +113,8 @@ pub struct Asset {
 #[derive(Debug, Clone)]
 pub struct Home {
     pub layers: Vec<Layer>,
+    /// When set, every asset `find` returns is recorded here (what a compile read).
+    reads: Option<Arc<Mutex<Vec<Asset>>>>,
 }
 
 /// Inputs to [`Home::resolve`], so tests need not touch the process environment.
@@ -127,39 +150,55 @@ impl Home {
     pub fn resolve(opts: &HomeOptions) -> Home {
         let mut layers = Vec::new();
         if let Some(dir) = &opts.explicit {
-            layers.push(Layer {
-                origin: Origin::Explicit,
-                dir: Some(dir.clone()),
-            });
+            layers.push(Layer::dir(Origin::Explicit, dir.clone()));
         }
         if let Some(dir) = project_dir(&opts.cwd) {
-            layers.push(Layer {
-                origin: Origin::Project,
-                dir: Some(dir),
-            });
+            layers.push(Layer::dir(Origin::Project, dir));
         }
         if let Some(dir) = opts.user_config.as_ref().filter(|d| d.is_dir()) {
-            layers.push(Layer {
-                origin: Origin::User,
-                dir: Some(dir.clone()),
-            });
+            layers.push(Layer::dir(Origin::User, dir.clone()));
         }
-        layers.push(Layer {
-            origin: Origin::Builtin,
-            dir: None,
-        });
-        Home { layers }
+        layers.push(Layer::builtin());
+        Home {
+            layers,
+            reads: None,
+        }
     }
 
     /// Only the defaults built into the binary.
     #[must_use]
     pub fn builtin() -> Home {
         Home {
-            layers: vec![Layer {
-                origin: Origin::Builtin,
-                dir: None,
-            }],
+            layers: vec![Layer::builtin()],
+            reads: None,
         }
+    }
+
+    /// A home that serves exactly `files` (relative paths → bytes), then nothing else: how a
+    /// pinned workflow version is compiled again, independent of today's files.
+    #[must_use]
+    pub fn pinned(files: BTreeMap<String, Vec<u8>>) -> Home {
+        Home {
+            layers: vec![Layer {
+                origin: Origin::Pinned,
+                dir: None,
+                files: Some(Arc::new(files)),
+            }],
+            reads: None,
+        }
+    }
+
+    /// This home, recording every asset found from now on.
+    #[must_use]
+    pub fn recording(&self) -> (Home, Arc<Mutex<Vec<Asset>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        (
+            Home {
+                layers: self.layers.clone(),
+                reads: Some(log.clone()),
+            },
+            log,
+        )
     }
 
     /// Puts a folder in front of every other layer (the home a workflow file sits in).
@@ -167,29 +206,51 @@ impl Home {
         if self.layers.iter().any(|l| l.dir.as_deref() == Some(&dir)) {
             return;
         }
-        self.layers.insert(
-            0,
-            Layer {
-                origin,
-                dir: Some(dir),
-            },
-        );
+        self.layers.insert(0, Layer::dir(origin, dir));
     }
 
-    /// Finds an asset by name; the first layer that has it wins.
+    /// Finds an asset by name; the first layer that has it wins. A name that is not
+    /// [`valid_name`] is found nowhere (no path is ever built from it).
     ///
     /// # Errors
     /// When the file exists but cannot be read.
     pub fn find(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
+        if !valid_name(name) {
+            return Ok(None);
+        }
+        let found = self.find_valid(kind, name)?;
+        if let (Some(a), Some(log)) = (&found, &self.reads) {
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(a.clone());
+        }
+        Ok(found)
+    }
+
+    fn find_valid(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
         for layer in &self.layers {
             for ext in kind.extensions() {
                 let rel = format!("{}/{name}{ext}", kind.dir());
+                if let Some(files) = &layer.files {
+                    if let Some(bytes) = files.get(&rel) {
+                        return Ok(Some(Asset {
+                            kind,
+                            name: name.to_string(),
+                            display: format!("pinned:{rel}"),
+                            bytes: bytes.clone(),
+                            origin: layer.origin,
+                            path: None,
+                        }));
+                    }
+                    continue;
+                }
                 match &layer.dir {
                     Some(dir) => {
                         let path = dir.join(&rel);
                         if path.is_file() {
                             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
                             return Ok(Some(Asset {
+                                kind,
                                 name: name.to_string(),
                                 display: path.display().to_string(),
                                 bytes,
@@ -201,6 +262,7 @@ impl Home {
                     None => {
                         if let Some((_, text)) = builtin::BUILTIN.iter().find(|(p, _)| *p == rel) {
                             return Ok(Some(Asset {
+                                kind,
                                 name: name.to_string(),
                                 display: format!("builtin:{rel}"),
                                 bytes: text.as_bytes().to_vec(),
@@ -226,6 +288,17 @@ impl Home {
     pub fn names(&self, kind: Kind) -> Vec<String> {
         let mut names = Vec::new();
         for layer in &self.layers {
+            if let Some(files) = &layer.files {
+                let prefix = format!("{}/", kind.dir());
+                for p in files.keys() {
+                    if let Some(file) = p.strip_prefix(&prefix)
+                        && let Some(n) = strip_ext(kind, file)
+                    {
+                        names.push(n.to_string());
+                    }
+                }
+                continue;
+            }
             match &layer.dir {
                 Some(dir) => {
                     if let Ok(entries) = std::fs::read_dir(dir.join(kind.dir())) {
@@ -259,7 +332,25 @@ fn strip_ext(kind: Kind, file: &str) -> Option<&str> {
     kind.extensions()
         .iter()
         .find_map(|ext| file.strip_suffix(ext))
-        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .filter(|n| valid_name(n))
+}
+
+impl Layer {
+    fn dir(origin: Origin, dir: PathBuf) -> Layer {
+        Layer {
+            origin,
+            dir: Some(dir),
+            files: None,
+        }
+    }
+
+    fn builtin() -> Layer {
+        Layer {
+            origin: Origin::Builtin,
+            dir: None,
+            files: None,
+        }
+    }
 }
 
 /// The project's `.maestro/`: from `cwd` upward, stopping at the git root.
@@ -311,6 +402,30 @@ mod tests {
             .unwrap();
         assert_eq!(skill.origin, Origin::Builtin);
         assert!(home.find(Kind::Role, "nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn names_that_are_not_names_find_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("w/workflows")).unwrap();
+        std::fs::write(tmp.path().join("w/x.kdl"), "secret").unwrap();
+        let mut home = Home::builtin();
+        home.push_front(tmp.path().join("w/workflows/sub"), Origin::Explicit);
+        for bad in ["../x", "../../w/x", "a/b", "A", "", ".hidden", "x\0", &"a".repeat(65)] {
+            assert!(home.find(Kind::Workflow, bad).unwrap().is_none(), "{bad}");
+        }
+        assert!(valid_name("stage1_example-analysis"));
+    }
+
+    #[test]
+    fn a_pinned_home_serves_its_files_and_records_reads() {
+        let mut files = BTreeMap::new();
+        files.insert("roles/judge.md.j2".to_string(), b"pinned judge".to_vec());
+        let (home, log) = Home::pinned(files).recording();
+        assert_eq!(home.find(Kind::Role, "judge").unwrap().unwrap().bytes, b"pinned judge");
+        assert!(home.find(Kind::Role, "example_analyst").unwrap().is_none());
+        assert_eq!(home.names(Kind::Role), ["judge"]);
+        assert_eq!(log.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::io::{BufRead, IsTerminal};
 use super::args::{ApprovalsArgs, DecideArgs};
 use super::runs::to_json;
 use super::{EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
-use crate::engine::{Actor, ApprovalView, DecisionKind, DecisionText, Engine};
+use crate::engine::model::ApprovalStatus;
+use crate::engine::{Actor, ApprovalView, DecisionKind, DecisionText, Engine, RunStatus};
 
 pub(super) fn approvals(args: &ApprovalsArgs, engine: &Engine) -> i32 {
     match engine.approvals(!args.all) {
@@ -36,7 +37,13 @@ pub(super) fn show(a: &ApprovalView) -> String {
     let _ = writeln!(
         out,
         "approval {}  [{}]  run {} · {} · stage {} — {} (visit {})",
-        a.approval_id, a.status, a.run_id, a.workflow, a.stage, a.title, a.visit
+        a.approval_id,
+        a.status.as_str(),
+        a.run_id,
+        a.workflow,
+        a.stage,
+        a.title,
+        a.visit
     );
     let report = serde_json::to_string_pretty(&a.report).unwrap_or_default();
     out.push_str("report:\n");
@@ -46,13 +53,13 @@ pub(super) fn show(a: &ApprovalView) -> String {
     if !a.questions.is_empty() {
         out.push_str("questions:\n");
         for q in &a.questions {
-            let _ = writeln!(out, "  [{}] {} ({})", q.priority, q.text, q.id);
+            let _ = writeln!(out, "  [{}] {} ({})", q.priority.as_str(), q.text, q.id);
             if !q.options.is_empty() {
                 let _ = writeln!(out, "      options: {}", q.options.join(" | "));
             }
         }
     }
-    if a.status == "pending" {
+    if a.status == ApprovalStatus::Pending {
         let _ = writeln!(
             out,
             "decide: maestro approve {id} | maestro revise {id} --feedback \"...\" | maestro reject {id}",
@@ -74,10 +81,11 @@ pub(super) fn decide(args: &DecideArgs, kind: DecisionKind, engine: &Engine) -> 
         answers.insert(k.trim().to_string(), v.trim().to_string());
     }
     let mut feedback = args.feedback.clone();
-    let interactive = answers.is_empty() && !args.no_input && std::io::stdin().is_terminal();
+    let at_terminal = std::io::stdin().is_terminal();
+    let interactive = answers.is_empty() && !args.no_input && at_terminal;
     if interactive {
         match engine.approval(&args.id) {
-            Ok(a) if a.status == "pending" => {
+            Ok(a) if a.status == ApprovalStatus::Pending => {
                 print_err(&show(&a));
                 ask(&a, &mut answers, &mut feedback, kind);
             }
@@ -94,19 +102,26 @@ pub(super) fn decide(args: &DecideArgs, kind: DecisionKind, engine: &Engine) -> 
         return EXIT_USAGE;
     }
     let text = DecisionText { feedback, answers };
-    match engine.decide(&args.id, kind, &text, Actor::Human) {
+    // Without a terminal nobody can tell a person from a script (or an agent's shell), and
+    // the audit trail says so.
+    let actor = if at_terminal {
+        Actor::Terminal
+    } else {
+        Actor::Command
+    };
+    match engine.decide(&args.id, kind, &text, actor) {
         Ok(d) => {
             if args.json {
                 print_out(&format!("{}\n", to_json(&d)));
             } else {
                 let r = &d.run;
                 let where_now = match (&r.stage, &r.end) {
-                    (Some(s), _) if r.status == "waiting" => {
+                    (Some(s), _) if r.status == RunStatus::Waiting => {
                         format!("waiting for approval at `{s}`")
                     }
                     (Some(s), _) => format!("now in stage `{s}` (visit {})", r.visit),
                     (None, Some(e)) => format!("finished: {e}"),
-                    _ => r.status.clone(),
+                    _ => r.status.as_str().to_string(),
                 };
                 print_out(&format!(
                     "{} {}: run {} {where_now}\n",

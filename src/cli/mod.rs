@@ -51,7 +51,7 @@ where
             EXIT_OK
         }
         Command::Serve => match open_engine(home) {
-            Ok(engine) => crate::mcp::serve_stdio(engine),
+            Ok(engine) => serve(engine),
             Err(code) => code,
         },
         Command::Consult(a) => providers::consult(&a, home),
@@ -80,6 +80,29 @@ where
             }
             print_out(&out);
             EXIT_OK
+        }
+    }
+}
+
+/// `maestro serve`: the MCP server over stdio on a small runtime; errors go to stderr
+/// (stdout is the protocol channel).
+fn serve(engine: crate::engine::Engine) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_err(&format!("error: cannot start the async runtime: {e}\n"));
+            return EXIT_FATAL;
+        }
+    };
+    match runtime.block_on(crate::mcp::serve_stdio(std::sync::Arc::new(engine))) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            print_err(&format!("maestro serve: {e}\n"));
+            EXIT_FINDINGS
         }
     }
 }

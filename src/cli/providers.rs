@@ -28,10 +28,10 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
             return EXIT_USAGE;
         }
     }
-    let set = ProviderSet::load(&home);
+    let set = std::sync::Arc::new(ProviderSet::load(&home));
     let engine = match &args.run_id {
         Some(_) => match super::open_engine(home) {
-            Ok(e) => Some(e),
+            Ok(e) => Some(std::sync::Arc::new(e)),
             Err(code) => return code,
         },
         None => None,
@@ -51,7 +51,7 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
     let c2 = cancel.clone();
     let result = rt.block_on(async {
         tokio::select! {
-            r = ask_one(engine.as_ref(), &set, &ask, &cancel) => r,
+            r = ask_one(engine.as_ref(), set, ask, &cancel) => r,
             _ = tokio::signal::ctrl_c() => {
                 c2.cancel();
                 Err(crate::engine::Failure::new("cancelled", "interrupted", ""))

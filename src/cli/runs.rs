@@ -35,10 +35,10 @@ pub(super) fn runs(args: &RunsArgs, engine: &Engine) -> i32 {
                 for r in &list {
                     let _ = writeln!(
                         out,
-                        "{}  {:<9} {:<12} {:<14} {}",
+                        "{}  {:<9} {:<21} {:<14} {}",
                         r.run_id,
-                        r.status,
-                        r.workflow,
+                        r.status.as_str(),
+                        r.workflow_label(),
                         r.stage.as_deref().or(r.end.as_deref()).unwrap_or("-"),
                         one_line(&r.task, 60)
                     );
@@ -57,8 +57,18 @@ fn show(v: &RunView) -> String {
     let _ = writeln!(
         out,
         "run {}  ({}, workflow `{}`)",
-        s.run_id, s.status, s.workflow
+        s.run_id,
+        s.status.as_str(),
+        s.workflow_label()
     );
+    if let Some(v) = &v.newer_version {
+        let _ = writeln!(
+            out,
+            "the workflow file has changed since (now {}): `maestro upgrade {}` shows what changed and moves the run",
+            crate::engine::library::Snapshot::short(v),
+            s.run_id
+        );
+    }
     let _ = writeln!(out, "task: {}", s.task);
     match (&s.stage, &s.end) {
         (Some(stage), _) => {
@@ -92,7 +102,9 @@ fn show(v: &RunView) -> String {
         let _ = writeln!(
             out,
             "waiting for approval {} (by {}): maestro approve {}",
-            a.approval_id, a.by, a.approval_id
+            a.approval_id,
+            a.by.as_str(),
+            a.approval_id
         );
     }
     for p in &v.workflow_problems {
@@ -104,7 +116,8 @@ fn show(v: &RunView) -> String {
     }
     out.push_str("history:\n");
     for h in &v.history {
-        let _ = writeln!(out, "  {} {}", h.kind, h.data);
+        let (kind, data) = kind_and_data(&h.event);
+        let _ = writeln!(out, "  {kind} {data}");
     }
     out
 }
@@ -117,7 +130,8 @@ pub(super) fn log(args: &LogArgs, engine: &Engine) -> i32 {
                 if args.jsonl {
                     let _ = writeln!(out, "{}", to_json(e));
                 } else {
-                    let _ = writeln!(out, "{:>5} {} {:<20} {}", e.seq, e.at, e.kind, e.data);
+                    let (kind, data) = kind_and_data(&e.event);
+                    let _ = writeln!(out, "{:>5} {} {kind:<20} {data}", e.seq, e.at);
                 }
             }
             print_out(&out);
@@ -125,6 +139,15 @@ pub(super) fn log(args: &LogArgs, engine: &Engine) -> i32 {
         }
         Err(f) => fail(&f),
     }
+}
+
+/// An event's tag and content, as `maestro log` prints them.
+fn kind_and_data(e: &crate::engine::RunEvent) -> (String, serde_json::Value) {
+    let v = serde_json::to_value(e).unwrap_or_default();
+    (
+        v["kind"].as_str().unwrap_or_default().to_string(),
+        v.get("data").cloned().unwrap_or_default(),
+    )
 }
 
 pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {

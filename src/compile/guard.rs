@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 use minijinja::{Environment, Expression, UndefinedBehavior};
 
 /// The variables a guard may read (workflow-language.md, "Stage lifecycle and events").
-pub const GUARD_VARIABLES: &[&str] = &["output", "run", "stage"];
+pub const GUARD_VARIABLES: &[&str] = &["output", "checks", "run", "stage"];
 
 static GUARD_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

@@ -19,7 +19,7 @@ pub struct Brief {
     pub title: String,
     pub visit: u32,
     pub max_visits: Option<u32>,
-    pub topology: String,
+    pub topology: crate::workflow::Topology,
     /// The stage's role template rendered for this run.
     pub role: String,
     /// The stage's method (markdown).
@@ -37,8 +37,8 @@ pub struct Brief {
     pub ensemble: bool,
     /// Events `submit` may name; without one the default is used.
     pub events: Vec<String>,
-    /// Who approves this stage's output (`human`, `any`), if it is gated.
-    pub gate: Option<String>,
+    /// Who approves this stage's output, if it is gated.
+    pub gate: Option<crate::workflow::GateBy>,
     /// The questions the person will be asked at the gate.
     pub questions: Vec<QuestionView>,
 }
@@ -56,7 +56,7 @@ pub fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
                 .iter()
                 .map(|q| QuestionView {
                     id: q.id.value.clone(),
-                    priority: format!("{:?}", q.priority).to_lowercase(),
+                    priority: q.priority,
                     text: q.text.get(lang, default).unwrap_or_default().to_string(),
                     options: q.options_in(lang).to_vec(),
                 })
@@ -142,13 +142,7 @@ pub fn render(
         }
         None => String::new(),
     };
-    let gate = stage.settings.gate.as_ref().map(|g| {
-        match g.by {
-            crate::workflow::GateBy::Human => "human",
-            crate::workflow::GateBy::Any => "any",
-        }
-        .to_string()
-    });
+    let gate = stage.settings.gate.as_ref().map(|g| g.by);
     Ok(Brief {
         run_id: run.id.clone(),
         workflow: workflow.name.value.clone(),
@@ -156,7 +150,7 @@ pub fn render(
         title,
         visit: run.visit(),
         max_visits: stage.max_visits(),
-        topology: stage.topology().as_str().to_string(),
+        topology: stage.topology(),
         role,
         skill: assets.skill.unwrap_or_default(),
         output_schema: assets.schema.unwrap_or_else(|| json!({"type": "object"})),

@@ -1,15 +1,23 @@
-//! Workflows as the engine uses them: linted, compiled, with their assets, and reloaded when a
-//! file changes. An edit that does not validate never replaces the last good version; its
-//! findings are kept so `status` can show them.
+//! Workflows as the engine uses them: linted, compiled, with their assets, in versions.
+//!
+//! A *version* is a snapshot of everything a compile read — the workflow text and the roles,
+//! skills, schemas and config it used — named by a hash of those bytes. A run is pinned to
+//! the version it started with (the snapshot is kept in the state file), so editing a workflow
+//! file never changes a run in flight: its gates, questions, timeouts and transitions stay
+//! what the person started. New runs get the current files; `maestro upgrade` moves a run.
+//!
+//! The current file is recompiled when it (or an asset it uses) changes; an edit that does not
+//! validate never replaces the last good version, and its findings are kept for `status`.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{Record, Severity};
-use crate::home::{Home, Kind};
+use crate::home::{Home, Kind, valid_name};
 use crate::lint::Linter;
 use crate::loader::Loaded;
 use crate::syntax::ast::Format;
@@ -26,16 +34,66 @@ pub struct StageAssets {
     pub validator: Option<Arc<jsonschema::Validator>>,
 }
 
-/// A workflow that passed validation, ready to run.
+/// One file a compile read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SnapshotFile {
+    pub kind: Kind,
+    pub name: String,
+    pub text: String,
+}
+
+/// Everything one workflow version was compiled from. Stored in the state file by `version`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    pub version: String,
+    pub name: String,
+    /// Where the workflow file was found when the version was taken.
+    pub display: String,
+    pub text: String,
+    pub files: Vec<SnapshotFile>,
+}
+
+impl Snapshot {
+    fn new(name: &str, display: &str, text: String, mut files: Vec<SnapshotFile>) -> Snapshot {
+        files.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        files.dedup_by(|a, b| a.kind == b.kind && a.name == b.name);
+        let mut h = Sha256::new();
+        for part in [name.as_bytes(), text.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        for f in &files {
+            for part in [f.kind.dir().as_bytes(), f.name.as_bytes(), f.text.as_bytes()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
+        let version = h.finalize().iter().fold(String::new(), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        });
+        Snapshot {
+            version,
+            name: name.to_string(),
+            display: display.to_string(),
+            text,
+            files,
+        }
+    }
+
+    /// The short form people see: the first 8 hex digits.
+    #[must_use]
+    pub fn short(version: &str) -> &str {
+        version.get(..8).unwrap_or(version)
+    }
+}
+
+/// A workflow version that passed validation, ready to run.
 #[derive(Debug)]
 pub struct Compiled {
     pub loaded: Loaded,
-    /// Where it was found (path or `builtin:...`).
-    pub display: String,
-    pub text: String,
+    pub snapshot: Arc<Snapshot>,
     pub stages: HashMap<String, StageAssets>,
-    fingerprint: u64,
-    assets: Vec<(Kind, String)>,
 }
 
 impl Compiled {
@@ -63,19 +121,33 @@ impl Compiled {
     pub fn assets(&self, stage: &str) -> StageAssets {
         self.stages.get(stage).cloned().unwrap_or_default()
     }
+
+    #[must_use]
+    pub fn version(&self) -> &str {
+        &self.snapshot.version
+    }
+
+    /// Where the workflow was found (path or `builtin:...`).
+    #[must_use]
+    pub fn display(&self) -> &str {
+        &self.snapshot.display
+    }
 }
 
 struct Entry {
-    fingerprint: u64,
+    /// The bytes of the workflow file and of every asset the last compile read.
+    fingerprint: Vec<u8>,
     good: Option<Arc<Compiled>>,
     /// Findings of the newest version on disk when it failed to validate.
     problems: Vec<Record>,
 }
 
-/// The workflows of a home, compiled on demand and recompiled when their files change.
+/// The workflows of a home: the current files, compiled on demand and recompiled when they
+/// change, and pinned versions, compiled once each from their snapshots.
 pub struct Library {
     pub home: Home,
-    cache: Mutex<HashMap<String, Entry>>,
+    current: Mutex<HashMap<String, Entry>>,
+    pinned: Mutex<HashMap<String, Arc<Compiled>>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -84,11 +156,24 @@ impl std::fmt::Debug for Library {
     }
 }
 
-/// A workflow ready to run, and the findings of a newer edit that was refused (if any).
+/// The current good version of a workflow, and the findings of a newer edit that was refused.
 #[derive(Debug, Clone)]
 pub struct Current {
     pub compiled: Arc<Compiled>,
     pub refused_edit: Vec<Record>,
+}
+
+/// A name that cannot be an asset name.
+#[must_use]
+pub fn bad_name(what: &str, name: &str) -> Failure {
+    Failure::new(
+        "bad_name",
+        format!(
+            "`{}` is not a {what} name",
+            name.chars().take(80).collect::<String>()
+        ),
+        "names are lower-case letters, digits, `_` and `-` (at most 64), never paths",
+    )
 }
 
 impl Library {
@@ -96,7 +181,8 @@ impl Library {
     pub fn new(home: Home) -> Self {
         Self {
             home,
-            cache: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::new()),
+            pinned: Mutex::new(HashMap::new()),
         }
     }
 
@@ -109,8 +195,11 @@ impl Library {
     /// The current good version of a workflow, recompiling it if its files changed.
     ///
     /// # Errors
-    /// An unknown workflow, or one that never validated.
+    /// A name that is not a name, an unknown workflow, or one that never validated.
     pub fn get(&self, name: &str) -> Result<Current, Failure> {
+        if !valid_name(name) {
+            return Err(bad_name("workflow", name));
+        }
         let asset = match self.home.find(Kind::Workflow, name) {
             Ok(Some(a)) => a,
             Ok(None) => {
@@ -132,42 +221,43 @@ impl Library {
                 ));
             }
         };
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let previous = cache.get(name);
-        let fp = self.fingerprint(
-            &asset.bytes,
-            previous
-                .and_then(|e| e.good.as_ref())
-                .map_or(&[][..], |c| &c.assets[..]),
-        );
-        if let Some(entry) = previous.filter(|e| e.fingerprint == fp) {
-            return match &entry.good {
+        // The fingerprint is checked without holding the lock while compiling: compiles are
+        // pure, so two threads racing on a changed file both compile and one result is kept.
+        let previous = {
+            let cache = self
+                .current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cache
+                .get(name)
+                .map(|e| (e.fingerprint.clone(), e.good.clone(), e.problems.clone()))
+        };
+        let previous_files = previous
+            .as_ref()
+            .and_then(|(_, good, _)| good.as_ref())
+            .map(|c| c.snapshot.files.clone())
+            .unwrap_or_default();
+        let fp = self.fingerprint(&asset.bytes, &previous_files);
+        if let Some((old_fp, good, problems)) = &previous
+            && *old_fp == fp
+        {
+            return match good {
                 Some(good) => Ok(Current {
                     compiled: good.clone(),
-                    refused_edit: entry.problems.clone(),
+                    refused_edit: problems.clone(),
                 }),
-                None => Err(never_valid(name, &entry.problems)),
+                None => Err(never_valid(name, problems)),
             };
         }
-        let fresh = self.compile(&asset.display, &asset.bytes);
-        let entry = match fresh {
-            Ok(c) => {
-                let fp = self.fingerprint(&asset.bytes, &c.assets);
-                Entry {
-                    fingerprint: fp,
-                    good: Some(Arc::new(Compiled {
-                        fingerprint: fp,
-                        ..c
-                    })),
-                    problems: Vec::new(),
-                }
-            }
+        let entry = match compile(&self.home, name, &asset.display, &asset.bytes) {
+            Ok(c) => Entry {
+                fingerprint: self.fingerprint(&asset.bytes, &c.snapshot.files),
+                good: Some(Arc::new(c)),
+                problems: Vec::new(),
+            },
             Err(problems) => Entry {
                 fingerprint: fp,
-                good: previous.and_then(|e| e.good.clone()),
+                good: previous.and_then(|(_, good, _)| good),
                 problems,
             },
         };
@@ -178,91 +268,148 @@ impl Library {
             }),
             None => Err(never_valid(name, &entry.problems)),
         };
-        cache.insert(name.to_string(), entry);
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_string(), entry);
         out
     }
 
-    fn fingerprint(&self, workflow: &[u8], assets: &[(Kind, String)]) -> u64 {
-        let mut h = DefaultHasher::new();
-        workflow.hash(&mut h);
-        for (kind, name) in assets {
-            match self.home.find(*kind, name) {
-                Ok(Some(a)) => a.bytes.hash(&mut h),
-                _ => 0u8.hash(&mut h),
-            }
-        }
-        h.finish()
+    /// A compiled version from the cache, if this process compiled it already.
+    #[must_use]
+    pub fn cached(&self, version: &str) -> Option<Arc<Compiled>> {
+        self.pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(version)
+            .cloned()
     }
 
-    fn compile(&self, display: &str, bytes: &[u8]) -> Result<Compiled, Vec<Record>> {
-        let format = Format::from_path(display)
-            .unwrap_or_else(|| Format::sniff(&String::from_utf8_lossy(bytes)));
-        let mut linter = Linter::new(self.home.clone());
-        let loaded = linter.workflow_bytes(display, bytes, format);
-        let mut findings: Vec<Record> = loaded
-            .diagnostics
-            .iter()
-            .chain(linter.take_asset_findings().iter())
-            .map(crate::diagnostic::Diagnostic::to_record)
-            .collect();
-        findings.retain(|r| r.severity == Severity::Error);
-        if !findings.is_empty() || loaded.workflow.is_none() || loaded.machine.is_none() {
-            return Err(findings);
+    /// Compiles a pinned version from its snapshot (once per process).
+    ///
+    /// # Errors
+    /// A snapshot that no longer validates with this build of maestro.
+    pub fn pinned(&self, snapshot: &Snapshot) -> Result<Arc<Compiled>, Failure> {
+        if let Some(c) = self.cached(&snapshot.version) {
+            return Ok(c);
         }
-        let text = loaded.source.text.to_string();
-        let mut stages = HashMap::new();
-        let mut used = Vec::new();
-        if let Some(wf) = loaded.workflow.as_ref() {
-            for stage in &wf.stages {
-                let s = &stage.settings;
-                let mut assets = StageAssets::default();
-                if let Some(role) = &s.role {
-                    assets.role = self.text(Kind::Role, &role.value);
-                    used.push((Kind::Role, role.value.clone()));
-                }
-                if let Some(skill) = &s.skill {
-                    assets.skill = self.text(Kind::Skill, &skill.value);
-                    used.push((Kind::Skill, skill.value.clone()));
-                }
-                if let Some(out) = &s.output {
-                    used.push((Kind::Schema, out.value.clone()));
-                    if let Some(schema) = self
-                        .text(Kind::Schema, &out.value)
-                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                    {
-                        assets.validator = crate::schema::compile(&schema).ok().map(Arc::new);
-                        assets.schema = Some(schema);
-                    }
-                }
-                stages.insert(stage.name.value.clone(), assets);
-            }
+        let mut files = BTreeMap::new();
+        for f in &snapshot.files {
+            let ext = f.kind.extensions()[0];
+            files.insert(
+                format!("{}/{}{ext}", f.kind.dir(), f.name),
+                f.text.clone().into_bytes(),
+            );
         }
-        used.sort_by(|a, b| (a.0 as u8, &a.1).cmp(&(b.0 as u8, &b.1)));
-        used.dedup();
-        Ok(Compiled {
-            loaded,
-            display: display.to_string(),
-            text,
-            stages,
-            fingerprint: 0,
-            assets: used,
-        })
+        let home = Home::pinned(files);
+        let mut c = compile(
+            &home,
+            &snapshot.name,
+            &snapshot.display,
+            snapshot.text.as_bytes(),
+        )
+        .map_err(|problems| never_valid(&snapshot.name, &problems))?;
+        // The version is the one the run was pinned to, whatever a recompile would name it.
+        c.snapshot = Arc::new(snapshot.clone());
+        let c = Arc::new(c);
+        self.pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(snapshot.version.clone(), c.clone());
+        Ok(c)
     }
 
-    fn text(&self, kind: Kind, name: &str) -> Option<String> {
-        self.home
+    /// Remembers a freshly compiled current version under its own hash.
+    pub fn remember(&self, c: &Arc<Compiled>) {
+        self.pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(c.version().to_string())
+            .or_insert_with(|| c.clone());
+    }
+
+    fn fingerprint(&self, workflow: &[u8], files: &[SnapshotFile]) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(workflow);
+        for f in files {
+            match self.home.find(f.kind, &f.name) {
+                Ok(Some(a)) => {
+                    h.update((a.bytes.len() as u64).to_le_bytes());
+                    h.update(&a.bytes);
+                }
+                _ => h.update([0u8]),
+            }
+        }
+        h.finalize().to_vec()
+    }
+}
+
+/// Lints and compiles one workflow text in `home`, taking a snapshot of what it read.
+fn compile(home: &Home, name: &str, display: &str, bytes: &[u8]) -> Result<Compiled, Vec<Record>> {
+    let format = Format::from_path(display)
+        .unwrap_or_else(|| Format::sniff(&String::from_utf8_lossy(bytes)));
+    let (recording, reads) = home.recording();
+    let mut linter = Linter::new(recording.clone());
+    let loaded = linter.workflow_bytes(display, bytes, format);
+    let mut findings: Vec<Record> = loaded
+        .diagnostics
+        .iter()
+        .chain(linter.take_asset_findings().iter())
+        .map(crate::diagnostic::Diagnostic::to_record)
+        .collect();
+    findings.retain(|r| r.severity == Severity::Error);
+    if !findings.is_empty() || loaded.workflow.is_none() || loaded.machine.is_none() {
+        return Err(findings);
+    }
+    let text = |kind: Kind, name: &str| {
+        recording
             .find(kind, name)
             .ok()
             .flatten()
             .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
+    };
+    let mut stages = HashMap::new();
+    if let Some(wf) = loaded.workflow.as_ref() {
+        for stage in &wf.stages {
+            let s = &stage.settings;
+            let mut assets = StageAssets::default();
+            if let Some(role) = &s.role {
+                assets.role = text(Kind::Role, &role.value);
+            }
+            if let Some(skill) = &s.skill {
+                assets.skill = text(Kind::Skill, &skill.value);
+            }
+            if let Some(out) = &s.output
+                && let Some(schema) = text(Kind::Schema, &out.value)
+                    .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            {
+                assets.validator = crate::schema::compile(&schema).ok().map(Arc::new);
+                assets.schema = Some(schema);
+            }
+            stages.insert(stage.name.value.clone(), assets);
+        }
     }
-}
-
-impl Compiled {
-    #[must_use]
-    pub fn fingerprint(&self) -> u64 {
-        self.fingerprint
-    }
+    let files = reads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .map(|a| SnapshotFile {
+            kind: a.kind,
+            name: a.name.clone(),
+            text: String::from_utf8_lossy(&a.bytes).into_owned(),
+        })
+        .collect();
+    let snapshot = Snapshot::new(
+        name,
+        display,
+        loaded.source.text.to_string(),
+        files,
+    );
+    Ok(Compiled {
+        loaded,
+        snapshot: Arc::new(snapshot),
+        stages,
+    })
 }
 
 fn never_valid(name: &str, problems: &[Record]) -> Failure {

@@ -1,10 +1,27 @@
-//! The run engine: the façade the CLI and the MCP server both call.
+//! The run engine: the one place every side effect passes through. The CLI, the MCP server
+//! and (later) the web page are adapters over these calls.
 //!
-//! A run moves through a compiled workflow: `start` enters the start stage, `submit` validates
-//! an output (schema, red flags) and either opens the gate's approval or fires an event, and a
-//! decision on an approval moves the run on. Every operation is one write transaction on the
-//! state file (load the run, apply a pure step, store it with its events), so several processes
-//! can share runs and a restart resumes exactly where the last commit left off.
+//! - **Commands** (`ops/`, one file per operation: start, submit, decide, expire, charge,
+//!   verify, patch, restore, note, upgrade) each run in one write transaction on the state
+//!   file: load the run and its pinned workflow version, apply a pure step, store it with its
+//!   events. Several processes share runs safely and a restart resumes at the last commit.
+//! - **Reads** (`reads.rs`: status, runs, brief, approvals, log, evidence, metrics) are read
+//!   transactions; a gate whose timeout passed is resolved by the `expire` command first.
+//! - **Events** (`events.rs`) are one serde-tagged enum, the audit trail.
+//!
+//! The guarantees and where each is enforced:
+//! - a `by "human"` gate is decided only by a person: [`model::Actor::may_decide`], checked in
+//!   `ops/decide.rs`, the only code that moves a run past a gate (timeouts apply only what the
+//!   workflow version the run is pinned to says);
+//! - budgets bound every model call: `budget::charge`, reached only through
+//!   [`Engine::charge_consults`] (`ops/charge.rs`), which every provider call site uses first;
+//! - nothing runs that a person did not name: `ops/verify.rs` runs only checks from the
+//!   project's `conf/verify.yaml`, and providers come only from `conf/providers.yaml`;
+//! - nothing is written outside the workspace or into control files: `workspace/confine.rs`;
+//! - no secret is stored or logged: the store masks every string it writes (`store/`).
+//!
+//! The engine is `Sync`: it holds no connection across calls (the store pools them) and is
+//! meant to be called from blocking threads (`tokio::task::spawn_blocking` in the server).
 
 #![allow(
     clippy::result_large_err,
@@ -13,10 +30,12 @@
 
 pub mod brief;
 pub mod budget;
+pub mod events;
 mod failure;
 pub mod library;
 pub mod model;
-mod ops;
+pub mod ops;
+mod reads;
 pub mod step;
 pub mod views;
 pub mod work;
@@ -25,10 +44,12 @@ use std::path::{Path, PathBuf};
 
 pub use brief::Brief;
 pub use budget::BudgetView;
+pub use events::{Events, Logged, RunEvent};
 pub use failure::Failure;
 pub use library::Library;
 pub use model::{Actor, Approval, DecisionKind, DecisionText, Run, RunContext, RunStatus};
-pub use ops::{Decided, StartRequest, Started, Submitted};
+pub use ops::upgrade::{Upgrade, UpgradePreview};
+pub use ops::{Decided, StartRequest, Started, Submitted, SubmitOutcome};
 pub use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;
@@ -67,6 +88,28 @@ impl Engine {
             store,
             root,
         })
+    }
+}
+
+impl Engine {
+    /// Runs `f` on a blocking thread: SQLite and file walks never run on the async runtime.
+    ///
+    /// # Errors
+    /// `f`'s failure, or `internal` when the blocking task panicked.
+    pub async fn blocking<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        f: impl FnOnce(&Engine) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .unwrap_or_else(|e| {
+                Err(Failure::new(
+                    "internal",
+                    format!("the operation failed inside maestro: {e}"),
+                    "this is a bug in maestro; nothing was changed by the failed part",
+                ))
+            })
     }
 }
 

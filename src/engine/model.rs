@@ -1,12 +1,16 @@
-//! The durable shapes of runs and approvals (stored as JSON rows).
+//! The durable shapes of runs and approvals (stored as JSON rows). Every closed set is an enum,
+//! parsed once when a row is read; an unknown value is a decoding error, never a default.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::workflow::{GateBy, OnTimeout, Priority};
+use crate::workspace::verify::Counts;
+
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// In a stage, waiting for the orchestrator's `submit`.
@@ -29,7 +33,8 @@ impl RunStatus {
 }
 
 /// What the caller handed `start` to pack for every stage.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RunContext {
     #[serde(default)]
     pub files: Vec<String>,
@@ -42,14 +47,23 @@ pub struct RunContext {
 }
 
 /// A decision's words carried into later briefs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Feedback {
     pub stage: String,
     pub visit: u32,
-    pub decision: String,
+    pub decision: DecisionKind,
     pub text: Option<String>,
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
+}
+
+/// What a configured check reported, as guards read it (`checks.<name>.passed`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct CheckFact {
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub counts: Option<Counts>,
 }
 
 /// One durable run.
@@ -57,6 +71,10 @@ pub struct Feedback {
 pub struct Run {
     pub id: String,
     pub workflow: String,
+    /// The workflow version the run is pinned to (`None` only for runs stored before
+    /// pinning; they are pinned to the current version the first time they are touched).
+    #[serde(default)]
+    pub workflow_version: Option<String>,
     pub task: String,
     pub lang: String,
     pub status: RunStatus,
@@ -69,6 +87,9 @@ pub struct Run {
     pub outputs: BTreeMap<String, Value>,
     pub feedback: Vec<Feedback>,
     pub context: RunContext,
+    /// Checks `verify` ran for this run in the current visit of the current stage.
+    #[serde(default)]
+    pub checks: BTreeMap<String, CheckFact>,
     pub consults_used: u32,
     /// Consults charged in the current visit of the current stage.
     pub consults_in_visit: u32,
@@ -94,7 +115,7 @@ impl Run {
 }
 
 /// The state of an approval request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
     Pending,
@@ -119,22 +140,58 @@ impl ApprovalStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct QuestionView {
     pub id: String,
-    pub priority: String,
+    pub priority: Priority,
     pub text: String,
     /// Choices; empty for a free-text answer.
     pub options: Vec<String>,
 }
 
-/// Who decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a decision arrived. Only the first four are a person; `by "human"` gates refuse
+/// `model`. A `command` may be a script (or an agent's shell), so it is recorded as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Actor {
-    /// A person at a terminal or through an elicitation form.
-    Human,
+    /// `maestro approve/revise/reject` answered at an interactive terminal.
+    Terminal,
+    /// The same commands without a terminal (a script, a pipe).
+    Command,
+    /// An MCP elicitation form the client showed the person.
+    Form,
+    /// The approval page in a browser.
+    Web,
     /// The orchestrating model, through the `decide` tool.
-    Tool,
+    #[serde(alias = "tool")]
+    Model,
     /// The gate's `timeout` ran out and `on-timeout` applied.
     Timeout,
+    /// A person, recorded before maestro said how (state files of version 0.1).
+    #[serde(rename = "human")]
+    LegacyHuman,
+}
+
+impl Actor {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Actor::Terminal => "terminal",
+            Actor::Command => "command",
+            Actor::Form => "form",
+            Actor::Web => "web",
+            Actor::Model => "model",
+            Actor::Timeout => "timeout",
+            Actor::LegacyHuman => "human",
+        }
+    }
+
+    /// Whether this channel may decide a gate of `by`. The one check that keeps the model
+    /// away from human gates.
+    #[must_use]
+    pub const fn may_decide(self, by: GateBy) -> bool {
+        match by {
+            GateBy::Any => true,
+            GateBy::Human => !matches!(self, Actor::Model),
+        }
+    }
 }
 
 /// A decision on an approval.
@@ -155,10 +212,19 @@ impl DecisionKind {
             DecisionKind::Reject => "reject",
         }
     }
+
+    #[must_use]
+    pub const fn of_timeout(o: OnTimeout) -> Self {
+        match o {
+            OnTimeout::Approve => DecisionKind::Approve,
+            OnTimeout::Revise => DecisionKind::Revise,
+            OnTimeout::Reject => DecisionKind::Reject,
+        }
+    }
 }
 
 /// A decision with its words.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DecisionText {
     pub feedback: Option<String>,
     pub answers: BTreeMap<String, String>,
@@ -174,8 +240,7 @@ pub struct Approval {
     pub stage_title: String,
     pub visit: u32,
     pub status: ApprovalStatus,
-    /// `human` or `any`.
-    pub by: String,
+    pub by: GateBy,
     /// The submitted output under review.
     pub output: Value,
     /// A custom event the submit named, fired on approval instead of `approved`.
@@ -183,7 +248,7 @@ pub struct Approval {
     pub questions: Vec<QuestionView>,
     pub created_at: i64,
     pub deadline: Option<i64>,
-    pub on_timeout: Option<String>,
+    pub on_timeout: Option<OnTimeout>,
     pub decided_at: Option<i64>,
     pub decided_by: Option<Actor>,
     pub decision: Option<DecisionKind>,

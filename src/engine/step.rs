@@ -4,20 +4,21 @@
 use serde_json::{Value, json};
 
 use super::Failure;
+use super::events::{Events, RunEvent};
 use super::library::Compiled;
 use super::model::{Run, RunStatus};
-
-/// Events a step produced, to append to the log in the same transaction.
-pub type Events = Vec<(&'static str, Value)>;
 
 /// How many automatic hops (`exhausted` chains) one step may take before it is a loop.
 const MAX_HOPS: usize = 32;
 
-/// The variables a `when` guard sees.
+/// The variables a `when` guard sees. `checks` are facts maestro recorded itself (the
+/// `verify` runs of this visit), so a guard can rest on them rather than on the output's
+/// claims.
 #[must_use]
 pub fn guard_context(run: &Run, stage: &str, output: &Value) -> Value {
     json!({
         "output": output,
+        "checks": run.checks,
         "run": {
             "id": run.id,
             "task": run.task,
@@ -70,10 +71,11 @@ pub fn enter(
         };
         let visits = run.visits.get(&target).copied().unwrap_or(0);
         if let Some(max) = stage.max_visits().filter(|&m| visits >= m) {
-            events.push((
-                "stage_exhausted",
-                json!({"stage": target, "visits": visits, "max_visits": max}),
-            ));
+            events.push(RunEvent::StageExhausted {
+                stage: target.clone(),
+                visits,
+                max_visits: max,
+            });
             let exit = stage
                 .next
                 .iter()
@@ -107,11 +109,12 @@ pub fn enter(
         run.stage = Some(target.clone());
         run.status = RunStatus::Active;
         run.consults_in_visit = 0;
+        run.checks.clear();
         run.stage_entered_at = crate::store::now_ms();
-        events.push((
-            "stage_entered",
-            json!({"stage": target, "visit": visits + 1}),
-        ));
+        events.push(RunEvent::StageEntered {
+            stage: target.clone(),
+            visit: visits + 1,
+        });
         return Ok(());
     }
     Err(Failure::new(
@@ -167,10 +170,11 @@ pub fn fire(
             continue;
         }
         if guard_holds(wf, &stage_name, i, edge, run, output) {
-            events.push((
-                "transition",
-                json!({"from": stage_name, "event": event, "to": edge.to.value}),
-            ));
+            events.push(RunEvent::Transition {
+                from: stage_name.clone(),
+                event: event.to_string(),
+                to: edge.to.value.clone(),
+            });
             let to = edge.to.value.clone();
             return enter(wf, run, &to, events);
         }
@@ -202,6 +206,10 @@ pub fn finish(run: &mut Run, end: &str, note: Option<String>, events: &mut Event
     run.end = Some(end.to_string());
     run.finished_at = Some(crate::store::now_ms());
     run.pending_approval = None;
-    events.push(("run_finished", json!({"end": end, "note": note})));
+    run.checks.clear();
+    events.push(RunEvent::RunFinished {
+        end: end.to_string(),
+        note: note.clone(),
+    });
     run.note = note;
 }

@@ -105,7 +105,7 @@ fn a_run_walks_gates_revisions_and_ends() {
     let s = engine
         .submit(&id, &json!({"score": 0.2, "summary": "low"}), None)
         .unwrap();
-    assert_eq!(s.outcome, "awaiting_approval");
+    assert_eq!(s.outcome, SubmitOutcome::AwaitingApproval);
     let apr = s.approval.unwrap().approval_id;
     // Nothing moves while the gate is pending.
     let err = engine
@@ -114,18 +114,18 @@ fn a_run_walks_gates_revisions_and_ends() {
     assert_eq!(err.code, "approval_pending");
     // A human gate is never decided by a tool.
     let err = engine
-        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Tool)
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Model)
         .unwrap_err();
     assert_eq!(err.code, "human_gate");
     // Low score: approved, but the guard sends it back to `a`.
     let d = engine
-        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Human)
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Terminal)
         .unwrap();
     assert_eq!(d.run.stage.as_deref(), Some("a"));
     assert_eq!(d.run.visit, 2);
     // A second decision on the same approval fails cleanly.
     let err = engine
-        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Human)
+        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Terminal)
         .unwrap_err();
     assert_eq!(err.code, "already_decided");
 
@@ -138,7 +138,7 @@ fn a_run_walks_gates_revisions_and_ends() {
             &apr,
             DecisionKind::Approve,
             &human(Some("fine")),
-            Actor::Human,
+            Actor::Terminal,
         )
         .unwrap();
     assert_eq!(d.run.stage.as_deref(), Some("b"));
@@ -150,9 +150,9 @@ fn a_run_walks_gates_revisions_and_ends() {
     let s = engine.submit(&id, &json!({"x": 1}), None).unwrap();
     let apr = s.approval.unwrap().approval_id;
     let d = engine
-        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Tool)
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Model)
         .unwrap();
-    assert_eq!(d.run.status, "finished");
+    assert_eq!(d.run.status, RunStatus::Finished);
     assert_eq!(d.run.end.as_deref(), Some("done"));
     let err = engine.brief(&id).unwrap_err();
     assert_eq!(err.code, "run_finished");
@@ -172,7 +172,7 @@ fn revising_past_max_visits_follows_exhausted() {
                 &apr,
                 DecisionKind::Revise,
                 &human(Some("again")),
-                Actor::Human,
+                Actor::Terminal,
             )
             .unwrap();
         if visit == 1 {
@@ -182,7 +182,10 @@ fn revising_past_max_visits_follows_exhausted() {
         }
     }
     let log = engine.log(&id).unwrap();
-    assert!(log.iter().any(|e| e.kind == "stage_exhausted"));
+    assert!(
+        log.iter()
+            .any(|e| matches!(e.event, RunEvent::StageExhausted { .. }))
+    );
 }
 
 #[test]
@@ -194,7 +197,7 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
         .unwrap();
     let apr = s.approval.unwrap().approval_id;
     let d = engine
-        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Human)
+        .decide(&apr, DecisionKind::Reject, &human(None), Actor::Terminal)
         .unwrap();
     assert_eq!(d.run.end.as_deref(), Some("rejected"));
     assert_eq!(engine.status("run-nope").unwrap_err().code, "unknown_run");
@@ -204,7 +207,7 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
                 "apr-nope",
                 DecisionKind::Approve,
                 &human(None),
-                Actor::Human
+                Actor::Terminal
             )
             .unwrap_err()
             .code,
@@ -251,7 +254,7 @@ fn a_reopened_engine_resumes_and_timeouts_apply() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].approval_id, apr);
     engine
-        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Human)
+        .decide(&apr, DecisionKind::Approve, &human(None), Actor::Terminal)
         .unwrap();
     engine.submit(&id, &json!({}), None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -302,16 +305,186 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
         "{:?}",
         view.workflow_problems
     );
-    // Still runs on the last good version.
+    // The run keeps the version it started with.
     assert_eq!(engine.brief(&id).unwrap().stage, "a");
-    // A good edit is picked up at the next call.
+    // A good edit is the current version for new runs; the running run stays pinned until a
+    // person moves it, after seeing what changed.
     std::fs::write(
         tmp.path().join("home/workflows/t.kdl"),
-        FLOW.replace("title \"Alpha\"", "title \"Alpha two\""),
+        FLOW.replace("title \"Alpha\"", "title \"Alpha two\"")
+            .replace("gate {\n            by \"human\"", "gate {\n            by \"any\""),
     )
     .unwrap();
+    assert_eq!(engine.brief(&id).unwrap().title, "Alpha");
+    let view = engine.status(&id).unwrap();
+    assert!(view.workflow_problems.is_empty());
+    assert!(view.newer_version.is_some());
+    let fresh = start(&engine);
+    assert_eq!(engine.brief(&fresh).unwrap().title, "Alpha two");
+    let preview = engine.upgrade_preview(&id).unwrap();
+    assert!(
+        preview
+            .changes
+            .iter()
+            .any(|c| c.contains("gate by `human`") && c.contains("gate by `any`")),
+        "{:?}",
+        preview.changes
+    );
+    let moved = engine.upgrade(&id, &preview.to).unwrap();
+    assert_eq!(moved.run.workflow_version.as_deref(), Some(preview.to.as_str()));
     assert_eq!(engine.brief(&id).unwrap().title, "Alpha two");
-    assert!(engine.status(&id).unwrap().workflow_problems.is_empty());
+    assert!(
+        engine
+            .log(&id)
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e.event, RunEvent::WorkflowUpgraded { .. }))
+    );
+    assert_eq!(engine.upgrade(&id, &preview.to).unwrap_err().code, "up_to_date");
+}
+
+#[test]
+fn an_edit_cannot_take_a_gate_away_or_approve_by_timeout() {
+    let (tmp, engine) = setup();
+    let id = start(&engine);
+    // The gate is removed and a timeout that approves is added, while the run is in `a`.
+    std::fs::write(
+        tmp.path().join("home/workflows/t.kdl"),
+        FLOW.replace(
+            "gate {\n            by \"human\"",
+            "gate {\n            by \"human\"\n            timeout \"1s\" on-timeout=\"approve\"",
+        ),
+    )
+    .unwrap();
+    let s = engine
+        .submit(&id, &json!({"score": 0.9, "summary": "ok"}), None)
+        .unwrap();
+    assert_eq!(s.outcome, SubmitOutcome::AwaitingApproval);
+    let apr = s.approval.unwrap();
+    assert_eq!(apr.on_timeout, None, "the pinned gate has no timeout");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let view = engine.status(&id).unwrap();
+    assert_eq!(view.summary.status, RunStatus::Waiting);
+    // Without the gate at all, a submit still waits for the person.
+    std::fs::write(
+        tmp.path().join("home/workflows/t.kdl"),
+        FLOW.replace(
+            "        gate {\n            by \"human\"\n            question \"q1\" priority=\"high\" {\n                text \"Right?\" ko=\"맞나요?\"\n                options \"yes\" \"no\"\n            }\n        }\n",
+            "",
+        ),
+    )
+    .unwrap();
+    let other = start(&engine);
+    assert_eq!(
+        engine.brief(&other).unwrap().gate,
+        None,
+        "new runs get the edited file"
+    );
+    let err = engine
+        .decide(&apr.approval_id, DecisionKind::Approve, &human(None), Actor::Model)
+        .unwrap_err();
+    assert_eq!(err.code, "human_gate");
+    assert_eq!(engine.status(&id).unwrap().summary.status, RunStatus::Waiting);
+}
+
+#[test]
+fn guards_read_recorded_checks_not_claims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home_dir = tmp.path().join("home");
+    std::fs::create_dir_all(home_dir.join("workflows")).unwrap();
+    std::fs::write(
+        home_dir.join("workflows/c.kdl"),
+        r#"
+workflow "c" {
+    version 1
+    start "work"
+    stage "work" {
+        max-visits 3
+        next "done" when="checks.test.passed"
+        next "work"
+    }
+    end "done"
+}
+"#,
+    )
+    .unwrap();
+    let mut home = Home::builtin();
+    home.push_front(home_dir, Origin::Explicit);
+    let engine = Engine::open(home, &tmp.path().join("state.db")).unwrap();
+    let id = engine
+        .start(&StartRequest {
+            task: "t".into(),
+            workflow: Some("c".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .run
+        .run_id;
+    // The output claims success; no check ran: the run stays in `work`.
+    let s = engine
+        .submit(&id, &json!({"tests_passed": true}), None)
+        .unwrap();
+    assert_eq!(s.run.stage.as_deref(), Some("work"));
+    assert_eq!(s.run.visit, 2);
+    let result = |passed: bool| crate::workspace::verify::CheckResult {
+        name: "test".into(),
+        command: vec!["true".into()],
+        passed,
+        exit_code: Some(i32::from(!passed)),
+        timed_out: false,
+        counts: None,
+        duration_ms: 1,
+        output: String::new(),
+    };
+    // A check recorded for an earlier visit does not count.
+    engine
+        .record_check(Some(&id), &Some(("work".into(), 1)), &result(true))
+        .unwrap();
+    let s = engine.submit(&id, &json!({}), None).unwrap();
+    assert_eq!((s.run.stage.as_deref(), s.run.visit), (Some("work"), 3));
+    engine
+        .record_check(Some(&id), &Some(("work".into(), 3)), &result(true))
+        .unwrap();
+    assert!(engine.status(&id).unwrap().checks["test"].passed);
+    let s = engine.submit(&id, &json!({}), None).unwrap();
+    assert_eq!(s.run.end.as_deref(), Some("done"));
+}
+
+#[test]
+fn secrets_in_tasks_outputs_and_feedback_are_never_stored() {
+    let (tmp, engine) = setup();
+    let key = "sk-proj-abcDEF1234567890abcdef1234567890";
+    let id = engine
+        .start(&StartRequest {
+            task: format!("deploy with {key}"),
+            workflow: Some("t".into()),
+            context: RunContext {
+                facts: vec![format!("the key is {key}")],
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap()
+        .run
+        .run_id;
+    let s = engine
+        .submit(&id, &json!({"score": 0.1, "summary": format!("uses {key}")}), None)
+        .unwrap();
+    engine
+        .decide(
+            &s.approval.unwrap().approval_id,
+            DecisionKind::Revise,
+            &human(Some(&format!("rotate {key}"))),
+            Actor::Terminal,
+        )
+        .unwrap();
+    let log = serde_json::to_string(&engine.log(&id).unwrap()).unwrap();
+    assert!(!log.contains("abcDEF"), "{log}");
+    assert!(!serde_json::to_string(&engine.status(&id).unwrap()).unwrap().contains("abcDEF"));
+    drop(engine);
+    let mut bytes = std::fs::read(tmp.path().join("state.db")).unwrap();
+    bytes.extend(std::fs::read(tmp.path().join("state.db-wal")).unwrap_or_default());
+    assert!(!bytes.windows(6).any(|w| w == b"abcDEF"));
 }
 
 #[test]

@@ -4,18 +4,20 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::budget::BudgetView;
-use super::model::{Approval, QuestionView, Run};
+use super::events::{Logged, RunEvent};
+use super::model::{Actor, Approval, ApprovalStatus, DecisionKind, QuestionView, Run, RunStatus};
 use crate::diagnostic::Record;
-use crate::store::Event;
+use crate::workflow::{GateBy, OnTimeout};
 
 /// One line of a run list.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub run_id: String,
     pub workflow: String,
+    /// The workflow version the run is pinned to (hex; the first 8 digits identify it).
+    pub workflow_version: Option<String>,
     pub task: String,
-    /// `active`, `waiting` (an approval is pending) or `finished`.
-    pub status: String,
+    pub status: RunStatus,
     pub stage: Option<String>,
     pub visit: u32,
     pub end: Option<String>,
@@ -29,13 +31,27 @@ impl RunSummary {
         Self {
             run_id: run.id.clone(),
             workflow: run.workflow.clone(),
+            workflow_version: run.workflow_version.clone(),
             task: run.task.clone(),
-            status: run.status.as_str().to_string(),
+            status: run.status,
             stage: run.stage.clone(),
             visit: run.visit(),
             end: run.end.clone(),
             pending_approval: run.pending_approval.clone(),
             updated_at: run.finished_at.unwrap_or(run.stage_entered_at),
+        }
+    }
+
+    /// `name@1a2b3c4d`: the workflow and the short form of its pinned version.
+    #[must_use]
+    pub fn workflow_label(&self) -> String {
+        match &self.workflow_version {
+            Some(v) => format!(
+                "{}@{}",
+                self.workflow,
+                super::library::Snapshot::short(v)
+            ),
+            None => self.workflow.clone(),
         }
     }
 }
@@ -49,17 +65,18 @@ pub struct ApprovalView {
     pub stage: String,
     pub title: String,
     pub visit: u32,
-    pub status: String,
+    pub status: ApprovalStatus,
     /// `human`: only a person decides; `any`: the orchestrator may too.
-    pub by: String,
+    pub by: GateBy,
     /// The stage's submitted output (the report under review).
+    #[schemars(with = "Value")]
     pub report: Value,
     pub questions: Vec<QuestionView>,
     /// Milliseconds since the epoch after which `on_timeout` applies.
     pub deadline: Option<i64>,
-    pub on_timeout: Option<String>,
-    pub decision: Option<String>,
-    pub decided_by: Option<String>,
+    pub on_timeout: Option<OnTimeout>,
+    pub decision: Option<DecisionKind>,
+    pub decided_by: Option<Actor>,
 }
 
 impl ApprovalView {
@@ -72,19 +89,14 @@ impl ApprovalView {
             stage: a.stage.clone(),
             title: a.stage_title.clone(),
             visit: a.visit,
-            status: a.status.as_str().to_string(),
-            by: a.by.clone(),
+            status: a.status,
+            by: a.by,
             report: a.output.clone(),
             questions: a.questions.clone(),
             deadline: a.deadline,
-            on_timeout: a.on_timeout.clone(),
-            decision: a.decision.map(|d| d.as_str().to_string()),
-            decided_by: a.decided_by.map(|d| {
-                serde_json::to_value(d)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            }),
+            on_timeout: a.on_timeout,
+            decision: a.decision,
+            decided_by: a.decided_by,
         }
     }
 }
@@ -93,9 +105,8 @@ impl ApprovalView {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HistoryItem {
     pub at: i64,
-    pub kind: String,
-    #[schemars(with = "Value")]
-    pub data: Value,
+    #[serde(flatten)]
+    pub event: RunEvent,
 }
 
 /// A run in full: where it is, what it may spend, what waits, how it got here.
@@ -111,34 +122,38 @@ pub struct RunView {
     pub approval: Option<ApprovalView>,
     /// Stages with an accepted output.
     pub outputs: Vec<String>,
+    /// Checks recorded in this visit (what `checks.<name>` reads).
+    pub checks: std::collections::BTreeMap<String, super::model::CheckFact>,
     pub history: Vec<HistoryItem>,
-    /// Findings of a newer edit of the workflow file that was refused (the run keeps using
-    /// the last version that validated).
+    /// The current version of the workflow file, when it differs from the run's
+    /// (`maestro upgrade` moves the run).
+    pub newer_version: Option<String>,
+    /// Findings of a newer edit of the workflow file that was refused.
     #[schemars(with = "Vec<Value>")]
     pub workflow_problems: Vec<Record>,
 }
 
-/// The history items worth showing (transitions, decisions, ends).
+/// The history items worth showing (transitions, decisions, ends, versions).
 #[must_use]
-pub fn history(events: &[Event]) -> Vec<HistoryItem> {
+pub fn history(events: &[Logged]) -> Vec<HistoryItem> {
     events
         .iter()
         .filter(|e| {
             matches!(
-                e.kind.as_str(),
-                "run_started"
-                    | "stage_entered"
-                    | "transition"
-                    | "approval_requested"
-                    | "approval_decided"
-                    | "stage_exhausted"
-                    | "run_finished"
+                e.event,
+                RunEvent::RunStarted { .. }
+                    | RunEvent::StageEntered { .. }
+                    | RunEvent::Transition { .. }
+                    | RunEvent::ApprovalRequested { .. }
+                    | RunEvent::ApprovalDecided { .. }
+                    | RunEvent::StageExhausted { .. }
+                    | RunEvent::RunFinished { .. }
+                    | RunEvent::WorkflowUpgraded { .. }
             )
         })
         .map(|e| HistoryItem {
             at: e.at,
-            kind: e.kind.clone(),
-            data: e.data.clone(),
+            event: e.event.clone(),
         })
         .collect()
 }

@@ -1,13 +1,13 @@
 //! The consult tools: `consult`, `ensemble`, `providers`. Budgets are charged through the
 //! engine before any provider runs; progress notifications keep the client from timing out.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{Json, RoleServer, tool, tool_router};
-use tokio_util::sync::CancellationToken;
 
 use super::params::{
     ConsultParams, ConsultResult, EnsembleParams, EnsembleResult, NoParams, ProvidersResult,
@@ -44,44 +44,16 @@ impl Drop for Heartbeat {
 }
 
 impl Server {
-    fn provider_set(&self) -> ProviderSet {
-        ProviderSet::load(&self.engine().library.home)
+    /// The configured providers, read on a blocking thread (it reads config files).
+    pub(super) async fn provider_set(&self) -> Result<Arc<ProviderSet>, String> {
+        self.call(|e| Ok(Arc::new(ProviderSet::load(&e.library.home))))
+            .await
     }
 
     /// The prompt framed by a role template, when one is named.
-    fn framed(&self, role: Option<&str>, prompt: &str) -> Result<String, String> {
-        let Some(role) = role else {
-            return Ok(prompt.to_string());
-        };
-        let engine = self.engine();
-        let asset = engine
-            .library
-            .home
-            .find(crate::home::Kind::Role, role)
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
-                format!(
-                    "no role `{role}` (unknown_role)\nWhat to do: use one of: {}",
-                    engine
-                        .library
-                        .home
-                        .names(crate::home::Kind::Role)
-                        .join(", ")
-                )
-            })?;
-        let template = String::from_utf8_lossy(&asset.bytes).into_owned();
-        let ctx = serde_json::json!({
-            "task": prompt, "workflow": {"name": "consult", "summary": ""},
-            "stage": {"name": "consult", "title": role, "visit": 1, "max_visits": null, "topology": "sas"},
-            "run": {"id": "", "consults_used": 0, "consults_left": null},
-            "outputs": {}, "feedback": [], "context": "", "facts": [], "errors": [],
-            "constraints": [], "files": [], "schema": "", "lang": "en",
-        });
-        let role_text = crate::template::environment()
-            .render_str(&template, &ctx)
-            .map_err(|e| format!("role `{role}` does not render: {e}"))?;
-        Ok(format!("{role_text}\n\n{prompt}"))
+    async fn framed(&self, role: Option<String>, prompt: String) -> Result<String, String> {
+        self.call(move |e| crate::consult::frame(&e.library.home, role.as_deref(), &prompt))
+            .await
     }
 }
 
@@ -101,12 +73,12 @@ impl Server {
         Parameters(p): Parameters<ConsultParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ConsultResult>, String> {
-        let mut prompt = self.framed(p.role.as_deref(), &p.prompt)?;
+        let mut prompt = self.framed(p.role, p.prompt).await?;
         if let Some(context) = p.context.filter(|c| !c.trim().is_empty()) {
             prompt.push_str("\n\n## Context\n");
             prompt.push_str(&context);
         }
-        let set = self.provider_set();
+        let set = self.provider_set().await?;
         let ask = Ask {
             prompt,
             provider: p.provider,
@@ -114,44 +86,27 @@ impl Server {
             run_id: p.run_id,
             timeout_s: p.timeout_s,
         };
-        // The engine is locked to plan and charge, and to record usage; never across the call.
-        let (req, charged) = {
-            let engine = self.engine();
-            crate::consult::plan_consult(Some(&engine), &set, &ask).map_err(|f| refusal(&f))?
-        };
         let _beat = Heartbeat::start(
             ctx.peer.clone(),
             ctx.meta.get_progress_token(),
-            format!("consulting {}", req.provider),
+            "consulting".into(),
         );
-        let cancel: CancellationToken = ctx.ct.clone();
-        let answer = set.consult(&req, &cancel).await.map_err(|e| {
-            format!(
-                "{} ({}): {}\nWhat to do: {}",
-                e.provider, e.kind, e.message, e.help
-            )
-        })?;
-        crate::consult::screen(Some(&self.engine()), ask.run_id.as_deref(), &answer)
+        let done = crate::consult::consult(Some(&self.engine), set, ask, &ctx.ct)
+            .await
             .map_err(|f| refusal(&f))?;
-        crate::consult::record_usage(Some(&self.engine()), ask.run_id.as_deref(), &[&answer]);
-        let done = crate::consult::Consulted {
-            answer,
-            budget: None,
-        };
         Ok(Json(ConsultResult {
             summary: format!(
                 "{} ({}) answered in {:.1} s{}",
                 done.answer.provider,
                 done.answer.model,
                 done.answer.elapsed_ms as f64 / 1000.0,
-                charged
+                done.budget
                     .as_ref()
                     .and_then(|b| b.consults_left_run)
                     .map(|l| format!("; {l} consult(s) left in the run"))
                     .unwrap_or_default()
             ),
-            answer: done.answer,
-            budget: charged,
+            consulted: done,
         }))
     }
 
@@ -169,8 +124,8 @@ impl Server {
         Parameters(p): Parameters<EnsembleParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EnsembleResult>, String> {
-        let prompt = self.framed(p.role.as_deref(), &p.prompt)?;
-        let set = self.provider_set();
+        let prompt = self.framed(p.role, p.prompt).await?;
+        let set = self.provider_set().await?;
         let ask = EnsembleAsk {
             prompt,
             providers: p.providers,
@@ -192,42 +147,20 @@ impl Server {
                 });
             }
         };
-        // Planning and charging need the engine; the calls themselves run unlocked.
-        let plan = {
-            let engine = self.engine();
-            crate::consult::plan_ensemble(Some(&engine), &set, &ask).map_err(|f| refusal(&f))?
-        };
-        let out = crate::consult::run_ensemble(&set, &plan, &ask.prompt, &ctx.ct, &on_done).await;
-        crate::consult::record_usage(
-            Some(&self.engine()),
-            ask.run_id.as_deref(),
-            &out.answers.iter().collect::<Vec<_>>(),
-        );
-        if out.answers.is_empty() {
-            return Err(format!(
-                "every provider failed (provider_failed): {}\nWhat to do: {}",
-                out.failures
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                "run `maestro doctor`, or ask fewer or other providers"
-            ));
-        }
+        let out = crate::consult::ensemble(Some(&self.engine), set, ask, &ctx.ct, &on_done)
+            .await
+            .map_err(|f| refusal(&f))?;
         Ok(Json(EnsembleResult {
             summary: format!(
                 "{} answer(s), {} failure(s){}",
                 out.answers.len(),
                 out.failures.len(),
-                plan.reduced
+                out.reduced
                     .as_ref()
                     .map(|r| format!("; {r}"))
                     .unwrap_or_default()
             ),
-            answers: out.answers,
-            failures: out.failures,
-            reduced: plan.reduced,
-            budget: plan.budget,
+            ensembled: out,
         }))
     }
 
@@ -237,7 +170,7 @@ impl Server {
         &self,
         Parameters(_): Parameters<NoParams>,
     ) -> Result<Json<ProvidersResult>, String> {
-        let set = self.provider_set();
+        let set = self.provider_set().await?;
         let providers = set.status().await;
         let usable = providers
             .iter()
@@ -249,7 +182,7 @@ impl Server {
                 providers.len()
             ),
             providers,
-            config_problems: set.problems,
+            config_problems: set.problems.clone(),
         }))
     }
 }

@@ -14,6 +14,9 @@ use crate::engine::{ApprovalView, DecisionKind, DecisionText};
 /// How long a person has to answer the form before the approval simply stays pending.
 const FORM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// The form's own fields.
+const RESERVED: [&str; 2] = ["decision", "feedback"];
+
 /// A person's answer from the form.
 #[derive(Debug, Clone)]
 pub(super) struct Answer {
@@ -32,7 +35,9 @@ pub(super) fn form(a: &ApprovalView) -> Value {
         "feedback".into(),
         json!({"type": "string", "title": "Feedback for the next attempt"}),
     );
-    for q in &a.questions {
+    // The linter refuses question ids `decision` and `feedback`; a question that still
+    // carries one (an old workflow version) never replaces the form's own field.
+    for q in a.questions.iter().filter(|q| !RESERVED.contains(&q.id.as_str())) {
         let field = if q.options.is_empty() {
             json!({"type": "string", "title": q.text})
         } else {
@@ -52,7 +57,7 @@ pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
         _ => return None,
     };
     let mut answers = BTreeMap::new();
-    for q in &a.questions {
+    for q in a.questions.iter().filter(|q| !RESERVED.contains(&q.id.as_str())) {
         if let Some(v) = content
             .get(&q.id)
             .and_then(Value::as_str)
@@ -119,12 +124,12 @@ mod tests {
             stage: "a".into(),
             title: "A".into(),
             visit: 1,
-            status: "pending".into(),
-            by: "human".into(),
+            status: crate::engine::model::ApprovalStatus::Pending,
+            by: crate::workflow::GateBy::Human,
             report: json!({}),
             questions: vec![QuestionView {
                 id: "q1".into(),
-                priority: "high".into(),
+                priority: crate::workflow::Priority::High,
                 text: "Right?".into(),
                 options: vec!["yes".into(), "no".into()],
             }],

@@ -13,7 +13,7 @@ mod quality_tools;
 mod workflow_tools;
 mod workspace_tools;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -29,10 +29,11 @@ use crate::engine::{Engine, Failure};
 /// What the server tells a client about itself; kept under 2 KB.
 pub const INSTRUCTIONS: &str = include_str!("instructions.md");
 
-/// The MCP server over one engine.
+/// The MCP server over one engine. The engine is shared, never locked: every call runs on
+/// a blocking thread (`Engine::blocking`), so SQLite and file walks stay off the runtime.
 #[derive(Clone)]
 pub struct Server {
-    engine: Arc<Mutex<Engine>>,
+    engine: Arc<Engine>,
     tool_router: ToolRouter<Server>,
 }
 
@@ -46,7 +47,7 @@ impl Server {
     /// A server over `engine`, hiding the tools named in `MAESTRO_DISABLED_TOOLS`
     /// (comma-separated).
     #[must_use]
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Arc<Engine>) -> Self {
         let disabled = std::env::var("MAESTRO_DISABLED_TOOLS").unwrap_or_default();
         let mut tool_router = Self::workflow_router()
             + Self::consult_router()
@@ -59,15 +60,28 @@ impl Server {
             compact(&mut route.attr);
         }
         Self {
-            engine: Arc::new(Mutex::new(engine)),
+            engine,
             tool_router,
         }
     }
 
-    fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.engine
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Runs one engine call on a blocking thread; a refusal becomes the tool's error text.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, String> {
+        self.engine.blocking(f).await.map_err(|f| refusal(&f))
+    }
+
+    /// As [`Server::call`], for the prompt and resource handlers (JSON-RPC errors).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, ErrorData> + Send + 'static,
+    ) -> Result<T, ErrorData> {
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || f(&engine))
+            .await
+            .unwrap_or_else(|e| Err(ErrorData::internal_error(e.to_string(), None)))
     }
 
     /// The names of the tools this server offers.
@@ -193,9 +207,8 @@ impl ServerHandler for Server {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        Ok(ListPromptsResult::with_all_items(catalog::prompts(
-            &self.engine(),
-        )))
+        let prompts = self.read(|e| Ok(catalog::prompts(e))).await?;
+        Ok(ListPromptsResult::with_all_items(prompts))
     }
 
     async fn get_prompt(
@@ -203,7 +216,9 @@ impl ServerHandler for Server {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        catalog::prompt(&self.engine(), &request).map(Into::into)
+        self.read(move |e| catalog::prompt(e, &request))
+            .await
+            .map(Into::into)
     }
 
     async fn list_resources(
@@ -211,9 +226,8 @@ impl ServerHandler for Server {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(catalog::resources(
-            &self.engine(),
-        )))
+        let resources = self.read(|e| Ok(catalog::resources(e))).await?;
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn list_resource_templates(
@@ -231,38 +245,22 @@ impl ServerHandler for Server {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        catalog::read(&self.engine(), &request.uri).map(Into::into)
+        self.read(move |e| catalog::read(e, &request.uri))
+            .await
+            .map(Into::into)
     }
 }
 
-/// Serves over stdin/stdout until the client closes stdin; returns the exit code.
-#[must_use]
-pub fn serve_stdio(engine: Engine) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            crate::cli::print_err(&format!("error: cannot start the async runtime: {e}\n"));
-            return 3;
-        }
-    };
-    runtime.block_on(async move {
-        let server = Server::new(engine);
-        match server.serve(rmcp::transport::stdio()).await {
-            Ok(running) => match running.waiting().await {
-                Ok(_) => 0,
-                Err(e) => {
-                    crate::cli::print_err(&format!("maestro serve: {e}\n"));
-                    1
-                }
-            },
-            Err(e) => {
-                crate::cli::print_err(&format!("maestro serve: initialization failed: {e}\n"));
-                1
-            }
-        }
-    })
+/// Serves over stdin/stdout until the client closes stdin.
+///
+/// # Errors
+/// The transport's failure, as words for stderr.
+pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
+    let server = Server::new(engine);
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("initialization failed: {e}"))?;
+    running.waiting().await.map_err(|e| e.to_string())?;
+    Ok(())
 }

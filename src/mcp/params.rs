@@ -131,8 +131,7 @@ pub struct BriefResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SubmitResult {
     pub summary: String,
-    /// `awaiting_approval`, `advanced` or `finished`.
-    pub outcome: String,
+    pub outcome: crate::engine::SubmitOutcome,
     #[schemars(with = "Object")]
     pub run: RunSummary,
     /// The approval opened by a gated stage (approval_id, by, report, questions).
@@ -196,24 +195,15 @@ pub struct NoParams {}
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ConsultResult {
     pub summary: String,
-    /// provider, model, text, tokens_in, tokens_out, cost_usd, elapsed_ms.
-    #[schemars(with = "Object")]
-    pub answer: crate::providers::Answer,
-    #[schemars(with = "Option<Object>")]
-    pub budget: Option<Budget>,
+    #[serde(flatten)]
+    pub consulted: crate::consult::Consulted,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EnsembleResult {
     pub summary: String,
-    #[schemars(with = "Vec<Object>")]
-    pub answers: Vec<crate::providers::Answer>,
-    #[schemars(with = "Vec<Object>")]
-    pub failures: Vec<crate::providers::ProviderError>,
-    /// Why fewer providers were asked, if so.
-    pub reduced: Option<String>,
-    #[schemars(with = "Option<Object>")]
-    pub budget: Option<Budget>,
+    #[serde(flatten)]
+    pub ensembled: crate::consult::Ensembled,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -275,8 +265,7 @@ pub struct RestoreParams {
 #[serde(deny_unknown_fields)]
 pub struct NoteParams {
     pub run_id: Option<String>,
-    /// observation, hypothesis, decision, verification, red_flag, consensus, patch, rollback.
-    pub kind: String,
+    pub kind: crate::engine::work::EvidenceKind,
     pub content: String,
     pub source: Option<String>,
     /// Ids of earlier entries this one rests on.
@@ -288,7 +277,7 @@ pub struct NoteParams {
 #[serde(deny_unknown_fields)]
 pub struct EvidenceParams {
     pub run_id: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<crate::engine::work::EvidenceKind>,
     pub stage: Option<String>,
     pub limit: Option<usize>,
 }
@@ -343,8 +332,7 @@ pub struct VoteParams {
     #[serde(default)]
     pub providers: Vec<String>,
     pub max_samples: Option<u32>,
-    /// `text` or `json`.
-    pub format: Option<String>,
+    pub format: Option<crate::quality::vote::Format>,
     /// A JSON Schema every answer must satisfy (implies json).
     #[schemars(with = "Option<BTreeMap<String, Value>>")]
     pub schema: Option<Value>,
@@ -376,9 +364,8 @@ pub struct CalibrateParams {
     /// Or estimate p by sampling this prompt …
     pub step_prompt: Option<String>,
     /// … judged by this oracle: `{"expected": "<answer>"}` or `{"schema": {…}}`.
-    #[schemars(with = "Option<BTreeMap<String, Value>>")]
-    pub oracle_check: Option<Value>,
-    /// … this many times (default 10), from this provider.
+    pub oracle_check: Option<crate::consult::calibrate::Oracle>,
+    /// … this many times (default 10, at most 50), from this provider.
     pub samples: Option<u32>,
     pub provider: Option<String>,
     /// Target success rate of the whole task, strictly between 0 and 1.
@@ -389,6 +376,8 @@ pub struct CalibrateParams {
     pub step: Option<String>,
     /// Cost of one sample, for the expected total.
     pub cost_per_sample: Option<f64>,
+    /// Charge samples to this run's budget.
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -397,8 +386,7 @@ pub struct SelectParams {
     /// The candidates: id, content, provider.
     #[schemars(with = "Vec<BTreeMap<String, Value>>")]
     pub candidates: Vec<crate::quality::select::Candidate>,
-    /// `tests_first` (default), `hybrid` or `judge`.
-    pub mode: Option<String>,
+    pub mode: Option<crate::quality::select::Mode>,
     /// Candidate id → tests passed.
     #[serde(default)]
     pub test_results: BTreeMap<String, bool>,
@@ -407,6 +395,7 @@ pub struct SelectParams {
     pub lint_results: BTreeMap<String, f64>,
     /// Provider that judges (mode `judge`, or extra signal for `hybrid`).
     pub judge_provider: Option<String>,
+    /// Charge the judge to this run's budget.
     pub run_id: Option<String>,
 }
 
@@ -428,10 +417,9 @@ pub struct MetricsParams {
     pub run_id: Option<String>,
 }
 
-/// Any quality tool's result: a summary and the details.
+/// A quality tool's result: a summary and the typed details.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct QualityResult {
+pub struct Reported<T: JsonSchema> {
     pub summary: String,
-    #[schemars(with = "Object")]
-    pub result: Value,
+    pub result: T,
 }

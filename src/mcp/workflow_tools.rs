@@ -8,15 +8,20 @@ use super::params::{
     BriefResult, DecideParams, DecideResult, Decision, RunParams, StartParams, StartResult,
     StatusParams, StatusResult, SubmitParams, SubmitResult,
 };
-use super::{Server, elicit, refusal};
-use crate::engine::{Actor, DecisionKind, DecisionText, RunContext, StartRequest};
+use super::{Server, elicit};
+use crate::engine::{
+    Actor, DecisionKind, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome,
+};
+use crate::workflow::GateBy;
 
 fn where_now(r: &crate::engine::RunSummary) -> String {
-    match (r.status.as_str(), &r.stage, &r.end) {
-        ("finished", _, Some(end)) => format!("run {} finished: {end}", r.run_id),
-        ("waiting", Some(s), _) => format!("run {} waits for approval of stage `{s}`", r.run_id),
+    match (r.status, &r.stage, &r.end) {
+        (RunStatus::Finished, _, Some(end)) => format!("run {} finished: {end}", r.run_id),
+        (RunStatus::Waiting, Some(s), _) => {
+            format!("run {} waits for approval of stage `{s}`", r.run_id)
+        }
         (_, Some(s), _) => format!("run {} is in stage `{s}` (visit {})", r.run_id, r.visit),
-        _ => format!("run {} is {}", r.run_id, r.status),
+        _ => format!("run {} is {}", r.run_id, r.status.as_str()),
     }
 }
 
@@ -47,7 +52,7 @@ impl Server {
             },
             lang: p.lang,
         };
-        let started = self.engine().start(&req).map_err(|f| refusal(&f))?;
+        let started = self.call(move |e| e.start(&req)).await?;
         let summary = match &started.brief {
             Some(b) => format!(
                 "Started run {} ({}). Stage `{}` — {}: do its work, then `submit` an object matching output_schema.",
@@ -70,15 +75,16 @@ impl Server {
         &self,
         Parameters(p): Parameters<StatusParams>,
     ) -> Result<Json<StatusResult>, String> {
-        let engine = self.engine();
-        let pending = engine.approvals(true).map_err(|f| refusal(&f))?;
+        let pending = self.call(|e| e.approvals(true)).await?;
         if let Some(id) = p.run_id {
-            let view = engine.status(&id).map_err(|f| refusal(&f))?;
+            let rid = id.clone();
+            let view = self.call(move |e| e.status(&rid)).await?;
             let mut summary = where_now(&view.summary);
             if let Some(a) = &view.approval {
                 summary.push_str(&format!(
                     "; approval {} is pending (decided by {})",
-                    a.approval_id, a.by
+                    a.approval_id,
+                    a.by.as_str()
                 ));
             }
             if !view.workflow_problems.is_empty() {
@@ -95,7 +101,7 @@ impl Server {
                 pending_approvals: pending,
             }));
         }
-        let runs = engine.runs(true).map_err(|f| refusal(&f))?;
+        let runs = self.call(|e| e.runs(true)).await?;
         Ok(Json(StatusResult {
             summary: format!(
                 "{} active run(s), {} approval(s) waiting",
@@ -115,7 +121,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<RunParams>,
     ) -> Result<Json<BriefResult>, String> {
-        let brief = self.engine().brief(&p.run_id).map_err(|f| refusal(&f))?;
+        let brief = self.call(move |e| e.brief(&p.run_id)).await?;
         Ok(Json(BriefResult {
             summary: format!(
                 "Stage `{}` — {} (visit {}) of run {}",
@@ -140,20 +146,14 @@ impl Server {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<SubmitResult>, String> {
         let submitted = self
-            .engine()
-            .submit(&p.run_id, &p.output, p.event.as_deref())
-            .map_err(|f| refusal(&f))?;
+            .call(move |e| e.submit(&p.run_id, &p.output, p.event.as_deref()))
+            .await?;
         if let Some(approval) = submitted.approval.clone() {
             if let Some(answer) = elicit::ask(&ctx.peer, &approval).await {
+                let id = approval.approval_id.clone();
                 let decided = self
-                    .engine()
-                    .decide(
-                        &approval.approval_id,
-                        answer.kind,
-                        &answer.text,
-                        Actor::Human,
-                    )
-                    .map_err(|f| refusal(&f))?;
+                    .call(move |e| e.decide(&id, answer.kind, &answer.text, Actor::Form))
+                    .await?;
                 return Ok(Json(SubmitResult {
                     summary: format!(
                         "The person chose {} for stage `{}`; {}.",
@@ -161,13 +161,13 @@ impl Server {
                         approval.stage,
                         where_now(&decided.run)
                     ),
-                    outcome: decided.run.status.clone(),
+                    outcome: SubmitOutcome::of(decided.run.status),
                     run: decided.run,
                     approval: Some(decided.approval),
                     brief: decided.brief,
                 }));
             }
-            let how = if approval.by == "human" {
+            let how = if approval.by == GateBy::Human {
                 format!(
                     "Show the person the report and the questions, and ask them to run `maestro approve {id}` (or `maestro revise {id} --feedback \"...\"`, `maestro reject {id}`). Then call `status`.",
                     id = approval.approval_id
@@ -183,7 +183,7 @@ impl Server {
                     "Output accepted; stage `{}` waits for approval {}. {how}",
                     approval.stage, approval.approval_id
                 ),
-                outcome: submitted.outcome.to_string(),
+                outcome: submitted.outcome,
                 run: submitted.run,
                 approval: Some(approval),
                 brief: None,
@@ -191,7 +191,7 @@ impl Server {
         }
         Ok(Json(SubmitResult {
             summary: format!("Output accepted; {}.", where_now(&submitted.run)),
-            outcome: submitted.outcome.to_string(),
+            outcome: submitted.outcome,
             run: submitted.run,
             approval: None,
             brief: submitted.brief,
@@ -221,9 +221,8 @@ impl Server {
             answers: p.answers,
         };
         let d = self
-            .engine()
-            .decide(&p.approval_id, kind, &text, Actor::Tool)
-            .map_err(|f| refusal(&f))?;
+            .call(move |e| e.decide(&p.approval_id, kind, &text, Actor::Model))
+            .await?;
         Ok(Json(DecideResult {
             summary: format!(
                 "{} {}: {}",

@@ -22,13 +22,14 @@ impl Server {
         &self,
         Parameters(p): Parameters<PackParams>,
     ) -> Result<Json<PackResult>, String> {
-        let packed = self.engine().context(&ContextRequest {
+        let req = ContextRequest {
             files: p.files,
             facts: p.facts,
             errors: p.errors,
             constraints: p.constraints,
             max_chars: p.max_chars,
-        });
+        };
+        let packed = self.call(move |e| Ok(e.context(&req))).await?;
         Ok(Json(PackResult {
             summary: format!(
                 "{} characters; {} file(s) included, {} refused",
@@ -54,22 +55,12 @@ impl Server {
         Parameters(p): Parameters<VerifyParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<VerifyResult>, String> {
-        let (checks, root) = {
-            let engine = self.engine();
-            (
-                engine.plan_checks(&p.checks).map_err(|f| refusal(&f))?,
-                engine.root.clone(),
-            )
-        };
-        let mut results = Vec::new();
-        for check in &checks {
-            let r = crate::workspace::verify::run(&root, check, &ctx.ct).await;
-            self.engine()
-                .record_check(p.run_id.as_deref(), &r)
-                .map_err(|f| refusal(&f))?;
-            results.push(r);
-        }
-        let passed = results.iter().all(|r| r.passed);
+        let v = self
+            .engine
+            .verify(p.checks, p.run_id, &ctx.ct)
+            .await
+            .map_err(|f| refusal(&f))?;
+        let (passed, results) = (v.passed, v.results);
         Ok(Json(VerifyResult {
             summary: results
                 .iter()
@@ -105,9 +96,8 @@ impl Server {
         Parameters(p): Parameters<PatchParams>,
     ) -> Result<Json<PatchResult>, String> {
         let report = self
-            .engine()
-            .patch(&p.diff, p.dry_run, p.run_id.as_deref())
-            .map_err(|f| refusal(&f))?;
+            .call(move |e| e.patch(&p.diff, p.dry_run, p.run_id.as_deref()))
+            .await?;
         let files: Vec<String> = report
             .files
             .iter()
@@ -138,9 +128,8 @@ impl Server {
         Parameters(p): Parameters<RestoreParams>,
     ) -> Result<Json<RestoreResult>, String> {
         let report = self
-            .engine()
-            .restore(&p.backup_id, p.files.as_deref())
-            .map_err(|f| refusal(&f))?;
+            .call(move |e| e.restore(&p.backup_id, p.files.as_deref()))
+            .await?;
         Ok(Json(RestoreResult {
             summary: format!(
                 "restored {} file(s), removed {} created file(s)",
@@ -164,19 +153,17 @@ impl Server {
         &self,
         Parameters(p): Parameters<NoteParams>,
     ) -> Result<Json<EvidenceResult>, String> {
-        let e = self
-            .engine()
-            .note(&Note {
-                run_id: p.run_id,
-                kind: p.kind,
-                content: p.content,
-                source: p.source,
-                links: p.links,
-                data: serde_json::Value::Null,
-            })
-            .map_err(|f| refusal(&f))?;
+        let note = Note {
+            run_id: p.run_id,
+            kind: p.kind,
+            content: p.content,
+            source: p.source,
+            links: p.links,
+            data: serde_json::Value::Null,
+        };
+        let e = self.call(move |e| e.note(&note)).await?;
         Ok(Json(EvidenceResult {
-            summary: format!("noted {} ({})", e.id, e.kind),
+            summary: format!("noted {} ({})", e.id, e.kind.as_str()),
             entries: vec![e],
         }))
     }
@@ -187,15 +174,13 @@ impl Server {
         &self,
         Parameters(p): Parameters<EvidenceParams>,
     ) -> Result<Json<EvidenceResult>, String> {
-        let entries = self
-            .engine()
-            .evidence(&EvidenceQuery {
-                run_id: p.run_id,
-                kind: p.kind,
-                stage: p.stage,
-                limit: p.limit,
-            })
-            .map_err(|f| refusal(&f))?;
+        let q = EvidenceQuery {
+            run_id: p.run_id,
+            kind: p.kind,
+            stage: p.stage,
+            limit: p.limit,
+        };
+        let entries = self.call(move |e| e.evidence(&q)).await?;
         Ok(Json(EvidenceResult {
             summary: format!(
                 "{} entr{}",

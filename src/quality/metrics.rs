@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::store::Event;
+use crate::engine::{Logged, RunEvent};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct StageMetrics {
@@ -41,7 +41,7 @@ pub struct Metrics {
 
 /// Computes the metrics from events (one run's, or every run's).
 #[must_use]
-pub fn compute(events: &[Event]) -> Metrics {
+pub fn compute(events: &[Logged]) -> Metrics {
     let mut m = Metrics::default();
     let mut runs = std::collections::BTreeSet::new();
     let mut expected = 0.0;
@@ -50,45 +50,47 @@ pub fn compute(events: &[Event]) -> Metrics {
         if !e.run_id.is_empty() {
             runs.insert(e.run_id.clone());
         }
-        let stage = e.data["stage"].as_str().unwrap_or("").to_string();
-        match e.kind.as_str() {
-            "stage_entered" => m.stages.entry(stage).or_default().visits += 1,
-            "consult_charged" => {
-                let n = e.data["n"].as_u64().unwrap_or(1);
-                m.consults += n;
-                m.stages.entry(stage).or_default().consults += n;
+        let stage = e.event.stage().unwrap_or("").to_string();
+        match &e.event {
+            RunEvent::StageEntered { .. } => m.stages.entry(stage).or_default().visits += 1,
+            RunEvent::ConsultCharged { n, .. } => {
+                m.consults += u64::from(*n);
+                m.stages.entry(stage).or_default().consults += u64::from(*n);
             }
-            "stage_outcome" => {
+            RunEvent::StageOutcome { success, .. } => {
                 let s = m.stages.entry(stage).or_default();
-                if e.data["success"] == true {
+                if *success {
                     s.approved += 1;
                 } else {
                     s.sent_back += 1;
                 }
             }
-            "output_accepted" => m.red_flag_checked += 1,
-            "output_refused" => {
+            RunEvent::OutputAccepted { .. } => m.red_flag_checked += 1,
+            RunEvent::OutputRefused { code, .. } => {
                 m.red_flag_checked += 1;
-                if e.data["code"] == "red_flag" {
+                if code == "red_flag" {
                     m.red_flagged += 1;
                 }
             }
-            "vote" => {
+            RunEvent::Vote {
+                samples,
+                discarded,
+                unavailable,
+                expected_samples,
+                ..
+            } => {
                 m.votes += 1;
-                let samples = e.data["samples"].as_u64().unwrap_or(0);
-                let discarded = e.data["discarded"].as_u64().unwrap_or(0);
-                m.vote_samples += samples;
-                m.red_flag_checked +=
-                    samples.saturating_sub(e.data["unavailable"].as_u64().unwrap_or(0));
-                m.red_flagged += discarded;
-                if let Some(x) = e.data["expected_samples"].as_f64() {
+                m.vote_samples += u64::from(*samples);
+                m.red_flag_checked += u64::from(samples.saturating_sub(*unavailable));
+                m.red_flagged += u64::from(*discarded);
+                if let Some(x) = expected_samples {
                     expected += x;
                     any_expected = true;
                 }
             }
-            "selection" => {
+            RunEvent::Selection { test_signal, .. } => {
                 m.selections += 1;
-                if e.data["test_signal"] == true {
+                if *test_signal {
                     m.selections_with_tests += 1;
                 }
             }
@@ -120,38 +122,87 @@ pub fn compute(events: &[Event]) -> Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::quality::vote::StopReason;
+    use crate::workflow::Topology;
 
-    fn ev(run: &str, kind: &str, data: serde_json::Value) -> Event {
-        Event {
+    fn ev(run: &str, event: RunEvent) -> Logged {
+        Logged {
             seq: 0,
             run_id: run.into(),
             at: 0,
-            kind: kind.into(),
-            data,
+            event,
+        }
+    }
+
+    fn selection(test_signal: bool) -> RunEvent {
+        RunEvent::Selection {
+            winner: None,
+            test_signal,
+            requires_review: false,
         }
     }
 
     #[test]
     fn metrics_add_up() {
+        let entered = || RunEvent::StageEntered {
+            stage: "analyze".into(),
+            visit: 1,
+        };
         let events = vec![
-            ev("r1", "stage_entered", json!({"stage": "analyze"})),
-            ev("r1", "consult_charged", json!({"stage": "analyze", "n": 2})),
-            ev("r1", "output_refused", json!({"code": "red_flag"})),
-            ev("r1", "output_accepted", json!({"stage": "analyze"})),
+            ev("r1", entered()),
             ev(
                 "r1",
-                "stage_outcome",
-                json!({"stage": "analyze", "success": true}),
+                RunEvent::ConsultCharged {
+                    stage: Some("analyze".into()),
+                    n: 2,
+                    what: "consult".into(),
+                    consults_used: 2,
+                },
             ),
-            ev("r2", "stage_entered", json!({"stage": "analyze"})),
+            ev(
+                "r1",
+                RunEvent::OutputRefused {
+                    code: "red_flag".into(),
+                    message: None,
+                    provider: None,
+                    flags: None,
+                },
+            ),
+            ev(
+                "r1",
+                RunEvent::OutputAccepted {
+                    stage: "analyze".into(),
+                    visit: 1,
+                    output: serde_json::json!({}),
+                    event: None,
+                },
+            ),
+            ev(
+                "r1",
+                RunEvent::StageOutcome {
+                    stage: "analyze".into(),
+                    workflow: "w".into(),
+                    topology: Topology::Sas,
+                    success: true,
+                    consults: 2,
+                },
+            ),
+            ev("r2", entered()),
             ev(
                 "r2",
-                "vote",
-                json!({"samples": 5, "discarded": 1, "unavailable": 0, "expected_samples": 3.5}),
+                RunEvent::Vote {
+                    k: 3,
+                    samples: 5,
+                    votes: 4,
+                    discarded: 1,
+                    unavailable: 0,
+                    converged: true,
+                    stop_reason: StopReason::AheadByK,
+                    expected_samples: Some(3.5),
+                },
             ),
-            ev("r2", "selection", json!({"test_signal": true})),
-            ev("r2", "selection", json!({"test_signal": false})),
+            ev("r2", selection(true)),
+            ev("r2", selection(false)),
         ];
         let m = compute(&events);
         assert_eq!((m.runs, m.consults), (2, 2));

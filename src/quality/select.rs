@@ -26,10 +26,17 @@ pub struct Candidate {
     pub provider: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a candidate is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Red flags, then passing tests, then lint, the judge and provider trust, in that order.
+    #[default]
     TestsFirst,
+    /// One weighted score of all signals.
     Hybrid,
+    /// An LLM judge scores the candidates.
+    #[serde(alias = "llm_judge")]
     Judge,
 }
 

@@ -15,7 +15,8 @@ use serde_json::Value;
 use super::redflag::{self, Flag, RuleSet};
 
 /// How answers are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     Text,
     Json,
@@ -39,6 +40,50 @@ pub struct Tally {
     pub votes: u32,
 }
 
+/// Why a vote stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// One answer led every other by k.
+    AheadByK,
+    /// The sample limit was reached first.
+    MaxSamples,
+    /// Samples came back, but none was a valid vote.
+    NoValidVotes,
+    /// Every provider failed.
+    Unavailable,
+    /// The run's budget refused the next sample.
+    Budget,
+}
+
+impl StopReason {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StopReason::AheadByK => "ahead_by_k",
+            StopReason::MaxSamples => "max_samples",
+            StopReason::NoValidVotes => "no_valid_votes",
+            StopReason::Unavailable => "unavailable",
+            StopReason::Budget => "budget",
+        }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one sample did not come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SampleError {
+    /// The provider failed; the vote goes on with others.
+    Unavailable(String),
+    /// The run's budget refused it; the vote stops here.
+    Budget(String),
+}
+
 /// The outcome of a vote.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct VoteResult {
@@ -49,8 +94,9 @@ pub struct VoteResult {
     /// Lead over the runner-up.
     pub margin: u32,
     pub converged: bool,
-    /// ahead_by_k, max_samples, no_valid_votes or unavailable.
-    pub stop_reason: String,
+    pub stop_reason: StopReason,
+    /// The budget's refusal, when the budget stopped the vote.
+    pub budget_refusal: Option<String>,
     /// Samples drawn (including discarded and uncounted ones).
     pub samples: u32,
     /// Votes counted towards the decision.
@@ -101,7 +147,7 @@ pub fn canonical(answer: &str, format: Format) -> Option<String> {
 pub async fn vote<F, Fut>(sample: F, cfg: &VoteConfig) -> VoteResult
 where
     F: Fn(usize) -> Fut,
-    Fut: Future<Output = Result<String, String>>,
+    Fut: Future<Output = Result<String, SampleError>>,
 {
     let k = cfg.k.max(1);
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
@@ -109,6 +155,7 @@ where
     let mut flags: BTreeMap<String, u32> = BTreeMap::new();
     let (mut drawn, mut votes, mut discarded, mut unavailable) = (0u32, 0u32, 0u32, 0u32);
     let mut decided: Option<String> = None;
+    let mut budget_refusal: Option<String> = None;
     let lead = |counts: &BTreeMap<String, u32>| -> (Option<String>, u32) {
         let mut sorted: Vec<(&String, &u32)> = counts.iter().collect();
         sorted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -119,7 +166,7 @@ where
         }
     };
     let mut need = k;
-    while decided.is_none() && drawn < cfg.max_samples {
+    while decided.is_none() && budget_refusal.is_none() && drawn < cfg.max_samples {
         let n = need
             .min(cfg.batch.max(1))
             .min(cfg.max_samples - drawn)
@@ -137,8 +184,15 @@ where
                     all_failed = false;
                     t
                 }
-                Err(_) => {
+                Err(SampleError::Unavailable(_)) => {
                     unavailable += 1;
+                    continue;
+                }
+                Err(SampleError::Budget(why)) => {
+                    // Not a sample: nothing was asked. Later results of the batch still count.
+                    drawn -= 1;
+                    budget_refusal.get_or_insert(why);
+                    all_failed = false;
                     continue;
                 }
             };
@@ -181,20 +235,23 @@ where
         .collect();
     distribution.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.answer.cmp(&b.answer)));
     let stop_reason = if decided.is_some() {
-        "ahead_by_k"
+        StopReason::AheadByK
+    } else if budget_refusal.is_some() {
+        StopReason::Budget
     } else if votes == 0 && discarded == 0 && unavailable > 0 {
-        "unavailable"
+        StopReason::Unavailable
     } else if votes == 0 {
-        "no_valid_votes"
+        StopReason::NoValidVotes
     } else {
-        "max_samples"
+        StopReason::MaxSamples
     };
     VoteResult {
         winner: leader.as_ref().and_then(|l| first_text.get(l).cloned()),
         canonical: leader,
         margin,
         converged: decided.is_some(),
-        stop_reason: stop_reason.into(),
+        stop_reason,
+        budget_refusal,
         samples: drawn,
         votes,
         discarded,
@@ -259,7 +316,7 @@ mod tests {
         assert_eq!(r.canonical.as_deref(), Some("paris"));
         assert!(r.discarded >= 2 && r.flags["too_long"] == r.discarded);
         let r = block(vote(
-            |_| async { Err::<String, _>("down".to_string()) },
+            |_| async { Err::<String, _>(SampleError::Unavailable("down".to_string())) },
             &cfg(3, 12, Format::Text),
         ));
         assert_eq!(
@@ -271,6 +328,23 @@ mod tests {
             "kept drawing from dead providers: {}",
             r.samples
         );
+    }
+
+    #[test]
+    fn a_budget_refusal_stops_the_vote_as_a_budget_stop() {
+        let r = block(vote(
+            |i| async move {
+                if i < 2 {
+                    Ok("a".to_string())
+                } else {
+                    Err(SampleError::Budget("2 consult(s) used".into()))
+                }
+            },
+            &cfg(3, 12, Format::Text),
+        ));
+        assert_eq!(r.stop_reason, StopReason::Budget);
+        assert_eq!((r.votes, r.samples, r.unavailable), (2, 2, 0));
+        assert_eq!(r.budget_refusal.as_deref(), Some("2 consult(s) used"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -34,6 +35,10 @@ pub enum StoreError {
     #[error("state database {path} holds a row that does not decode: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error(
+        "state file {path} is empty (0 bytes): it was truncated, and opening it would start a new database over every run and approval; restore it from a backup, or delete it to start afresh"
+    )]
+    Empty { path: PathBuf },
+    #[error(
         "state database {path} was written by a newer maestro (schema {found}, this build knows {known}); upgrade maestro"
     )]
     TooNew {
@@ -43,9 +48,10 @@ pub enum StoreError {
     },
 }
 
-/// An open state file.
+/// An open state file: a small pool of connections, so callers on several threads each get
+/// their own and no lock is held while SQLite works.
 pub struct Store {
-    conn: Connection,
+    pool: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
 
@@ -55,15 +61,16 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// One event of the audit trail.
+/// One event of the audit trail as stored: `kind` and `data` are the event's serde tag and
+/// content, so `maestro log --jsonl` prints `{seq, run_id, at, kind, data}`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Event {
+pub struct Logged<E> {
     pub seq: i64,
     pub run_id: String,
     /// Milliseconds since the Unix epoch.
     pub at: i64,
-    pub kind: String,
-    pub data: serde_json::Value,
+    #[serde(flatten)]
+    pub event: E,
 }
 
 /// A row with its version, for optimistic checks.
@@ -77,7 +84,8 @@ impl Store {
     /// Opens (creating if needed) the state file, in WAL mode with `synchronous=FULL`.
     ///
     /// # Errors
-    /// When the file cannot be created or opened, or holds a newer schema.
+    /// When the file cannot be created or opened, is empty (truncated: SQLite would silently
+    /// start a new database over it, losing every run and approval), or holds a newer schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -85,12 +93,16 @@ impl Store {
                 source,
             })?;
         }
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(StoreError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = connect(path)?;
         let err = |source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // Switching to WAL needs a moment of exclusive access; another process opening the
         // file at the same instant makes it busy, so retry for a while.
         let mut tries = 0;
@@ -104,12 +116,8 @@ impl Store {
                 Err(e) => return Err(err(e)),
             }
         }
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err)?;
         let store = Store {
-            conn,
+            pool: Mutex::new(vec![conn]),
             path: path.to_path_buf(),
         };
         store.migrate()?;
@@ -128,11 +136,35 @@ impl Store {
         }
     }
 
+    /// A connection from the pool (or a new one); the pool lock is held only to pop it.
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => connect(&self.path),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < POOL_SIZE {
+            pool.push(conn);
+        }
+    }
+
     fn migrate(&self) -> Result<(), StoreError> {
-        let found: i64 = self
-            .conn
+        let conn = self.take()?;
+        let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.sqlite(e))?;
+        self.give_back(conn);
         if found > schema::VERSION {
             return Err(StoreError::TooNew {
                 path: self.path.clone(),
@@ -144,15 +176,40 @@ impl Store {
             self.write(|tx| {
                 // Re-read inside the lock: another process may have migrated meanwhile.
                 let now: i64 = tx.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-                if now < schema::VERSION {
-                    tx.conn.execute_batch(&schema::sql())?;
-                    tx.conn
-                        .pragma_update(None, "user_version", schema::VERSION)?;
+                for (version, sql) in schema::migrations() {
+                    if now < version {
+                        tx.conn.execute_batch(&sql)?;
+                    }
                 }
+                tx.conn
+                    .pragma_update(None, "user_version", schema::VERSION)?;
                 Ok::<_, StoreError>(())
             })?;
         }
         Ok(())
+    }
+
+    fn transaction<T, E>(
+        &self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.take().map_err(E::from)?;
+        let result = (|| {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, behavior)
+                .map_err(|e| E::from(self.sqlite(e)))?;
+            let out = f(&Tx {
+                conn: &tx,
+                path: &self.path,
+            })?;
+            tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
+            Ok(out)
+        })();
+        self.give_back(conn);
+        result
     }
 
     /// Runs `f` in one immediate (write-locking) transaction; commits when it returns `Ok`.
@@ -163,14 +220,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| E::from(self.sqlite(e)))?;
-        let out = f(&Tx {
-            conn: &tx,
-            path: &self.path,
-        })?;
-        tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
-        Ok(out)
+        self.transaction(TransactionBehavior::Immediate, f)
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot).
@@ -181,15 +231,25 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
-            .map_err(|e| E::from(self.sqlite(e)))?;
-        let out = f(&Tx {
-            conn: &tx,
-            path: &self.path,
-        })?;
-        tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
-        Ok(out)
+        self.transaction(TransactionBehavior::Deferred, f)
     }
+}
+
+/// Connections kept for reuse; more are opened when several threads work at once.
+const POOL_SIZE: usize = 4;
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
+    Ok(conn)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -229,23 +289,37 @@ impl Tx<'_> {
         })
     }
 
+    /// Serializes a value for storage with every string masked: the state file is the one
+    /// place everything durable passes through, so no secret reaches it (or `maestro log`).
     fn encode<T: Serialize>(&self, value: &T) -> Result<String, StoreError> {
-        serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        let mut v = serde_json::to_value(value).map_err(|e| StoreError::Corrupt {
             path: self.path.to_path_buf(),
             detail: e.to_string(),
-        })
+        })?;
+        mask_strings(&mut v);
+        Ok(v.to_string())
     }
 
-    /// Appends one event; returns its sequence number.
+    /// Appends one event (a serde-tagged enum: `{"kind": ..., "data": ...}`), masked; returns
+    /// its sequence number.
     ///
     /// # Errors
-    /// A database failure.
-    pub fn append(
-        &self,
-        run_id: &str,
-        kind: &str,
-        data: &serde_json::Value,
-    ) -> Result<i64, StoreError> {
+    /// A database failure, or an event that does not serialize as `{kind, data}`.
+    pub fn append<E: Serialize>(&self, run_id: &str, event: &E) -> Result<i64, StoreError> {
+        let mut v = serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
+            path: self.path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        mask_strings(&mut v);
+        let kind = v
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| StoreError::Corrupt {
+                path: self.path.to_path_buf(),
+                detail: "an event without a `kind` tag".into(),
+            })?
+            .to_string();
+        let data = v.get("data").cloned().unwrap_or(serde_json::Value::Null);
         self.conn
             .execute(
                 "INSERT INTO events (run_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
@@ -255,11 +329,14 @@ impl Tx<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// The events of one run (or all runs), oldest first.
+    /// The events of one run (or all runs), oldest first, decoded as `E`.
     ///
     /// # Errors
-    /// A database failure.
-    pub fn events(&self, run_id: Option<&str>) -> Result<Vec<Event>, StoreError> {
+    /// A database failure, or a row that does not decode (an unknown kind is an error).
+    pub fn events<E: DeserializeOwned>(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<Vec<Logged<E>>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -281,12 +358,17 @@ impl Tx<'_> {
         let mut out = Vec::new();
         for row in rows {
             let (seq, run_id, at, kind, data) = row.map_err(|e| self.fail(e))?;
-            out.push(Event {
+            let data: serde_json::Value = self.decode(&data)?;
+            let event = serde_json::from_value(serde_json::json!({"kind": kind, "data": data}))
+                .map_err(|e| StoreError::Corrupt {
+                    path: self.path.to_path_buf(),
+                    detail: format!("event {seq} ({kind}): {e}"),
+                })?;
+            out.push(Logged {
                 seq,
                 run_id,
                 at,
-                kind,
-                data: self.decode(&data)?,
+                event,
             });
         }
         Ok(out)
@@ -412,6 +494,8 @@ pub enum Table {
     Approvals,
     Evidence,
     Backups,
+    /// Workflow versions runs are pinned to, by hash (schema 2).
+    Versions,
 }
 
 impl Table {
@@ -421,6 +505,7 @@ impl Table {
             Table::Approvals => "approvals",
             Table::Evidence => "evidence",
             Table::Backups => "backups",
+            Table::Versions => "versions",
         }
     }
 }
@@ -431,6 +516,21 @@ pub struct Row<'a> {
     pub id: &'a str,
     pub run_id: &'a str,
     pub status: &'a str,
+}
+
+/// Masks every string inside a JSON value, in place (object keys are ids, not secrets).
+pub fn mask_strings(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(m) = crate::workspace::mask::mask(s) {
+                *s = m;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_strings),
+        Value::Object(o) => o.values_mut().for_each(mask_strings),
+        _ => {}
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -480,7 +580,7 @@ mod tests {
         store
             .write::<_, StoreError>(|tx| {
                 tx.insert(Table::Runs, &row, &json!({"a": 1}))?;
-                tx.append("run-1", "started", &json!({}))?;
+                tx.append("run-1", &json!({"kind": "started", "data": {}}))?;
                 Ok(())
             })
             .unwrap();
@@ -499,10 +599,10 @@ mod tests {
             .unwrap();
         assert!(!stale, "a write at an old version must not land");
         let events = store
-            .read::<_, StoreError>(|tx| tx.events(Some("run-1")))
+            .read::<_, StoreError>(|tx| tx.events::<serde_json::Value>(Some("run-1")))
             .unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].kind, "started");
+        assert_eq!(events[0].event["kind"], "started");
     }
 
     #[test]
@@ -510,15 +610,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db")).unwrap();
         let r: Result<(), StoreError> = store.write(|tx| {
-            tx.append("r", "x", &json!({}))?;
+            tx.append("r", &json!({"kind": "x", "data": {}}))?;
             Err(StoreError::Corrupt {
                 path: PathBuf::new(),
                 detail: "boom".into(),
             })
         });
         assert!(r.is_err());
-        let events = store.read::<_, StoreError>(|tx| tx.events(None)).unwrap();
+        let events = store
+            .read::<_, StoreError>(|tx| tx.events::<serde_json::Value>(None))
+            .unwrap();
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn secrets_never_reach_the_file_and_an_empty_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path).unwrap();
+        let key = "sk-proj-abcDEF1234567890abcdef1234567890";
+        let row = Row {
+            id: "run-1",
+            run_id: "run-1",
+            status: "active",
+        };
+        store
+            .write::<_, StoreError>(|tx| {
+                tx.insert(Table::Runs, &row, &json!({"task": format!("use {key}")}))?;
+                tx.append("run-1", &json!({"kind": "k", "data": {"x": [key]}}))?;
+                Ok(())
+            })
+            .unwrap();
+        let got: Versioned<serde_json::Value> = store
+            .read::<_, StoreError>(|tx| tx.get(Table::Runs, "run-1"))
+            .unwrap()
+            .unwrap();
+        assert!(!got.value.to_string().contains("abcDEF"), "{}", got.value);
+        drop(store);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::fs::read(dir.path().join("state.db-wal")).unwrap_or_default());
+        assert!(!bytes.windows(6).any(|w| w == b"abcDEF"));
+
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        let err = Store::open(&empty).unwrap_err();
+        assert!(matches!(err, StoreError::Empty { .. }), "{err}");
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The SQL schema. Bump `VERSION` and append statements; never edit a released statement.
+//! The SQL schema. Bump `VERSION` and append a migration; never edit a released statement.
 
-pub(super) const VERSION: i64 = 1;
+pub(super) const VERSION: i64 = 2;
 
 /// The audit trail.
 const EVENTS: &str = "
@@ -14,25 +14,28 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
 ";
 
-/// Tables of JSON documents, all of one shape.
-const DOCUMENTS: [&str; 4] = ["runs", "approvals", "evidence", "backups"];
+/// A table of JSON documents; all of them have this one shape.
+fn documents(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            version INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS {table}_status ON {table} (status, run_id);\n"
+    )
+}
 
-/// The statements that create schema version 1.
-pub(super) fn sql() -> String {
-    let mut sql = EVENTS.to_string();
-    for table in DOCUMENTS {
-        sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {table} (
-                id TEXT PRIMARY KEY,
-                run_id TEXT NOT NULL,
-                status TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                updated_at INTEGER NOT NULL,
-                data TEXT NOT NULL,
-                version INTEGER NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS {table}_status ON {table} (status, run_id);\n"
-        ));
+/// (schema version, statements that bring the previous version to it).
+pub(super) fn migrations() -> Vec<(i64, String)> {
+    let mut v1 = EVENTS.to_string();
+    for table in ["runs", "approvals", "evidence", "backups"] {
+        v1.push_str(&documents(table));
     }
-    sql
+    // 2: workflow versions, so a run keeps the workflow it started with.
+    vec![(1, v1), (2, documents("versions"))]
 }

@@ -110,7 +110,17 @@ impl Default for Policy {
 }
 
 /// Coordination topologies of Kim et al. 2025.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Topology {
     #[default]
@@ -241,19 +251,44 @@ pub struct Vote {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GateBy {
     Human,
     Any,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+impl GateBy {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GateBy::Human => "human",
+            GateBy::Any => "any",
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OnTimeout {
     Reject,
     Revise,
     Approve,
+}
+
+impl OnTimeout {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OnTimeout::Reject => "reject",
+            OnTimeout::Revise => "revise",
+            OnTimeout::Approve => "approve",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -265,7 +300,18 @@ pub struct Gate {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Critical,
@@ -275,6 +321,16 @@ pub enum Priority {
 }
 
 impl Priority {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
+    }
+
     #[must_use]
     pub fn parse(s: &str) -> Option<Priority> {
         Some(match s {

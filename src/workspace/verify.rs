@@ -29,7 +29,9 @@ pub struct Check {
 }
 
 /// Pass/fail counts parsed from a runner's summary.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub struct Counts {
     pub passed: u64,
     pub failed: u64,

@@ -495,7 +495,7 @@ async fn elicitation_decides_in_process_and_an_exhausted_loop_escalates() {
     let p = Project::new();
     let home = maestro::home::Home::builtin();
     let engine = maestro::engine::Engine::open(home, &p.path().join("state.db")).unwrap();
-    let server = maestro::mcp::Server::new(engine);
+    let server = maestro::mcp::Server::new(std::sync::Arc::new(engine));
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let running = server.serve(server_io).await.unwrap();

@@ -180,13 +180,32 @@ async fn quality_tools_over_mcp() {
         "{e}"
     );
     std::fs::write(home.join(".fake/answer"), "```json\n{\"candidates_evaluated\": [{\"id\": \"a\", \"weighted_score\": 0.9}, {\"id\": \"b\", \"weighted_score\": 0.4}], \"selected\": \"a\", \"selection_reason\": \"smaller\"}\n```").unwrap();
+    // The judge is a provider call: charged to the run, and refused when its budget is spent.
+    let e = err_text(
+        &call(
+            &client,
+            "select",
+            json!({"candidates": cands, "mode": "judge", "judge_provider": "claude", "run_id": run}),
+        )
+        .await,
+    );
+    assert!(e.contains("budget_exhausted"), "{e}");
+    let r = ok(&call(
+        &client,
+        "start",
+        json!({"task": "judge", "workflow": "consult"}),
+    )
+    .await);
+    let judged = r["run_id"].as_str().unwrap().to_string();
     let s = ok(&call(
         &client,
         "select",
-        json!({"candidates": cands, "mode": "judge", "judge_provider": "claude", "run_id": run}),
+        json!({"candidates": cands, "mode": "judge", "judge_provider": "claude", "run_id": judged}),
     )
     .await);
     assert_eq!(s["result"]["winner"], "a", "{s}");
+    let st = ok(&call(&client, "status", json!({"run_id": judged})).await);
+    assert_eq!(st["run"]["budget"]["consults_used"], 1);
 
     let c = ok(&call(&client, "coordinate", json!({"task": "Fix the crash: first reproduce it, then bisect the commits", "stage": "debug"})).await);
     assert_eq!(c["result"]["recommendation"]["topology"], "sas");
@@ -202,6 +221,8 @@ async fn quality_tools_over_mcp() {
     let m = ok(&call(&client, "metrics", json!({"run_id": run})).await);
     assert_eq!(m["result"]["consults"], 2);
     assert_eq!(m["result"]["votes"], 1);
+    let m = ok(&call(&client, "metrics", json!({"run_id": judged})).await);
+    assert_eq!(m["result"]["consults"], 1);
     assert_eq!(m["result"]["selections"], 1);
     let all = ok(&call(&client, "metrics", json!({})).await);
     assert!(all["result"]["votes"].as_u64().unwrap() >= 4);

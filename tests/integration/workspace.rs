@@ -139,8 +139,9 @@ async fn patch_verify_restore_with_evidence_over_mcp() {
         json!({"run_id": run, "kind": "decision", "content": "fix the sign", "links": [first]}),
     )
     .await);
+    // An unknown kind is refused by the parameters' schema, with the kinds listed.
     let e = err_text(&call(&client, "note", json!({"kind": "gossip", "content": "x"})).await);
-    assert!(e.contains("unknown_kind"), "{e}");
+    assert!(e.contains("unknown variant") && e.contains("observation"), "{e}");
     let ev = ok(&call(&client, "evidence", json!({"run_id": run})).await);
     let kinds: Vec<&str> = ev["entries"]
         .as_array()

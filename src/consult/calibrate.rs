@@ -1,0 +1,199 @@
+//! `calibrate`: MAKER's k_min and expected cost for a target success rate. When p is not
+//! known it is estimated by sampling a step prompt and judging each valid sample with an
+//! oracle; every sample of a run is charged first, and at most [`MAX_SAMPLES`] are drawn.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::with_engine;
+use crate::engine::{Engine, Failure};
+use crate::providers::{ProviderSet, Request};
+use crate::quality::calibrate::{self, Calibration, Estimate};
+use crate::quality::redflag::{self, RuleSet};
+use crate::quality::{steps, vote};
+
+/// The most samples one calibration may draw.
+pub const MAX_SAMPLES: u32 = 50;
+
+/// How a sample is judged correct.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Oracle {
+    /// The answer equals this one (compared canonically: as JSON when both parse, else as
+    /// whitespace- and case-normalised text).
+    Expected(Value),
+    /// The answer is JSON that satisfies this schema.
+    Schema(Value),
+}
+
+impl Oracle {
+    /// Whether the oracle accepts a sample.
+    #[must_use]
+    pub fn accepts(&self, answer: &str) -> bool {
+        match self {
+            Oracle::Expected(expected) => {
+                let want = expected
+                    .as_str()
+                    .map_or_else(|| expected.to_string(), str::to_string);
+                vote::canonical(answer, vote::Format::Text)
+                    == vote::canonical(&want, vote::Format::Text)
+                    || (redflag::extract_json(answer).is_some()
+                        && vote::canonical(answer, vote::Format::Json)
+                            == vote::canonical(&want, vote::Format::Json))
+            }
+            Oracle::Schema(schema) => redflag::check(
+                answer,
+                &RuleSet {
+                    schema: Some(schema.clone()),
+                    max_chars: None,
+                    min_chars: None,
+                    ..RuleSet::default()
+                },
+            )
+            .is_empty(),
+        }
+    }
+}
+
+/// What to calibrate.
+#[derive(Debug, Clone, Default)]
+pub struct CalibrateAsk {
+    pub p: Option<f64>,
+    pub step_prompt: Option<String>,
+    pub oracle: Option<Oracle>,
+    pub samples: Option<u32>,
+    pub provider: Option<String>,
+    pub target: f64,
+    pub steps: f64,
+    /// A micro-step whose red flags apply to samples.
+    pub step: Option<String>,
+    pub cost_per_sample: Option<f64>,
+    pub run_id: Option<String>,
+}
+
+/// The calibration, and the estimate of p when it was measured.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Calibrated {
+    pub calibration: Calibration,
+    pub estimate: Option<Estimate>,
+    /// Why sampling stopped early (the budget), if it did.
+    pub stopped: Option<String>,
+}
+
+fn bad(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Failure {
+    Failure::new(code, message, help)
+}
+
+/// Calibrates, sampling when p must be estimated.
+///
+/// # Errors
+/// Missing inputs, too many samples, an unknown provider or run, a budget that paid for no
+/// sample, or inputs the formulas refuse.
+pub async fn run(
+    engine: Option<&Arc<Engine>>,
+    set: Arc<ProviderSet>,
+    ask: CalibrateAsk,
+    cancel: &CancellationToken,
+) -> Result<Calibrated, Failure> {
+    let (p, v, estimate, stopped) = match (ask.p, &ask.step_prompt) {
+        (Some(p), _) => (p, 1.0, None, None),
+        (None, Some(prompt)) => {
+            let oracle = ask.oracle.clone().ok_or_else(|| {
+                bad(
+                    "missing_oracle",
+                    "estimating p needs `oracle_check`",
+                    "give {\"expected\": \"…\"} or {\"schema\": {…}}",
+                )
+            })?;
+            let n = ask.samples.unwrap_or(10);
+            if n > MAX_SAMPLES {
+                return Err(bad(
+                    "too_many_samples",
+                    format!("{n} samples asked; one calibration draws at most {MAX_SAMPLES}"),
+                    format!("ask for {MAX_SAMPLES} or fewer"),
+                ));
+            }
+            let (s, given, rid) = (
+                set.clone(),
+                ask.provider.iter().cloned().collect::<Vec<_>>(),
+                ask.run_id.clone(),
+            );
+            let provider = with_engine(engine, move |e| {
+                if let (Some(e), Some(id)) = (e, rid.as_deref()) {
+                    e.read_run(id)?;
+                }
+                super::choose(e, &given, rid.as_deref(), &s).map(|n| n[0].clone())
+            })
+            .await?;
+            let rules = ask
+                .step
+                .as_deref()
+                .and_then(steps::get)
+                .map_or_else(RuleSet::maker, |s| s.rule_set());
+            let mut judged = Vec::new();
+            let mut stopped = None;
+            for _ in 0..n {
+                if let (Some(e), Some(id)) = (engine, ask.run_id.clone()) {
+                    if let Err(f) = e
+                        .blocking(move |e| e.charge_consults(&id, 1, "calibration sample"))
+                        .await
+                    {
+                        if judged.is_empty() {
+                            return Err(f);
+                        }
+                        stopped = Some(f.message);
+                        break;
+                    }
+                }
+                let req = Request {
+                    provider: provider.clone(),
+                    prompt: prompt.clone(),
+                    ..Request::default()
+                };
+                let Ok(a) = set.consult(&req, cancel).await else {
+                    judged.push(None);
+                    continue;
+                };
+                if !redflag::check(&a.text, &rules).is_empty() {
+                    judged.push(None);
+                    continue;
+                }
+                judged.push(Some(oracle.accepts(&a.text)));
+            }
+            let e = calibrate::estimate(&judged);
+            (e.p, e.v, Some(e), stopped)
+        }
+        (None, None) => {
+            return Err(bad(
+                "missing_p",
+                "give `p`, or `step_prompt` with `oracle_check` to estimate it",
+                "p is the chance one sample of a step is right",
+            ));
+        }
+    };
+    let calibration = calibrate::calibrate(p, ask.target, ask.steps, v, ask.cost_per_sample)
+        .map_err(|e| {
+            let measured = estimate
+                .as_ref()
+                .map(|e| {
+                    format!(
+                        "; measured: {} of {} valid samples correct ({} drawn)",
+                        e.correct, e.valid, e.samples
+                    )
+                })
+                .unwrap_or_default();
+            bad(
+                "calibration_error",
+                format!("{e}{measured}"),
+                "check p, target and steps",
+            )
+        })?;
+    Ok(Calibrated {
+        calibration,
+        estimate,
+        stopped,
+    })
+}

@@ -1,0 +1,178 @@
+//! The audit trail: every event a run (or the workspace) records, as one serde-tagged enum.
+//! Stored as `{kind, data}` (`maestro log --jsonl` prints them so), decoded strictly: an
+//! unknown kind is an error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::model::{Actor, CheckFact, DecisionKind, RunContext};
+use crate::workflow::{GateBy, Topology};
+
+/// One event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted {
+        workflow: String,
+        /// The pinned workflow version.
+        #[serde(default)]
+        version: Option<String>,
+        task: String,
+        lang: String,
+        /// Where the workflow was found.
+        source: String,
+        context: RunContext,
+    },
+    StageEntered {
+        stage: String,
+        visit: u32,
+    },
+    Transition {
+        from: String,
+        event: String,
+        to: String,
+    },
+    StageExhausted {
+        stage: String,
+        visits: u32,
+        max_visits: u32,
+    },
+    RunFinished {
+        end: String,
+        note: Option<String>,
+    },
+    OutputAccepted {
+        stage: String,
+        visit: u32,
+        #[schemars(with = "Value")]
+        output: Value,
+        event: Option<String>,
+    },
+    /// A submitted output or a provider's answer that was refused (schema, red flags).
+    OutputRefused {
+        code: String,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        provider: Option<String>,
+        #[serde(default)]
+        #[schemars(with = "Option<Value>")]
+        flags: Option<Value>,
+    },
+    ApprovalRequested {
+        approval_id: String,
+        stage: String,
+        by: GateBy,
+    },
+    ApprovalDecided {
+        approval_id: String,
+        stage: String,
+        decision: DecisionKind,
+        by: Actor,
+        feedback: Option<String>,
+        #[serde(default)]
+        answers: BTreeMap<String, String>,
+    },
+    /// How a stage visit ended, for Rule D's calibration and the metrics.
+    StageOutcome {
+        stage: String,
+        workflow: String,
+        topology: Topology,
+        success: bool,
+        consults: u32,
+    },
+    ConsultCharged {
+        stage: Option<String>,
+        n: u32,
+        what: String,
+        consults_used: u32,
+    },
+    UsageRecorded {
+        stage: Option<String>,
+        tokens: u64,
+        cost_usd: f64,
+    },
+    /// A `verify` check's result, which guards read as `checks.<name>`.
+    CheckRecorded {
+        stage: Option<String>,
+        visit: u32,
+        name: String,
+        #[serde(flatten)]
+        fact: CheckFact,
+    },
+    Evidence {
+        id: String,
+        kind: super::work::EvidenceKind,
+        stage: Option<String>,
+        content: String,
+        source: Option<String>,
+        links: Vec<String>,
+    },
+    Vote {
+        k: u32,
+        samples: u32,
+        votes: u32,
+        discarded: u32,
+        unavailable: u32,
+        converged: bool,
+        stop_reason: crate::quality::vote::StopReason,
+        #[serde(default)]
+        expected_samples: Option<f64>,
+    },
+    RedFlagCheck {
+        flags: usize,
+    },
+    Selection {
+        winner: Option<String>,
+        test_signal: bool,
+        requires_review: bool,
+    },
+    /// A person moved the run to a newer version of its workflow (`maestro upgrade`).
+    WorkflowUpgraded {
+        from: String,
+        to: String,
+        changes: Vec<String>,
+    },
+    /// A run stored before pinning was pinned to the version current when it was next used.
+    WorkflowPinned {
+        version: String,
+    },
+}
+
+impl RunEvent {
+    /// The event's stage, when it names one.
+    #[must_use]
+    pub fn stage(&self) -> Option<&str> {
+        match self {
+            RunEvent::StageEntered { stage, .. }
+            | RunEvent::StageExhausted { stage, .. }
+            | RunEvent::OutputAccepted { stage, .. }
+            | RunEvent::ApprovalRequested { stage, .. }
+            | RunEvent::ApprovalDecided { stage, .. }
+            | RunEvent::StageOutcome { stage, .. } => Some(stage),
+            RunEvent::Transition { from, .. } => Some(from),
+            RunEvent::ConsultCharged { stage, .. }
+            | RunEvent::UsageRecorded { stage, .. }
+            | RunEvent::CheckRecorded { stage, .. }
+            | RunEvent::Evidence { stage, .. } => stage.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The snake_case kind (the serde tag).
+    #[must_use]
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// Events a step produced, to append in the same transaction.
+pub type Events = Vec<RunEvent>;
+
+/// An event as stored, with its place in the log.
+pub type Logged = crate::store::Logged<RunEvent>;

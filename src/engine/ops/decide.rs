@@ -1,0 +1,208 @@
+//! `decide`: a decision on a pending approval moves the run on. This is the only code that
+//! passes a gate, and [`Actor::may_decide`] is checked here: the model never decides a
+//! `by "human"` gate.
+
+use serde::Serialize;
+
+use super::super::events::{Events, RunEvent};
+use super::super::library::Compiled;
+use super::super::model::{
+    Actor, Approval, ApprovalStatus, DecisionKind, DecisionText, Feedback, Run, RunStatus,
+};
+use super::super::views::{ApprovalView, RunSummary};
+use super::super::{Brief, Engine, Failure, step};
+use super::{save_approval, unknown_approval};
+use crate::store::{Table, Versioned, now_ms};
+use crate::workflow::GateBy;
+
+/// What a decision did.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Decided {
+    pub approval: ApprovalView,
+    pub run: RunSummary,
+    pub brief: Option<Brief>,
+}
+
+fn already_decided(a: &Approval) -> Failure {
+    Failure::new(
+        "already_decided",
+        format!(
+            "approval {} was already decided: {}",
+            a.id,
+            a.decision.map_or("?", DecisionKind::as_str)
+        ),
+        "nothing to do; call `status` for where the run is now",
+    )
+}
+
+impl Engine {
+    /// Records a decision on a pending approval and moves the run on.
+    ///
+    /// # Errors
+    /// An unknown or already decided approval, a `by "human"` gate decided by the model,
+    /// unknown question ids, or no transition for the resulting event.
+    pub fn decide(
+        &self,
+        approval_id: &str,
+        kind: DecisionKind,
+        text: &DecisionText,
+        actor: Actor,
+    ) -> Result<Decided, Failure> {
+        let a: Versioned<Approval> = self
+            .store
+            .read(|tx| tx.get(Table::Approvals, approval_id))?
+            .ok_or_else(|| unknown_approval(approval_id))?;
+        let run_id = a.value.run_id.clone();
+        let (approval, run, wf) = self.mutate(&run_id, |tx, wf, run, events| {
+            let row: Versioned<Approval> = tx
+                .get(Table::Approvals, approval_id)?
+                .ok_or_else(|| unknown_approval(approval_id))?;
+            let mut approval = row.value;
+            if approval.status != ApprovalStatus::Pending {
+                return Err(already_decided(&approval));
+            }
+            if !actor.may_decide(approval.by) {
+                return Err(Failure::new(
+                    "human_gate",
+                    format!(
+                        "approval {approval_id} (stage `{}`) is for a person to decide, not a tool",
+                        approval.stage
+                    ),
+                    format!(
+                        "show the person the report and questions and ask them to run \
+                         `maestro approve {approval_id}` (or `maestro revise {approval_id} --feedback ...` \
+                         / `maestro reject {approval_id}`) in a terminal"
+                    ),
+                ));
+            }
+            let known: Vec<&str> = approval.questions.iter().map(|q| q.id.as_str()).collect();
+            if let Some(bad) = text.answers.keys().find(|k| !known.contains(&k.as_str())) {
+                return Err(Failure::new(
+                    "unknown_question",
+                    format!(
+                        "approval {approval_id} has no question `{}`",
+                        bad.chars().take(80).collect::<String>()
+                    ),
+                    format!("answer these question ids: {}", known.join(", ")),
+                ));
+            }
+            apply_decision(wf, run, &mut approval, kind, text, actor, events)?;
+            save_approval(tx, &approval, row.version)?;
+            Ok(approval)
+        })?;
+        let _ = self.note(&super::super::work::Note {
+            run_id: Some(run.id.clone()),
+            kind: super::super::work::EvidenceKind::Decision,
+            content: format!(
+                "{} of stage `{}` by {}{}",
+                kind.as_str(),
+                approval.stage,
+                actor.as_str(),
+                text.feedback
+                    .as_ref()
+                    .map(|f| format!(": {f}"))
+                    .unwrap_or_default()
+            ),
+            source: Some(actor.as_str().to_string()),
+            links: Vec::new(),
+            data: serde_json::json!({"approval_id": approval.id, "answers": text.answers}),
+        });
+        let brief = (run.status == RunStatus::Active)
+            .then(|| self.brief_of(&wf, &run).ok())
+            .flatten();
+        Ok(Decided {
+            approval: ApprovalView::of(&approval),
+            run: RunSummary::of(&run),
+            brief,
+        })
+    }
+}
+
+/// Applies a decision to a pending approval and moves the run (inside a transaction).
+pub(in crate::engine) fn apply_decision(
+    wf: &Compiled,
+    run: &mut Run,
+    approval: &mut Approval,
+    kind: DecisionKind,
+    text: &DecisionText,
+    actor: Actor,
+    events: &mut Events,
+) -> Result<(), Failure> {
+    // Defence in depth: whatever called this, a human gate never moves for the model.
+    if approval.by == GateBy::Human && !actor.may_decide(GateBy::Human) {
+        return Err(Failure::new(
+            "human_gate",
+            "a person decides this gate",
+            "ask the person",
+        ));
+    }
+    let stage = approval.stage.clone();
+    approval.status = match kind {
+        DecisionKind::Approve => ApprovalStatus::Approved,
+        DecisionKind::Revise => ApprovalStatus::Revised,
+        DecisionKind::Reject => ApprovalStatus::Rejected,
+    };
+    approval.decision = Some(kind);
+    approval.decided_by = Some(actor);
+    approval.decided_at = Some(now_ms());
+    approval.words = Some(text.clone());
+    run.pending_approval = None;
+    run.status = RunStatus::Active;
+    events.push(RunEvent::ApprovalDecided {
+        approval_id: approval.id.clone(),
+        stage: stage.clone(),
+        decision: kind,
+        by: actor,
+        feedback: text.feedback.clone(),
+        answers: text.answers.clone(),
+    });
+    if text.feedback.is_some() || !text.answers.is_empty() || kind != DecisionKind::Approve {
+        run.feedback.push(Feedback {
+            stage: stage.clone(),
+            visit: approval.visit,
+            decision: kind,
+            text: text.feedback.clone(),
+            answers: text.answers.clone(),
+        });
+    }
+    events.push(RunEvent::StageOutcome {
+        stage: stage.clone(),
+        workflow: run.workflow.clone(),
+        topology: wf
+            .workflow()
+            .stage(&stage)
+            .map(crate::workflow::Stage::topology)
+            .unwrap_or_default(),
+        success: kind == DecisionKind::Approve,
+        consults: run.consults_in_visit,
+    });
+    let output = approval.output.clone();
+    let has_edge = |event: &str| {
+        wf.workflow()
+            .stage(&stage)
+            .is_some_and(|s| s.next.iter().any(|e| e.event(s) == event))
+    };
+    match kind {
+        DecisionKind::Approve => {
+            run.outputs.insert(stage, output.clone());
+            let ev = approval.event.clone().unwrap_or_else(|| "approved".into());
+            step::fire(wf, run, &ev, &output, events)
+        }
+        DecisionKind::Revise if has_edge("revise") => {
+            step::fire(wf, run, "revise", &output, events)
+        }
+        DecisionKind::Revise => step::enter(wf, run, &stage, events),
+        DecisionKind::Reject if has_edge("rejected") => {
+            step::fire(wf, run, "rejected", &output, events)
+        }
+        DecisionKind::Reject => {
+            step::finish(
+                run,
+                "rejected",
+                Some(format!("stage `{stage}` was rejected")),
+                events,
+            );
+            Ok(())
+        }
+    }
+}

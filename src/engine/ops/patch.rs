@@ -1,0 +1,104 @@
+//! `patch` and `restore`: diffs applied inside the workspace after a backup, and taken back.
+//! What may be written is decided by `workspace/confine.rs`; this records what happened.
+
+use serde_json::{Value, json};
+
+use super::super::work::{EvidenceKind, Note};
+use super::super::{Engine, Failure};
+use crate::store::{Row, Table, Versioned};
+use crate::workspace::backup::{self, PatchReport, RestoreReport};
+
+fn workspace_failure(e: &impl std::fmt::Display, code: &'static str) -> Failure {
+    Failure::new(
+        code,
+        e.to_string(),
+        "nothing was written; fix the diff or the path and try again (dry_run checks without writing)",
+    )
+}
+
+impl Engine {
+    /// Applies (or dry-runs) a diff in the workspace, backed up and recorded.
+    ///
+    /// # Errors
+    /// An unknown run (checked before anything is written), or a refused diff.
+    pub fn patch(
+        &self,
+        diff: &str,
+        dry_run: bool,
+        run_id: Option<&str>,
+    ) -> Result<PatchReport, Failure> {
+        self.require_run(run_id)?;
+        let report = backup::apply(&self.root, diff, dry_run)
+            .map_err(|e| workspace_failure(&e, "patch_refused"))?;
+        if let Some(id) = &report.backup_id {
+            self.store.write(|tx| {
+                tx.insert(
+                    Table::Backups,
+                    &Row {
+                        id,
+                        run_id: run_id.unwrap_or(""),
+                        status: "applied",
+                    },
+                    &json!({"id": id, "files": report.files, "run_id": run_id}),
+                )
+                .map_err(Failure::from)
+            })?;
+            let files: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+            self.note(&Note {
+                run_id: run_id.map(str::to_string),
+                kind: EvidenceKind::Patch,
+                content: format!("applied a patch to {} (backup {id})", files.join(", ")),
+                source: Some("maestro patch".into()),
+                links: Vec::new(),
+                data: json!({"backup_id": id, "files": report.files}),
+            })?;
+        }
+        Ok(report)
+    }
+
+    /// Restores a backup made by `patch`.
+    ///
+    /// # Errors
+    /// An invalid or unknown backup id.
+    pub fn restore(
+        &self,
+        backup_id: &str,
+        files: Option<&[String]>,
+    ) -> Result<RestoreReport, Failure> {
+        let report = backup::restore(&self.root, backup_id, files)
+            .map_err(|e| workspace_failure(&e, "restore_refused"))?;
+        let row: Option<Versioned<Value>> =
+            self.store.read(|tx| tx.get(Table::Backups, backup_id))?;
+        let run_id = row
+            .as_ref()
+            .and_then(|r| r.value["run_id"].as_str().map(str::to_string));
+        if let Some(r) = row {
+            self.store.write(|tx| {
+                tx.update(
+                    Table::Backups,
+                    &Row {
+                        id: backup_id,
+                        run_id: run_id.as_deref().unwrap_or(""),
+                        status: "restored",
+                    },
+                    r.version,
+                    &r.value,
+                )
+                .map_err(Failure::from)
+            })?;
+        }
+        self.note(&Note {
+            run_id,
+            kind: EvidenceKind::Rollback,
+            content: format!(
+                "restored backup {backup_id}: {} put back, {} removed",
+                report.restored.len(),
+                report.removed.len()
+            ),
+            source: Some("maestro restore".into()),
+            links: Vec::new(),
+            data: serde_json::to_value(&report).unwrap_or_default(),
+        })?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,234 @@
+//! Reads: plain read transactions over the state file. A read resolves due gate timeouts
+//! first (the `expire` command, which writes only when something is due).
+
+use std::sync::Arc;
+
+use super::brief::{self, Brief};
+use super::budget::{self, BudgetView};
+use super::events::{Logged, RunEvent};
+use super::library::Compiled;
+use super::model::{Approval, Run, RunStatus};
+use super::ops::{unknown_approval, unknown_run};
+use super::views::{self, ApprovalView, RunSummary, RunView};
+use super::work::{Evidence, EvidenceQuery};
+use super::{Engine, Failure};
+use crate::store::{Table, Versioned, now_ms};
+use crate::workspace::context::{ContextRequest, Packed, pack};
+
+impl Engine {
+    /// A run and the workflow version it is pinned to, read without writing (a run stored
+    /// before pinning reads with the current version until a command pins it).
+    ///
+    /// # Errors
+    /// An unknown run, or a version that does not compile.
+    pub fn read_run(&self, run_id: &str) -> Result<(Run, Arc<Compiled>), Failure> {
+        self.store.read(|tx| {
+            let run: Versioned<Run> = tx
+                .get(Table::Runs, run_id)?
+                .ok_or_else(|| unknown_run(run_id))?;
+            let wf = match &run.value.workflow_version {
+                Some(v) => self.load_version(tx, v)?,
+                None => self.library.get(&run.value.workflow)?.compiled,
+            };
+            Ok((run.value, wf))
+        })
+    }
+
+    pub(super) fn brief_of(&self, wf: &Compiled, run: &Run) -> Result<Brief, Failure> {
+        let c = &run.context;
+        let packed = self.context(&ContextRequest {
+            files: c.files.clone(),
+            facts: c.facts.clone(),
+            errors: c.errors.clone(),
+            constraints: c.constraints.clone(),
+            max_chars: None,
+        });
+        let mut text = packed.text;
+        for r in &packed.refused {
+            text.push_str(&format!("(not included: {} — {})\n", r.path, r.reason));
+        }
+        brief::render(wf, run, budget::view(wf, run, now_ms()), text)
+    }
+
+    /// A run's full state.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn status(&self, run_id: &str) -> Result<RunView, Failure> {
+        self.expire_due(Some(run_id))?;
+        let (run, wf) = self.read_run(run_id)?;
+        let (events, approval) = self.store.read(|tx| {
+            let events: Vec<Logged> = tx.events(Some(run_id))?;
+            let approval = match &run.pending_approval {
+                Some(id) => tx.get::<Approval>(Table::Approvals, id)?.map(|a| a.value),
+                None => None,
+            };
+            Ok::<_, Failure>((events, approval))
+        })?;
+        let current = self.library.get(&run.workflow).ok();
+        Ok(RunView {
+            summary: RunSummary::of(&run),
+            lang: run.lang.clone(),
+            title: run.stage.as_ref().map(|s| brief::title(&wf, s, &run.lang)),
+            max_visits: run
+                .stage
+                .as_ref()
+                .and_then(|s| wf.workflow().stage(s))
+                .and_then(crate::workflow::Stage::max_visits),
+            note: run.note.clone(),
+            budget: budget::view(&wf, &run, now_ms()),
+            approval: approval.as_ref().map(ApprovalView::of),
+            outputs: run.outputs.keys().cloned().collect(),
+            checks: run.checks.clone(),
+            history: views::history(&events),
+            newer_version: current
+                .as_ref()
+                .map(|c| c.compiled.version().to_string())
+                .filter(|v| Some(v) != run.workflow_version.as_ref()),
+            workflow_problems: current.map(|c| c.refused_edit).unwrap_or_default(),
+        })
+    }
+
+    /// Runs, newest first; only unfinished ones when `active_only`.
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn runs(&self, active_only: bool) -> Result<Vec<RunSummary>, Failure> {
+        self.expire_due(None)?;
+        let runs: Vec<Versioned<Run>> = self.store.read(|tx| tx.list(Table::Runs, None, None))?;
+        Ok(runs
+            .iter()
+            .map(|r| RunSummary::of(&r.value))
+            .filter(|r| !active_only || r.status != RunStatus::Finished)
+            .collect())
+    }
+
+    /// The brief of a run's current stage.
+    ///
+    /// # Errors
+    /// An unknown or finished run.
+    pub fn brief(&self, run_id: &str) -> Result<Brief, Failure> {
+        self.expire_due(Some(run_id))?;
+        let (run, wf) = self.read_run(run_id)?;
+        self.brief_of(&wf, &run)
+    }
+
+    /// The budget left in a run now.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn budget(&self, run_id: &str) -> Result<BudgetView, Failure> {
+        let (run, wf) = self.read_run(run_id)?;
+        Ok(budget::view(&wf, &run, now_ms()))
+    }
+
+    /// The coordination policy of a run's workflow: (capability threshold, max agents).
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn policy(&self, run_id: &str) -> Result<(f64, u32), Failure> {
+        let (_, wf) = self.read_run(run_id)?;
+        let p = &wf.workflow().policy;
+        Ok((p.capability_threshold, p.max_agents))
+    }
+
+    /// The audit trail of a run.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn log(&self, run_id: &str) -> Result<Vec<Logged>, Failure> {
+        self.store.read(|tx| {
+            if tx.get::<Run>(Table::Runs, run_id)?.is_none() {
+                return Err(unknown_run(run_id));
+            }
+            Ok(tx.events(Some(run_id))?)
+        })
+    }
+
+    /// Approvals, newest first; only pending ones when `pending_only`.
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn approvals(&self, pending_only: bool) -> Result<Vec<ApprovalView>, Failure> {
+        self.expire_due(None)?;
+        let list: Vec<Versioned<Approval>> = self
+            .store
+            .read(|tx| tx.list(Table::Approvals, pending_only.then_some("pending"), None))?;
+        Ok(list.iter().map(|a| ApprovalView::of(&a.value)).collect())
+    }
+
+    /// One approval.
+    ///
+    /// # Errors
+    /// An unknown id.
+    pub fn approval(&self, id: &str) -> Result<ApprovalView, Failure> {
+        let a: Option<Versioned<Approval>> = self.store.read(|tx| tx.get(Table::Approvals, id))?;
+        a.map(|a| ApprovalView::of(&a.value))
+            .ok_or_else(|| unknown_approval(id))
+    }
+
+    /// Reads the evidence chain, newest first.
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn evidence(&self, q: &EvidenceQuery) -> Result<Vec<Evidence>, Failure> {
+        let rows: Vec<Versioned<Evidence>> = self.store.read(|tx| {
+            tx.list(
+                Table::Evidence,
+                q.kind.map(super::work::EvidenceKind::as_str),
+                q.run_id.as_deref(),
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.value)
+            .filter(|e| q.stage.as_ref().is_none_or(|s| e.stage.as_ref() == Some(s)))
+            .take(q.limit.unwrap_or(100))
+            .collect())
+    }
+
+    /// Packs context from the workspace.
+    #[must_use]
+    pub fn context(&self, req: &ContextRequest) -> Packed {
+        pack(&self.root, req)
+    }
+
+    /// Stage outcomes of every run, oldest first (Rule D's calibration data).
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn outcomes(&self) -> Result<Vec<crate::quality::coordinate::Outcome>, Failure> {
+        let events: Vec<Logged> = self.store.read(|tx| tx.events(None).map_err(Failure::from))?;
+        Ok(events
+            .iter()
+            .filter_map(|e| match &e.event {
+                RunEvent::StageOutcome {
+                    topology,
+                    success,
+                    consults,
+                    ..
+                } => Some(crate::quality::coordinate::Outcome {
+                    topology: topology.as_str().to_string(),
+                    success: *success,
+                    overhead: f64::from(*consults),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Metrics for one run, or all runs.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn metrics(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<crate::quality::metrics::Metrics, Failure> {
+        let events = match run_id {
+            Some(id) => self.log(id)?,
+            None => self.store.read(|tx| tx.events(None).map_err(Failure::from))?,
+        };
+        Ok(crate::quality::metrics::compute(&events))
+    }
+}
