@@ -27,8 +27,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Copy the built-in workflows, roles, skills, schemas and config into ./.maestro/ for editing.
     Init(InitArgs),
-    /// List the lint rules with their ids and severities.
-    Rules,
+    /// List the lint rules with their ids and severities; `--explain ID` prints one rule's
+    /// documentation.
+    Rules(RulesArgs),
     /// Serve the workflow tools to Claude Code over MCP (stdio).
     Serve,
     /// List runs, or show one.
@@ -43,6 +44,8 @@ pub enum Command {
     Revise(DecideArgs),
     /// Reject a stage: the run ends as `rejected` unless the workflow routes rejections.
     Reject(DecideArgs),
+    /// Move a run to the current version of its workflow, after showing what changed.
+    Upgrade(UpgradeArgs),
     /// Print the JSON that registers maestro as an MCP server (for .mcp.json or ~/.claude.json).
     McpConfig,
     /// Ask one provider (the same path as the MCP `consult` tool).
@@ -124,6 +127,25 @@ pub struct DecideArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpgradeArgs {
+    /// The run id (from `maestro runs`).
+    pub run: String,
+    /// Move without asking (the changes are still printed).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Print the documentation of this rule (e.g. `unbounded-loop`).
+    #[arg(long, value_name = "ID")]
+    pub explain: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

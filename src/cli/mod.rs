@@ -68,20 +68,43 @@ where
         Command::Reject(a) => with_engine(home, |e| {
             decide::decide(&a, crate::engine::DecisionKind::Reject, e)
         }),
-        Command::Rules => {
-            let mut out = String::new();
-            for r in crate::lint::registry::Rule::ALL {
-                out.push_str(&format!(
-                    "{:<22} {:<8} {}\n",
-                    r.id(),
-                    r.severity().as_str(),
-                    r.summary()
-                ));
-            }
-            print_out(&out);
-            EXIT_OK
-        }
+        Command::Upgrade(a) => with_engine(home, |e| runs::upgrade(&a, e)),
+        Command::Rules(a) => rules(&a),
     }
+}
+
+/// `maestro rules`: the registry, or one rule's documentation.
+fn rules(args: &args::RulesArgs) -> i32 {
+    use crate::lint::registry::Rule;
+    if let Some(id) = &args.explain {
+        return match Rule::from_id(id) {
+            Some(rule) => {
+                print_out(rule.doc());
+                EXIT_OK
+            }
+            None => {
+                let known: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+                let hint = crate::diagnostic::did_you_mean(id, known.iter().copied())
+                    .map(|h| format!("{h}\n"))
+                    .unwrap_or_default();
+                print_err(&format!(
+                    "error: there is no rule `{id}`\n{hint}help: `maestro rules` lists them\n"
+                ));
+                EXIT_USAGE
+            }
+        };
+    }
+    let mut out = String::new();
+    for r in Rule::ALL {
+        out.push_str(&format!(
+            "{:<22} {:<8} {}\n",
+            r.id(),
+            r.severity().as_str(),
+            r.summary()
+        ));
+    }
+    print_out(&out);
+    EXIT_OK
 }
 
 /// `maestro serve`: the MCP server over stdio on a small runtime; errors go to stderr

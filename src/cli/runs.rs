@@ -2,8 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::args::{LogArgs, RunsArgs};
-use super::{EXIT_OK, fail, print_out};
+use std::io::{BufRead, IsTerminal};
+
+use super::args::{LogArgs, RunsArgs, UpgradeArgs};
+use super::{EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
+use crate::engine::library::Snapshot;
 use crate::engine::{Engine, RunView};
 
 pub(super) fn runs(args: &RunsArgs, engine: &Engine) -> i32 {
@@ -135,6 +138,73 @@ pub(super) fn log(args: &LogArgs, engine: &Engine) -> i32 {
                 }
             }
             print_out(&out);
+            EXIT_OK
+        }
+        Err(f) => fail(&f),
+    }
+}
+
+/// `maestro upgrade RUN`: show what moving the run to the current version changes, then
+/// move it when the person agrees (at a terminal) or passed `--yes`.
+pub(super) fn upgrade(args: &UpgradeArgs, engine: &Engine) -> i32 {
+    let preview = match engine.upgrade_preview(&args.run) {
+        Ok(p) => p,
+        Err(f) => return fail(&f),
+    };
+    if preview.from == preview.to {
+        print_out(&format!(
+            "run {} already uses the current version of `{}` ({})\n",
+            preview.run_id,
+            preview.workflow,
+            Snapshot::short(&preview.to)
+        ));
+        return EXIT_OK;
+    }
+    let mut text = format!(
+        "run {} uses `{}`@{}; the current file is @{}. Moving it changes:\n",
+        preview.run_id,
+        preview.workflow,
+        Snapshot::short(&preview.from),
+        Snapshot::short(&preview.to)
+    );
+    for c in &preview.changes {
+        let _ = writeln!(text, "  - {c}");
+    }
+    if !args.json {
+        print_out(&text);
+    }
+    let agreed = args.yes || {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            print_err("move the run to the current version? [y/N] ");
+            let mut line = String::new();
+            let _ = stdin.lock().read_line(&mut line);
+            matches!(line.trim(), "y" | "Y" | "yes")
+        } else {
+            print_err(
+                "error: not moved: confirm at a terminal, or pass --yes after reading the changes\n",
+            );
+            if args.json {
+                print_out(&format!("{}\n", to_json(&preview)));
+            }
+            return EXIT_USAGE;
+        }
+    };
+    if !agreed {
+        print_err("not moved\n");
+        return EXIT_OK;
+    }
+    match engine.upgrade(&args.run, &preview.to) {
+        Ok(u) => {
+            if args.json {
+                print_out(&format!("{}\n", to_json(&u)));
+            } else {
+                print_out(&format!(
+                    "run {} now uses `{}`\n",
+                    u.run.run_id,
+                    u.run.workflow_label()
+                ));
+            }
             EXIT_OK
         }
         Err(f) => fail(&f),

@@ -75,8 +75,16 @@ fn no_provider() -> Failure {
 /// The providers a run's current stage prefers, else every enabled one.
 fn preferred(engine: Option<&Engine>, run_id: Option<&str>, set: &ProviderSet) -> Vec<String> {
     let from_stage = engine.zip(run_id).and_then(|(e, id)| {
-        let brief = e.brief(id).ok()?;
-        (!brief.prefer.is_empty()).then_some(brief.prefer)
+        let (run, wf) = e.read_run(id).ok()?;
+        let stage = wf.workflow().stage(run.stage.as_deref()?)?;
+        let prefer: Vec<String> = stage
+            .settings
+            .consult
+            .prefer
+            .iter()
+            .map(|p| p.value.clone())
+            .collect();
+        (!prefer.is_empty()).then_some(prefer)
     });
     from_stage.unwrap_or_else(|| set.enabled())
 }

@@ -26,6 +26,12 @@ macro_rules! rules {
                 match self { $( Rule::$variant => Severity::$sev, )* }
             }
 
+            /// The rule's whole documentation (`docs/rules/<id>.md`).
+            #[must_use]
+            pub const fn doc(self) -> &'static str {
+                match self { $( Rule::$variant => include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules/", $id, ".md")), )* }
+            }
+
             /// What the rule finds, in one line.
             #[must_use]
             pub const fn summary(self) -> &'static str {

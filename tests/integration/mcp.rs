@@ -339,8 +339,20 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     assert_eq!(b["brief"]["stage"], "hypothesize");
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    // The move to improve rests on the project's own `test` check, run through `verify`
+    // for this run, not on what the output says.
+    std::fs::create_dir_all(p.path().join(".maestro/conf")).unwrap();
+    std::fs::write(
+        p.path().join(".maestro/conf/verify.yaml"),
+        "checks:\n  test:\n    run: [\"true\"]\n",
+    )
+    .unwrap();
+    let v = ok(&call(&client, "verify", json!({"checks": ["test"], "run_id": run})).await);
+    assert_eq!(v["passed"], true, "{v}");
     let apr = submit_for_approval(&client, &run, implementation(true, "proceed_to_improve")).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    let s = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(s["run"]["stage"], "improve", "{s}");
     let apr = submit_for_approval(&client, &run, improvement()).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
