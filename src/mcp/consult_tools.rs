@@ -59,8 +59,7 @@ impl Server {
 
 #[tool_router(router = consult_router, vis = "pub(crate)")]
 impl Server {
-    /// Ask one other model (codex, gemini, claude or a configured server) for advice, as text.
-    /// With `run_id` the consult is charged to the run's budget first.
+    /// Ask another model for advice, charged to the run first.
     #[tool(annotations(
         title = "Consult another model",
         read_only_hint = true,
@@ -110,8 +109,7 @@ impl Server {
         }))
     }
 
-    /// Ask several models in parallel. Skipped down to one provider (with the reason) when your
-    /// baseline confidence is at or above the capability threshold, or the budget cannot pay.
+    /// Ask several models in parallel.
     #[tool(annotations(
         title = "Consult several models",
         read_only_hint = true,
@@ -164,7 +162,7 @@ impl Server {
         }))
     }
 
-    /// The configured providers: installed or not, version, default model, problems.
+    /// Configured providers: installed, version, model, problems.
     #[tool(annotations(title = "Providers", read_only_hint = true, open_world_hint = false))]
     async fn providers(
         &self,

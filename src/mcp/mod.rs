@@ -100,23 +100,128 @@ impl Server {
 /// tool descriptions and the results themselves.
 fn compact(tool: &mut rmcp::model::Tool) {
     let mut input = serde_json::Value::Object((*tool.input_schema).clone());
+    inline_defs(&mut input);
     slim(&mut input);
     if let serde_json::Value::Object(map) = input {
         tool.input_schema = Arc::new(map);
     }
-    if tool.output_schema.is_some() {
-        let out = serde_json::json!({
-            "type": "object",
-            "required": ["summary"],
-            "properties": {"summary": {"type": "string"}}
-        });
-        if let serde_json::Value::Object(map) = out {
-            tool.output_schema = Some(Arc::new(map));
-        }
+    if let Some(out) = &tool.output_schema {
+        tool.output_schema = Some(Arc::new(top_level(out)));
     }
     if let Some(a) = tool.annotations.as_mut() {
+        // Only what differs from the spec's defaults (read-only false, destructive true,
+        // idempotent false) is said; it means the same and costs less. `openWorldHint` is
+        // left out: its default (true) only over-states reach, and the 12 KB budget of the
+        // tool list buys more as words elsewhere.
         a.title = None;
+        a.open_world_hint = None;
+        if a.read_only_hint != Some(true) {
+            a.read_only_hint = None;
+        } else {
+            a.destructive_hint = None;
+            a.idempotent_hint = None;
+        }
+        if a.destructive_hint == Some(true) {
+            a.destructive_hint = None;
+        }
+        if a.idempotent_hint == Some(false) {
+            a.idempotent_hint = None;
+        }
     }
+}
+
+/// Replaces every `$ref` into `$defs` with the definition itself (inputs are small and
+/// acyclic), and drops `$defs`: fewer bytes, and simpler for a model to read.
+fn inline_defs(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|m| m.remove("$defs")) else {
+        return;
+    };
+    fn walk(v: &mut Value, defs: &serde_json::Map<String, Value>, depth: usize) {
+        match v {
+            Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(Value::as_str)
+                    && let Some(def) = defs.get(r.rsplit('/').next().unwrap_or_default())
+                    && depth < 8
+                {
+                    let mut def = def.clone();
+                    // The property's own words say what it is for; the type's are not needed.
+                    if let Value::Object(d) = &mut def {
+                        d.remove("description");
+                    }
+                    walk(&mut def, defs, depth + 1);
+                    map.remove("$ref");
+                    if let Value::Object(d) = def {
+                        for (k, x) in d {
+                            map.entry(k).or_insert(x);
+                        }
+                    }
+                }
+                map.values_mut().for_each(|x| walk(x, defs, depth));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| walk(x, defs, depth)),
+            _ => {}
+        }
+    }
+    walk(schema, &defs, 0);
+}
+
+/// An output schema cut to its top level: every field with its JSON type(s), `null` kept
+/// where the field may be null, so a client that validates results still can. The fields'
+/// insides are documented by the results themselves.
+fn top_level(schema: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value, json};
+    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    fn types(v: &Value, defs: &Value, out: &mut Vec<String>) {
+        if let Some(r) = v.get("$ref").and_then(Value::as_str) {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            return types(&defs[name], defs, out);
+        }
+        match v.get("type") {
+            Some(Value::String(t)) => out.push(t.clone()),
+            Some(Value::Array(ts)) => out.extend(ts.iter().filter_map(Value::as_str).map(String::from)),
+            _ => {}
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(alts)) = v.get(key) {
+                alts.iter().for_each(|a| types(a, defs, out));
+            }
+        }
+        if v.get("enum").is_some() && v.get("type").is_none() {
+            out.push("string".into());
+        }
+        if v.get("const").is_some_and(Value::is_null) {
+            out.push("null".into());
+        }
+    }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut props = serde_json::Map::new();
+    if let Some(Value::Object(p)) = schema.get("properties") {
+        for (name, v) in p {
+            let mut ts = Vec::new();
+            types(v, &defs, &mut ts);
+            // A field that may be left out is left out rather than sent as null.
+            if !required.contains(&name.as_str()) {
+                ts.retain(|t| t != "null");
+            }
+            ts.sort();
+            ts.dedup();
+            let t = match ts.as_slice() {
+                [] => json!({}),
+                [one] => json!({"type": one}),
+                _ => json!({"type": ts}),
+            };
+            props.insert(name.clone(), t);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("type".into(), json!("object"));
+    out.insert("properties".into(), Value::Object(props));
+    out
 }
 
 /// Removes what a model does not need to call a tool: `$schema`, integer formats and
@@ -126,28 +231,7 @@ fn slim(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::Object(map) => {
-            map.remove("$schema");
-            map.remove("additionalProperties");
-            if map.get("format").and_then(Value::as_str).is_some_and(|f| {
-                f.starts_with("uint") || f.starts_with("int") || f == "double" || f == "float"
-            }) {
-                map.remove("format");
-                if map.get("minimum").and_then(Value::as_f64) == Some(0.0) {
-                    map.remove("minimum");
-                }
-            }
-            if map
-                .get("default")
-                .is_some_and(|d| d.as_array().is_some_and(Vec::is_empty))
-            {
-                map.remove("default");
-            }
-            if let Some(Value::Array(types)) = map.get("type") {
-                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
-                if kept.len() == 1 {
-                    map.insert("type".into(), kept[0].clone());
-                }
-            }
+            // An optional field is `anyOf [T, null]`: absence already says it, keep T.
             if let Some(Value::Array(alts)) = map.get("anyOf") {
                 let kept: Vec<Value> = alts
                     .iter()
@@ -158,10 +242,43 @@ fn slim(v: &mut serde_json::Value) {
                     map.remove("anyOf");
                     if let Value::Object(inner) = &kept[0] {
                         for (k, x) in inner {
-                            map.insert(k.clone(), x.clone());
+                            map.entry(k.clone()).or_insert_with(|| x.clone());
                         }
                     }
                 }
+            }
+            map.remove("$schema");
+            map.remove("additionalProperties");
+            if map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                f.starts_with("uint") || f.starts_with("int") || f == "double" || f == "float"
+            }) {
+                map.remove("format");
+                if map.get("minimum").and_then(Value::as_f64) == Some(0.0) {
+                    map.remove("minimum");
+                }
+            }
+            if map.get("default").is_some_and(|d| {
+                d.as_array().is_some_and(Vec::is_empty)
+                    || d.as_object().is_some_and(serde_json::Map::is_empty)
+                    || d == &Value::Bool(false)
+            }) {
+                map.remove("default");
+            }
+            if let Some(Value::Array(types)) = map.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    map.insert("type".into(), kept[0].clone());
+                }
+            }
+            // Documented enum variants come as `oneOf` of `const`s: a plain `enum` says the
+            // same in a fraction of the bytes (the tool description explains the values).
+            if let Some(Value::Array(alts)) = map.get("oneOf")
+                && alts.iter().all(|a| a.get("const").is_some())
+            {
+                let values: Vec<Value> = alts.iter().filter_map(|a| a.get("const").cloned()).collect();
+                map.remove("oneOf");
+                map.insert("type".into(), Value::from("string"));
+                map.insert("enum".into(), Value::Array(values));
             }
             map.values_mut().for_each(slim);
         }

@@ -1,6 +1,7 @@
-//! Tool arguments and results as the model sees them. These DTOs are separate from the
-//! engine's types so a refactor never changes a tool's schema; `///` text here is shipped to
-//! the model, so it says what to pass and why.
+//! Tool arguments and results as the model sees them. `///` text on arguments is shipped to
+//! the model in every session, so it is short and says only what the name does not.
+//! Results are the engine's typed values under a `summary`; their schemas are cut to the top
+//! level when the tool list is built (`mcp/mod.rs`), the results document themselves.
 
 use std::collections::BTreeMap;
 
@@ -8,22 +9,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::{ApprovalView, Brief, BudgetView, RunSummary, RunView};
+use crate::engine::work::{Evidence, EvidenceKind};
+use crate::engine::{ApprovalView, Brief, DecisionKind, RunSummary, RunView, SubmitOutcome};
 
 /// Material to pack into every stage's brief.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextParams {
-    /// Workspace paths (or globs) that matter for the task.
     #[serde(default)]
     pub files: Vec<String>,
-    /// Things known to be true (observations, versions, reproduction results).
     #[serde(default)]
     pub facts: Vec<String>,
-    /// Error messages or log excerpts.
     #[serde(default)]
     pub errors: Vec<String>,
-    /// Rules the work must respect (APIs that must not change, style, deadlines).
     #[serde(default)]
     pub constraints: Vec<String>,
 }
@@ -31,144 +29,104 @@ pub struct ContextParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartParams {
-    /// What the run should achieve, in the user's words.
     pub task: String,
-    /// Workflow name (default `default`: analyze → hypothesize → implement → debug → improve).
     pub workflow: Option<String>,
     pub context: Option<ContextParams>,
-    /// Language for titles and questions shown to the person (`en`, `ko`).
+    /// `en`, `ko`.
     pub lang: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusParams {
-    /// A run id; omit it to list the active runs.
+    /// Omit to list active runs.
     pub run_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {
-    /// The run id returned by `start`.
     pub run_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitParams {
-    /// The run id returned by `start`.
     pub run_id: String,
-    /// The stage's result: a JSON object matching `output_schema` from the brief.
+    /// Matches the brief's `output_schema`.
     #[schemars(with = "BTreeMap<String, Value>")]
     pub output: Value,
-    /// A custom event named by one of the stage's `next` edges; omit for the default.
+    /// One of the brief's `events`; omit for the default.
     pub event: Option<String>,
-}
-
-/// approve: the run moves on; revise: the stage is done again with the feedback; reject: the
-/// run ends (or follows the workflow's `rejected` edge).
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Approve,
-    Revise,
-    Reject,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideParams {
-    /// The pending approval's id (from `submit` or `status`).
     pub approval_id: String,
-    pub decision: Decision,
-    /// Words for the next attempt (what to change, what was good).
+    pub decision: DecisionKind,
     pub feedback: Option<String>,
-    /// Answers to the gate's questions, by question id.
+    /// Question id → answer.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
 }
 
-/// A JSON object; the output schemas stay shallow so the tool list is cheap to load.
-type Object = serde_json::Map<String, Value>;
-
-/// A new run.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StartResult {
     pub summary: String,
     pub run_id: String,
-    /// run_id, workflow, task, status, stage, visit, end, pending_approval.
-    #[schemars(with = "Object")]
     pub run: RunSummary,
-    /// The first stage's brief (role, skill, output_schema, context, feedback, budget, events,
-    /// questions): do its work, then `submit`.
-    #[schemars(with = "Option<Object>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub brief: Option<Brief>,
 }
 
-/// One run in full, or the active runs.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StatusResult {
     pub summary: String,
-    /// The run in full: stage, visit, budget, approval, history, workflow problems.
-    #[schemars(with = "Option<Object>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunView>,
-    #[schemars(with = "Vec<Object>")]
     pub runs: Vec<RunSummary>,
-    /// Approvals waiting for a decision: report, questions, who decides.
-    #[schemars(with = "Vec<Object>")]
     pub pending_approvals: Vec<ApprovalView>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BriefResult {
     pub summary: String,
-    /// role, skill, output_schema, context, feedback, budget, events, gate, questions.
-    #[schemars(with = "Object")]
     pub brief: Brief,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SubmitResult {
     pub summary: String,
-    pub outcome: crate::engine::SubmitOutcome,
-    #[schemars(with = "Object")]
+    pub outcome: SubmitOutcome,
     pub run: RunSummary,
-    /// The approval opened by a gated stage (approval_id, by, report, questions).
-    #[schemars(with = "Option<Object>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalView>,
-    /// The next stage's brief when the run moved on.
-    #[schemars(with = "Option<Object>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub brief: Option<Brief>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DecideResult {
     pub summary: String,
-    #[schemars(with = "Object")]
     pub approval: ApprovalView,
-    #[schemars(with = "Object")]
     pub run: RunSummary,
-    #[schemars(with = "Option<Object>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub brief: Option<Brief>,
 }
-
-/// Budget figures, re-exported for tools that charge consults.
-pub type Budget = BudgetView;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsultParams {
-    /// The question, with the context the adviser needs (it cannot read your files).
+    /// The adviser cannot read your files.
     pub prompt: String,
-    /// Provider name (see `providers`); default: the run's stage preference, else the first.
+    /// Default: the stage's preference.
     pub provider: Option<String>,
     pub model: Option<String>,
-    /// A role template to frame the question (e.g. `judge`).
+    /// A role template, e.g. `judge`.
     pub role: Option<String>,
-    /// Material the adviser needs: code excerpts, logs, facts (secrets are masked).
+    /// Code, logs, facts.
     pub context: Option<String>,
-    /// Charge this run's budget (refused when it is spent).
     pub run_id: Option<String>,
     pub timeout_s: Option<u64>,
 }
@@ -177,15 +135,13 @@ pub struct ConsultParams {
 #[serde(deny_unknown_fields)]
 pub struct EnsembleParams {
     pub prompt: String,
-    /// Providers to ask; default: the run's stage preferences, else all enabled.
     #[serde(default)]
     pub providers: Vec<String>,
     /// At most this many providers.
     pub n: Option<usize>,
     pub role: Option<String>,
     pub run_id: Option<String>,
-    /// Your own confidence (0..1) without help; at or above the capability threshold (0.45)
-    /// only one provider is asked.
+    /// 0..1; high asks one provider.
     pub baseline_confidence: Option<f64>,
 }
 
@@ -209,8 +165,6 @@ pub struct EnsembleResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ProvidersResult {
     pub summary: String,
-    /// name, kind, enabled, installed, path, version, model, problems, install.
-    #[schemars(with = "Vec<Object>")]
     pub providers: Vec<crate::providers::Status>,
     pub config_problems: Vec<String>,
 }
@@ -218,25 +172,24 @@ pub struct ProvidersResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PackParams {
-    /// Workspace paths or globs (`src/**/*.rs`); `.gitignore` is honoured, secrets refused.
+    /// Paths or globs; secrets refused.
     #[serde(default)]
     pub files: Vec<String>,
     #[serde(default)]
     pub facts: Vec<String>,
-    /// Logs or messages; long ones are summarised keeping tracebacks and the tail.
     #[serde(default)]
     pub errors: Vec<String>,
     #[serde(default)]
     pub constraints: Vec<String>,
     pub stage: Option<String>,
-    /// Character budget (default 40,000).
+    /// Default 40000.
     pub max_chars: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyParams {
-    /// Names of checks from the project's conf/verify.yaml (e.g. `test`, `lint`).
+    /// Names from conf/verify.yaml.
     pub checks: Vec<String>,
     pub run_id: Option<String>,
 }
@@ -244,9 +197,8 @@ pub struct VerifyParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchParams {
-    /// A unified diff (git-style or plain) with paths relative to the workspace.
+    /// Unified diff.
     pub diff: String,
-    /// Check every hunk and report, writing nothing.
     #[serde(default)]
     pub dry_run: bool,
     pub run_id: Option<String>,
@@ -255,9 +207,8 @@ pub struct PatchParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreParams {
-    /// The backup id a `patch` returned.
     pub backup_id: String,
-    /// Only these files (default: all the patch touched).
+    /// Default: all.
     pub files: Option<Vec<String>>,
 }
 
@@ -265,10 +216,9 @@ pub struct RestoreParams {
 #[serde(deny_unknown_fields)]
 pub struct NoteParams {
     pub run_id: Option<String>,
-    pub kind: crate::engine::work::EvidenceKind,
+    pub kind: EvidenceKind,
     pub content: String,
     pub source: Option<String>,
-    /// Ids of earlier entries this one rests on.
     #[serde(default)]
     pub links: Vec<String>,
 }
@@ -277,7 +227,7 @@ pub struct NoteParams {
 #[serde(deny_unknown_fields)]
 pub struct EvidenceParams {
     pub run_id: Option<String>,
-    pub kind: Option<crate::engine::work::EvidenceKind>,
+    pub kind: Option<EvidenceKind>,
     pub stage: Option<String>,
     pub limit: Option<usize>,
 }
@@ -285,58 +235,48 @@ pub struct EvidenceParams {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PackResult {
     pub summary: String,
-    #[schemars(with = "Object")]
     pub packed: crate::workspace::context::Packed,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct VerifyResult {
     pub summary: String,
-    pub passed: bool,
-    /// name, command, passed, exit_code, timed_out, counts, duration_ms, output (tail).
-    #[schemars(with = "Vec<Object>")]
-    pub results: Vec<crate::workspace::verify::CheckResult>,
+    #[serde(flatten)]
+    pub verified: crate::engine::ops::verify::Verified,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PatchResult {
     pub summary: String,
-    /// dry_run, backup_id, files (path, kind, hunks, added, removed).
-    #[schemars(with = "Object")]
     pub report: crate::workspace::backup::PatchReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RestoreResult {
     pub summary: String,
-    #[schemars(with = "Object")]
     pub report: crate::workspace::backup::RestoreReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EvidenceResult {
     pub summary: String,
-    /// id, run_id, stage, kind, content, source, links, at.
-    #[schemars(with = "Vec<Object>")]
-    pub entries: Vec<crate::engine::work::Evidence>,
+    pub entries: Vec<Evidence>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoteParams {
-    /// The question every sample answers (keep it to one small step).
     pub question: String,
-    /// Vote margin; default: the micro-step's, the stage's `vote`, or 3.
+    /// Default: the step's, the stage's, or 3.
     pub k: Option<u32>,
-    /// Providers asked in turn (round-robin); default: the run's stage preferences, else all.
     #[serde(default)]
     pub providers: Vec<String>,
     pub max_samples: Option<u32>,
     pub format: Option<crate::quality::vote::Format>,
-    /// A JSON Schema every answer must satisfy (implies json).
+    /// JSON Schema for answers.
     #[schemars(with = "Option<BTreeMap<String, Value>>")]
     pub schema: Option<Value>,
-    /// A micro-step name (s1_spec_extract … r2_perf): its schema, red flags and k.
+    /// Micro-step, e.g. s1_spec_extract.
     pub step: Option<String>,
     pub run_id: Option<String>,
 }
@@ -347,11 +287,10 @@ pub struct RedFlagParams {
     pub content: String,
     /// `text`, `json` or `diff`.
     pub format: Option<String>,
-    /// Extra rules: hedging, dangerous_code, dangerous_command, forbidden_files, invalid_diff,
-    /// invalid_json, multi_file.
+    /// e.g. hedging, dangerous_code, multi_file.
     #[serde(default)]
     pub rules: Vec<String>,
-    /// Use this stage's `red-flags` (needs run_id).
+    /// Its `red-flags` (needs run_id).
     pub stage: Option<String>,
     pub run_id: Option<String>,
 }
@@ -359,43 +298,37 @@ pub struct RedFlagParams {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalibrateParams {
-    /// Per-step success probability, if known.
+    /// Per-step accuracy.
     pub p: Option<f64>,
-    /// Or estimate p by sampling this prompt …
+    /// Or sample this to estimate p.
     pub step_prompt: Option<String>,
-    /// … judged by this oracle: `{"expected": "<answer>"}` or `{"schema": {…}}`.
+    /// `{"expected": …}` or `{"schema": {…}}`.
+    #[schemars(with = "Option<BTreeMap<String, Value>>")]
     pub oracle_check: Option<crate::consult::calibrate::Oracle>,
-    /// … this many times (default 10, at most 50), from this provider.
+    /// Default 10, at most 50.
     pub samples: Option<u32>,
     pub provider: Option<String>,
-    /// Target success rate of the whole task, strictly between 0 and 1.
+    /// 0..1, whole task.
     pub target: f64,
-    /// Number of steps in the task.
     pub steps: f64,
-    /// A micro-step name whose red flags apply to samples.
     pub step: Option<String>,
-    /// Cost of one sample, for the expected total.
     pub cost_per_sample: Option<f64>,
-    /// Charge samples to this run's budget.
     pub run_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectParams {
-    /// The candidates: id, content, provider.
+    /// `{id, content, provider}`.
     #[schemars(with = "Vec<BTreeMap<String, Value>>")]
     pub candidates: Vec<crate::quality::select::Candidate>,
     pub mode: Option<crate::quality::select::Mode>,
     /// Candidate id → tests passed.
     #[serde(default)]
     pub test_results: BTreeMap<String, bool>,
-    /// Candidate id → lint score 0..1.
     #[serde(default)]
     pub lint_results: BTreeMap<String, f64>,
-    /// Provider that judges (mode `judge`, or extra signal for `hybrid`).
     pub judge_provider: Option<String>,
-    /// Charge the judge to this run's budget.
     pub run_id: Option<String>,
 }
 
@@ -407,7 +340,7 @@ pub struct CoordinateParams {
     pub error_logs: Option<String>,
     pub stage: Option<String>,
     pub run_id: Option<String>,
-    /// Your confidence (0..1) of doing it alone.
+    /// 0..1, doing it alone.
     pub baseline_confidence: Option<f64>,
 }
 

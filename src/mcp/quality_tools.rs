@@ -25,9 +25,7 @@ fn reported<T: schemars::JsonSchema>(summary: String, result: T) -> Json<Reporte
 
 #[tool_router(router = quality_router, vis = "pub(crate)")]
 impl Server {
-    /// First-to-ahead-by-k voting (MAKER): samples the question until one answer leads every
-    /// other by k; malformed or over-long answers are discarded, never repaired. With
-    /// `run_id` every sample is charged; a spent budget stops the vote (`stop_reason: budget`).
+    /// MAKER voting: sample until one answer leads by k.
     #[tool(annotations(
         title = "Vote",
         read_only_hint = true,
@@ -76,7 +74,7 @@ impl Server {
         Ok(reported(summary, r))
     }
 
-    /// Check one answer against red-flag rules and say why it would be discarded.
+    /// Why red-flag rules would discard an answer.
     #[tool(annotations(
         title = "Red-flag check",
         read_only_hint = true,
@@ -111,9 +109,7 @@ impl Server {
         Ok(reported(summary, r))
     }
 
-    /// MAKER's k_min, success probabilities and expected samples and cost for a target success
-    /// rate; estimates p by sampling (at most 50, charged to `run_id`) with an oracle when p is
-    /// not given.
+    /// MAKER's k_min and cost for a target success rate.
     #[tool(annotations(
         title = "Calibrate voting",
         read_only_hint = true,
@@ -156,8 +152,7 @@ impl Server {
         Ok(reported(summary, r))
     }
 
-    /// Pick the best candidate: red flags first, then tests, lint, a judge (charged to
-    /// `run_id`) and provider trust.
+    /// Pick the best candidate: red flags, tests, lint, judge, trust.
     #[tool(annotations(
         title = "Select a candidate",
         read_only_hint = true,
@@ -187,8 +182,7 @@ impl Server {
         Ok(reported(summary, r))
     }
 
-    /// Task features and the recommended topology (one agent or several), with the rule of
-    /// Kim et al. that decided it, calibrated by the outcomes recorded for past stages.
+    /// One agent or several, by Kim et al.'s rules and past outcomes.
     #[tool(annotations(title = "Coordinate", read_only_hint = true, open_world_hint = false))]
     async fn coordinate(
         &self,
@@ -212,8 +206,7 @@ impl Server {
         ))
     }
 
-    /// Paper-aligned metrics for a run or all runs: consults per stage, coordination overhead,
-    /// red-flag rate, vote samples, share of selections backed by tests.
+    /// Consults, overhead, red-flag rate, votes, test-backed selections.
     #[tool(annotations(title = "Metrics", read_only_hint = true, open_world_hint = false))]
     async fn metrics(
         &self,

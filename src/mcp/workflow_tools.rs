@@ -5,12 +5,12 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 
 use super::params::{
-    BriefResult, DecideParams, DecideResult, Decision, RunParams, StartParams, StartResult,
+    BriefResult, DecideParams, DecideResult, RunParams, StartParams, StartResult,
     StatusParams, StatusResult, SubmitParams, SubmitResult,
 };
 use super::{Server, elicit};
 use crate::engine::{
-    Actor, DecisionKind, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome,
+    Actor, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome,
 };
 use crate::workflow::GateBy;
 
@@ -27,8 +27,7 @@ fn where_now(r: &crate::engine::RunSummary) -> String {
 
 #[tool_router(router = workflow_router, vis = "pub(crate)")]
 impl Server {
-    /// Start a durable run of a workflow for a task. Returns the run id and the first stage's
-    /// brief; do that stage's work, then call `submit`.
+    /// Start a run of a workflow for a task; returns the first brief.
     #[tool(annotations(
         title = "Start a workflow run",
         read_only_hint = false,
@@ -68,8 +67,7 @@ impl Server {
         }))
     }
 
-    /// A run's state: stage, visit, budget used and left, pending approval, history. Without
-    /// `run_id`, the active runs and the approvals waiting for a person.
+    /// A run's stage, budget, approval, history; without run_id, active runs.
     #[tool(annotations(title = "Run status", read_only_hint = true, open_world_hint = false))]
     async fn status(
         &self,
@@ -114,8 +112,7 @@ impl Server {
         }))
     }
 
-    /// The current stage's brief: the rendered role, the skill, the output schema, packed
-    /// context, feedback from revisions, budget left and the events that may follow.
+    /// The current stage's brief: role, skill, output schema, context, budget.
     #[tool(annotations(title = "Stage brief", read_only_hint = true, open_world_hint = false))]
     async fn brief(
         &self,
@@ -131,8 +128,7 @@ impl Server {
         }))
     }
 
-    /// Submit the current stage's output. It is checked against the stage's schema and red
-    /// flags; then a gated stage waits for a person's decision, and an ungated one moves on.
+    /// Submit the stage's output; a gated stage then waits for a decision.
     #[tool(annotations(
         title = "Submit a stage's output",
         read_only_hint = false,
@@ -198,8 +194,7 @@ impl Server {
         }))
     }
 
-    /// Decide a pending approval of a `by "any"` gate: approve, revise (with feedback) or
-    /// reject. Gates `by "human"` are refused: a person decides those.
+    /// Decide an approval of a `by "any"` gate.
     #[tool(annotations(
         title = "Decide an approval",
         read_only_hint = false,
@@ -211,11 +206,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<DecideParams>,
     ) -> Result<Json<DecideResult>, String> {
-        let kind = match p.decision {
-            Decision::Approve => DecisionKind::Approve,
-            Decision::Revise => DecisionKind::Revise,
-            Decision::Reject => DecisionKind::Reject,
-        };
+        let kind = p.decision;
         let text = DecisionText {
             feedback: p.feedback,
             answers: p.answers,

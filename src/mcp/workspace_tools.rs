@@ -14,9 +14,7 @@ use crate::workspace::context::ContextRequest;
 
 #[tool_router(router = workspace_router, vis = "pub(crate)")]
 impl Server {
-    /// Pack files, facts, errors and constraints into a context for another model, within a
-    /// character budget. Secret files and paths outside the workspace are refused; secrets are
-    /// masked.
+    /// Pack files, facts, errors within a budget; secrets refused, masked.
     #[tool(annotations(title = "Pack context", read_only_hint = true, open_world_hint = false))]
     async fn context(
         &self,
@@ -41,8 +39,7 @@ impl Server {
         }))
     }
 
-    /// Run named checks from the project's conf/verify.yaml (tests, lint, types) with
-    /// timeouts; pass/fail counts are parsed. Other commands are refused.
+    /// Run named checks from the project's verify config.
     #[tool(annotations(
         title = "Run the project's checks",
         read_only_hint = false,
@@ -60,9 +57,9 @@ impl Server {
             .verify(p.checks, p.run_id, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
-        let (passed, results) = (v.passed, v.results);
         Ok(Json(VerifyResult {
-            summary: results
+            summary: v
+                .results
                 .iter()
                 .map(|r| {
                     let counts = r
@@ -77,13 +74,11 @@ impl Server {
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
-            passed,
-            results,
+            verified: v,
         }))
     }
 
-    /// Apply a unified diff inside the workspace: every hunk is checked first, a backup is
-    /// taken, and all files change or none. `dry_run` only checks.
+    /// Apply a unified diff atomically, after a backup.
     #[tool(annotations(
         title = "Apply a patch",
         read_only_hint = false,
@@ -115,7 +110,7 @@ impl Server {
         }))
     }
 
-    /// Take a patch back: put back what it changed and remove what it created.
+    /// Undo a patch from its backup.
     #[tool(annotations(
         title = "Restore a backup",
         read_only_hint = false,
@@ -140,8 +135,7 @@ impl Server {
         }))
     }
 
-    /// Add an entry to the evidence chain (why a step was taken), optionally linked to
-    /// earlier entries.
+    /// Add an entry to the evidence chain.
     #[tool(annotations(
         title = "Note evidence",
         read_only_hint = false,
@@ -168,7 +162,7 @@ impl Server {
         }))
     }
 
-    /// Read the evidence chain, newest first, by run, kind and stage.
+    /// Read the evidence chain, newest first.
     #[tool(annotations(title = "Evidence", read_only_hint = true, open_world_hint = false))]
     async fn evidence(
         &self,

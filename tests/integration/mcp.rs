@@ -190,11 +190,21 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         .iter()
         .filter(|t| ["patch", "restore"].contains(&t.name.as_ref()))
     {
+        // `destructiveHint` defaults to true when left out (MCP), so it must not say false.
         let a = t.annotations.as_ref().unwrap();
-        assert_eq!(
-            a.destructive_hint,
-            Some(true),
+        assert!(
+            a.read_only_hint != Some(true) && a.destructive_hint.unwrap_or(true),
             "{} must say it is destructive",
+            t.name
+        );
+    }
+    for t in tools.iter().filter(|t| {
+        ["status", "brief", "context", "evidence", "providers", "metrics"].contains(&t.name.as_ref())
+    }) {
+        assert_eq!(
+            t.annotations.as_ref().unwrap().read_only_hint,
+            Some(true),
+            "{} must say it is read-only",
             t.name
         );
     }
@@ -683,4 +693,33 @@ fn claude_code_setup_commands() {
     let skill = std::fs::read_to_string(p.path().join(".claude/skills/maestro/SKILL.md")).unwrap();
     assert!(skill.contains("use maestro"));
     assert!(p.path().join(".maestro/workflows/default.kdl").is_file());
+}
+
+/// Every tool's schemas cost context in every session: the whole `tools/list` result, with
+/// real output schemas, stays within 12,000 bytes as the official Python client dumps it
+/// (`json.dumps(result.model_dump(mode="json", exclude_none=True))`), which is about 9%
+/// more than the compact wire JSON measured here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_list_is_small_and_typed() {
+    let p = Project::new();
+    let (client, _) = p.connect().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let wire = serde_json::to_string(&json!({"tools": tools})).unwrap();
+    let mut sizes: Vec<(usize, String)> = tools
+        .iter()
+        .map(|t| (serde_json::to_string(t).unwrap().len(), t.name.to_string()))
+        .collect();
+    sizes.sort();
+    eprintln!("tools/list: {} bytes; {sizes:?}", wire.len());
+    for t in &tools {
+        let out = t
+            .output_schema
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no output schema", t.name));
+        let props = out["properties"].as_object().unwrap();
+        assert!(props.contains_key("summary"), "{}", t.name);
+        assert!(props.len() > 1, "{}: the output schema lists its fields", t.name);
+    }
+    assert!(wire.len() <= 11_000, "tools/list is {} bytes", wire.len());
+    client.cancel().await.unwrap();
 }
