@@ -74,10 +74,16 @@ impl std::error::Error for Failure {}
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::new(
-            "state_error",
-            e.to_string(),
-            "check that the state file is writable; no change was made",
-        )
+        let help = match &e {
+            StoreError::Empty { .. } => {
+                "nothing was written to it; restore it from a backup, or delete it to start afresh (its runs and approvals are gone)"
+            }
+            StoreError::TooNew { .. } => "install a newer maestro; nothing was changed",
+            StoreError::Corrupt { .. } => {
+                "the state file holds something this maestro cannot read; keep a copy and report it"
+            }
+            _ => "check that the state file is writable; no change was made",
+        };
+        Failure::new("state_error", e.to_string(), help)
     }
 }

@@ -33,6 +33,7 @@ pub mod budget;
 pub mod events;
 mod failure;
 pub mod library;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 mod reads;

@@ -224,11 +224,11 @@ impl Engine {
     pub fn metrics(
         &self,
         run_id: Option<&str>,
-    ) -> Result<crate::quality::metrics::Metrics, Failure> {
+    ) -> Result<crate::engine::metrics::Metrics, Failure> {
         let events = match run_id {
             Some(id) => self.log(id)?,
             None => self.store.read(|tx| tx.events(None).map_err(Failure::from))?,
         };
-        Ok(crate::quality::metrics::compute(&events))
+        Ok(crate::engine::metrics::compute(&events))
     }
 }

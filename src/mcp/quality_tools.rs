@@ -15,7 +15,7 @@ use crate::consult::calibrate::{CalibrateAsk, Calibrated};
 use crate::consult::checks::{CoordinateAsk, Coordinated, RedFlagAsk, RedFlagged};
 use crate::consult::select::SelectAsk;
 use crate::consult::vote::VoteAsk;
-use crate::quality::metrics::Metrics;
+use crate::engine::metrics::Metrics;
 use crate::quality::select::Selection;
 use crate::quality::vote::{StopReason, VoteResult};
 

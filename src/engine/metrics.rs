@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::{Logged, RunEvent};
+use super::events::{Logged, RunEvent};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct StageMetrics {
