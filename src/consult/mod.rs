@@ -178,6 +178,9 @@ pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Fa
     let Some(role) = role else {
         return Ok(prompt.to_string());
     };
+    if !crate::home::valid_name(role) {
+        return Err(crate::engine::library::bad_name("role", role));
+    }
     let asset = home.find(Kind::Role, role).ok().flatten().ok_or_else(|| {
         Failure::new(
             "unknown_role",
