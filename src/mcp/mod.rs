@@ -10,6 +10,7 @@ mod consult_tools;
 mod elicit;
 pub mod params;
 mod quality_tools;
+pub mod stdio;
 mod workflow_tools;
 mod workspace_tools;
 
@@ -357,6 +358,24 @@ impl ServerHandler for Server {
         ))
     }
 
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, ErrorData> {
+        if request.method == stdio::TOO_DEEP {
+            return Err(ErrorData::invalid_request(
+                "the request is nested more than 120 levels deep; maestro does not read it. Send flatter arguments.",
+                None,
+            ));
+        }
+        Err(ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("maestro has no method `{}`", request.method),
+            None,
+        ))
+    }
+
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
@@ -374,8 +393,9 @@ impl ServerHandler for Server {
 /// The transport's failure, as words for stderr.
 pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
     let server = Server::new(engine);
+    let (stdin, stdout) = rmcp::transport::stdio();
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve((stdio::Guarded::new(stdin), stdout))
         .await
         .map_err(|e| format!("initialization failed: {e}"))?;
     running.waiting().await.map_err(|e| e.to_string())?;
