@@ -5,15 +5,14 @@ use serde::Serialize;
 
 use crate::engine::{Engine, Failure, RunEvent};
 use crate::quality::coordinate::{self, Degradation, Recommendation};
-use crate::quality::redflag::{self, Flag, RuleSet};
+use crate::quality::redflag::{self, AnswerFormat, ExtraRule, Flag, RuleSet};
 
 /// What to check.
 #[derive(Debug, Clone, Default)]
 pub struct RedFlagAsk {
     pub content: String,
-    /// `text`, `json` or `diff`.
-    pub format: Option<String>,
-    pub rules: Vec<String>,
+    pub format: Option<AnswerFormat>,
+    pub rules: Vec<ExtraRule>,
     /// Use this stage's `red-flags` (of the workflow version `run_id` is pinned to).
     pub stage: Option<String>,
     pub run_id: Option<String>,
@@ -59,12 +58,10 @@ pub fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
         }
         (None, None) => RuleSet::default(),
     };
-    if let Some(f) = &ask.format {
-        rules.format = Some(f.clone());
+    if let Some(f) = ask.format {
+        rules.format = Some(f);
     }
-    let rules = rules
-        .with_rules(&ask.rules)
-        .map_err(|m| Failure::new("unknown_rule", m, "use the rules listed"))?;
+    let rules = rules.with_rules(&ask.rules);
     let flags = redflag::check(&ask.content, &rules);
     e.record(
         ask.run_id.as_deref(),
@@ -121,7 +118,7 @@ pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failur
         &outcomes,
         max_agents,
     );
-    let degradation = coordinate::degradation(&recommendation.topology, &outcomes, &[]);
+    let degradation = coordinate::degradation(recommendation.topology, &outcomes, &[]);
     Ok(Coordinated {
         recommendation,
         degradation,

@@ -208,7 +208,7 @@ impl Engine {
                     consults,
                     ..
                 } => Some(crate::quality::coordinate::Outcome {
-                    topology: topology.as_str().to_string(),
+                    topology: *topology,
                     success: *success,
                     overhead: f64::from(*consults),
                 }),

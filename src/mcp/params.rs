@@ -285,11 +285,9 @@ pub struct VoteParams {
 #[serde(deny_unknown_fields)]
 pub struct RedFlagParams {
     pub content: String,
-    /// `text`, `json` or `diff`.
-    pub format: Option<String>,
-    /// e.g. hedging, dangerous_code, multi_file.
+    pub format: Option<crate::quality::redflag::AnswerFormat>,
     #[serde(default)]
-    pub rules: Vec<String>,
+    pub rules: Vec<crate::quality::redflag::ExtraRule>,
     /// Its `red-flags` (needs run_id).
     pub stage: Option<String>,
     pub run_id: Option<String>,

@@ -201,7 +201,7 @@ impl Server {
             .await?;
         let rec = &r.recommendation;
         Ok(reported(
-            format!("{} ({}): {}", rec.topology, rec.rule, rec.reason),
+            format!("{} ({}): {}", rec.topology.as_str(), rec.rule.as_str(), rec.reason),
             r,
         ))
     }

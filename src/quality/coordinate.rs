@@ -6,14 +6,60 @@ use std::collections::{BTreeMap, HashSet};
 use regex::Regex;
 use serde::Serialize;
 
+pub use crate::workflow::Topology;
+
+/// What kind of work a task is, from its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    Debugging,
+    Refactoring,
+    Feature,
+    General,
+}
+
+/// The rule that decided a recommendation (Kim et al.'s A–D, then defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub enum CoordRule {
+    /// The single agent is capable enough: more agents lower accuracy.
+    #[serde(rename = "A-capability")]
+    Capability,
+    /// Outcomes recorded in this project favour one topology.
+    #[serde(rename = "D-calibrated")]
+    Calibrated,
+    /// Sequential work: one agent.
+    #[serde(rename = "B-sequential")]
+    Sequential,
+    /// Decomposable work: an orchestrator with helpers.
+    #[serde(rename = "C-decomposable")]
+    Decomposable,
+    #[serde(rename = "stage-default")]
+    StageDefault,
+    #[serde(rename = "default")]
+    Default,
+}
+
+impl CoordRule {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CoordRule::Capability => "A-capability",
+            CoordRule::Calibrated => "D-calibrated",
+            CoordRule::Sequential => "B-sequential",
+            CoordRule::Decomposable => "C-decomposable",
+            CoordRule::StageDefault => "stage-default",
+            CoordRule::Default => "default",
+        }
+    }
+}
+
 /// Task features, each in 0..1.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Features {
     pub decomposability: f64,
     pub sequential_dependency: f64,
     pub tool_intensity: f64,
-    /// debugging, refactoring, feature or general.
-    pub domain: String,
+    pub domain: Domain,
 }
 
 fn score(text: &str, words: &[&str]) -> f64 {
@@ -91,18 +137,18 @@ pub fn features(task: &str, code_context: &str, error_logs: &str) -> Features {
                 "cloud",
             ],
         ),
-        domain: "general".into(),
+        domain: Domain::General,
     };
     let has = |ws: &[&str]| score(&text, ws) > 0.0;
     if has(&["debug", "fix", "error", "bug", "fail", "failing", "crash"]) {
-        f.domain = "debugging".into();
+        f.domain = Domain::Debugging;
         f.sequential_dependency = f.sequential_dependency.max(0.75);
         f.tool_intensity = f.tool_intensity.max(0.5);
     } else if has(&["refactor", "clean", "improve", "optimize"]) {
-        f.domain = "refactoring".into();
+        f.domain = Domain::Refactoring;
         f.decomposability = f.decomposability.max(0.5);
     } else if has(&["add", "implement", "create", "feature"]) {
-        f.domain = "feature".into();
+        f.domain = Domain::Feature;
         f.decomposability = f.decomposability.max(0.4);
     }
     f
@@ -111,7 +157,7 @@ pub fn features(task: &str, code_context: &str, error_logs: &str) -> Features {
 /// A recorded stage outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Outcome {
-    pub topology: String,
+    pub topology: Topology,
     pub success: bool,
     /// Consults per visit beyond the single agent's own turn.
     pub overhead: f64,
@@ -120,9 +166,8 @@ pub struct Outcome {
 /// The recommendation and the rule behind it.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Recommendation {
-    pub topology: String,
-    /// A-capability, B-sequential, C-decomposable, D-calibrated, stage-default, default.
-    pub rule: String,
+    pub topology: Topology,
+    pub rule: CoordRule,
     pub reason: String,
     pub confidence: f64,
     pub max_agents: u32,
@@ -133,13 +178,13 @@ pub struct Recommendation {
 
 /// Kim et al.'s measured error amplification per topology.
 #[must_use]
-pub fn amplification(topology: &str) -> f64 {
+pub fn amplification(topology: Topology) -> f64 {
     match topology {
-        "independent" => 17.2,
-        "decentralized" => 7.8,
-        "hybrid" => 5.1,
-        "centralized" => 4.4,
-        _ => 1.0,
+        Topology::Independent => 17.2,
+        Topology::Decentralized => 7.8,
+        Topology::Hybrid => 5.1,
+        Topology::Centralized => 4.4,
+        Topology::Sas => 1.0,
     }
 }
 
@@ -154,19 +199,19 @@ pub fn recommend(
     outcomes: &[Outcome],
     max_agents: u32,
 ) -> Recommendation {
-    let make = |topology: &str, rule: &str, reason: String, confidence: f64| Recommendation {
-        topology: topology.into(),
-        rule: rule.into(),
+    let make = |topology: Topology, rule: CoordRule, reason: String, confidence: f64| Recommendation {
+        topology,
+        rule,
         reason,
         confidence,
-        max_agents: if topology == "sas" { 1 } else { max_agents },
+        max_agents: if topology == Topology::Sas { 1 } else { max_agents },
         error_amplification: amplification(topology),
         features: f.clone(),
     };
     if let Some(b) = baseline.filter(|&b| b >= threshold) {
         return make(
-            "sas",
-            "A-capability",
+            Topology::Sas,
+            CoordRule::Capability,
             format!(
                 "single-agent baseline {b:.2} ≥ {threshold:.2}: beyond it more agents lower accuracy (β = −0.404)"
             ),
@@ -189,10 +234,12 @@ pub fn recommend(
                 (*t, rate, rate - (o / *n as f64 * 0.1).min(0.3))
             })
             .max_by(|a, b| a.2.total_cmp(&b.2));
-        if let Some((t, rate, _)) = best.filter(|(_, rate, _)| *rate > 0.7) {
+        if let Some((t, rate, _)) = best.filter(|(_, rate, _)| *rate > 0.7)
+            && let Some(topology) = Topology::parse(t)
+        {
             return make(
-                t,
-                "D-calibrated",
+                topology,
+                CoordRule::Calibrated,
                 format!(
                     "{t} succeeded in {:.0}% of {} recorded stages here",
                     rate * 100.0,
@@ -204,8 +251,8 @@ pub fn recommend(
     }
     if f.sequential_dependency > 0.7 {
         return make(
-            "sas",
-            "B-sequential",
+            Topology::Sas,
+            CoordRule::Sequential,
             format!(
                 "sequential dependency {:.2} > 0.7: on sequential tasks every multi-agent design lost (PlanCraft −39% to −70%)",
                 f.sequential_dependency
@@ -215,8 +262,8 @@ pub fn recommend(
     }
     if f.decomposability > 0.6 {
         return make(
-            "centralized",
-            "C-decomposable",
+            Topology::Centralized,
+            CoordRule::Decomposable,
             format!(
                 "decomposability {:.2} > 0.6: parallel work pays, with an orchestrator verifying (errors ×4.4, not ×17.2 as with independent agents)",
                 f.decomposability
@@ -226,20 +273,20 @@ pub fn recommend(
     }
     match stage {
         Some("hypothesize" | "improve") => make(
-            "centralized",
-            "stage-default",
+            Topology::Centralized,
+            CoordRule::StageDefault,
             "competing ideas benefit from several models with one verifier".into(),
             0.65,
         ),
         Some(s @ ("analyze" | "implement" | "debug")) => make(
-            "sas",
-            "stage-default",
+            Topology::Sas,
+            CoordRule::StageDefault,
             format!("`{s}` is sequential work: one agent"),
             0.65,
         ),
         _ => make(
-            "sas",
-            "default",
+            Topology::Sas,
+            CoordRule::Default,
             "no strong signal: a single agent is the safe default".into(),
             0.5,
         ),
@@ -281,17 +328,17 @@ pub fn redundancy(answers: &[String]) -> Option<f64> {
 
 /// Checks recent outcomes of a multi-agent topology against single-agent ones.
 #[must_use]
-pub fn degradation(topology: &str, outcomes: &[Outcome], answers: &[String]) -> Degradation {
-    let rate = |t: &str| {
+pub fn degradation(topology: Topology, outcomes: &[Outcome], answers: &[String]) -> Degradation {
+    let rate = |t: Topology| {
         let xs: Vec<&Outcome> = outcomes.iter().filter(|o| o.topology == t).collect();
         (!xs.is_empty()).then(|| xs.iter().filter(|o| !o.success).count() as f64 / xs.len() as f64)
     };
     // Without single-agent outcomes, assume the paper's SAS failure rate (1 − 0.466 ≈ 0.53
     // is the benchmark mean; 0.3 is the seed's working figure) — 0.3 keeps the check strict.
-    let sas = rate("sas").filter(|r| *r > 0.0).unwrap_or(0.3);
+    let sas = rate(Topology::Sas).filter(|r| *r > 0.0).unwrap_or(0.3);
     let amp = rate(topology).map(|r| r / sas);
     let red = redundancy(answers);
-    let (degrade, reason) = if topology == "sas" {
+    let (degrade, reason) = if topology == Topology::Sas {
         (false, "already a single agent".to_string())
     } else if let Some(a) = amp.filter(|a| *a > 1.2) {
         (
@@ -328,14 +375,14 @@ mod tests {
             "",
             "",
         );
-        assert_eq!(f.domain, "debugging");
+        assert_eq!(f.domain, Domain::Debugging);
         let r = recommend(&f, Some("hypothesize"), Some(0.6), 0.45, &[], 3);
         assert_eq!(
             (r.topology.as_str(), r.rule.as_str()),
             ("sas", "A-capability")
         );
         let r = recommend(&f, Some("hypothesize"), Some(0.2), 0.45, &[], 3);
-        assert_eq!(r.rule, "B-sequential");
+        assert_eq!(r.rule, CoordRule::Sequential);
         let g = features(
             "Compare several independent alternatives and options for each of the different candidates",
             "",
@@ -348,7 +395,11 @@ mod tests {
         );
         let outcomes: Vec<Outcome> = (0..12)
             .map(|i| Outcome {
-                topology: if i % 2 == 0 { "centralized" } else { "sas" }.into(),
+                topology: if i % 2 == 0 {
+                    Topology::Centralized
+                } else {
+                    Topology::Sas
+                },
                 success: i % 2 == 0 || i % 3 == 0,
                 overhead: 1.0,
             })
@@ -359,26 +410,26 @@ mod tests {
             ("centralized", "D-calibrated")
         );
         let plain = recommend(&features("hello", "", ""), None, None, 0.45, &[], 3);
-        assert_eq!(plain.rule, "default");
+        assert_eq!(plain.rule, CoordRule::Default);
     }
 
     #[test]
     fn degradation_never_crashes_and_sees_amplification_and_redundancy() {
-        assert!(!degradation("centralized", &[], &[]).degrade);
+        assert!(!degradation(Topology::Centralized, &[], &[]).degrade);
         let bad: Vec<Outcome> = (0..6)
             .map(|_| Outcome {
-                topology: "centralized".into(),
+                topology: Topology::Centralized,
                 success: false,
                 overhead: 2.0,
             })
             .collect();
-        let d = degradation("centralized", &bad, &[]);
+        let d = degradation(Topology::Centralized, &bad, &[]);
         assert!(d.degrade && d.error_amplification.unwrap() > 1.2);
         let same = vec![
             "the cache key ignores locale".to_string(),
             "The cache key ignores locale".to_string(),
         ];
-        assert!(degradation("centralized", &[], &same).degrade);
+        assert!(degradation(Topology::Centralized, &[], &same).degrade);
         assert_eq!(redundancy(&[String::new(), String::new()]), None);
     }
 }

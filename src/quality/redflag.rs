@@ -4,8 +4,63 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The format an answer must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerFormat {
+    Text,
+    Json,
+    Diff,
+}
+
+impl AnswerFormat {
+    /// The workflow language's spelling (checked by the linter), parsed once.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<AnswerFormat> {
+        Some(match s {
+            "text" => AnswerFormat::Text,
+            "json" => AnswerFormat::Json,
+            "diff" => AnswerFormat::Diff,
+            _ => return None,
+        })
+    }
+}
+
+/// A red-flag rule: what a flag says was wrong.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagRule {
+    TooLong,
+    TooShort,
+    TooManyTokens,
+    Hedging,
+    InvalidJson,
+    Schema,
+    InvalidDiff,
+    DangerousCommand,
+    DangerousCode,
+    ForbiddenFile,
+    TooManyFiles,
+}
+
+/// A rule the `red_flag` tool can switch on (its `rules` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtraRule {
+    Hedging,
+    DangerousCode,
+    #[serde(alias = "dangerous_commands")]
+    DangerousCommand,
+    ForbiddenFiles,
+    InvalidDiff,
+    InvalidJson,
+    MultiFile,
+}
 
 /// MAKER's length limit for vote samples, in output tokens.
 pub const MAKER_MAX_TOKENS: u64 = 750;
@@ -18,8 +73,7 @@ pub struct RuleSet {
     /// Approximate tokens: characters / 4, rounded up.
     pub max_tokens: Option<u64>,
     pub hedging: bool,
-    /// `json`, `diff` or `text`.
-    pub format: Option<String>,
+    pub format: Option<AnswerFormat>,
     /// The answer (as JSON) must validate against this schema.
     pub schema: Option<Value>,
     pub dangerous_commands: bool,
@@ -66,7 +120,7 @@ impl RuleSet {
             min_chars: rf.min_chars.or(d.min_chars),
             max_tokens: rf.max_tokens,
             hedging: rf.hedging.unwrap_or(d.hedging),
-            format: rf.format.clone(),
+            format: rf.format.as_deref().and_then(AnswerFormat::parse),
             schema,
             dangerous_commands: rf.dangerous_commands.unwrap_or(d.dangerous_commands),
             dangerous_code: rf.dangerous_code.unwrap_or(d.dangerous_code),
@@ -76,45 +130,32 @@ impl RuleSet {
     }
 
     /// Turns named rules on (the `rules` argument of the `red_flag` tool).
-    ///
-    /// # Errors
-    /// An unknown rule name, with the known ones.
-    pub fn with_rules(mut self, names: &[String]) -> Result<Self, String> {
-        for n in names {
-            match n.as_str() {
-                "hedging" => self.hedging = true,
-                "dangerous_code" => self.dangerous_code = true,
-                "dangerous_command" | "dangerous_commands" => self.dangerous_commands = true,
-                "forbidden_files" => self.forbidden_files = true,
-                "invalid_diff" => self.format = Some("diff".into()),
-                "invalid_json" => self.format = Some("json".into()),
-                "multi_file" => self.max_files = Some(1),
-                "too_long" | "too_short" | "missing_fields" => {}
-                other => {
-                    return Err(format!(
-                        "unknown rule `{other}`; known: hedging, dangerous_code, dangerous_command, forbidden_files, invalid_diff, invalid_json, multi_file, too_long, too_short, missing_fields"
-                    ));
-                }
+    #[must_use]
+    pub fn with_rules(mut self, rules: &[ExtraRule]) -> Self {
+        for r in rules {
+            match r {
+                ExtraRule::Hedging => self.hedging = true,
+                ExtraRule::DangerousCode => self.dangerous_code = true,
+                ExtraRule::DangerousCommand => self.dangerous_commands = true,
+                ExtraRule::ForbiddenFiles => self.forbidden_files = true,
+                ExtraRule::InvalidDiff => self.format = Some(AnswerFormat::Diff),
+                ExtraRule::InvalidJson => self.format = Some(AnswerFormat::Json),
+                ExtraRule::MultiFile => self.max_files = Some(1),
             }
         }
-        Ok(self)
+        self
     }
 }
 
 /// One tripped rule.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Flag {
-    /// too_long, too_short, too_many_tokens, hedging, invalid_json, schema, invalid_diff,
-    /// dangerous_command, dangerous_code, forbidden_file, too_many_files.
-    pub rule: String,
+    pub rule: FlagRule,
     pub message: String,
 }
 
-fn flag(rule: &str, message: String) -> Flag {
-    Flag {
-        rule: rule.into(),
-        message,
-    }
+fn flag(rule: FlagRule, message: String) -> Flag {
+    Flag { rule, message }
 }
 
 static HEDGING: LazyLock<Regex> = LazyLock::new(|| {
@@ -152,32 +193,32 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
     let chars = content.chars().count() as u64;
     if let Some(max) = rules.max_chars.filter(|&m| chars > m) {
         flags.push(flag(
-            "too_long",
+            FlagRule::TooLong,
             format!("{chars} characters, more than {max}"),
         ));
     }
     if let Some(min) = rules.min_chars.filter(|&m| chars < m) {
         flags.push(flag(
-            "too_short",
+            FlagRule::TooShort,
             format!("{chars} characters, fewer than {min}"),
         ));
     }
     let tokens = chars.div_ceil(4);
     if let Some(max) = rules.max_tokens.filter(|&m| tokens > m) {
         flags.push(flag(
-            "too_many_tokens",
+            FlagRule::TooManyTokens,
             format!("about {tokens} tokens, more than {max}"),
         ));
     }
     if rules.hedging
         && let Some(m) = HEDGING.find(content)
     {
-        flags.push(flag("hedging", format!("hedges: \"{}\"", m.as_str())));
+        flags.push(flag(FlagRule::Hedging, format!("hedges: \"{}\"", m.as_str())));
     }
-    let wants_json = rules.format.as_deref() == Some("json") || rules.schema.is_some();
+    let wants_json = rules.format == Some(AnswerFormat::Json) || rules.schema.is_some();
     if wants_json {
         match extract_json(content) {
-            None => flags.push(flag("invalid_json", "the answer is not valid JSON".into())),
+            None => flags.push(flag(FlagRule::InvalidJson, "the answer is not valid JSON".into())),
             Some(v) => {
                 if let Some(schema) = &rules.schema {
                     match jsonschema::validator_for(schema) {
@@ -188,20 +229,20 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
                                 .take(5)
                                 .collect();
                             if !errors.is_empty() {
-                                flags.push(flag("schema", errors.join("; ")));
+                                flags.push(flag(FlagRule::Schema, errors.join("; ")));
                             }
                         }
                         Err(e) => {
-                            flags.push(flag("schema", format!("the schema itself is invalid: {e}")))
+                            flags.push(flag(FlagRule::Schema, format!("the schema itself is invalid: {e}")))
                         }
                     }
                 }
             }
         }
     }
-    if rules.format.as_deref() == Some("diff") && !looks_like_diff(content) {
+    if rules.format == Some(AnswerFormat::Diff) && !looks_like_diff(content) {
         flags.push(flag(
-            "invalid_diff",
+            FlagRule::InvalidDiff,
             "the answer is not a unified diff".into(),
         ));
     }
@@ -209,14 +250,14 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
         && let Some(m) = DANGEROUS_COMMANDS.find(content)
     {
         flags.push(flag(
-            "dangerous_command",
+            FlagRule::DangerousCommand,
             format!("contains `{}`", m.as_str()),
         ));
     }
     if rules.dangerous_code
         && let Some(m) = DANGEROUS_CODE.find(content)
     {
-        flags.push(flag("dangerous_code", format!("contains `{}`", m.as_str())));
+        flags.push(flag(FlagRule::DangerousCode, format!("contains `{}`", m.as_str())));
     }
     let files: Vec<&str> = DIFF_FILE
         .captures_iter(content)
@@ -230,11 +271,11 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
                 || f.ends_with("package-lock.json")
         })
     {
-        flags.push(flag("forbidden_file", format!("the diff changes `{f}`")));
+        flags.push(flag(FlagRule::ForbiddenFile, format!("the diff changes `{f}`")));
     }
     if let Some(max) = rules.max_files.filter(|&m| files.len() as u64 > m) {
         flags.push(flag(
-            "too_many_files",
+            FlagRule::TooManyFiles,
             format!("the diff changes {} files, more than {max}", files.len()),
         ));
     }
@@ -253,19 +294,19 @@ mod tests {
             min_chars: Some(2),
             ..RuleSet::default()
         };
-        assert_eq!(check("x", &r)[0].rule, "too_short");
-        assert_eq!(check("01234567890", &r)[0].rule, "too_long");
+        assert_eq!(check("x", &r)[0].rule, FlagRule::TooShort);
+        assert_eq!(check("01234567890", &r)[0].rule, FlagRule::TooLong);
         let maker = RuleSet::maker();
         assert!(
             check(&"word ".repeat(700), &maker)
                 .iter()
-                .any(|f| f.rule == "too_many_tokens")
+                .any(|f| f.rule == FlagRule::TooManyTokens)
         );
         let h = RuleSet {
             hedging: true,
             ..RuleSet::default()
         };
-        assert_eq!(check("Maybe the cache is stale.", &h)[0].rule, "hedging");
+        assert_eq!(check("Maybe the cache is stale.", &h)[0].rule, FlagRule::Hedging);
         assert!(check("The cache is stale.", &h).is_empty());
         // Word boundaries: "perhapsly" is not a hedge, "uncertainty" is not "uncertain".
         assert!(check("The uncertainty principle.", &h).is_empty());
@@ -281,20 +322,20 @@ mod tests {
         };
         // Nested JSON is fine (the seed's flat-object regex always failed here).
         assert!(check("```json\n{\"a\": {\"b\": [1, {\"c\": 2}]}}\n```", &r).is_empty());
-        assert_eq!(check("{\"a\": {}}", &r)[0].rule, "schema");
-        assert_eq!(check("not json", &r)[0].rule, "invalid_json");
+        assert_eq!(check("{\"a\": {}}", &r)[0].rule, FlagRule::Schema);
+        assert_eq!(check("not json", &r)[0].rule, FlagRule::InvalidJson);
         let d = RuleSet {
-            format: Some("diff".into()),
+            format: Some(AnswerFormat::Diff),
             max_files: Some(1),
             ..RuleSet::default()
         };
         let one = "--- a/x.rs\n+++ b/x.rs\n@@ -1 +1 @@\n-a\n+b\n";
         assert!(check(one, &d).is_empty());
-        assert_eq!(check("just words", &d)[0].rule, "invalid_diff");
+        assert_eq!(check("just words", &d)[0].rule, FlagRule::InvalidDiff);
         let two = format!("{one}--- a/y.rs\n+++ b/y.rs\n@@ -1 +1 @@\n-a\n+b\n");
-        assert!(check(&two, &d).iter().any(|f| f.rule == "too_many_files"));
+        assert!(check(&two, &d).iter().any(|f| f.rule == FlagRule::TooManyFiles));
         let env = "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-A=1\n+A=2\n";
-        assert_eq!(check(env, &RuleSet::default())[0].rule, "forbidden_file");
+        assert_eq!(check(env, &RuleSet::default())[0].rule, FlagRule::ForbiddenFile);
     }
 
     #[test]
@@ -309,7 +350,7 @@ mod tests {
             "chmod 777 file",
             "dd if=/dev/zero of=/dev/sda",
         ] {
-            assert_eq!(check(bad, &r)[0].rule, "dangerous_command", "{bad}");
+            assert_eq!(check(bad, &r)[0].rule, FlagRule::DangerousCommand, "{bad}");
         }
         for bad in [
             "eval(user_input)",
@@ -317,7 +358,7 @@ mod tests {
             "subprocess.run(c, shell=True)",
             "pickle.loads(blob)",
         ] {
-            assert_eq!(check(bad, &r)[0].rule, "dangerous_code", "{bad}");
+            assert_eq!(check(bad, &r)[0].rule, FlagRule::DangerousCode, "{bad}");
         }
         assert!(
             check(

@@ -25,7 +25,7 @@ impl MicroStep {
     pub fn rule_set(&self) -> RuleSet {
         let mut r = RuleSet {
             schema: Some(self.schema.clone()),
-            format: Some("json".into()),
+            format: Some(super::redflag::AnswerFormat::Json),
             ..RuleSet::maker()
         };
         for rule in &self.rules {
@@ -223,7 +223,7 @@ mod tests {
         assert!(
             check(hedged, &h1.rule_set())
                 .iter()
-                .any(|f| f.rule == "hedging")
+                .any(|f| f.rule == crate::quality::redflag::FlagRule::Hedging)
         );
         assert!(get("nope").is_none());
     }

@@ -12,7 +12,7 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::redflag::{self, Flag, RuleSet};
+use super::redflag::{self, Flag, FlagRule, RuleSet};
 
 /// How answers are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -106,8 +106,9 @@ pub struct VoteResult {
     /// Samples whose provider failed.
     pub unavailable: u32,
     pub distribution: Vec<Tally>,
-    /// Why samples were discarded, by rule.
-    pub flags: BTreeMap<String, u32>,
+    /// Why samples were discarded, by rule (`invalid_json` also counts answers that do not
+    /// parse as the canonical JSON form).
+    pub flags: BTreeMap<FlagRule, u32>,
     pub k: u32,
 }
 
@@ -152,7 +153,7 @@ where
     let k = cfg.k.max(1);
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     let mut first_text: BTreeMap<String, String> = BTreeMap::new();
-    let mut flags: BTreeMap<String, u32> = BTreeMap::new();
+    let mut flags: BTreeMap<FlagRule, u32> = BTreeMap::new();
     let (mut drawn, mut votes, mut discarded, mut unavailable) = (0u32, 0u32, 0u32, 0u32);
     let mut decided: Option<String> = None;
     let mut budget_refusal: Option<String> = None;
@@ -204,10 +205,10 @@ where
             else {
                 discarded += 1;
                 for f in &tripped {
-                    *flags.entry(f.rule.clone()).or_default() += 1;
+                    *flags.entry(f.rule).or_default() += 1;
                 }
                 if tripped.is_empty() {
-                    *flags.entry("invalid_json".into()).or_default() += 1;
+                    *flags.entry(FlagRule::InvalidJson).or_default() += 1;
                 }
                 continue;
             };
@@ -314,7 +315,7 @@ mod tests {
         ));
         assert!(r.converged);
         assert_eq!(r.canonical.as_deref(), Some("paris"));
-        assert!(r.discarded >= 2 && r.flags["too_long"] == r.discarded);
+        assert!(r.discarded >= 2 && r.flags[&FlagRule::TooLong] == r.discarded);
         let r = block(vote(
             |_| async { Err::<String, _>(SampleError::Unavailable("down".to_string())) },
             &cfg(3, 12, Format::Text),
