@@ -1,6 +1,8 @@
 //! Integration tests: the real `maestro` binary, run through one builder.
 
+mod attacks;
 mod fuzz;
+mod fuzz_mcp;
 mod mcp;
 mod patch;
 mod providers;
