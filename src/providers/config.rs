@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::parse::Parser;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::source::SourceFile;
 use crate::syntax::ast::Value;
 use crate::syntax::yaml::{self, YKind, YNode};
@@ -64,6 +65,7 @@ fn list(n: &YNode) -> Option<Vec<String>> {
     }
 }
 
+/// A duration: whole seconds, or `90s`, `10m`, `1h`, `1d`.
 fn duration(n: &YNode) -> Option<Duration> {
     match &n.kind {
         YKind::Scalar(Value::Int(i)) => u64::try_from(*i).ok().map(Duration::from_secs),
@@ -72,6 +74,120 @@ fn duration(n: &YNode) -> Option<Duration> {
         }
         _ => None,
     }
+}
+
+/// How a scalar is shown in a problem: its text, or what kind of thing it is.
+pub(crate) fn shown(n: &YNode) -> String {
+    match &n.kind {
+        YKind::Scalar(Value::Null) => "nothing".into(),
+        YKind::Scalar(Value::String(s)) => format!("the text `{s}`"),
+        YKind::Scalar(_) => format!("`{}`", n.key_text()),
+        YKind::Seq(_) => "a list".into(),
+        YKind::Map(_) => "a mapping".into(),
+    }
+}
+
+/// Problems for the keys of `map` that are not in `known`, each with a "did you mean".
+pub(crate) fn unknown_keys(map: &YNode, known: &[&str], what: &str) -> Vec<String> {
+    let YKind::Map(entries) = &map.kind else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .map(|(k, _)| k.key_text())
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            let hint = crate::diagnostic::did_you_mean(&k, known.iter().copied())
+                .unwrap_or_else(|| format!("known keys: {}", known.join(", ")));
+            format!("unknown key `{k}` in {what}; {hint}")
+        })
+        .collect()
+}
+
+/// The duplicate-key findings of [`yaml::parse_tree`] (which keeps the first of two keys and
+/// reports the second) sorted by where they are, so that neither copy silently wins.
+#[derive(Debug, Default)]
+pub(crate) struct Duplicates {
+    /// Names given twice as entries of the mapping.
+    pub names: Vec<String>,
+    /// Per entry of the mapping (same order): keys given twice inside it.
+    pub inside: Vec<Vec<String>>,
+    /// Anything else the parser reported, as sentences.
+    pub other: Vec<String>,
+}
+
+impl Duplicates {
+    /// Sorts `diags` by the entries of `map` (a mapping in `src`).
+    pub(crate) fn sort(src: &SourceFile, diags: &[Diagnostic], map: &YNode) -> Duplicates {
+        let entries: &[(YNode, YNode)] = match &map.kind {
+            YKind::Map(e) => e,
+            _ => &[],
+        };
+        let mut out = Duplicates {
+            inside: vec![Vec::new(); entries.len()],
+            ..Duplicates::default()
+        };
+        for d in diags {
+            let at = d.span.start;
+            let inside = entries
+                .iter()
+                .position(|(_, v)| v.span.start <= at && at < v.span.end);
+            let in_map = map.span.start <= at && at < map.span.end.max(map.span.start + 1);
+            if d.rule != Rule::DuplicateKey {
+                out.other.push(d.message.clone());
+            } else if let Some(i) = inside {
+                out.inside[i].push(d.message.clone());
+            } else if in_map {
+                let key = src
+                    .text
+                    .get(d.span.start..d.span.end)
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_string();
+                if entries.iter().any(|(k, _)| k.key_text() == key) {
+                    if !out.names.contains(&key) {
+                        out.names.push(key);
+                    }
+                } else {
+                    out.other.push(d.message.clone());
+                }
+            } else {
+                out.other.push(d.message.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Keys of one provider entry, for either kind.
+const ENTRY_KEYS: &[&str] = &[
+    "kind",
+    "command",
+    "parser",
+    "base-url",
+    "api-key-env",
+    "model",
+    "timeout",
+    "idle-timeout",
+    "retries",
+    "backoff",
+    "env",
+    "cwd",
+    "enabled",
+    "install",
+    "login",
+];
+
+/// More retries than this would only hide a broken provider (and the backoff doubles each time).
+const MAX_RETRIES: u32 = 10;
+
+/// Provider names are looked up by name from tools and workflows: `[a-z0-9_-]`, 1–64 chars.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
 }
 
 /// Parses the config text. Problems are returned as sentences; a broken entry is skipped.
@@ -84,102 +200,279 @@ pub fn parse(name: &str, text_src: &str) -> (Vec<ProviderConfig>, Vec<String>) {
         problems.extend(diags.iter().map(|d| format!("{name}: {}", d.message)));
         return (Vec::new(), problems);
     };
-    let Some(YKind::Map(entries)) = tree.get("providers").map(|p| &p.kind) else {
-        problems.push(format!("{name}: no `providers:` mapping"));
+    problems.extend(
+        unknown_keys(&tree, &["providers"], "the file")
+            .into_iter()
+            .map(|p| format!("{name}: {p}")),
+    );
+    let Some(
+        map @ YNode {
+            kind: YKind::Map(entries),
+            ..
+        },
+    ) = tree.get("providers")
+    else {
+        problems.push(format!(
+            "{name}: no `providers:` mapping (one entry per provider name)"
+        ));
         return (Vec::new(), problems);
     };
+    let dups = Duplicates::sort(&src, &diags, map);
+    problems.extend(dups.other.iter().map(|m| format!("{name}: {m}")));
     let mut out = Vec::new();
-    for (key, node) in entries {
+    for (i, (key, node)) in entries.iter().enumerate() {
         let pname = key.key_text();
-        match entry(&pname, node) {
-            Ok(p) => out.push(p),
-            Err(why) => problems.push(format!("provider `{pname}`: {why}")),
+        let mut why: Vec<String> = dups.inside[i].clone();
+        if dups.names.contains(&pname) {
+            why.push(
+                "the name is given twice; neither entry is used until one is removed or renamed"
+                    .into(),
+            );
         }
+        if !valid_name(&pname) {
+            why.push("the name must be lowercase letters, digits, `-` and `_` (at most 64)".into());
+        }
+        match entry(&pname, node) {
+            Ok(p) if why.is_empty() => out.push(p),
+            Ok(_) => {}
+            Err(more) => why.extend(more),
+        }
+        problems.extend(why.into_iter().map(|w| format!("provider `{pname}`: {w}")));
     }
     (out, problems)
 }
 
-fn entry(name: &str, n: &YNode) -> Result<ProviderConfig, String> {
+/// Reads one entry, or says everything that is wrong with it.
+fn entry(name: &str, n: &YNode) -> Result<ProviderConfig, Vec<String>> {
+    if !matches!(n.kind, YKind::Map(_)) {
+        return Err(vec![format!(
+            "must be a mapping of settings (`model`, `command`, ...), not {}",
+            shown(n)
+        )]);
+    }
     if n.get("api-key").is_some() || n.get("api_key").is_some() {
-        return Err(
+        return Err(vec![
             "a key is written in the file; remove it and name the environment variable that holds it with `api-key-env`"
                 .into(),
-        );
+        ]);
     }
-    let kind_name = n.get("kind").and_then(text).unwrap_or_else(|| "cli".into());
-    let model = n.get("model").and_then(text).ok_or("`model` is missing")?;
+    let mut why = unknown_keys(n, ENTRY_KEYS, "the entry");
+    // A string setting: absent is `None`; anything but a scalar is a problem.
+    let string = |key: &str, why: &mut Vec<String>| -> Option<String> {
+        let v = n.get(key)?;
+        let t = match &v.kind {
+            YKind::Scalar(Value::Null) => None,
+            _ => text(v),
+        };
+        if t.is_none() {
+            why.push(format!("`{key}` must be text, not {}", shown(v)));
+        }
+        t
+    };
+    let kind_name = string("kind", &mut why).unwrap_or_else(|| "cli".into());
+    let model = string("model", &mut why);
+    if n.get("model").is_none() {
+        why.push("`model` is missing".into());
+    }
+    let only = |keys: &[&str], kind: &str, why: &mut Vec<String>| {
+        for k in keys {
+            if n.get(k).is_some() {
+                why.push(format!("`{k}` applies to `kind: {kind}` only"));
+            }
+        }
+    };
     let kind = match kind_name.as_str() {
         "cli" => {
-            let command = n
-                .get("command")
-                .and_then(list)
-                .filter(|c| !c.is_empty())
-                .ok_or("`command` must be a non-empty list (argv; no shell)")?;
-            let parser_name = n
-                .get("parser")
-                .and_then(text)
-                .unwrap_or_else(|| "text".into());
-            let parser = Parser::from_name(&parser_name).ok_or_else(|| {
-                format!(
+            only(&["base-url", "api-key-env"], "openai", &mut why);
+            let command = n.get("command").and_then(list).filter(|c| !c.is_empty());
+            if command.is_none() {
+                why.push("`command` must be a non-empty list (argv; no shell)".into());
+            }
+            let parser_name = string("parser", &mut why).unwrap_or_else(|| "text".into());
+            let parser = Parser::from_name(&parser_name);
+            if parser.is_none() {
+                why.push(format!(
                     "unknown parser `{parser_name}`; use one of {}",
                     Parser::NAMES
-                )
-            })?;
-            Kind::Cli { command, parser }
+                ));
+            }
+            command
+                .zip(parser)
+                .map(|(command, parser)| Kind::Cli { command, parser })
         }
-        "openai" => Kind::OpenAi {
-            base_url: n
-                .get("base-url")
-                .and_then(text)
-                .ok_or("`base-url` is missing")?
-                .trim_end_matches('/')
-                .to_string(),
-            api_key_env: n.get("api-key-env").and_then(text),
-        },
-        other => return Err(format!("unknown kind `{other}`; use `cli` or `openai`")),
+        "openai" => {
+            only(&["command", "parser"], "cli", &mut why);
+            let base_url = string("base-url", &mut why);
+            if n.get("base-url").is_none() {
+                why.push("`base-url` is missing".into());
+            }
+            let api_key_env = string("api-key-env", &mut why);
+            base_url.map(|b| Kind::OpenAi {
+                base_url: b.trim_end_matches('/').to_string(),
+                api_key_env,
+            })
+        }
+        other => {
+            why.push(format!("unknown kind `{other}`; use `cli` or `openai`"));
+            None
+        }
     };
-    let env = n.get("env");
-    let env_pass = env
-        .and_then(|e| e.get("pass"))
-        .and_then(list)
-        .unwrap_or_else(|| vec!["HOME".into(), "PATH".into()]);
-    let mut env_set = BTreeMap::new();
-    if let Some(YKind::Map(sets)) = env.and_then(|e| e.get("set")).map(|s| &s.kind) {
-        for (k, v) in sets {
-            env_set.insert(k.key_text(), text(v).unwrap_or_default());
+    let (env_pass, env_set) = env(n.get("env"), &mut why);
+    let timeout = setting(n, "timeout", duration, &mut why, DURATION)
+        .unwrap_or(Some(Duration::from_secs(600)));
+    let idle_timeout = setting(n, "idle-timeout", duration, &mut why, DURATION).flatten();
+    for (key, d) in [("timeout", timeout), ("idle-timeout", idle_timeout)] {
+        if d == Some(Duration::ZERO) {
+            why.push(format!("`{key}` must be longer than 0 s"));
         }
     }
-    Ok(ProviderConfig {
-        name: name.to_string(),
-        kind,
-        model,
-        timeout: n
-            .get("timeout")
-            .and_then(duration)
-            .unwrap_or(Duration::from_secs(600)),
-        idle_timeout: n.get("idle-timeout").and_then(duration),
-        retries: n
-            .get("retries")
-            .and_then(text)
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(1),
-        backoff: n
-            .get("backoff")
-            .and_then(duration_or_ms)
-            .unwrap_or(Duration::from_secs(2)),
-        env_pass,
-        env_set,
-        cwd: n.get("cwd").and_then(text),
-        enabled: n.get("enabled").and_then(text).is_none_or(|e| e != "false"),
-        install: n.get("install").and_then(text),
-        login: n.get("login").and_then(text),
-    })
+    let retries = setting(n, "retries", retries, &mut why, RETRIES)
+        .unwrap_or(Some(1))
+        .unwrap_or(1);
+    let backoff = setting(n, "backoff", duration_or_ms, &mut why, BACKOFF)
+        .unwrap_or(Some(Duration::from_secs(2)))
+        .unwrap_or_default();
+    let enabled = match n.get("enabled") {
+        None => true,
+        Some(YNode {
+            kind: YKind::Scalar(Value::Bool(b)),
+            ..
+        }) => *b,
+        Some(v) => {
+            // maestro reads YAML 1.2: `no`, `off`, `yes` are words, and would be "enabled".
+            let hint = match &v.kind {
+                YKind::Scalar(Value::String(s)) if matches!(s.as_str(), "true" | "false") => {
+                    "; remove the quotes"
+                }
+                YKind::Scalar(Value::String(s))
+                    if matches!(
+                        s.to_lowercase().as_str(),
+                        "yes" | "no" | "on" | "off" | "y" | "n"
+                    ) =>
+                {
+                    "; in maestro's YAML that word is text, not a boolean"
+                }
+                _ => "",
+            };
+            why.push(format!(
+                "`enabled` must be `true` or `false` (a YAML boolean), not {}{hint}",
+                shown(v)
+            ));
+            false
+        }
+    };
+    let cwd = string("cwd", &mut why);
+    let install = string("install", &mut why);
+    let login = string("login", &mut why);
+    match (kind, model) {
+        (Some(kind), Some(model)) if why.is_empty() => Ok(ProviderConfig {
+            name: name.to_string(),
+            kind,
+            model,
+            timeout: timeout.unwrap_or(Duration::from_secs(600)),
+            idle_timeout,
+            retries,
+            backoff,
+            env_pass,
+            env_set,
+            cwd,
+            enabled,
+            install,
+            login,
+        }),
+        _ => Err(why),
+    }
+}
+
+const DURATION: &str = "a duration like `90s`, `10m`, `1h` or a whole number of seconds";
+const RETRIES: &str = "a whole number from 0 to 10";
+const BACKOFF: &str = "a duration like `500ms`, `2s` or a whole number of seconds";
+
+/// A setting read with `read`: `None` when absent, `Some(None)` when malformed (and the
+/// problem noted), `Some(Some(v))` when good.
+#[allow(clippy::option_option)] // absent, broken and good are three different things here
+fn setting<T>(
+    n: &YNode,
+    key: &str,
+    read: fn(&YNode) -> Option<T>,
+    why: &mut Vec<String>,
+    expected: &str,
+) -> Option<Option<T>> {
+    let v = n.get(key)?;
+    let got = read(v);
+    if got.is_none() {
+        why.push(format!("`{key}` must be {expected}, not {}", shown(v)));
+    }
+    Some(got)
+}
+
+fn retries(n: &YNode) -> Option<u32> {
+    match &n.kind {
+        YKind::Scalar(Value::Int(i)) => u32::try_from(*i).ok().filter(|r| *r <= MAX_RETRIES),
+        _ => None,
+    }
+}
+
+/// `env: { pass: [NAMES], set: { NAME: value } }`; `pass` defaults to HOME and PATH.
+fn env(e: Option<&YNode>, why: &mut Vec<String>) -> (Vec<String>, BTreeMap<String, String>) {
+    let default_pass = || vec!["HOME".into(), "PATH".into()];
+    let Some(e) = e else {
+        return (default_pass(), BTreeMap::new());
+    };
+    if !matches!(e.kind, YKind::Map(_)) {
+        why.push(format!(
+            "`env` must be a mapping with `pass` and/or `set`, not {}",
+            shown(e)
+        ));
+        return (default_pass(), BTreeMap::new());
+    }
+    why.extend(unknown_keys(e, &["pass", "set"], "`env`"));
+    let pass = match e.get("pass") {
+        None => default_pass(),
+        Some(p) => list(p).unwrap_or_else(|| {
+            why.push(format!(
+                "`env.pass` must be a list of variable names, not {}",
+                shown(p)
+            ));
+            Vec::new()
+        }),
+    };
+    let mut set = BTreeMap::new();
+    match e.get("set") {
+        None => {}
+        Some(YNode {
+            kind: YKind::Map(sets),
+            ..
+        }) => {
+            for (k, v) in sets {
+                match text(v) {
+                    Some(t) => {
+                        set.insert(k.key_text(), t);
+                    }
+                    None => why.push(format!(
+                        "`env.set.{}` must be text, not {}",
+                        k.key_text(),
+                        shown(v)
+                    )),
+                }
+            }
+        }
+        Some(other) => why.push(format!(
+            "`env.set` must be a mapping of NAME: value, not {}",
+            shown(other)
+        )),
+    }
+    (pass, set)
 }
 
 /// `backoff` may be `500ms` as well as a duration in seconds.
 fn duration_or_ms(n: &YNode) -> Option<Duration> {
-    if let Some(ms) = text(n).and_then(|t| t.strip_suffix("ms").and_then(|v| v.parse().ok())) {
-        return Some(Duration::from_millis(ms));
+    if let YKind::Scalar(Value::String(s)) = &n.kind
+        && let Some(ms) = s.strip_suffix("ms")
+    {
+        return (!ms.is_empty() && ms.chars().all(|c| c.is_ascii_digit()))
+            .then(|| ms.parse().ok().map(Duration::from_millis))
+            .flatten();
     }
     duration(n)
 }
@@ -262,5 +555,178 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("odd") && p.contains("unknown parser"))
         );
+    }
+
+    fn one(entry: &str) -> (Vec<ProviderConfig>, Vec<String>) {
+        parse(
+            "p.yaml",
+            &format!("providers:\n  x:\n    command: [x]\n    model: m\n{entry}"),
+        )
+    }
+
+    #[test]
+    fn unknown_keys_are_problems_with_a_suggestion() {
+        let (ps, problems) = one("    modle: m2\n    env:\n      pas: [HOME]\n      set: {A: b}\n");
+        assert!(ps.is_empty(), "a broken entry is skipped");
+        assert!(
+            problems.iter().any(|p| p.starts_with("provider `x`:")
+                && p.contains("`modle`")
+                && p.contains("did you mean `model`?")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("`pas`") && p.contains("did you mean `pass`?")),
+            "{problems:?}"
+        );
+        // A key of the other kind is not silently ignored either.
+        let (ps, problems) = one("    base-url: http://x\n");
+        assert!(ps.is_empty());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("`base-url` applies to `kind: openai` only")),
+            "{problems:?}"
+        );
+        // Other entries still load.
+        let (ps, problems) = parse(
+            "p.yaml",
+            "providers:\n  bad:\n    command: [x]\n    model: m\n    retires: 2\n  good:\n    command: [y]\n    model: m\n",
+        );
+        assert_eq!(
+            ps.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["good"]
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("did you mean `retries`?"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn enabled_must_be_a_yaml_boolean() {
+        let (ps, problems) = one("    enabled: false\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!ps[0].enabled);
+        let (ps, problems) = one("    enabled: true\n");
+        assert!(problems.is_empty() && ps[0].enabled, "{problems:?}");
+        for (value, shown) in [
+            ("no", "the text `no`; in maestro's YAML that word is text"),
+            ("off", "the text `off`; in maestro's YAML that word is text"),
+            ("\"false\"", "the text `false`; remove the quotes"),
+            ("0", "`0`"),
+            ("yes", "the text `yes`"),
+        ] {
+            let (ps, problems) = one(&format!("    enabled: {value}\n"));
+            assert!(
+                ps.is_empty(),
+                "`enabled: {value}` must not load the provider"
+            );
+            assert_eq!(problems.len(), 1, "{value}: {problems:?}");
+            assert!(
+                problems[0].contains("`enabled` must be `true` or `false`")
+                    && problems[0].contains(shown),
+                "{value}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_numbers_and_durations_are_problems_not_defaults() {
+        for (line, key) in [
+            ("retries: lots", "`retries`"),
+            ("retries: -1", "`retries`"),
+            ("retries: 99", "`retries`"),
+            ("retries: 1.5", "`retries`"),
+            ("timeout: 10 minutes", "`timeout`"),
+            ("timeout: 0", "`timeout`"),
+            ("timeout: []", "`timeout`"),
+            ("idle-timeout: soon", "`idle-timeout`"),
+            ("idle-timeout: 0s", "`idle-timeout`"),
+            ("backoff: fast", "`backoff`"),
+            ("backoff: ms", "`backoff`"),
+            ("backoff: -5ms", "`backoff`"),
+            ("env: [HOME]", "`env`"),
+            ("env: {pass: HOME}", "`env.pass`"),
+            ("env: {set: {A: [1]}}", "`env.set.A`"),
+            ("cwd: [a]", "`cwd`"),
+        ] {
+            let (ps, problems) = one(&format!("    {line}\n"));
+            assert!(ps.is_empty(), "`{line}` must not load the provider");
+            assert!(
+                problems.len() == 1 && problems[0].contains(key),
+                "{line}: {problems:?}"
+            );
+        }
+        let (ps, problems) =
+            one("    retries: 3\n    timeout: 90s\n    idle-timeout: 30\n    backoff: 500ms\n");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            (
+                ps[0].retries,
+                ps[0].timeout,
+                ps[0].idle_timeout,
+                ps[0].backoff
+            ),
+            (
+                3,
+                Duration::from_secs(90),
+                Some(Duration::from_secs(30)),
+                Duration::from_millis(500)
+            )
+        );
+    }
+
+    #[test]
+    fn a_provider_defined_twice_is_a_problem_and_neither_loads() {
+        let (ps, problems) = parse(
+            "p.yaml",
+            "providers:\n  x:\n    command: [first]\n    model: m\n  y:\n    command: [y]\n    model: m\n    model: n\n  x:\n    command: [second]\n    model: m\n  Bad.Name:\n    command: [z]\n    model: m\n",
+        );
+        assert!(ps.is_empty(), "{ps:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("provider `x`:") && p.contains("given twice")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("provider `y`:") && p.contains("`model` is given twice")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("provider `Bad.Name`:") && p.contains("lowercase")),
+            "{problems:?}"
+        );
+        let (_, problems) = parse("p.yaml", "provider:\n  x: {}\n");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("did you mean `providers`?")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_enabled_override_takes_the_usual_words() {
+        let (mut ps, _) = one("");
+        for (word, on) in [
+            ("0", false),
+            ("false", false),
+            ("No", false),
+            (" off ", false),
+            ("1", true),
+            ("yes", true),
+        ] {
+            let env = |k: &str| (k == "MAESTRO_X_ENABLED").then(|| word.to_string());
+            apply_env(&mut ps[0], &env);
+            assert_eq!(ps[0].enabled, on, "MAESTRO_X_ENABLED={word:?}");
+        }
     }
 }

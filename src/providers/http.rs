@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{Attempt, ProviderConfig, Request, error, parse::Parsed};
+use super::{Attempt, ErrorKind, ProviderConfig, Request, error, parse::Parsed};
 
 pub(super) async fn chat(
     p: &ProviderConfig,
@@ -19,7 +19,7 @@ pub(super) async fn chat(
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
-        .map_err(|e| Attempt::Final(error(p, "failed", e.to_string())))?;
+        .map_err(|e| Attempt::Final(error(p, ErrorKind::Failed, e.to_string())))?;
     let mut call = client
         .post(format!("{base_url}/chat/completions"))
         .json(&json!({
@@ -32,7 +32,7 @@ pub(super) async fn chat(
             _ => {
                 return Err(Attempt::Final(error(
                     p,
-                    "not_logged_in",
+                    ErrorKind::NotLoggedIn,
                     format!("the environment variable {var} (the API key) is not set"),
                 )));
             }
@@ -40,18 +40,22 @@ pub(super) async fn chat(
     }
     let response = tokio::select! {
         r = call.send() => r,
-        () = cancel.cancelled() => return Err(Attempt::Final(error(p, "cancelled", "the call was cancelled".into()))),
+        () = cancel.cancelled() => return Err(Attempt::Final(error(p, ErrorKind::Cancelled, "the call was cancelled".into()))),
     };
     let response = response.map_err(|e| {
         if e.is_timeout() {
             Attempt::Final(error(
                 p,
-                "timeout",
+                ErrorKind::Timeout,
                 format!("no answer within {} s", timeout.as_secs()),
             ))
         } else {
             Attempt::Retry(
-                error(p, "failed", format!("cannot reach {base_url}: {e}")),
+                error(
+                    p,
+                    ErrorKind::Failed,
+                    format!("cannot reach {base_url}: {e}"),
+                ),
                 None,
             )
         }
@@ -65,7 +69,7 @@ pub(super) async fn chat(
         .map(Duration::from_secs);
     let body = response.text().await.map_err(|e| {
         Attempt::Retry(
-            error(p, "failed", format!("the response broke off: {e}")),
+            error(p, ErrorKind::Failed, format!("the response broke off: {e}")),
             None,
         )
     })?;
@@ -80,14 +84,14 @@ pub(super) async fn chat(
         401 | 403 => {
             return Err(Attempt::Final(error(
                 p,
-                "not_logged_in",
+                ErrorKind::NotLoggedIn,
                 server_message(&body),
             )));
         }
         404 => {
             return Err(Attempt::Final(error(
                 p,
-                "unknown_model",
+                ErrorKind::UnknownModel,
                 server_message(&body),
             )));
         }
@@ -95,7 +99,7 @@ pub(super) async fn chat(
             return Err(Attempt::Retry(
                 error(
                     p,
-                    "rate_limited",
+                    ErrorKind::RateLimited,
                     format!("429 Too Many Requests: {}", server_message(&body)),
                 ),
                 retry_after,
@@ -105,7 +109,7 @@ pub(super) async fn chat(
             return Err(Attempt::Retry(
                 error(
                     p,
-                    "failed",
+                    ErrorKind::Failed,
                     format!("server error {s}: {}", server_message(&body)),
                 ),
                 retry_after,
@@ -114,7 +118,7 @@ pub(super) async fn chat(
         s => {
             return Err(Attempt::Final(error(
                 p,
-                "failed",
+                ErrorKind::Failed,
                 format!("HTTP {s}: {}", server_message(&body)),
             )));
         }
@@ -122,14 +126,14 @@ pub(super) async fn chat(
     let v: Value = serde_json::from_str(&body).map_err(|e| {
         Attempt::Final(error(
             p,
-            "malformed",
+            ErrorKind::Malformed,
             format!("the answer is not JSON: {e}"),
         ))
     })?;
     let Some(text) = v["choices"][0]["message"]["content"].as_str() else {
         return Err(Attempt::Final(error(
             p,
-            "malformed",
+            ErrorKind::Malformed,
             "the answer has no choices[0].message.content".into(),
         )));
     };

@@ -11,7 +11,7 @@ pub mod parse;
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Kind, ProviderConfig};
@@ -53,13 +53,101 @@ pub struct Answer {
     pub attempts: u32,
 }
 
+/// The kind of a consult failure.
+// Short on purpose: the doc becomes the schema's description in every tool that lists failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotInstalled,
+    NotLoggedIn,
+    RateLimited,
+    UnknownModel,
+    Timeout,
+    Idle,
+    Cancelled,
+    Failed,
+    Malformed,
+    Disabled,
+    UnknownProvider,
+    Config,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::NotInstalled,
+        ErrorKind::NotLoggedIn,
+        ErrorKind::RateLimited,
+        ErrorKind::UnknownModel,
+        ErrorKind::Timeout,
+        ErrorKind::Idle,
+        ErrorKind::Cancelled,
+        ErrorKind::Failed,
+        ErrorKind::Malformed,
+        ErrorKind::Disabled,
+        ErrorKind::UnknownProvider,
+        ErrorKind::Config,
+    ];
+
+    /// The name serde writes, for messages and `match`es on text.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotInstalled => "not_installed",
+            ErrorKind::NotLoggedIn => "not_logged_in",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::UnknownModel => "unknown_model",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Idle => "idle",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Failed => "failed",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Disabled => "disabled",
+            ErrorKind::UnknownProvider => "unknown_provider",
+            ErrorKind::Config => "config",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown provider error kind `{s}`; one of: {}",
+                    ErrorKind::ALL.map(ErrorKind::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// The output tells only these apart; the rest come from how the call ended.
+impl From<FailKind> for ErrorKind {
+    fn from(f: FailKind) -> Self {
+        match f {
+            FailKind::Auth => ErrorKind::NotLoggedIn,
+            FailKind::RateLimit => ErrorKind::RateLimited,
+            FailKind::UnknownModel => ErrorKind::UnknownModel,
+            FailKind::Failed => ErrorKind::Failed,
+            FailKind::Malformed => ErrorKind::Malformed,
+        }
+    }
+}
+
 /// Why a consult failed, in the provider's words, and what to do about it.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ProviderError {
     pub provider: String,
-    /// not_installed, not_logged_in, rate_limited, unknown_model, timeout, idle, cancelled,
-    /// failed, malformed, disabled, unknown_provider, config.
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
     pub help: String,
 }
@@ -126,6 +214,16 @@ impl ProviderSet {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The config problems of the entry `name`, which was skipped because of them.
+    #[must_use]
+    pub fn problems_of(&self, name: &str) -> Vec<&str> {
+        let prefix = format!("provider `{name}`: ");
+        self.problems
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix.as_str()))
+            .collect()
+    }
+
     /// The enabled providers, in config order.
     #[must_use]
     pub fn enabled(&self) -> Vec<String> {
@@ -146,9 +244,24 @@ impl ProviderSet {
         cancel: &CancellationToken,
     ) -> Result<Answer, ProviderError> {
         let Some(p) = self.get(&req.provider) else {
+            let broken = self.problems_of(&req.provider);
+            if !broken.is_empty() {
+                return Err(ProviderError {
+                    provider: req.provider.clone(),
+                    kind: ErrorKind::Config,
+                    message: format!(
+                        "provider `{}` is not used: {}",
+                        req.provider,
+                        broken.join("; ")
+                    ),
+                    help:
+                        "fix its entry in conf/providers.yaml (`maestro doctor` lists the problems)"
+                            .into(),
+                });
+            }
             return Err(ProviderError {
                 provider: req.provider.clone(),
-                kind: "unknown_provider".into(),
+                kind: ErrorKind::UnknownProvider,
                 message: format!("no provider `{}` is configured", req.provider),
                 help: format!(
                     "use one of: {}; or add it to conf/providers.yaml",
@@ -159,7 +272,7 @@ impl ProviderSet {
         if !p.enabled {
             return Err(ProviderError {
                 provider: p.name.clone(),
-                kind: "disabled".into(),
+                kind: ErrorKind::Disabled,
                 message: format!("provider `{}` is disabled", p.name),
                 help: format!(
                     "unset MAESTRO_{}_ENABLED or set `enabled: true` in conf/providers.yaml",
@@ -332,32 +445,32 @@ pub(crate) enum Attempt {
     Final(ProviderError),
 }
 
-pub(crate) fn error(p: &ProviderConfig, kind: &str, message: String) -> ProviderError {
+pub(crate) fn error(p: &ProviderConfig, kind: ErrorKind, message: String) -> ProviderError {
     let help = match kind {
-        "not_installed" => p.install.clone().map_or_else(
+        ErrorKind::NotInstalled => p.install.clone().map_or_else(
             || "install it and make sure it is on PATH (`maestro doctor` checks)".into(),
             |i| format!("install it: {i}; then `maestro doctor`"),
         ),
-        "not_logged_in" => p.login.clone().map_or_else(
+        ErrorKind::NotLoggedIn => p.login.clone().map_or_else(
             || "log in with the provider's own command, then try again".into(),
             |l| format!("log in: {l}"),
         ),
-        "rate_limited" => "wait, or ask another provider".into(),
-        "unknown_model" => format!(
+        ErrorKind::RateLimited => "wait, or ask another provider".into(),
+        ErrorKind::UnknownModel => format!(
             "pass another `model`, or change `model` of `{}` in conf/providers.yaml (or MAESTRO_{}_MODEL)",
             p.name,
             p.name.to_uppercase()
         ),
-        "timeout" | "idle" => format!(
+        ErrorKind::Timeout | ErrorKind::Idle => format!(
             "ask a smaller question, or raise `timeout`/`idle-timeout` of `{}` in conf/providers.yaml",
             p.name
         ),
-        "cancelled" => "nothing to do: the call was cancelled".into(),
+        ErrorKind::Cancelled => "nothing to do: the call was cancelled".into(),
         _ => "run `maestro doctor` to check the provider".into(),
     };
     ProviderError {
         provider: p.name.clone(),
-        kind: kind.into(),
+        kind,
         message,
         help,
     }
@@ -391,17 +504,17 @@ async fn cli(
     let out = process::run(&spec, cancel).await.map_err(|e| match e {
         process::SpawnError::NotFound(prog) => Attempt::Final(error(
             p,
-            "not_installed",
+            ErrorKind::NotInstalled,
             format!("`{prog}` is not installed (not found on PATH)"),
         )),
-        other => Attempt::Final(error(p, "failed", other.to_string())),
+        other => Attempt::Final(error(p, ErrorKind::Failed, other.to_string())),
     })?;
     let secs = |d: Duration| d.as_secs_f64();
     match out.ended {
         Ended::TimedOut => {
             return Err(Attempt::Final(error(
                 p,
-                "timeout",
+                ErrorKind::Timeout,
                 format!(
                     "no answer within {:.0} s; the process group was killed",
                     secs(spec.timeout)
@@ -411,7 +524,7 @@ async fn cli(
         Ended::Idle => {
             return Err(Attempt::Final(error(
                 p,
-                "idle",
+                ErrorKind::Idle,
                 format!(
                     "no output for {:.0} s; the process group was killed",
                     secs(spec.idle_timeout.unwrap_or_default())
@@ -421,7 +534,7 @@ async fn cli(
         Ended::Cancelled => {
             return Err(Attempt::Final(error(
                 p,
-                "cancelled",
+                ErrorKind::Cancelled,
                 "the call was cancelled".into(),
             )));
         }
@@ -429,7 +542,7 @@ async fn cli(
             return Err(Attempt::Retry(
                 error(
                     p,
-                    "failed",
+                    ErrorKind::Failed,
                     format!("`{}` was killed by signal {sig}", command[0]),
                 ),
                 None,
@@ -446,18 +559,17 @@ async fn cli(
     if out.stdout_truncated {
         return Err(Attempt::Final(error(
             p,
-            "malformed",
+            ErrorKind::Malformed,
             format!("the output passed {} MiB and was cut", OUTPUT_CAP >> 20),
         )));
     }
     parse::parse(parser, &stdout, &stderr, exit).map_err(|f| {
         let msg = crate::workspace::mask::mask(&f.message).into_owned();
+        let e = error(p, f.kind.into(), msg);
         match f.kind {
-            FailKind::Auth => Attempt::Final(error(p, "not_logged_in", msg)),
-            FailKind::UnknownModel => Attempt::Final(error(p, "unknown_model", msg)),
-            FailKind::RateLimit => Attempt::Retry(error(p, "rate_limited", msg), None),
-            FailKind::Malformed => Attempt::Final(error(p, "malformed", msg)),
-            FailKind::Failed => Attempt::Retry(error(p, "failed", msg), None),
+            // Transient: worth another attempt.
+            FailKind::RateLimit | FailKind::Failed => Attempt::Retry(e, None),
+            FailKind::Auth | FailKind::UnknownModel | FailKind::Malformed => Attempt::Final(e),
         }
     })
 }
@@ -481,5 +593,71 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(argv(&cmd, "o4"), ["codex", "exec", "-m", "o4", "-"]);
+    }
+
+    #[test]
+    fn error_kinds_are_snake_case_names_and_unknown_ones_are_refused() {
+        for kind in ErrorKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.to_string(), "serde and Display agree");
+            assert_eq!(serde_json::from_value::<ErrorKind>(json).unwrap(), kind);
+            assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
+        }
+        assert_eq!(ErrorKind::NotLoggedIn.to_string(), "not_logged_in");
+        assert_eq!(ErrorKind::UnknownProvider.to_string(), "unknown_provider");
+        assert!(serde_json::from_str::<ErrorKind>("\"rate_limit\"").is_err());
+        assert!(serde_json::from_str::<ErrorKind>("\"NotLoggedIn\"").is_err());
+        let e = "nope".parse::<ErrorKind>().unwrap_err();
+        assert!(e.contains("`nope`") && e.contains("not_installed"), "{e}");
+        // A provider error's JSON carries the name; the schema lists every kind.
+        let err = ProviderError {
+            provider: "p".into(),
+            kind: ErrorKind::RateLimited,
+            message: "m".into(),
+            help: "h".into(),
+        };
+        assert_eq!(serde_json::to_value(&err).unwrap()["kind"], "rate_limited");
+        let schema = serde_json::to_string(&schemars::schema_for!(ErrorKind)).unwrap();
+        for kind in ErrorKind::ALL {
+            assert!(
+                schema.contains(&format!("\"{kind}\"")),
+                "{kind} not in {schema}"
+            );
+        }
+    }
+
+    #[test]
+    fn failures_read_from_the_output_keep_their_kind() {
+        assert_eq!(ErrorKind::from(FailKind::Auth), ErrorKind::NotLoggedIn);
+        assert_eq!(ErrorKind::from(FailKind::RateLimit), ErrorKind::RateLimited);
+        assert_eq!(
+            ErrorKind::from(FailKind::UnknownModel),
+            ErrorKind::UnknownModel
+        );
+        assert_eq!(ErrorKind::from(FailKind::Failed), ErrorKind::Failed);
+        assert_eq!(ErrorKind::from(FailKind::Malformed), ErrorKind::Malformed);
+    }
+
+    #[tokio::test]
+    async fn a_skipped_entry_is_reported_as_a_config_error_not_as_unknown() {
+        let (providers, problems) = config::parse(
+            "p.yaml",
+            "providers:\n  a:\n    command: [x]\n    model: m\n    enabled: no\n",
+        );
+        let set = ProviderSet {
+            providers,
+            problems,
+        };
+        let ask = |name: &str| Request {
+            provider: name.into(),
+            prompt: "q".into(),
+            ..Request::default()
+        };
+        let cancel = CancellationToken::new();
+        let e = set.consult(&ask("a"), &cancel).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("`enabled` must be"), "{e}");
+        let e = set.consult(&ask("b"), &cancel).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnknownProvider);
     }
 }

@@ -1,11 +1,15 @@
 //! Applying planned patches atomically after a backup, and restoring a backup.
 //! Backups live in `.maestro/backups/<id>/` with a manifest of what the patch touched.
+//! Every workspace path is judged by `confine::writable` (again at restore: a manifest is a
+//! file on disk, not a promise); the backup folder itself is maestro's own, reached through
+//! `confine::internal`, and no write here follows a link.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::patch::{FileChange, PatchError, confine, plan, write_atomic};
+use super::confine::{self, internal, read_nofollow, write_atomic, write_new};
+use super::patch::{FileChange, PatchError, plan};
 
 /// One touched path and whether it existed before the patch.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,8 +45,11 @@ pub struct RestoreReport {
     pub removed: Vec<String>,
 }
 
-fn backups(root: &Path) -> PathBuf {
-    root.join(".maestro").join("backups")
+/// `.maestro/backups/<id>/<parts…>`, with no link on the way.
+fn backup_path(root: &Path, id: &str, parts: &[&str]) -> Result<PathBuf, PatchError> {
+    let mut all = vec!["backups", id];
+    all.extend_from_slice(parts);
+    Ok(internal(root, &all)?)
 }
 
 fn io(e: impl std::fmt::Display) -> PatchError {
@@ -63,21 +70,32 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
             files,
         });
     }
+    // Judge every path again before the first byte is written.
+    let targets = planned
+        .iter()
+        .flat_map(|p| &p.writes)
+        .map(|(rel, bytes)| Ok((rel, bytes, confine::writable(root, rel)?)))
+        .collect::<Result<Vec<_>, PatchError>>()?;
     let id = crate::store::new_id("bk");
-    let dir = backups(root).join(&id);
+    let dir = backup_path(root, &id, &[])?;
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    // A fresh folder: nothing in it can have been planted.
+    std::fs::create_dir(&dir).map_err(io)?;
     let mut entries = Vec::new();
-    for (rel, _) in planned.iter().flat_map(|p| &p.writes) {
-        let full = confine(root, rel)?;
+    for (rel, _, full) in &targets {
+        // A diff that names a file twice is backed up once, as it was before the patch.
+        if entries.iter().any(|e: &Entry| &e.path == *rel) {
+            continue;
+        }
         let existed = full.is_file();
         if existed {
-            let copy = dir.join("files").join(rel);
-            if let Some(parent) = copy.parent() {
-                std::fs::create_dir_all(parent).map_err(io)?;
-            }
-            std::fs::copy(&full, &copy).map_err(io)?;
+            let bytes = read_nofollow(full).map_err(io)?;
+            write_new(&backup_path(root, &id, &["files", rel])?, &bytes).map_err(io)?;
         }
         entries.push(Entry {
-            path: rel.clone(),
+            path: (*rel).clone(),
             existed,
         });
     }
@@ -87,17 +105,15 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
         changes: files.clone(),
         entries,
     };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest).map_err(io)?,
+    write_new(
+        &backup_path(root, &id, &["manifest.json"])?,
+        &serde_json::to_vec_pretty(&manifest).map_err(io)?,
     )
     .map_err(io)?;
-    for (rel, bytes) in planned.iter().flat_map(|p| &p.writes) {
-        let full = confine(root, rel)?;
+    for (rel, bytes, full) in &targets {
         let result = match bytes {
-            Some(b) => write_atomic(&full, b),
-            None => std::fs::remove_file(&full),
+            Some(b) => write_atomic(full, b),
+            None => std::fs::remove_file(full),
         };
         if let Err(e) = result {
             let _ = restore(root, &id, None);
@@ -139,14 +155,23 @@ pub fn restore(
             reason: "is not a backup id (they look like bk-0a1b2c3d4e, from `patch`)".into(),
         });
     }
-    let dir = backups(root).join(id);
-    let manifest: Manifest = std::fs::read(dir.join("manifest.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| PatchError::State {
+    let manifest_path = backup_path(root, id, &["manifest.json"])?;
+    let manifest: Manifest = match read_nofollow(&manifest_path) {
+        Err(_) => {
+            return Err(PatchError::State {
+                path: id.into(),
+                reason: "no such backup in .maestro/backups/".into(),
+            });
+        }
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PatchError::State {
             path: id.into(),
-            reason: "no such backup in .maestro/backups/".into(),
-        })?;
+            // serde quotes what it could not read; a hostile manifest could hold anything.
+            reason: format!(
+                "its manifest in .maestro/backups/{id}/ is damaged ({}); nothing was restored",
+                super::mask::mask(&e.to_string())
+            ),
+        })?,
+    };
     if let Some(wanted) = files
         && let Some(missing) = wanted
             .iter()
@@ -157,21 +182,27 @@ pub fn restore(
             reason: format!("backup {id} does not hold it"),
         });
     }
+    let chosen: Vec<&Entry> = manifest
+        .entries
+        .iter()
+        .filter(|e| files.is_none_or(|w| w.contains(&e.path)))
+        .collect();
+    // Every path is judged before anything is put back: all or nothing.
+    let targets = chosen
+        .iter()
+        .map(|e| Ok((*e, confine::writable(root, &e.path)?)))
+        .collect::<Result<Vec<_>, PatchError>>()?;
     let mut report = RestoreReport {
         backup_id: id.into(),
         restored: Vec::new(),
         removed: Vec::new(),
     };
-    for e in &manifest.entries {
-        if files.is_some_and(|w| !w.contains(&e.path)) {
-            continue;
-        }
-        let full = confine(root, &e.path)?;
+    for (e, full) in targets {
         if e.existed {
-            let bytes = std::fs::read(dir.join("files").join(&e.path)).map_err(io)?;
+            let bytes = read_nofollow(&backup_path(root, id, &["files", &e.path])?).map_err(io)?;
             write_atomic(&full, &bytes).map_err(io)?;
             report.restored.push(e.path.clone());
-        } else if full.exists() {
+        } else if full.symlink_metadata().is_ok() {
             std::fs::remove_file(&full).map_err(io)?;
             report.removed.push(e.path.clone());
         }

@@ -1,15 +1,20 @@
 //! Packing context for a model: files (paths or globs, `.gitignore` honoured), facts, errors
 //! (long logs summarised, keeping tracebacks and the tail) and constraints, within a character
-//! budget. Excerpts carry real line numbers. Secret files and anything outside the workspace
-//! are refused; everything packed is masked.
+//! budget. Excerpts carry real line numbers. What may be read is decided by
+//! `confine::readable` (secret files, by name or by a link's target, and anything outside the
+//! workspace are refused); everything packed is masked.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use globset::{Glob, GlobSetBuilder};
 use serde::Serialize;
 
+use super::confine;
 use super::mask::mask;
+
+/// Why a path must never be packed, if it is a secret store (decided in `confine.rs`).
+pub use super::confine::secret_reason;
 
 /// The default budget of a packed context, in characters.
 pub const DEFAULT_MAX_CHARS: usize = 40_000;
@@ -49,48 +54,6 @@ pub struct Packed {
     pub refused: Vec<Refusal>,
 }
 
-/// Why a path must never be packed, if it is a secret store.
-#[must_use]
-pub fn secret_reason(rel: &str) -> Option<&'static str> {
-    let lower = rel.to_lowercase();
-    let name = lower.rsplit('/').next().unwrap_or(&lower);
-    let in_dir = |d: &str| lower.split('/').any(|c| c == d);
-    if name.starts_with(".env") {
-        return Some("environment files hold secrets");
-    }
-    if in_dir(".ssh")
-        || name.starts_with("id_rsa")
-        || name.starts_with("id_ed25519")
-        || name.starts_with("id_ecdsa")
-    {
-        return Some("SSH keys and config are never sent");
-    }
-    if in_dir(".aws")
-        || in_dir(".gnupg")
-        || lower.contains(".config/gcloud")
-        || lower.contains(".docker/config.json")
-        || in_dir(".kube")
-        || name == "kubeconfig"
-    {
-        return Some("cloud and cluster credentials are never sent");
-    }
-    if [".pem", ".key", ".p12", ".pfx", ".keystore", ".jks"]
-        .iter()
-        .any(|e| name.ends_with(e))
-    {
-        return Some("key files are never sent");
-    }
-    if name.starts_with("credentials")
-        || name == ".netrc"
-        || name == ".npmrc"
-        || name == ".pypirc"
-        || name.contains("secret")
-    {
-        return Some("credential files are never sent");
-    }
-    None
-}
-
 fn relative(root: &Path, p: &Path) -> String {
     p.strip_prefix(root)
         .unwrap_or(p)
@@ -98,9 +61,10 @@ fn relative(root: &Path, p: &Path) -> String {
         .into_owned()
 }
 
-/// Resolves the requested paths and globs to files inside the root.
-fn resolve(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = Vec::new();
+/// The requested paths and the files the globs match, relative to the root. Whether each may
+/// be read is decided later, by `confine::readable`.
+fn resolve(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     let mut globs = GlobSetBuilder::new();
     let mut any_glob = false;
     for spec in specs {
@@ -116,19 +80,7 @@ fn resolve(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<Pat
                 }),
             }
         } else {
-            let p = Path::new(spec);
-            if p.is_absolute()
-                || p.components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                refused.push(Refusal {
-                    path: spec.clone(),
-                    reason: "outside the workspace: use a path relative to the workspace root"
-                        .into(),
-                });
-                continue;
-            }
-            out.push(root.join(p));
+            out.push(spec.clone());
         }
     }
     if any_glob && let Ok(set) = globs.build() {
@@ -138,11 +90,13 @@ fn resolve(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<Pat
             .flatten()
         {
             let path = entry.path();
+            // Not worth walking into; `readable` refuses what is under `.git/` anyway.
             if path.components().any(|c| c.as_os_str() == ".git") || !path.is_file() {
                 continue;
             }
-            if set.is_match(relative(root, path)) {
-                out.push(path.to_path_buf());
+            let rel = relative(root, path);
+            if set.is_match(&rel) {
+                out.push(rel);
             }
         }
     }
@@ -258,33 +212,18 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
     }
     let root_real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let mut readable = Vec::new();
-    for path in resolve(&root_real, &req.files, &mut refused) {
-        let rel = relative(&root_real, &path);
-        if let Some(reason) = secret_reason(&rel) {
-            refused.push(Refusal {
-                path: rel,
-                reason: reason.into(),
-            });
-            continue;
-        }
-        match path.canonicalize() {
-            Ok(real) if real.starts_with(&root_real) => {}
-            Ok(_) => {
+    for rel in resolve(&root_real, &req.files, &mut refused) {
+        let path = match confine::readable(&root_real, &rel) {
+            Ok(path) => path,
+            Err(r) => {
                 refused.push(Refusal {
                     path: rel,
-                    reason: "a symbolic link to a place outside the workspace".into(),
+                    reason: r.reason,
                 });
                 continue;
             }
-            Err(_) => {
-                refused.push(Refusal {
-                    path: rel,
-                    reason: "does not exist".into(),
-                });
-                continue;
-            }
-        }
-        match std::fs::read(&path) {
+        };
+        match confine::read_nofollow(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(s) => readable.push((rel, s)),
                 Err(_) => refused.push(Refusal {
@@ -337,32 +276,6 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_files_are_recognised() {
-        for p in [
-            ".env",
-            ".env.local",
-            "config/.env.production",
-            "home/.ssh/config",
-            "id_rsa",
-            "certs/server.pem",
-            "deploy/tls.key",
-            ".aws/credentials",
-            "credentials.json",
-            ".npmrc",
-        ] {
-            assert!(secret_reason(p).is_some(), "{p}");
-        }
-        for p in [
-            "src/env.rs",
-            "README.md",
-            "keyboard.rs",
-            "docs/environment.md",
-        ] {
-            assert!(secret_reason(p).is_none(), "{p}");
-        }
-    }
 
     #[test]
     fn long_logs_keep_tracebacks_and_the_tail() {

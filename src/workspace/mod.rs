@@ -1,7 +1,12 @@
 //! The workspace: what maestro hands to providers and keeps, kept free of secrets.
-//! (Context packing, patches, verification and evidence come with the workspace issue.)
+//!
+//! Every path a tool writes (patch, restore) or context packing reads is decided in one
+//! place, `confine.rs`; every text that leaves maestro or is stored goes through `mask.rs`.
+//! `diff.rs` parses, `patch.rs` plans (writes nothing), `backup.rs` backs up, writes and
+//! restores, `context.rs` packs, `verify.rs` runs the configured checks.
 
 pub mod backup;
+pub mod confine;
 pub mod context;
 pub mod diff;
 pub mod mask;

@@ -1,13 +1,15 @@
-//! Applying a unified diff inside the workspace: every hunk checked (with a small offset
-//! tolerance) before anything is written, a backup first, then all files or none.
-//! Paths are confined to the workspace root: no absolute paths, no `..`, nothing under
-//! `.git/`, no symlink that leads outside.
+//! Planning a unified diff inside the workspace: every path judged by `confine::writable`,
+//! every hunk checked (with a small offset tolerance) against the file, and nothing written
+//! (`backup.rs` writes). Error messages show the file's lines only masked, and secret files
+//! are refused before they are read, so a patch is never an oracle over a secret.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::confine::{self, Refused};
 use super::diff::{self, FilePatch, HunkLine};
+use super::mask::mask;
 
 /// How far (in lines) a hunk may have drifted from where its header says.
 pub const OFFSET_TOLERANCE: usize = 40;
@@ -36,12 +38,49 @@ pub enum PatchError {
     Io(String),
 }
 
+impl From<Refused> for PatchError {
+    fn from(r: Refused) -> Self {
+        PatchError::Path {
+            path: r.path,
+            reason: r.reason,
+        }
+    }
+}
+
+/// How a patch changed a file.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Modified,
+    Created,
+    Deleted,
+    Renamed,
+}
+
+impl ChangeKind {
+    /// The name used in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Modified => "modified",
+            ChangeKind::Created => "created",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::Renamed => "renamed",
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What happened to one file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct FileChange {
     pub path: String,
-    /// `modified`, `created`, `deleted` or `renamed`.
-    pub kind: String,
+    pub kind: ChangeKind,
     /// For a rename: the old path.
     pub from: Option<String>,
     pub hunks: usize,
@@ -86,59 +125,14 @@ impl Lines {
     }
 }
 
-/// Checks that `rel` names a place inside `root` that may be written.
-///
-/// # Errors
-/// Absolute paths, `..`, `.git/`, and symlinks (in the path or at it) that leave the root.
-pub fn confine(root: &Path, rel: &str) -> Result<PathBuf, PatchError> {
-    let refuse = |reason: &str| PatchError::Path {
-        path: rel.to_string(),
-        reason: reason.to_string(),
-    };
-    let p = Path::new(rel);
-    if rel.is_empty() || p.is_absolute() {
-        return Err(refuse(
-            "absolute or empty paths are not allowed; use a path relative to the workspace",
-        ));
-    }
-    for c in p.components() {
-        match c {
-            Component::Normal(s) if s == ".git" => {
-                return Err(refuse("nothing under .git/ may be changed"));
-            }
-            Component::Normal(_) | Component::CurDir => {}
-            _ => return Err(refuse("`..` and prefixes are not allowed")),
-        }
-    }
-    let root = root
-        .canonicalize()
-        .map_err(|e| PatchError::Io(format!("workspace root {}: {e}", root.display())))?;
-    let full = root.join(p);
-    if full
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink())
-    {
-        return Err(refuse(
-            "it is a symbolic link; change the file it points to instead",
-        ));
-    }
-    // The deepest existing ancestor, with symlinks resolved, must stay inside the root.
-    let mut probe = full.parent().map(Path::to_path_buf);
-    while let Some(dir) = probe {
-        if dir.exists() {
-            let real = dir
-                .canonicalize()
-                .map_err(|e| PatchError::Io(e.to_string()))?;
-            if !real.starts_with(&root) {
-                return Err(refuse(
-                    "a symbolic link in the path leads outside the workspace",
-                ));
-            }
-            break;
-        }
-        probe = dir.parent().map(Path::to_path_buf);
-    }
-    Ok(full)
+/// Lines for an error message, masked as one text (so a key block spanning lines is caught)
+/// before each gets its `    |` margin.
+fn shown(lines: &[&str]) -> String {
+    mask(&lines.join("\n"))
+        .split('\n')
+        .map(|l| format!("    |{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Applies one file's hunks to its lines.
@@ -198,14 +192,8 @@ fn apply_hunks(fp: &FilePatch, mut file: Lines) -> Result<(Lines, usize, usize),
                     detail: format!(
                         " near line {}:\n  expected:\n{}\n  found:\n{}",
                         want + 1,
-                        old.iter()
-                            .map(|l| format!("    |{l}"))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                        have.iter()
-                            .map(|l| format!("    |{l}"))
-                            .collect::<Vec<_>>()
-                            .join("\n")
+                        shown(&old),
+                        shown(&have)
                     ),
                 }
             })?;
@@ -245,7 +233,8 @@ pub struct Planned {
 /// The first refusal: a parse error, a confined path, a binary patch, a hunk that does not
 /// match, a new file that exists or a deleted file that does not.
 pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
-    let files = diff::parse(diff_text).map_err(|e| PatchError::Parse(e.to_string()))?;
+    let files =
+        diff::parse(diff_text).map_err(|e| PatchError::Parse(mask(&e.to_string()).into_owned()))?;
     if files.is_empty() {
         return Err(PatchError::Empty);
     }
@@ -257,16 +246,16 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
         let old_full = fp
             .old_path
             .as_deref()
-            .map(|p| confine(root, p))
+            .map(|p| confine::writable(root, p))
             .transpose()?;
         let new_full = fp
             .new_path
             .as_deref()
-            .map(|p| confine(root, p))
+            .map(|p| confine::writable(root, p))
             .transpose()?;
         let original = match &old_full {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|_| PatchError::State {
+                let bytes = confine::read_nofollow(path).map_err(|_| PatchError::State {
                     path: fp.old_path.clone().unwrap_or_default(),
                     reason: "does not exist in the workspace".into(),
                 })?;
@@ -288,7 +277,7 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
         }
         let (result, added, removed) = apply_hunks(fp, original)?;
         let (kind, writes) = match (&fp.old_path, &fp.new_path) {
-            (None, Some(n)) => ("created", vec![(n.clone(), Some(result.bytes()))]),
+            (None, Some(n)) => (ChangeKind::Created, vec![(n.clone(), Some(result.bytes()))]),
             (Some(o), None) => {
                 if !result.lines.is_empty() {
                     return Err(PatchError::State {
@@ -296,7 +285,7 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
                         reason: "the diff deletes it but does not remove all of its lines".into(),
                     });
                 }
-                ("deleted", vec![(o.clone(), None)])
+                (ChangeKind::Deleted, vec![(o.clone(), None)])
             }
             (Some(o), Some(n)) if o != n => {
                 if new_full.as_ref().is_some_and(|p| p.exists()) {
@@ -306,18 +295,23 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
                     });
                 }
                 (
-                    "renamed",
+                    ChangeKind::Renamed,
                     vec![(n.clone(), Some(result.bytes())), (o.clone(), None)],
                 )
             }
-            (Some(o), Some(_)) => ("modified", vec![(o.clone(), Some(result.bytes()))]),
+            (Some(o), Some(_)) => (
+                ChangeKind::Modified,
+                vec![(o.clone(), Some(result.bytes()))],
+            ),
             (None, None) => continue,
         };
         out.push(Planned {
             change: FileChange {
                 path: fp.path().to_string(),
-                kind: kind.into(),
-                from: (kind == "renamed").then(|| fp.old_path.clone()).flatten(),
+                kind,
+                from: (kind == ChangeKind::Renamed)
+                    .then(|| fp.old_path.clone())
+                    .flatten(),
                 hunks: fp.hunks.len(),
                 added,
                 removed,
@@ -326,20 +320,4 @@ pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
         });
     }
     Ok(out)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, then renames it.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_file_name(format!(
-        ".{}.maestro-tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    std::fs::write(&tmp, bytes)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, path)
 }

@@ -60,9 +60,33 @@ fn scalar(n: &YNode) -> Option<String> {
     }
 }
 
+/// The keys a check may have.
+const CHECK_KEYS: &[&str] = &["run", "timeout", "cwd"];
+
+/// What is wrong with a check's `cwd` as written (before looking at the disk), if anything.
+fn cwd_problem(cwd: &str) -> Option<String> {
+    let path = Path::new(cwd);
+    if path.is_absolute() {
+        return Some(format!(
+            "`cwd` `{cwd}` is absolute; give a directory relative to the workspace root"
+        ));
+    }
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Some(format!(
+            "`cwd` `{cwd}` contains `..`; give a directory inside the workspace"
+        ));
+    }
+    None
+}
+
 /// Parses `conf/verify.yaml`: `checks: { name: { run: [argv...], timeout: 10m, cwd: dir } }`.
+/// A check with a problem is left out (it cannot run) and its problem names it.
 #[must_use]
 pub fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
+    use crate::providers::config::{Duplicates, shown, unknown_keys};
     let src = Arc::new(SourceFile::new(name, text));
     let mut diags = Vec::new();
     let mut problems = Vec::new();
@@ -70,47 +94,152 @@ pub fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
         problems.extend(diags.iter().map(|d| format!("{name}: {}", d.message)));
         return (Vec::new(), problems);
     };
-    let Some(YKind::Map(entries)) = tree.get("checks").map(|c| &c.kind) else {
+    problems.extend(
+        unknown_keys(&tree, &["checks"], "the file")
+            .into_iter()
+            .map(|p| format!("{name}: {p}")),
+    );
+    let Some(
+        map @ YNode {
+            kind: YKind::Map(entries),
+            ..
+        },
+    ) = tree.get("checks")
+    else {
         problems.push(format!("{name}: no `checks:` mapping"));
         return (Vec::new(), problems);
     };
+    let dups = Duplicates::sort(&src, &diags, map);
+    problems.extend(dups.other.iter().map(|m| format!("{name}: {m}")));
     let mut out = Vec::new();
-    for (k, v) in entries {
+    for (i, (k, v)) in entries.iter().enumerate() {
         let check = k.key_text();
+        let mut why: Vec<String> = dups.inside[i].clone();
+        if dups.names.contains(&check) {
+            why.push(
+                "the name is given twice; neither runs until one is removed or renamed".into(),
+            );
+        }
+        if !matches!(v.kind, YKind::Map(_)) {
+            why.push(format!(
+                "must be a mapping with `run` (and `timeout`, `cwd`), not {}",
+                shown(v)
+            ));
+        }
+        why.extend(unknown_keys(v, CHECK_KEYS, "the check"));
         let argv: Option<Vec<String>> = match v.get("run").map(|r| &r.kind) {
             Some(YKind::Seq(items)) => items.iter().map(scalar).collect(),
             _ => None,
         };
-        let Some(argv) = argv.filter(|a| !a.is_empty()) else {
-            problems.push(format!(
-                "check `{check}`: `run` must be a non-empty argv list (no shell)"
-            ));
-            continue;
-        };
-        if matches!(
-            argv[0].as_str(),
-            "sh" | "bash" | "zsh" | "/bin/sh" | "/bin/bash"
-        ) && argv.get(1).is_some_and(|a| a == "-c")
-        {
-            problems.push(format!("check `{check}`: a shell command line is not allowed; list the program and its arguments"));
-            continue;
+        let argv = argv.filter(|a| !a.is_empty());
+        match &argv {
+            None if matches!(v.kind, YKind::Map(_)) => {
+                why.push("`run` must be a non-empty argv list (no shell)".into());
+            }
+            Some(argv)
+                if matches!(
+                    argv[0].as_str(),
+                    "sh" | "bash" | "zsh" | "/bin/sh" | "/bin/bash"
+                ) && argv.get(1).is_some_and(|a| a == "-c") =>
+            {
+                why.push(
+                    "a shell command line is not allowed; list the program and its arguments"
+                        .into(),
+                );
+            }
+            _ => {}
         }
-        let timeout = v
-            .get("timeout")
-            .and_then(|t| match &t.kind {
-                YKind::Scalar(Value::Int(i)) => u64::try_from(*i).ok(),
-                YKind::Scalar(Value::String(s)) => crate::syntax::keys::parse_duration(s),
-                _ => None,
-            })
-            .unwrap_or(600);
-        out.push(Check {
-            name: check,
-            argv,
-            timeout: Duration::from_secs(timeout),
-            cwd: v.get("cwd").and_then(scalar),
-        });
+        let timeout = match v.get("timeout") {
+            None => Some(600),
+            Some(t) => {
+                let secs = match &t.kind {
+                    YKind::Scalar(Value::Int(i)) => u64::try_from(*i).ok(),
+                    YKind::Scalar(Value::String(s)) => crate::syntax::keys::parse_duration(s),
+                    _ => None,
+                };
+                match secs {
+                    Some(0) => {
+                        why.push("`timeout` must be longer than 0 s".into());
+                        None
+                    }
+                    Some(s) => Some(s),
+                    None => {
+                        why.push(format!(
+                            "`timeout` must be a duration like `90s`, `10m`, `1h` or a whole number of seconds, not {}",
+                            shown(t)
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        let cwd = match v.get("cwd") {
+            None => None,
+            Some(c) => match &c.kind {
+                YKind::Scalar(Value::String(s)) => {
+                    why.extend(cwd_problem(s));
+                    Some(s.clone())
+                }
+                _ => {
+                    why.push(format!(
+                        "`cwd` must be a directory relative to the workspace root, not {}",
+                        shown(c)
+                    ));
+                    None
+                }
+            },
+        };
+        match (argv, timeout) {
+            (Some(argv), Some(timeout)) if why.is_empty() => out.push(Check {
+                name: check,
+                argv,
+                timeout: Duration::from_secs(timeout),
+                cwd,
+            }),
+            _ => problems.extend(why.into_iter().map(|w| format!("check `{check}`: {w}"))),
+        }
     }
     (out, problems)
+}
+
+/// The directory a check runs in: `root`, or its `cwd` inside `root` after resolving links.
+///
+/// # Errors
+/// A sentence naming the check when the directory is missing or leads outside the workspace.
+fn check_dir(root: &Path, check: &Check) -> Result<std::path::PathBuf, String> {
+    let root = root.canonicalize().map_err(|e| {
+        format!(
+            "check `{}`: the workspace root {} cannot be resolved: {e}",
+            check.name,
+            root.display()
+        )
+    })?;
+    let Some(cwd) = &check.cwd else {
+        return Ok(root);
+    };
+    if let Some(why) = cwd_problem(cwd) {
+        return Err(format!("check `{}`: {why}; not run", check.name));
+    }
+    let dir = root.join(cwd).canonicalize().map_err(|e| {
+        format!(
+            "check `{}`: `cwd` `{cwd}` cannot be used ({e}); create it or fix conf/verify.yaml; not run",
+            check.name
+        )
+    })?;
+    if !dir.starts_with(&root) {
+        return Err(format!(
+            "check `{}`: `cwd` `{cwd}` leads outside the workspace (to {}) through a link; not run",
+            check.name,
+            dir.display()
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "check `{}`: `cwd` `{cwd}` is not a directory; not run",
+            check.name
+        ));
+    }
+    Ok(dir)
 }
 
 /// The checks `maestro init` proposes for the project type found at `root`.
@@ -218,12 +347,24 @@ pub fn parse_counts(output: &str) -> Option<Counts> {
     })
 }
 
-/// Runs one configured check in `root`.
+/// Runs one configured check in `root`. A `cwd` that leads outside `root` (checked here, on
+/// the resolved path, as well as when the file is read) is refused without running anything.
 pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> CheckResult {
-    let cwd = check
-        .cwd
-        .as_ref()
-        .map_or_else(|| root.to_path_buf(), |c| root.join(c));
+    let cwd = match check_dir(root, check) {
+        Ok(dir) => dir,
+        Err(why) => {
+            return CheckResult {
+                name: check.name.clone(),
+                command: check.argv.clone(),
+                passed: false,
+                exit_code: None,
+                timed_out: false,
+                counts: None,
+                duration_ms: 0,
+                output: why,
+            };
+        }
+    };
     let spec = Spec {
         argv: check.argv.clone(),
         stdin: Vec::new(),
@@ -351,5 +492,131 @@ mod tests {
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].timeout, Duration::from_secs(300));
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    fn names(checks: &[Check]) -> Vec<&str> {
+        checks.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_cwd_outside_the_workspace_is_a_problem_naming_the_check() {
+        let (checks, problems) = parse_config(
+            "verify.yaml",
+            "checks:\n  abs:\n    run: [ls]\n    cwd: /etc\n  up:\n    run: [ls]\n    cwd: sub/../../x\n  list:\n    run: [ls]\n    cwd: [a]\n  fine:\n    run: [ls]\n    cwd: sub/dir\n",
+        );
+        assert_eq!(names(&checks), ["fine"]);
+        assert_eq!(checks[0].cwd.as_deref(), Some("sub/dir"));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("check `abs`:") && problems[0].contains("absolute"));
+        assert!(problems[1].starts_with("check `up`:") && problems[1].contains("`..`"));
+        assert!(problems[2].starts_with("check `list`:") && problems[2].contains("a list"));
+    }
+
+    #[tokio::test]
+    async fn a_cwd_that_leads_outside_through_a_link_is_refused_at_run_time() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        let check = |cwd: &str| Check {
+            name: "escape".into(),
+            argv: vec!["touch".into(), "ran".into()],
+            timeout: Duration::from_secs(10),
+            cwd: Some(cwd.into()),
+        };
+        let cancel = CancellationToken::new();
+        for (cwd, words) in [
+            ("link", "leads outside the workspace"),
+            ("link/.", "leads outside the workspace"),
+            ("missing", "cannot be used"),
+            ("../x", "`..`"),
+            ("/tmp", "absolute"),
+        ] {
+            let r = run(root.path(), &check(cwd), &cancel).await;
+            assert!(!r.passed && r.exit_code.is_none(), "{cwd}: {r:?}");
+            assert!(
+                r.output.starts_with("check `escape`:") && r.output.contains(words),
+                "{cwd}: {}",
+                r.output
+            );
+        }
+        assert!(
+            !outside.path().join("ran").exists(),
+            "the check ran outside"
+        );
+        // Inside the workspace it runs where it says.
+        let r = run(root.path(), &check("sub"), &cancel).await;
+        assert!(r.passed, "{r:?}");
+        assert!(root.path().join("sub/ran").exists());
+        assert!(!root.path().join("ran").exists());
+    }
+
+    #[test]
+    fn a_check_name_given_twice_runs_neither() {
+        let (checks, problems) = parse_config(
+            "verify.yaml",
+            "checks:\n  test:\n    run: [cargo, test]\n  lint:\n    run: [cargo, clippy]\n  test:\n    run: [rm, -rf, x]\n  types:\n    run: [cargo, check]\n    run: [cargo, build]\n",
+        );
+        assert_eq!(names(&checks), ["lint"], "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("check `test`:") && p.contains("given twice")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("check `types`:") && p.contains("`run` is given twice")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_problems_with_a_suggestion() {
+        let (checks, problems) = parse_config(
+            "verify.yaml",
+            "checks:\n  test:\n    run: [cargo, test]\n    tiemout: 5m\n  lint:\n    run: [cargo, clippy]\nchecsk: {}\n",
+        );
+        assert_eq!(names(&checks), ["lint"]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("check `test`:")
+                && p.contains("`tiemout`")
+                && p.contains("did you mean `timeout`?")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("`checsk`") && p.contains("did you mean `checks`?")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_timeout_is_a_problem_not_the_default() {
+        for bad in ["5 min", "0", "-3", "[1]", "1.5", "\"\""] {
+            let (checks, problems) = parse_config(
+                "verify.yaml",
+                &format!("checks:\n  test:\n    run: [cargo, test]\n    timeout: {bad}\n"),
+            );
+            assert!(checks.is_empty(), "`timeout: {bad}` must not run");
+            assert!(
+                problems.len() == 1
+                    && problems[0].starts_with("check `test`:")
+                    && problems[0].contains("`timeout`"),
+                "{bad}: {problems:?}"
+            );
+        }
+        let (checks, problems) = parse_config(
+            "verify.yaml",
+            "checks:\n  a:\n    run: [x]\n    timeout: 90\n  b:\n    run: [x]\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            (checks[0].timeout, checks[1].timeout),
+            (Duration::from_secs(90), Duration::from_secs(600))
+        );
     }
 }

@@ -2,7 +2,8 @@
 """Stand-in for the codex, gemini and claude CLIs: the same flags checked, the same output
 formats (cli-providers.md), behaviour chosen by files in $HOME/.fake/ (the environment is
 cleared by maestro, HOME is passed):
-  mode    ok | auth | model | ratelimit | ratelimit-once | slow | hang | flood | nonutf8 | signal | noise
+  mode    ok | auth | model | ratelimit | ratelimit-once | slow | hang | daemon | flood | nonutf8 | signal | noise
+          (daemon: leaves a double-forked daemon holding stdout, its pid in .fake/daemon, then answers)
   delay   seconds for `slow`
   answer  text of the answer
 The answer names the prompt's length and sha256 prefix, so a test can tell it came on stdin."""
@@ -66,6 +67,20 @@ if mode == "hang":
     out.flush()
     child.wait()
     sys.exit(0)
+if mode == "daemon":
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            with open(os.path.join(fake, "daemon.tmp"), "w") as f:
+                f.write(str(os.getpid()))
+            os.rename(os.path.join(fake, "daemon.tmp"), os.path.join(fake, "daemon"))
+            os.write(w, b"x")
+            time.sleep(1000)
+        os._exit(0)
+    os.read(r, 1)
+    os.wait()
+    mode = "ok"
 if mode == "flood":
     chunk = "x" * 65536
     for _ in range(200):

@@ -198,6 +198,72 @@ fn a_hung_cli_is_killed_on_time_with_its_whole_group() {
 }
 
 #[test]
+fn a_cli_that_leaves_a_daemon_answers_and_the_daemon_dies_with_the_call() {
+    let f = Fakes::new();
+    f.set("mode", "daemon");
+    // The daemon left the session and still holds stdout when the CLI exits: the answer comes
+    // back in full (the call did not give up on the pipe), and the daemon is gone.
+    let out = f.consult("codex", "hi");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        v["answer"]["text"].as_str().unwrap().starts_with("ANSWER("),
+        "{v}"
+    );
+    let pid: i32 = std::fs::read_to_string(f.home().join(".fake/daemon"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = !alive(pid);
+    if !gone {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(gone, "the CLI's daemon {pid} outlived the call");
+}
+
+#[test]
+fn a_broken_provider_entry_is_skipped_and_doctor_says_why() {
+    let f = Fakes::new();
+    let home = f.dir.path().join("assets");
+    std::fs::create_dir_all(home.join("conf")).unwrap();
+    std::fs::write(
+        home.join("conf/providers.yaml"),
+        "providers:\n  codex:\n    command: [codex, exec, --json, -m, \"{{ model }}\", --sandbox, read-only, --skip-git-repo-check, \"-\"]\n    model: m\n    parser: codex-jsonl\n  claude:\n    command: [claude, -p, --output-format, json, --strict-mcp-config, --permission-mode, dontAsk]\n    model: sonnet\n    parser: claude-json\n    enabled: no\n  gemini:\n    command: [gemini]\n    model: g\n    retries: lots\n    modle: h\n",
+    )
+    .unwrap();
+    let home = home.to_str().unwrap();
+    let out = f.maestro(&["doctor", "--json", "--home", home]).run();
+    assert_eq!(out.code, 1, "config problems are findings: {}", out.stdout);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["codex"], "{v}");
+    let problems = v["config_problems"].to_string();
+    for words in [
+        "provider `claude`: `enabled` must be `true` or `false`",
+        "provider `gemini`: `retries` must be a whole number",
+        "did you mean `model`?",
+    ] {
+        assert!(problems.contains(words), "`{words}` not in {problems}");
+    }
+    // `enabled: no` did not enable it: asking for it does not run it.
+    let out = f
+        .maestro(&["consult", "--provider", "claude", "--home", home, "hi"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("claude"), "{}", out.stderr);
+    assert!(!out.stdout.contains("ANSWER("), "{}", out.stdout);
+}
+
+#[test]
 fn env_overrides_and_doctor() {
     let f = Fakes::new();
     let out = f

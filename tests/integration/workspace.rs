@@ -253,3 +253,193 @@ fn a_check_that_hangs_is_killed_at_its_timeout() {
     assert!(r.timed_out && !r.passed);
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// Secret files by every name issue 9 listed, and links whose target is one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_over_mcp_refuses_secret_files_by_name_and_by_link_target() {
+    let p = Project::new();
+    let root = p.path();
+    let secrets = [
+        ".env",
+        "service-account.json",
+        "deploy/prod-service-account.json",
+        ".git-credentials",
+        ".pgpass",
+        ".my.cnf",
+        "infra/terraform.tfstate",
+        "infra/terraform.tfstate.backup",
+        ".htpasswd",
+        ".vault-token",
+        "token.json",
+        ".dockercfg",
+        "id_dsa",
+        "id_rsa",
+        ".config/gh/hosts.yml",
+        ".git/config",
+        ".aws/credentials",
+        "k8s/secrets.yaml",
+    ];
+    for (i, s) in secrets.iter().enumerate() {
+        let full = root.join(s);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, format!("SECRET-CONTENT-{i}\n")).unwrap();
+    }
+    std::os::unix::fs::symlink(".env", root.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(".git", root.join("gitlink")).unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::os::unix::fs::symlink("../.pgpass", root.join("src/db.rs")).unwrap();
+    // Ordinary files whose names only mention secrets are packed.
+    std::fs::write(root.join("src/token.rs"), "pub struct Token;\n").unwrap();
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    std::fs::write(root.join("docs/secrets.md"), "How we handle secrets.\n").unwrap();
+
+    let client = ().serve(TokioChildProcess::new(p.command()).unwrap()).await.unwrap();
+    let mut asked: Vec<String> = secrets.iter().map(|s| (*s).to_string()).collect();
+    asked.extend(
+        [
+            "notes.txt",
+            "gitlink/config",
+            "src/db.rs",
+            "src/token.rs",
+            "docs/secrets.md",
+        ]
+        .map(String::from),
+    );
+    let r = ok(&call(&client, "context", json!({"files": asked})).await);
+    // A glob over everything: the same files are refused, whatever way they are reached.
+    let g = ok(&call(&client, "context", json!({"files": ["**/*", "*"]})).await);
+    client.cancel().await.unwrap();
+
+    let packed = &r["packed"];
+    let text = packed["text"].as_str().unwrap();
+    let refused: Vec<(&str, &str)> = packed["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    for s in &secrets {
+        assert!(
+            refused.iter().any(|(p, r)| p == s && r.contains("secret")),
+            "{s} not refused: {refused:?}"
+        );
+    }
+    for (link, target) in [
+        ("notes.txt", "`.env`"),
+        ("gitlink/config", "`.git/config`"),
+        ("src/db.rs", "`.pgpass`"),
+    ] {
+        assert!(
+            refused
+                .iter()
+                .any(|(p, r)| *p == link && r.contains(target)),
+            "{link}: {refused:?}"
+        );
+    }
+    let included: Vec<&str> = packed["included"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(included, ["docs/secrets.md", "src/token.rs"], "{refused:?}");
+    for out in [text, g["packed"]["text"].as_str().unwrap()] {
+        assert!(
+            !out.contains("SECRET-CONTENT"),
+            "a secret file was packed:\n{out}"
+        );
+    }
+    // The reasons name the rule, never what the file holds.
+    assert!(
+        !serde_json::to_string(&packed["refused"])
+            .unwrap()
+            .contains("SECRET-CONTENT")
+    );
+}
+
+/// Every pattern issue 9 found unmasked, in a file packed for a model; ordinary code around it
+/// stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packed_context_masks_every_secret_pattern_and_keeps_ordinary_code() {
+    let p = Project::new();
+    let secrets = [
+        ("DB_PASSWORD=db-pw-123", "db-pw-123"),
+        ("POSTGRES_PASSWORD: pg-pw-456", "pg-pw-456"),
+        (r#"{"password": "json pw 789"}"#, "json pw 789"),
+        (
+            "DJANGO_SECRET_KEY=django-insecure-k3y",
+            "django-insecure-k3y",
+        ),
+        ("password=abc", "=abc"),
+        (r#"password = "a b c""#, "a b c"),
+        (
+            "DATABASE_URL=postgres://user:pw-in-url@db:5432/app",
+            "pw-in-url",
+        ),
+        ("see https://u:p4ss@example.com/x", "p4ss"),
+        (
+            "SLACK=xapp-1-A0123456789-1234567890123-abcdef0123456789",
+            "abcdef0123456789",
+        ),
+        (
+            "KEY=sk-proj-abcDEF1234567890abcdef1234567890",
+            "abcDEF12345",
+        ),
+    ];
+    let mut file = String::from(
+        "fn login(password: String, token: Token) -> bool {\n    let password = read_password();\n    // the password reset flow: set a secret first\n}\n",
+    );
+    for (line, _) in &secrets {
+        file.push_str(line);
+        file.push('\n');
+    }
+    file.push_str("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBGPGPsecretPGPmaterial\n=Ab12\n-----END PGP PRIVATE KEY BLOCK-----\n");
+    file.push_str("done = true\n");
+    std::fs::write(p.path().join("settings.txt"), &file).unwrap();
+    // A key block cut before its END line, in a file of its own.
+    std::fs::write(
+        p.path().join("cut.txt"),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowCUTkeyMATERIAL\nAAAAB3NzaC1yc2E\n",
+    )
+    .unwrap();
+    let client = ().serve(TokioChildProcess::new(p.command()).unwrap()).await.unwrap();
+    let r = ok(&call(
+        &client,
+        "context",
+        json!({"files": ["settings.txt", "cut.txt"], "facts": ["the DB_PASSWORD=fact-pw-000 was rotated"]}),
+    )
+    .await);
+    client.cancel().await.unwrap();
+    let text = r["packed"]["text"].as_str().unwrap();
+    for (line, secret) in secrets {
+        assert!(!text.contains(secret), "{line} leaked:\n{text}");
+    }
+    for gone in [
+        "PGPsecretPGPmaterial",
+        "CUTkeyMATERIAL",
+        "AAAAB3NzaC1yc2E",
+        "fact-pw-000",
+    ] {
+        assert!(!text.contains(gone), "{gone} leaked:\n{text}");
+    }
+    for kind in [
+        "assigned-secret",
+        "url-password",
+        "slack-token",
+        "openai-key",
+        "private-key",
+    ] {
+        assert!(
+            text.contains(&format!("[masked:{kind}]")),
+            "{kind} missing:\n{text}"
+        );
+    }
+    for kept in [
+        "fn login(password: String, token: Token) -> bool {",
+        "let password = read_password();",
+        "the password reset flow: set a secret first",
+        "done = true",
+    ] {
+        assert!(text.contains(kept), "{kept} was masked:\n{text}");
+    }
+}
