@@ -54,6 +54,18 @@ pub(crate) fn provider_failure(e: &ProviderError) -> Failure {
 }
 
 pub(crate) fn unknown_provider(name: &str, set: &ProviderSet) -> Failure {
+    let problems = set.problems_of(name);
+    if !problems.is_empty() {
+        // Configured, but refused for what is wrong in providers.yaml: say that.
+        return Failure::new(
+            "provider_config",
+            format!(
+                "provider `{name}` is not usable: {}",
+                problems.join("; ")
+            ),
+            "fix its entry in conf/providers.yaml (`maestro doctor` lists every problem)",
+        );
+    }
     Failure::new(
         "unknown_provider",
         format!(
@@ -436,7 +448,7 @@ pub async fn ensemble(
     for (provider, message) in kept.1 {
         out.failures.push(ProviderError {
             provider,
-            kind: "malformed".into(),
+            kind: crate::providers::ErrorKind::Malformed,
             message,
             help: "flagged answers are discarded, never repaired; ask again or ask another provider".into(),
         });

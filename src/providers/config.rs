@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::parse::Parser;
-use crate::diagnostic::{Diagnostic, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::lint::registry::Rule;
 use crate::source::SourceFile;
 use crate::syntax::ast::Value;
 use crate::syntax::yaml::{self, YKind, YNode};

@@ -76,7 +76,7 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
         .flat_map(|p| &p.writes)
         .map(|(rel, bytes)| Ok((rel, bytes, confine::writable(root, rel)?)))
         .collect::<Result<Vec<_>, PatchError>>()?;
-    let id = crate::store::new_id("bk");
+    let id = crate::ids::new_id("bk");
     let dir = backup_path(root, &id, &[])?;
     if let Some(parent) = dir.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
@@ -101,7 +101,7 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
     }
     let manifest = Manifest {
         id: id.clone(),
-        created_at: crate::store::now_ms(),
+        created_at: crate::ids::now_ms(),
         changes: files.clone(),
         entries,
     };
