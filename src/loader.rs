@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use crate::compile::{self, Machine};
-use crate::diagnostic::Diagnostic;
-use crate::lint::registry::Rule;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::source::{SourceFile, Span};
 use crate::syntax::ast::{Format, Node};
 use crate::syntax::{kdl, keys, shape, yaml};

@@ -36,6 +36,16 @@ pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
     line_starts: Vec<usize>,
+    /// `char_marks[k]`: characters in the first `k * CHUNK` bytes. A column is counted from the
+    /// nearest mark, not from the start of its line, which may be a megabyte long.
+    char_marks: Vec<usize>,
+}
+
+const CHUNK: usize = 256;
+
+/// Characters in `bytes`: every byte that does not continue a UTF-8 sequence starts one.
+fn chars_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
 }
 
 impl SourceFile {
@@ -44,10 +54,18 @@ impl SourceFile {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut char_marks = Vec::with_capacity(text.len() / CHUNK + 1);
+        let mut total = 0;
+        for chunk in text.as_bytes().chunks(CHUNK) {
+            char_marks.push(total);
+            total += chars_in(chunk);
+        }
+        char_marks.push(total);
         Self {
             name: name.into(),
             text,
             line_starts,
+            char_marks,
         }
     }
 
@@ -73,8 +91,15 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let col = self.text[start..offset].chars().count() + 1;
+        let col = self.chars_before(offset) - self.chars_before(start) + 1;
         (line + 1, col)
+    }
+
+    /// Characters before a byte offset (at a character boundary), in at most `CHUNK` steps.
+    fn chars_before(&self, offset: usize) -> usize {
+        let k = offset / CHUNK;
+        self.char_marks.get(k).copied().unwrap_or(0)
+            + chars_in(&self.text.as_bytes()[k * CHUNK..offset])
     }
 
     /// Byte offset of the start of a 1-based line (clamped).
@@ -101,27 +126,48 @@ impl SourceFile {
     }
 }
 
-/// Converts character indices to byte offsets in one pass-friendly table (for YAML markers).
+/// Converts character indices to byte offsets (YAML markers count characters).
+///
+/// ASCII text needs no table. Otherwise the byte offset of every 64th character is kept, and
+/// the rest is a short walk: a megabyte of text costs 125 KB, not 8 MB.
 #[derive(Debug)]
-pub struct CharIndex {
-    /// `bytes[i]` is the byte offset of character `i`; one extra entry for the end.
-    bytes: Vec<usize>,
+pub struct CharIndex<'a> {
+    text: &'a str,
+    ascii: bool,
+    /// `marks[k]`: the byte offset of character `k * 64`.
+    marks: Vec<usize>,
 }
 
-impl CharIndex {
-    #[must_use]
-    pub fn new(text: &str) -> Self {
-        let mut bytes: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        bytes.push(text.len());
-        Self { bytes }
-    }
+impl<'a> CharIndex<'a> {
+    const STEP: usize = 64;
 
     #[must_use]
+    pub fn new(text: &'a str) -> Self {
+        let ascii = text.is_ascii();
+        let marks = if ascii {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .step_by(Self::STEP)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        Self { text, ascii, marks }
+    }
+
+    /// The byte offset of a character index; the end of the text past its last character.
+    #[must_use]
     pub fn byte(&self, char_index: usize) -> usize {
-        self.bytes
-            .get(char_index)
-            .copied()
-            .unwrap_or_else(|| *self.bytes.last().unwrap_or(&0))
+        if self.ascii {
+            return char_index.min(self.text.len());
+        }
+        let Some(&mark) = self.marks.get(char_index / Self::STEP) else {
+            return self.text.len();
+        };
+        self.text[mark..]
+            .char_indices()
+            .nth(char_index % Self::STEP)
+            .map_or(self.text.len(), |(i, _)| mark + i)
     }
 }
 
@@ -140,12 +186,32 @@ mod tests {
     }
 
     #[test]
+    fn columns_on_long_lines_agree_with_counting() {
+        let line = "é한a".repeat(1000);
+        let src = SourceFile::new("t", format!("x\n{line}\n"));
+        for (i, _) in line.char_indices().step_by(97) {
+            let offset = 2 + i;
+            assert_eq!(src.line_col(offset), (2, line[..i].chars().count() + 1));
+        }
+        assert_eq!(src.line_col(2 + line.len()), (2, 3001));
+    }
+
+    #[test]
     fn char_index_maps_to_bytes() {
         let idx = CharIndex::new("é=1");
         assert_eq!(idx.byte(0), 0);
         assert_eq!(idx.byte(1), 2);
         assert_eq!(idx.byte(3), 4);
         assert_eq!(idx.byte(99), 4);
+        let ascii = CharIndex::new("abc");
+        assert_eq!((ascii.byte(2), ascii.byte(9)), (2, 3));
+        // Past the first mark, and at a mark's edge.
+        let text = "한a".repeat(100);
+        let idx = CharIndex::new(&text);
+        for (n, (i, _)) in text.char_indices().enumerate() {
+            assert_eq!(idx.byte(n), i);
+        }
+        assert_eq!(idx.byte(200), text.len());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use petgraph::visit::EdgeRef;
 
 use super::machine::{Machine, StateKind};
-use crate::workflow::{GateBy, Workflow};
+use crate::workflow::Workflow;
 
 fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
     let stage = &wf.stages[i];
@@ -19,11 +19,7 @@ fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
         lines.push(title.to_string());
     }
     if let Some(gate) = &stage.settings.gate {
-        let by = match gate.by {
-            GateBy::Human => "human",
-            GateBy::Any => "any",
-        };
-        lines.push(format!("gate: {by}"));
+        lines.push(format!("gate: {}", gate.by.as_str()));
     }
     if let Some(m) = stage.max_visits() {
         lines.push(format!("max {m} visits"));

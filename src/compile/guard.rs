@@ -4,7 +4,8 @@ use std::sync::{Arc, LazyLock};
 
 use minijinja::{Environment, Expression, UndefinedBehavior};
 
-/// The variables a guard may read (workflow-language.md, "Stage lifecycle and events").
+/// The variables a guard may read (workflow-language.md, "Guards"). `checks.<name>` holds the
+/// last `verify` of check `<name>` in the current visit: recorded facts, not the model's claims.
 pub const GUARD_VARIABLES: &[&str] = &["output", "checks", "run", "stage"];
 
 static GUARD_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -28,7 +29,7 @@ impl std::fmt::Debug for Guard {
 }
 
 impl Guard {
-    /// Evaluates the guard against a context of `output`, `run` and `stage`.
+    /// Evaluates the guard against a context of `output`, `checks`, `run` and `stage`.
     ///
     /// # Errors
     /// When evaluation fails (e.g. comparing a string with a number).
@@ -39,7 +40,16 @@ impl Guard {
     /// Top-level and dotted variable paths the guard reads, e.g. `output.confidence`.
     #[must_use]
     pub fn variables(&self, nested: bool) -> Vec<String> {
-        let mut v: Vec<String> = self.expr.undeclared_variables(nested).into_iter().collect();
+        // Globals (`range`, `dict`, `namespace`) are functions, not variables the guard reads.
+        let mut v: Vec<String> = self
+            .expr
+            .undeclared_variables(nested)
+            .into_iter()
+            .filter(|path| {
+                let top = path.split('.').next().unwrap_or_default();
+                !GUARD_ENV.globals().any(|(name, _)| name == top)
+            })
+            .collect();
         v.sort();
         v
     }
@@ -60,6 +70,17 @@ pub fn compile_guard(source: &str) -> Result<Guard, minijinja::Error> {
             minijinja::ErrorKind::SyntaxError,
             format!(
                 "unexpected `{delim}`: a guard is a bare expression, without template delimiters"
+            ),
+        ));
+    }
+    // minijinja compiles an operator chain recursively: refuse one long enough to exhaust the
+    // stack before it gets there.
+    if crate::template::too_many_operators(source, false).is_some() {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            format!(
+                "the expression holds more than {} operators; a guard needs a handful",
+                crate::template::MAX_OPERATORS
             ),
         ));
     }
@@ -102,6 +123,32 @@ mod tests {
             let err = compile_guard(g).unwrap_err();
             assert!(err.to_string().contains("delimiters"), "{g}: {err}");
         }
+    }
+
+    #[test]
+    fn checks_are_a_guard_variable_and_an_absent_check_is_false() {
+        assert!(GUARD_VARIABLES.contains(&"checks"));
+        let g = compile_guard("checks.test.passed").unwrap();
+        assert_eq!(g.variables(false), vec!["checks"]);
+        let ran = json!({"checks": {"test": {"passed": true, "exit_code": 0, "timed_out": false, "counts": null}}});
+        assert!(g.eval(&ran).unwrap());
+        // Not run in this visit: undefined, so the guard is false.
+        assert!(!g.eval(&json!({"checks": {}})).unwrap());
+        assert!(
+            !g.eval(&json!({"output": {"test": {"passed": true}}}))
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn operator_chains_are_refused_not_compiled() {
+        for chain in [" or a", ".b", "|abs", " ~ a", " + 1"] {
+            let source = format!("a{}", chain.repeat(100_000));
+            let err = compile_guard(&source).unwrap_err();
+            assert!(err.to_string().contains("operators"), "{err}");
+        }
+        let fine = format!("output.a{}", " or output.a".repeat(100));
+        assert!(compile_guard(&fine).is_ok());
     }
 
     #[test]

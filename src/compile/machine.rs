@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::guard::{Guard, compile_guard};
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::lint::registry::Rule;
+use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::workflow::Workflow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +103,20 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
         });
         index.insert(name.value.clone(), i);
     }
-    let all_names: Vec<&str> = index.keys().map(String::as_str).collect();
+    let mut all_names: Vec<&str> = index.keys().map(String::as_str).collect();
+    all_names.sort_unstable();
+    // Listed in the help only when the list is short enough to read.
+    let listing = match all_names.len() {
+        0 => "define it with `stage \"...\" { ... }` or `end \"...\"`".to_string(),
+        1..=20 => format!("known stages and ends: {}", all_names.join(", ")),
+        n => format!("{n} stages and ends are defined; check the spelling"),
+    };
+    // Among very many names no suggestion is made (see `did_you_mean`); skip the work.
+    let suggest_from = if all_names.len() > crate::diagnostic::MAX_SUGGESTION_CANDIDATES {
+        0
+    } else {
+        all_names.len()
+    };
     let unknown = |name: &crate::syntax::ast::Spanned<String>, what: &str| {
         Diagnostic::new(
             Rule::UnknownStage,
@@ -113,15 +125,8 @@ pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
             format!("{what} `{}` names no stage or end", name.value),
         )
         .with_help_opt(
-            did_you_mean(&name.value, all_names.iter().copied()).or_else(|| {
-                Some(if all_names.is_empty() {
-                    "define it with `stage \"...\" { ... }` or `end \"...\"`".to_string()
-                } else {
-                    let mut sorted = all_names.clone();
-                    sorted.sort_unstable();
-                    format!("known stages and ends: {}", sorted.join(", "))
-                })
-            }),
+            did_you_mean(&name.value, all_names.iter().copied().take(suggest_from))
+                .or_else(|| Some(listing.clone())),
         )
     };
     let start = wf.start.as_ref().and_then(|s| {

@@ -11,19 +11,20 @@ use crate::error::Error;
 use crate::home::{Home, Kind};
 use crate::source::{SourceFile, Span};
 use crate::syntax::ast::Spanned;
+use crate::syntax::keys::is_valid_name;
 use crate::syntax::yaml::{self, YKind};
 use crate::workflow::Workflow;
 
 pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
-    let missing = |linter: &Linter,
+    let missing = |linter: &mut Linter,
                    rule: Rule,
                    kind: Kind,
                    name: &Spanned<String>,
                    diags: &mut Vec<Diagnostic>| {
-        let names = linter.home.names(kind);
+        let names = linter.names(kind);
         let help =
-            did_you_mean(&name.value, names.iter().map(String::as_str)).unwrap_or_else(|| {
+            did_you_mean(&name.value, names.list.iter().map(String::as_str)).unwrap_or_else(|| {
                 let ext = kind.extensions()[0];
                 format!(
                     "create {}/{}{ext} in .maestro/ (or your --home), or run `maestro init`",
@@ -41,15 +42,18 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
             .with_help(help),
         );
     };
+    // A name that breaks the naming rule already has a `bad-name` finding, and must never reach
+    // the disk: `../../x` would name a file outside the home.
+    let named = |n: &&Spanned<String>| is_valid_name(&n.value);
     for stage in &wf.stages {
         let s = &stage.settings;
-        if let Some(role) = &s.role
+        if let Some(role) = s.role.as_ref().filter(named)
             && !linter.role(&role.value)
         {
             missing(linter, Rule::UnknownRole, Kind::Role, role, diags);
         }
-        if let Some(skill) = &s.skill
-            && !linter.home.exists(Kind::Skill, &skill.value)
+        if let Some(skill) = s.skill.as_ref().filter(named)
+            && !linter.exists(Kind::Skill, &skill.value)
         {
             missing(linter, Rule::UnknownSkill, Kind::Skill, skill, diags);
         }
@@ -59,7 +63,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
             .as_ref()
             .zip(s.red_flags.schema_span)
             .map(|(v, sp)| Spanned::new(v.clone(), sp));
-        for schema in s.output.iter().chain(flag_schema.as_ref()) {
+        for schema in s.output.iter().chain(flag_schema.as_ref()).filter(named) {
             if linter.schema(&schema.value).is_none() {
                 missing(linter, Rule::UnknownSchema, Kind::Schema, schema, diags);
             }

@@ -1,11 +1,12 @@
 //! Graph rules over the compiled machine: `unreachable-stage`, `dead-end`, `no-end`,
 //! `trapped-stage`, `unbounded-loop`, `no-default-edge`. Reachability runs both ways with
-//! petgraph; loops are strongly connected components.
+//! petgraph; loops are strongly connected components. Every walk here is iterative: a workflow
+//! may have tens of thousands of stages in a chain.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use petgraph::Direction;
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
@@ -22,7 +23,7 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     };
 
     for stage in &wf.stages {
-        if stage.next.is_empty() {
+        if stage.next.is_empty() && stage.invalid_next == 0 {
             diags.push(
                 Diagnostic::new(
                     Rule::DeadEnd,
@@ -72,7 +73,9 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     }
     // An edge to an unknown stage was dropped from the graph, so "no way to an end" would only
     // echo that finding; the unknown name is the thing to fix.
-    let edges_dropped = diags.iter().any(|d| d.rule == Rule::UnknownStage);
+    // The same holds for a `next` whose target is not a name at all (a shape finding).
+    let edges_dropped = diags.iter().any(|d| d.rule == Rule::UnknownStage)
+        || wf.stages.iter().any(|s| s.invalid_next > 0);
     let no_end = !edges_dropped && m.start.is_some_and(|s| !to_end.contains(&s));
     if no_end {
         let span = wf.start.as_ref().map_or(wf.name.span, |s| s.span);
@@ -95,7 +98,9 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     // A stage is trapped when it sits in a sink component with no way to an end. Report only
     // those traps (not every stage upstream of one), and leave traps reachable from start to
     // `no-end` when that already fired. Dead ends have their own rule.
-    let sccs = tarjan_scc(&m.graph);
+    // Kosaraju's algorithm runs on petgraph's iterative DFS; its `tarjan_scc` recurses once
+    // per stage along a path, and a long chain of stages overflowed a 2 MiB stack.
+    let sccs = kosaraju_scc(&m.graph);
     for comp in &sccs {
         let set: HashSet<NodeIndex> = comp.iter().copied().collect();
         let is_sink = comp.iter().all(|&n| {
@@ -158,18 +163,24 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
 
     // Default edges: for each event a stage listens to, some edge should have no `when`.
     for stage in &wf.stages {
-        let mut events: Vec<&str> = Vec::new();
+        // Per event, in order of first use: whether some edge has no `when`, and the last edge.
+        let mut groups: Vec<(&str, bool, &crate::workflow::Edge)> = Vec::new();
+        let mut slot: HashMap<&str, usize> = HashMap::new();
         for e in &stage.next {
             let ev = e.event(stage);
-            if !events.contains(&ev) {
-                events.push(ev);
+            match slot.get(ev) {
+                Some(&i) => {
+                    groups[i].1 |= e.when.is_none();
+                    groups[i].2 = e;
+                }
+                None => {
+                    slot.insert(ev, groups.len());
+                    groups.push((ev, e.when.is_none(), e));
+                }
             }
         }
-        for ev in events {
-            let group: Vec<_> = stage.next.iter().filter(|e| e.event(stage) == ev).collect();
-            if group.iter().all(|e| e.when.is_some())
-                && let Some(last) = group.last()
-            {
+        for (ev, has_default, last) in groups {
+            if !has_default {
                 diags.push(
                         Diagnostic::new(
                             Rule::NoDefaultEdge,

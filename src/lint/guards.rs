@@ -1,6 +1,8 @@
 //! Guard rules: `undefined-variable` (in a `when`), `constant-condition`,
 //! `unknown-output-field`. (`bad-expression` is found when the machine compiles.)
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::Linter;
@@ -8,6 +10,8 @@ use super::registry::Rule;
 use crate::compile::{GUARD_VARIABLES, Machine, compile_guard};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::source::Span;
+use crate::syntax::ast::Spanned;
+use crate::template::references;
 use crate::workflow::Workflow;
 
 pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mut Vec<Diagnostic>) {
@@ -19,6 +23,8 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                 continue;
             };
             let top = guard.variables(false);
+            // Where each variable is read, found in one pass over the expression.
+            let places = references(&when.value, false);
             for var in top
                 .iter()
                 .filter(|v| !GUARD_VARIABLES.contains(&v.as_str()))
@@ -27,12 +33,12 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                     Diagnostic::new(
                         Rule::UndefinedVariable,
                         src,
-                        narrow(&src.text, when.span, var),
+                        narrow(&src.text, when, &places, var),
                         format!("`{var}` is not available in a `when`"),
                     )
                     .with_help(
                         did_you_mean(var, GUARD_VARIABLES.iter().copied()).unwrap_or_else(|| {
-                            "a guard may read `output`, `run` and `stage`".into()
+                            "a guard may read `output`, `checks`, `run` and `stage`".into()
                         }),
                     ),
                 );
@@ -73,7 +79,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                         Diagnostic::new(
                             Rule::UnknownOutputField,
                             src,
-                            narrow(&src.text, when.span, &path),
+                            narrow(&src.text, when, &places, &path),
                             format!("`output.{rest}` reads `{field}`, which schema `{}` does not define", output.value),
                         )
                         .with_help(did_you_mean(&field, known.iter().map(String::as_str)).unwrap_or_else(|| {
@@ -119,10 +125,26 @@ fn known_fields(schema: &Value, path: &str, missing: &str) -> Vec<String> {
     keys
 }
 
-/// Narrows a `when` span to where `needle` appears inside it, when it can be found verbatim.
-fn narrow(text: &str, span: Span, needle: &str) -> Span {
-    let slice = text.get(span.start..span.end).unwrap_or_default();
-    slice.find(needle).map_or(span, |i| {
-        Span::new(span.start + i, span.start + i + needle.len())
+/// Narrows a `when` span to where the guard reads `path` (not to a string or an attribute that
+/// happens to spell it). The span covers the literal as written (quotes, escapes), so the place
+/// found in the expression is mapped back into that text.
+fn narrow(text: &str, when: &Spanned<String>, places: &HashMap<String, usize>, path: &str) -> Span {
+    let span = when.span;
+    let expr = when.value.as_str();
+    let Some(&at) = places.get(path) else {
+        return span;
+    };
+    let raw = text.get(span.start..span.end).unwrap_or_default();
+    let found = match raw.find(expr).filter(|_| !expr.is_empty()) {
+        // No escapes: the expression appears verbatim inside the literal.
+        Some(offset) => Some(offset + at),
+        // Escapes changed the text: take the same occurrence of `path`, counted from the start.
+        None => {
+            let nth = expr[..at].matches(path).count();
+            raw.match_indices(path).nth(nth).map(|(i, _)| i)
+        }
+    };
+    found.map_or(span, |i| {
+        Span::new(span.start + i, span.start + i + path.len())
     })
 }

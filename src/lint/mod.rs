@@ -23,7 +23,11 @@ use crate::syntax::ast::Format;
 pub struct Linter {
     pub home: Home,
     roles: HashMap<String, bool>,
-    schemas: HashMap<String, Option<serde_json::Value>>,
+    /// `None`: missing; `Some(None)`: present but unusable; `Some(Some(_))`: the schema.
+    schemas: HashMap<String, Option<Option<Arc<serde_json::Value>>>>,
+    /// Asset names per kind (by folder), listed once: a workflow with thousands of stages must
+    /// not list a folder per stage.
+    names: HashMap<&'static str, Arc<AssetNames>>,
     providers: Option<Option<Vec<String>>>,
     /// Findings in assets (roles, schemas, config), reported once.
     asset_diags: Vec<Diagnostic>,
@@ -36,6 +40,7 @@ impl Linter {
             home,
             roles: HashMap::new(),
             schemas: HashMap::new(),
+            names: HashMap::new(),
             providers: None,
             asset_diags: Vec::new(),
         }
@@ -63,7 +68,9 @@ impl Linter {
             guards::check(self, wf, m, &mut diags);
             loaded.diagnostics = diags;
         }
+        dedup(&mut loaded.diagnostics);
         crate::diagnostic::sort(&mut loaded.diagnostics);
+        crate::diagnostic::cap(&mut loaded.diagnostics);
         loaded
     }
 
@@ -71,13 +78,33 @@ impl Linter {
     pub fn take_asset_findings(&mut self) -> Vec<Diagnostic> {
         let mut d = std::mem::take(&mut self.asset_diags);
         crate::diagnostic::sort(&mut d);
+        crate::diagnostic::cap(&mut d);
         d
+    }
+
+    /// The names of the assets of a kind, listed on first use.
+    fn names(&mut self, kind: Kind) -> Arc<AssetNames> {
+        let home = &self.home;
+        Arc::clone(self.names.entry(kind.dir()).or_insert_with(|| {
+            let list = home.names(kind);
+            let set = list.iter().cloned().collect();
+            Arc::new(AssetNames { list, set })
+        }))
+    }
+
+    /// Whether an asset exists, without touching the disk again.
+    fn exists(&mut self, kind: Kind, name: &str) -> bool {
+        self.names(kind).set.contains(name)
     }
 
     /// Whether a role exists; parses and checks it the first time.
     fn role(&mut self, name: &str) -> bool {
         if let Some(&ok) = self.roles.get(name) {
             return ok;
+        }
+        if !self.exists(Kind::Role, name) {
+            self.roles.insert(name.to_string(), false);
+            return false;
         }
         let exists = match self.home.find(Kind::Role, name) {
             Ok(Some(asset)) => {
@@ -103,16 +130,13 @@ impl Linter {
     }
 
     /// `None` if the schema is missing; `Some(None)` if present but unusable.
-    fn schema(&mut self, name: &str) -> Option<Option<serde_json::Value>> {
+    fn schema(&mut self, name: &str) -> Option<Option<Arc<serde_json::Value>>> {
         if let Some(v) = self.schemas.get(name) {
-            return v
-                .clone()
-                .map(Some)
-                .or(if self.home.exists(Kind::Schema, name) {
-                    Some(None)
-                } else {
-                    None
-                });
+            return v.clone();
+        }
+        if !self.exists(Kind::Schema, name) {
+            self.schemas.insert(name.to_string(), None);
+            return None;
         }
         let result = match self.home.find(Kind::Schema, name) {
             Ok(Some(asset)) => {
@@ -123,7 +147,7 @@ impl Linter {
                         .push(assets::not_utf8(&src, registry::Rule::BadSchema));
                     Some(None)
                 } else {
-                    Some(crate::schema::check(&src, &mut self.asset_diags))
+                    Some(crate::schema::check(&src, &mut self.asset_diags).map(Arc::new))
                 }
             }
             Ok(None) => None,
@@ -133,8 +157,7 @@ impl Linter {
                 Some(None)
             }
         };
-        self.schemas
-            .insert(name.to_string(), result.clone().flatten());
+        self.schemas.insert(name.to_string(), result.clone());
         result
     }
 
@@ -147,6 +170,34 @@ impl Linter {
         self.providers = Some(names.clone());
         names
     }
+}
+
+/// The asset names of one kind: sorted for messages, hashed for lookups.
+struct AssetNames {
+    list: Vec<String>,
+    set: std::collections::HashSet<String>,
+}
+
+/// Drops repeated findings. A value set in `defaults` is checked once per stage that inherits it,
+/// but it is one problem in one place: the same rule, span and message is reported once.
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::new();
+        diags
+            .iter()
+            .map(|d| {
+                seen.insert((
+                    d.rule,
+                    d.source.as_ref().map(|s| &*s.name),
+                    d.span.start,
+                    d.span.end,
+                    d.message.as_str(),
+                ))
+            })
+            .collect()
+    };
+    let mut flags = keep.into_iter();
+    diags.retain(|_| flags.next().unwrap_or(true));
 }
 
 impl Linter {

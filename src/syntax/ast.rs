@@ -74,6 +74,9 @@ pub struct Node {
     pub children: Vec<Node>,
     /// The whole node, for findings about it as a whole.
     pub span: Span,
+    /// A finding already explains why this node's value is missing (e.g. a YAML mapping where a
+    /// name belongs), so the shape check does not report the absence again.
+    pub explained: bool,
 }
 
 impl Node {
@@ -84,6 +87,7 @@ impl Node {
             entries: Vec::new(),
             children: Vec::new(),
             span,
+            explained: false,
         }
     }
 

@@ -44,6 +44,7 @@ impl Ty {
             }
             Ty::Int { min, max } => format!("an integer from {min} to {max}"),
             Ty::Num { min, max } if max.is_infinite() => format!("a number of at least {min}"),
+            Ty::Num { max, min } if min.is_infinite() => format!("a number of at most {max}"),
             Ty::Num { min, max } => format!("a number from {min} to {max}"),
             Ty::Bool => "#true or #false".into(),
             Ty::Duration => "a duration like \"90s\", \"15m\", \"2h\" or \"1d\"".into(),
@@ -158,6 +159,8 @@ pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
 pub const GATE_BY: &[&str] = &["human", "any"];
 pub const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
 pub const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
+/// Field names the approval form (MCP elicitation) uses for itself; a question may not take one.
+pub const RESERVED_QUESTION_IDS: &[&str] = &["decision", "feedback"];
 
 pub static VERSION: Spec = leaf("version", Args::One(Ty::Int { min: 1, max: 1 }));
 pub static SUMMARY: Spec = Spec {

@@ -1,12 +1,12 @@
 //! Checks a syntax tree against the known keys: `unknown-key`, `duplicate-key`, `missing-key`,
 //! `bad-value` and `bad-name`. After this pass, lowering may trust every value it reads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::ast::{Node, Spanned, Value};
 use super::keys::{self, Args, Spec, Ty};
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::lint::registry::Rule;
+use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::source::SourceFile;
 
 /// Checks `node` and everything under it against `spec`.
@@ -91,10 +91,10 @@ impl Checker<'_> {
     fn node(&mut self, node: &Node, spec: &'static Spec) {
         let name = spec.name;
         self.args(node, spec);
-        // Properties.
-        let mut seen: Vec<&Spanned<String>> = Vec::new();
+        // Properties. Hash maps keep a node with thousands of keys linear.
+        let mut seen: HashMap<&str, &Spanned<String>> = HashMap::new();
         for (key, value) in node.props() {
-            if let Some(first) = seen.iter().find(|k| k.value == key.value) {
+            if let Some(first) = seen.get(key.value.as_str()) {
                 self.push(
                     Diagnostic::new(
                         Rule::DuplicateKey,
@@ -107,7 +107,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.push(key);
+            seen.insert(&key.value, key);
             if let Some(prop) = spec.prop(&key.value) {
                 self.value(value, prop.ty, &format!("`{}`", key.value));
             } else if spec.lang_props && keys::is_lang_code(&key.value) {
@@ -140,7 +140,7 @@ impl Checker<'_> {
             }
         }
         // Children.
-        let mut seen: Vec<&Node> = Vec::new();
+        let mut seen: HashMap<&str, &Node> = HashMap::new();
         for child in &node.children {
             let cname = &child.name.value;
             let Some(cspec) = spec.child(cname) else {
@@ -164,7 +164,7 @@ impl Checker<'_> {
                 continue;
             };
             if !cspec.repeat
-                && let Some(first) = seen.iter().find(|n| n.name.value == *cname)
+                && let Some(first) = seen.get(cname.as_str())
             {
                 self.push(
                     Diagnostic::new(
@@ -178,11 +178,14 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.push(child);
+            seen.entry(cname).or_insert(child);
             self.node(child, cspec.spec);
         }
+        if std::ptr::eq(spec, &keys::GATE) {
+            self.question_ids(node);
+        }
         for c in spec.children.iter().filter(|c| c.required) {
-            if !node.children.iter().any(|n| n.name.value == c.spec.name) {
+            if !seen.contains_key(c.spec.name) {
                 let example = match c.spec.name {
                     "version" => "add `version 1`".to_string(),
                     "start" => "add `start \"<first stage>\"`".to_string(),
@@ -202,6 +205,48 @@ impl Checker<'_> {
         }
     }
 
+    /// Answers are keyed by question id, and the approval form adds fields of its own: ids must
+    /// be unique within a gate and may not take the form's names.
+    fn question_ids(&mut self, gate: &Node) {
+        let mut first: HashMap<&str, &Spanned<Value>> = HashMap::new();
+        for q in gate.children_named("question") {
+            let Some(id) = q.arg(0) else { continue };
+            let Value::String(name) = &id.value else {
+                continue;
+            };
+            if keys::RESERVED_QUESTION_IDS.contains(&name.as_str()) {
+                self.push(
+                    Diagnostic::new(
+                        Rule::BadName,
+                        self.source,
+                        id.span,
+                        format!(
+                            "question id `{name}` is reserved: the approval form uses `decision` and `feedback` for its own fields"
+                        ),
+                    )
+                    .with_help(format!(
+                        "rename the question, e.g. `{name}_note`; an answer under `{name}` would overwrite the person's {name}"
+                    )),
+                );
+            }
+            match first.get(name.as_str()) {
+                Some(prev) => self.push(
+                    Diagnostic::new(
+                        Rule::DuplicateKey,
+                        self.source,
+                        id.span,
+                        format!("question `{name}` is asked twice in this gate"),
+                    )
+                    .with_related(prev.span, "first asked here")
+                    .with_help("answers are keyed by question id: give each question its own id"),
+                ),
+                None => {
+                    first.insert(name, id);
+                }
+            }
+        }
+    }
+
     fn args(&mut self, node: &Node, spec: &'static Spec) {
         let name = spec.name;
         let args: Vec<&Spanned<Value>> = node.args().collect();
@@ -213,7 +258,8 @@ impl Checker<'_> {
         };
         let has_lang_text =
             spec.lang_props && node.props().any(|(k, _)| keys::is_lang_code(&k.value));
-        if args.len() < min || (spec.lang_props && args.is_empty() && !has_lang_text) {
+        let absent = args.len() < min || (spec.lang_props && args.is_empty() && !has_lang_text);
+        if absent && !node.explained {
             let what = ty.map_or_else(String::new, Ty::describe);
             self.push(
                 Diagnostic::new(
@@ -249,5 +295,55 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::diagnostic::Rule;
+    use crate::loader::load;
+    use crate::source::SourceFile;
+    use crate::syntax::ast::Format;
+
+    fn findings(text: &str, format: Format) -> Vec<(Rule, String)> {
+        let loaded = load(Arc::new(SourceFile::new("t", text)), format);
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| (d.rule, text[d.span.start..d.span.end].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn question_ids_are_unique_and_not_the_forms_own_fields() {
+        let kdl = "workflow \"w\" {\n version 1\n start \"a\"\n stage \"a\" {\n  gate {\n   question \"decision\" { text \"?\" }\n   question \"ok\" { text \"?\" }\n   question \"ok\" { text \"?\" }\n   question \"feedback\" { text \"?\" }\n  }\n  next \"done\"\n }\n end \"done\"\n}\n";
+        let yaml = "workflow: w\nversion: 1\nstart: a\nstages:\n  a:\n    gate:\n      questions:\n        - {id: decision, text: '?'}\n        - {id: ok, text: '?'}\n        - {id: ok, text: '?'}\n        - {id: feedback, text: '?'}\n    next: [done]\nends: [done]\n";
+        for (text, format, quote) in [(kdl, Format::Kdl, "\""), (yaml, Format::Yaml, "")] {
+            let q = |s: &str| format!("{quote}{s}{quote}");
+            assert_eq!(
+                findings(text, format),
+                [
+                    (Rule::BadName, q("decision")),
+                    (Rule::DuplicateKey, q("ok")),
+                    (Rule::BadName, q("feedback")),
+                ],
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_mapping_where_a_value_belongs_is_one_finding() {
+        let yaml = "workflow: {name: w}\nversion: 1\nstart: a\nstages:\n  a:\n    role: {name: helper}\n    next: [done]\nends: [done]\n";
+        let found = findings(yaml, Format::Yaml);
+        assert_eq!(
+            found,
+            [
+                (Rule::BadValue, "{name: w}".to_string()),
+                (Rule::BadValue, "{name: helper}".to_string())
+            ]
+        );
     }
 }

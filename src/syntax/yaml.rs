@@ -5,14 +5,14 @@
 //! property, one that is a child becomes a child node. The few places where YAML is written
 //! differently (`stages` map, `ends` list, `next` list, `questions` list) are handled by name.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use super::ast::{Entry, Node, Spanned, Value};
 use super::keys::{self, Spec};
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::lint::registry::Rule;
+use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::source::{CharIndex, SourceFile, Span};
 
 /// Nesting deeper than this is refused: no workflow needs it, and hostile input must not
@@ -60,52 +60,101 @@ impl YNode {
     }
 }
 
-/// Parses YAML text into a spanned tree; the first document only.
+/// A mapping being read: its entries, the key waiting for its value, and where each key was
+/// first given (so a repeated key is found in constant time, not by a scan of the entries).
+struct OpenMap {
+    entries: Vec<(YNode, YNode)>,
+    pending: Option<YNode>,
+    seen: HashMap<String, Span>,
+    span: Span,
+}
+
+enum Frame {
+    Seq(Vec<YNode>, Span),
+    Map(OpenMap),
+}
+
+/// Parses YAML text into a spanned tree. A file holds one document: a second one is refused
+/// where it starts.
+///
+/// saphyr-parser reads events without recursion; this loop builds the tree with an explicit
+/// stack, refuses nesting deeper than [`MAX_DEPTH`], and checks duplicate keys with a hash map,
+/// so any input is read in linear time and constant stack.
 pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<YNode> {
     let text = &*source.text;
     let chars = CharIndex::new(text);
     let to_span =
         |s: saphyr_parser::Span| Span::new(chars.byte(s.start.index()), chars.byte(s.end.index()));
-    enum Frame {
-        Seq(Vec<YNode>, Span),
-        Map(Vec<(YNode, YNode)>, Option<YNode>, Span),
-    }
+    let too_deep = |span: Span| {
+        Diagnostic::new(
+            Rule::Syntax,
+            source,
+            span,
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        )
+        .with_help("a workflow needs only a few levels: stages → stage → gate → questions")
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<YNode> = None;
+    let mut ended = false;
     for item in Parser::new_from_str(text) {
         let (event, span) = match item {
             Ok(ev) => ev,
             Err(err) => {
                 let at = chars.byte(err.marker().index());
-                diags.push(Diagnostic::new(
-                    Rule::Syntax,
-                    source,
-                    Span::new(at, at + 1),
-                    err.info().to_string(),
-                ));
+                let span = Span::new(at, at + 1);
+                // The scanner stops flow collections (`[[[...`) at 255 levels with its own words.
+                diags.push(if err.info() == "recursion limit exceeded" {
+                    too_deep(span)
+                } else {
+                    Diagnostic::new(Rule::Syntax, source, span, err.info().to_string())
+                });
                 return None;
             }
         };
         let span = to_span(span);
         let done = match event {
+            Event::DocumentStart(_) if ended => {
+                let at = if text[span.start..].starts_with("---") {
+                    span
+                } else {
+                    Span::new(span.start, span.start)
+                };
+                diags.push(
+                    Diagnostic::new(
+                        Rule::Syntax,
+                        source,
+                        at,
+                        "a second YAML document: a maestro file holds one workflow",
+                    )
+                    .with_help(
+                        "move the second workflow into a file of its own, or remove the `---` line",
+                    ),
+                );
+                return root;
+            }
+            Event::DocumentEnd => {
+                ended = true;
+                None
+            }
             Event::Scalar(v, style, _, tag) => Some(YNode {
                 kind: YKind::Scalar(scalar(&v, style, tag.is_some())),
                 span,
             }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if stack.len() >= MAX_DEPTH {
-                    diags.push(Diagnostic::new(
-                        Rule::Syntax,
-                        source,
-                        span,
-                        format!("nesting deeper than {MAX_DEPTH} levels"),
-                    ));
+                    diags.push(too_deep(span));
                     return None;
                 }
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Frame::Seq(Vec::new(), span)
                 } else {
-                    Frame::Map(Vec::new(), None, span)
+                    Frame::Map(OpenMap {
+                        entries: Vec::new(),
+                        pending: None,
+                        seen: HashMap::new(),
+                        span,
+                    })
                 });
                 None
             }
@@ -114,9 +163,9 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
                     kind: YKind::Seq(items),
                     span: Span::new(start.start, span.end.max(start.end)),
                 }),
-                Some(Frame::Map(entries, _, start)) => Some(YNode {
-                    kind: YKind::Map(entries),
-                    span: Span::new(start.start, span.end.max(start.end)),
+                Some(Frame::Map(map)) => Some(YNode {
+                    kind: YKind::Map(map.entries),
+                    span: Span::new(map.span.start, span.end.max(map.span.end)),
                 }),
                 None => None,
             },
@@ -132,19 +181,17 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
                 );
                 return None;
             }
-            Event::DocumentEnd if root.is_some() => break,
             _ => None,
         };
         if let Some(node) = done {
             match stack.last_mut() {
                 None => root = Some(node),
                 Some(Frame::Seq(items, _)) => items.push(node),
-                Some(Frame::Map(entries, pending, _)) => match pending.take() {
-                    None => *pending = Some(node),
+                Some(Frame::Map(map)) => match map.pending.take() {
+                    None => map.pending = Some(node),
                     Some(key) => {
                         let name = key.key_text();
-                        if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == name)
-                        {
+                        if let Some(&first) = map.seen.get(&name) {
                             diags.push(
                                 Diagnostic::new(
                                     Rule::DuplicateKey,
@@ -152,11 +199,12 @@ pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Opti
                                     key.span,
                                     format!("`{name}` is given twice in this mapping"),
                                 )
-                                .with_related(first.span, "first given here")
+                                .with_related(first, "first given here")
                                 .with_help("remove one of them; YAML would silently keep only one"),
                             );
                         } else {
-                            entries.push((key, node));
+                            map.seen.insert(name, key.span);
+                            map.entries.push((key, node));
                         }
                     }
                 },
@@ -238,6 +286,8 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<No
                         name: None,
                         value: v,
                     });
+                } else {
+                    root.explained = true;
                 }
             }
             "stages" => r.stages(value, &mut root),
@@ -251,6 +301,8 @@ pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<No
         }
     }
     if !named {
+        // This finding is the whole story: the shape check must not add "needs a value".
+        root.explained = true;
         r.diags.push(
             Diagnostic::new(
                 Rule::MissingKey,
@@ -426,7 +478,18 @@ impl Reshaper<'_> {
             Spanned::new(spec.name.to_string(), key.span),
             Span::new(key.span.start, value.span.end.max(key.span.end)),
         );
-        self.body(value, spec, &mut child);
+        // A node that takes only values (`role`, `start`, `version`...) cannot read a mapping:
+        // say so once, at the mapping, instead of "needs a value" plus an unknown key per entry.
+        let values_only = spec.props.is_empty() && spec.children.is_empty() && !spec.lang_props;
+        if values_only && matches!(value.kind, YKind::Map(_)) {
+            self.bad_shape(
+                value,
+                &format!("`{}` takes a single value here, not a mapping", spec.name),
+            );
+            child.explained = true;
+        } else {
+            self.body(value, spec, &mut child);
+        }
         parent.children.push(child);
     }
 
@@ -450,6 +513,8 @@ impl Reshaper<'_> {
                                             value: v,
                                         },
                                     );
+                                } else {
+                                    next.explained = true;
                                 }
                             }
                             "on" | "when" => {
@@ -502,6 +567,8 @@ impl Reshaper<'_> {
                                     value: v,
                                 },
                             );
+                        } else {
+                            q.explained = true;
                         }
                     }
                     "options" if matches!(v.kind, YKind::Map(_)) => {
@@ -607,9 +674,48 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let text = "[".repeat(10_000);
+        for text in [
+            "[".repeat(10_000),
+            "{a: ".repeat(10_000),
+            "- ".repeat(10_000),
+            (0..200)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect(),
+        ] {
+            let (root, diags) = tree(&text);
+            assert!(root.is_none());
+            assert_eq!(diags.len(), 1, "{diags:?}");
+            assert_eq!(diags[0].rule, Rule::Syntax);
+            assert_eq!(diags[0].message, "nesting deeper than 64 levels");
+        }
+    }
+
+    #[test]
+    fn a_second_document_is_refused_at_its_marker() {
+        let text = "a: 1\n---\nb: 2\n";
+        let (root, diags) = tree(text);
+        assert!(root.is_some(), "the first document is still read");
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].span.start, 5);
+        let (_, diags) = tree("a: 1\n...\n");
+        assert!(diags.is_empty(), "an end marker alone is fine: {diags:?}");
+    }
+
+    #[test]
+    fn many_keys_are_checked_in_linear_time() {
+        // 100,000 keys took minutes with a scan per key; with a hash map this is instant.
+        let mut text: String = (0..100_000).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k7: again\n");
         let (root, diags) = tree(&text);
-        assert!(root.is_none());
-        assert_eq!(diags[0].rule, Rule::Syntax);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].rule, Rule::DuplicateKey);
+        let Some(YNode {
+            kind: YKind::Map(entries),
+            ..
+        }) = root
+        else {
+            panic!("a mapping")
+        };
+        assert_eq!(entries.len(), 100_000);
     }
 }

@@ -41,11 +41,14 @@ pub fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow 
                 if let Some(name) = str_arg(child, Ty::Str) {
                     let mut s = settings(child);
                     merge(&mut s, &defaults);
+                    let next: Vec<Edge> = child.children_named("next").filter_map(edge).collect();
+                    let invalid_next = child.children_named("next").count() - next.len();
                     wf.stages.push(Stage {
                         name,
                         title: child.child("title").map(texts),
                         settings: s,
-                        next: child.children_named("next").filter_map(edge).collect(),
+                        next,
+                        invalid_next,
                         span: child.span,
                     });
                 }
@@ -254,14 +257,12 @@ fn vote(node: &Node) -> Vote {
 }
 
 fn gate(node: &Node) -> Gate {
-    let by = match node
+    let by = node
         .child("by")
         .and_then(|b| b.arg(0))
         .and_then(|v| v.value.as_str())
-    {
-        Some("any") => GateBy::Any,
-        _ => GateBy::Human,
-    };
+        .and_then(GateBy::parse)
+        .unwrap_or(GateBy::Human);
     let timeout = node.child("timeout");
     Gate {
         by,
@@ -271,12 +272,7 @@ fn gate(node: &Node) -> Gate {
             .and_then(keys::parse_duration),
         on_timeout: timeout
             .and_then(|t| prop_str(t, &keys::TIMEOUT, "on-timeout"))
-            .and_then(|v| match v.value.as_str() {
-                "reject" => Some(OnTimeout::Reject),
-                "revise" => Some(OnTimeout::Revise),
-                "approve" => Some(OnTimeout::Approve),
-                _ => None,
-            }),
+            .and_then(|v| OnTimeout::parse(&v.value)),
         questions: node
             .children_named("question")
             .filter_map(question)

@@ -162,6 +162,9 @@ pub struct Stage {
     pub title: Option<Texts>,
     pub settings: Settings,
     pub next: Vec<Edge>,
+    /// `next` entries with no usable target (a shape finding already says why). The graph rules
+    /// stay quiet about this stage's exits rather than echo that finding.
+    pub invalid_next: usize,
     pub span: Span,
 }
 
@@ -260,16 +263,6 @@ pub enum GateBy {
     Any,
 }
 
-impl GateBy {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            GateBy::Human => "human",
-            GateBy::Any => "any",
-        }
-    }
-}
-
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
@@ -280,7 +273,36 @@ pub enum OnTimeout {
     Approve,
 }
 
+impl GateBy {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<GateBy> {
+        Some(match s {
+            "human" => GateBy::Human,
+            "any" => GateBy::Any,
+            _ => return None,
+        })
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GateBy::Human => "human",
+            GateBy::Any => "any",
+        }
+    }
+}
+
 impl OnTimeout {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<OnTimeout> {
+        Some(match s {
+            "reject" => OnTimeout::Reject,
+            "revise" => OnTimeout::Revise,
+            "approve" => OnTimeout::Approve,
+            _ => return None,
+        })
+    }
+
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -322,16 +344,6 @@ pub enum Priority {
 
 impl Priority {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Priority::Critical => "critical",
-            Priority::High => "high",
-            Priority::Medium => "medium",
-            Priority::Low => "low",
-        }
-    }
-
-    #[must_use]
     pub fn parse(s: &str) -> Option<Priority> {
         Some(match s {
             "critical" => Priority::Critical,
@@ -340,6 +352,16 @@ impl Priority {
             "low" => Priority::Low,
             _ => return None,
         })
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Priority::Critical => "critical",
+            Priority::High => "high",
+            Priority::Medium => "medium",
+            Priority::Low => "low",
+        }
     }
 }
 
@@ -382,5 +404,78 @@ impl Edge {
         self.on
             .as_ref()
             .map_or(stage.default_event(), |o| o.value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_serde_and_refuse_unknown_values() {
+        fn round<T>(values: &[T], name: impl Fn(T) -> &'static str)
+        where
+            T: Copy + PartialEq + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+        {
+            for &v in values {
+                let json = serde_json::to_value(v).unwrap();
+                assert_eq!(json, serde_json::Value::from(name(v)));
+                assert_eq!(serde_json::from_value::<T>(json).unwrap(), v);
+            }
+            // An unknown value (or a differently cased one) is an error, never a default.
+            assert!(serde_json::from_str::<T>("\"bogus\"").is_err());
+            assert!(
+                serde_json::from_str::<T>(&format!("\"{}\"", name(values[0]).to_uppercase()))
+                    .is_err()
+            );
+        }
+        round(
+            &[
+                Topology::Sas,
+                Topology::Centralized,
+                Topology::Independent,
+                Topology::Decentralized,
+                Topology::Hybrid,
+            ],
+            Topology::as_str,
+        );
+        round(&[GateBy::Human, GateBy::Any], GateBy::as_str);
+        round(
+            &[OnTimeout::Reject, OnTimeout::Revise, OnTimeout::Approve],
+            OnTimeout::as_str,
+        );
+        round(
+            &[
+                Priority::Critical,
+                Priority::High,
+                Priority::Medium,
+                Priority::Low,
+            ],
+            Priority::as_str,
+        );
+    }
+
+    #[test]
+    fn parse_and_as_str_agree_with_the_keys_table() {
+        use crate::syntax::keys;
+        for s in keys::TOPOLOGIES {
+            assert_eq!(Topology::parse(s).map(Topology::as_str), Some(*s));
+        }
+        for s in keys::GATE_BY {
+            assert_eq!(GateBy::parse(s).map(GateBy::as_str), Some(*s));
+        }
+        for s in keys::ON_TIMEOUT {
+            assert_eq!(OnTimeout::parse(s).map(OnTimeout::as_str), Some(*s));
+        }
+        for s in keys::PRIORITIES {
+            assert_eq!(Priority::parse(s).map(Priority::as_str), Some(*s));
+        }
+    }
+
+    #[test]
+    fn json_schemas_list_exactly_the_values() {
+        let schema = serde_json::to_value(schemars::schema_for!(OnTimeout)).unwrap();
+        let values = schema["enum"].as_array().cloned().unwrap_or_default();
+        assert_eq!(values, ["reject", "revise", "approve"]);
     }
 }

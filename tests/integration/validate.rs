@@ -417,3 +417,126 @@ fn kdl_and_yaml_pairs_lower_to_the_same_workflow() {
         dir.display()
     );
 }
+
+/// Inputs that overflowed the stack (issue 9) or nest past the limit, in both formats.
+fn bombs() -> Vec<(&'static str, String)> {
+    let ladder: String = (0..200)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    vec![
+        // The 2 KB file that killed `maestro serve`: `/*` and 2,000 more `/` and `*`.
+        ("comments.kdl", format!("/*{}", "/*".repeat(1000))),
+        ("comment-stars.kdl", format!("/*{}", "*/*".repeat(5000))),
+        (
+            "braces.kdl",
+            format!("workflow \"w\" {}", "{ a ".repeat(10_000)),
+        ),
+        (
+            "children.kdl",
+            format!(
+                "workflow \"w\" {{\n{}{}}}\n",
+                "a {\n".repeat(5000),
+                "}\n".repeat(5000)
+            ),
+        ),
+        (
+            "slashdash.kdl",
+            format!("workflow \"w\" {{\n{}a\n}}\n", "/- ".repeat(20_000)),
+        ),
+        (
+            "slashdash-children.kdl",
+            format!("workflow \"w\" {}", "/- { ".repeat(10_000)),
+        ),
+        ("close-braces.kdl", "}".repeat(20_000)),
+        ("properties.kdl", "a=".repeat(20_000)),
+        (
+            "flow.yaml",
+            format!("workflow: w\nx: {}", "[".repeat(10_000)),
+        ),
+        (
+            "flow-maps.yaml",
+            format!("workflow: w\nx: {}", "{a: ".repeat(10_000)),
+        ),
+        ("block.yaml", ladder),
+        (
+            "dashes.yaml",
+            format!("workflow: w\nx:\n{}a\n", "- ".repeat(10_000)),
+        ),
+    ]
+}
+
+#[test]
+fn nesting_bombs_are_syntax_findings_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in bombs() {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let out = Test::new()
+            .args(&["validate", "--format", "json", path.to_str().unwrap()])
+            .run();
+        // A signal (stack overflow) shows as -1, a panic as 101.
+        assert_eq!(out.code, 1, "{name}: exit {}\n{}", out.code, out.stderr);
+        let rules: Vec<String> = out
+            .json_lines()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(rules.iter().any(|r| r == "syntax"), "{name}: {rules:?}");
+    }
+}
+
+/// `maestro serve` compiles workflows on tokio workers, whose stacks are 2 MiB: linting must
+/// fit there, in a debug build too.
+#[test]
+fn bombs_lint_on_a_two_megabyte_stack() {
+    use maestro::home::Home;
+    use maestro::lint::Linter;
+    use maestro::syntax::ast::Format;
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut linter = Linter::new(Home::builtin());
+            for (name, text) in bombs() {
+                let format = Format::from_path(name).unwrap_or(Format::Kdl);
+                let loaded = linter.workflow_bytes(name, text.as_bytes(), format);
+                assert!(
+                    loaded.diagnostics.iter().any(|d| d.rule == Rule::Syntax),
+                    "{name}"
+                );
+            }
+        })
+        .unwrap();
+    worker.join().expect("linting the bombs panicked");
+}
+
+/// A long chain of stages is no bomb, but every graph walk over it must be iterative.
+#[test]
+fn a_chain_of_forty_thousand_stages_lints_on_a_two_megabyte_stack() {
+    use maestro::home::Home;
+    use maestro::lint::Linter;
+    use maestro::syntax::ast::Format;
+    let n = 40_000;
+    let mut text = String::from("workflow \"chain\" {\n version 1\n start \"s0\"\n");
+    for i in 0..n {
+        text.push_str(&format!(" stage \"s{i}\" {{ next \"s{}\" }}\n", i + 1));
+    }
+    text.push_str(&format!(
+        " stage \"s{n}\" {{ next \"s0\" }}\n end \"done\"\n}}\n"
+    ));
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut linter = Linter::new(Home::builtin());
+            let loaded = linter.workflow_bytes("chain.kdl", text.as_bytes(), Format::Kdl);
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| d.rule.id())
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let rules = worker.join().expect("linting the chain panicked");
+    // One loop through every stage, with no bound and no way to an end.
+    assert!(rules.contains(&"unbounded-loop"), "{rules:?}");
+    assert!(rules.contains(&"no-end"), "{rules:?}");
+}

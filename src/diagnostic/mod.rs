@@ -1,8 +1,14 @@
 //! Findings as plain data: a rule, a severity, a place and words. Renderers live in `render/`.
+//!
+//! A leaf module: it and `rules.rs` (the rule registry) import nothing but `source`, so every
+//! part of maestro (lint, loader, CLI, MCP, engine) can name rules and findings without an
+//! import cycle. `crate::lint::registry` re-exports [`Rule`] for older paths.
+
+pub mod rules;
 
 use serde::Serialize;
 
-use crate::lint::registry::Rule;
+pub use self::rules::Rule;
 use crate::source::{SourceFile, Span};
 use std::sync::Arc;
 
@@ -62,7 +68,7 @@ impl Diagnostic {
         Self {
             rule,
             severity: rule.severity(),
-            message: message.into(),
+            message: clip(message.into()),
             source: Some(Arc::clone(source)),
             span,
             label: None,
@@ -73,14 +79,14 @@ impl Diagnostic {
 
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(clip(help.into()));
         self
     }
 
     #[must_use]
     pub fn with_help_opt(mut self, help: Option<String>) -> Self {
-        if help.is_some() {
-            self.help = help;
+        if let Some(help) = help {
+            self.help = Some(clip(help));
         }
         self
     }
@@ -163,19 +169,74 @@ pub struct Record {
 /// Orders findings by file, then position, then rule, so output is stable.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        let ka = (
-            a.source.as_ref().map(|s| s.name.clone()),
-            a.span.start,
-            a.rule,
-        );
-        let kb = (
-            b.source.as_ref().map(|s| s.name.clone()),
-            b.span.start,
-            b.rule,
-        );
+        let ka = (a.source.as_ref().map(|s| &*s.name), a.span.start, a.rule);
+        let kb = (b.source.as_ref().map(|s| &*s.name), b.span.start, b.rule);
         ka.cmp(&kb)
     });
 }
+
+/// The most characters of a message or help. Messages quote what the file says, and a file can
+/// say a megabyte in one value.
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+fn clip(mut s: String) -> String {
+    if let Some((cut, _)) = s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+/// The most findings shown for one file. Past it, one more finding says how many were left
+/// out: a megabyte of hostile input can hold 200,000 problems, and nobody reads them all (the
+/// first ones are the ones to fix), while rendering them all takes seconds.
+pub const MAX_FINDINGS_PER_FILE: usize = 1000;
+
+/// Keeps the first [`MAX_FINDINGS_PER_FILE`] findings of each file (`diags` sorted by file) and
+/// adds, per file that had more, one finding that counts the rest. It carries the rule of the
+/// first error left out (or of the first warning), so the exit code stays what it would be.
+pub fn cap(diags: &mut Vec<Diagnostic>) {
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len().min(MAX_FINDINGS_PER_FILE + 1));
+    let mut i = 0;
+    let all = std::mem::take(diags);
+    while i < all.len() {
+        let name = all[i].source.as_ref().map(|s| s.name.clone());
+        let mut j = i;
+        while j < all.len() && all[j].source.as_ref().map(|s| &s.name) == name.as_ref() {
+            j += 1;
+        }
+        let group = &all[i..j];
+        out.extend(group.iter().take(MAX_FINDINGS_PER_FILE).cloned());
+        if let Some(left_out) = group.get(MAX_FINDINGS_PER_FILE..) {
+            let errors = left_out
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let first = left_out
+                .iter()
+                .find(|d| d.severity == Severity::Error)
+                .unwrap_or(&left_out[0]);
+            let mut note = first.clone();
+            note.message = format!(
+                "{} more findings in this file are not shown ({errors} errors, {} warnings)",
+                left_out.len(),
+                left_out.len() - errors
+            );
+            note.label = None;
+            note.labels.clear();
+            note.help = Some(format!(
+                "maestro shows the first {MAX_FINDINGS_PER_FILE} findings of a file; fix these and validate again"
+            ));
+            out.push(note);
+        }
+        i = j;
+    }
+    *diags = out;
+}
+
+/// Past this many candidates "did you mean" gives no suggestion: comparing every unknown name
+/// of a huge file with every known one would be quadratic.
+pub const MAX_SUGGESTION_CANDIDATES: usize = 500;
 
 /// "did you mean" help: the closest candidate within a small edit distance.
 #[must_use]
@@ -183,10 +244,22 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    let candidates: Vec<&str> = candidates
+        .into_iter()
+        .take(MAX_SUGGESTION_CANDIDATES + 1)
+        .collect();
+    if candidates.len() > MAX_SUGGESTION_CANDIDATES || word.len() > 256 {
+        return None;
+    }
+    let limit = 2.max(word.len() / 4);
+    let chars = word.chars().count();
     let mut best: Option<(f64, &str)> = None;
     for cand in candidates {
         let score = strsim::jaro_winkler(word, cand);
-        let close = score >= 0.8 || strsim::levenshtein(word, cand) <= 2.max(word.len() / 4);
+        // The edit distance is at least the difference in length: skip it when that is too far.
+        let close = score >= 0.8
+            || (chars.abs_diff(cand.chars().count()) <= limit
+                && strsim::levenshtein(word, cand) <= limit);
         if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, cand));
         }
@@ -206,5 +279,9 @@ mod tests {
             Some("did you mean `hypothesize`?")
         );
         assert_eq!(did_you_mean("zzzzzzzz", cands), None);
+        let many: Vec<String> = (0..=MAX_SUGGESTION_CANDIDATES)
+            .map(|i| format!("s{i}"))
+            .collect();
+        assert_eq!(did_you_mean("s1x", many.iter().map(String::as_str)), None);
     }
 }
