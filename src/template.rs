@@ -116,6 +116,16 @@ pub fn parse<'s>(
     env.template_from_named_str(name, text)
 }
 
+/// Renders a role template through [`parse`], so a hostile role file is refused rather than
+/// rendered (the engine's briefs and the consult layer's framing both come here).
+///
+/// # Errors
+/// A refused or broken template, or a render failure.
+pub fn render(name: &str, text: &str, ctx: &serde_json::Value) -> Result<String, minijinja::Error> {
+    let env = environment();
+    parse(&env, name, text)?.render(ctx)
+}
+
 /// Where `var` is first read as a variable inside a `{{ }}` or `{% %}` tag.
 #[must_use]
 pub fn find_variable(text: &str, var: &str) -> Span {

@@ -208,9 +208,7 @@ pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Fa
         "outputs": {}, "feedback": [], "context": "", "facts": [], "errors": [],
         "constraints": [], "files": [], "schema": "", "lang": "en",
     });
-    let role_text = crate::template::environment()
-        .render_str(&template, &ctx)
-        .map_err(|e| {
+    let role_text = crate::template::render(role, &template, &ctx).map_err(|e| {
             Failure::new(
                 "role_render_failed",
                 format!("role `{role}` does not render: {e}"),

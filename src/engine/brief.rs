@@ -131,8 +131,7 @@ pub fn render(
     });
     let role = match &assets.role {
         Some(template) => {
-            let env = crate::template::environment();
-            env.render_str(template, &vars).map_err(|e| {
+            crate::template::render(&stage_name, template, &vars).map_err(|e| {
                 Failure::new(
                     "role_render_failed",
                     format!("the role of stage `{stage_name}` does not render: {e}"),

@@ -1839,3 +1839,27 @@ async fn answers_named_decision_or_feedback_cannot_smuggle_a_decision() {
     }
     client.cancel().await.unwrap();
 }
+
+/// A role file a hostile repository ships with thousands of operators in one tag would
+/// exhaust the stack when rendered; `consult` with that role refuses it and nothing is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_template_bomb_is_refused_not_rendered() {
+    let lab = Lab::new();
+    lab.write(
+        ".maestro/roles/bomb.md.j2",
+        &format!("{{{{ {} }}}}\n", vec!["1"; 5000].join(" + ")),
+    );
+    let client = lab.serve().await;
+    let r = call(
+        &client,
+        "consult",
+        json!({"prompt": "hi", "role": "bomb", "provider": "claude"}),
+    )
+    .await;
+    let text = err_text(&r);
+    assert!(text.contains("role_render_failed"), "{text}");
+    assert_eq!(lab.calls("claude"), 0);
+    // The server is still there.
+    assert!(!client.list_all_tools().await.unwrap().is_empty());
+    client.cancel().await.unwrap();
+}
