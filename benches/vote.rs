@@ -29,7 +29,9 @@ fn main() {
                 let right = rng.lock().expect("rng").random_bool(p);
                 async move {
                     tokio::time::sleep(latency).await;
-                    Ok::<_, String>(if right { "right" } else { "wrong" }.to_string())
+                    Ok::<_, maestro::quality::vote::SampleError>(
+                        if right { "right" } else { "wrong" }.to_string(),
+                    )
                 }
             },
             &cfg,

@@ -411,7 +411,16 @@ mod tests {
         std::fs::write(tmp.path().join("w/x.kdl"), "secret").unwrap();
         let mut home = Home::builtin();
         home.push_front(tmp.path().join("w/workflows/sub"), Origin::Explicit);
-        for bad in ["../x", "../../w/x", "a/b", "A", "", ".hidden", "x\0", &"a".repeat(65)] {
+        for bad in [
+            "../x",
+            "../../w/x",
+            "a/b",
+            "A",
+            "",
+            ".hidden",
+            "x\0",
+            &"a".repeat(65),
+        ] {
             assert!(home.find(Kind::Workflow, bad).unwrap().is_none(), "{bad}");
         }
         assert!(valid_name("stage1_example-analysis"));
@@ -422,7 +431,10 @@ mod tests {
         let mut files = BTreeMap::new();
         files.insert("roles/judge.md.j2".to_string(), b"pinned judge".to_vec());
         let (home, log) = Home::pinned(files).recording();
-        assert_eq!(home.find(Kind::Role, "judge").unwrap().unwrap().bytes, b"pinned judge");
+        assert_eq!(
+            home.find(Kind::Role, "judge").unwrap().unwrap().bytes,
+            b"pinned judge"
+        );
         assert!(home.find(Kind::Role, "example_analyst").unwrap().is_none());
         assert_eq!(home.names(Kind::Role), ["judge"]);
         assert_eq!(log.lock().unwrap().len(), 1);

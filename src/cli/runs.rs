@@ -173,23 +173,24 @@ pub(super) fn upgrade(args: &UpgradeArgs, engine: &Engine) -> i32 {
     if !args.json {
         print_out(&text);
     }
-    let agreed = args.yes || {
-        let stdin = std::io::stdin();
-        if stdin.is_terminal() {
-            print_err("move the run to the current version? [y/N] ");
-            let mut line = String::new();
-            let _ = stdin.lock().read_line(&mut line);
-            matches!(line.trim(), "y" | "Y" | "yes")
-        } else {
-            print_err(
-                "error: not moved: confirm at a terminal, or pass --yes after reading the changes\n",
-            );
-            if args.json {
-                print_out(&format!("{}\n", to_json(&preview)));
+    let agreed = args.yes
+        || {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                print_err("move the run to the current version? [y/N] ");
+                let mut line = String::new();
+                let _ = stdin.lock().read_line(&mut line);
+                matches!(line.trim(), "y" | "Y" | "yes")
+            } else {
+                print_err(
+                    "error: not moved: confirm at a terminal, or pass --yes after reading the changes\n",
+                );
+                if args.json {
+                    print_out(&format!("{}\n", to_json(&preview)));
+                }
+                return EXIT_USAGE;
             }
-            return EXIT_USAGE;
-        }
-    };
+        };
     if !agreed {
         print_err("not moved\n");
         return EXIT_OK;

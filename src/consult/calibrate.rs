@@ -58,17 +58,24 @@ impl Oracle {
     }
 }
 
-/// What to calibrate.
-#[derive(Debug, Clone, Default)]
+/// What to calibrate (the `calibrate` tool's arguments; `///` lines reach the model).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CalibrateAsk {
+    /// Per-step accuracy.
     pub p: Option<f64>,
+    /// Or sample this to estimate p.
     pub step_prompt: Option<String>,
+    /// `{"expected": …}` or `{"schema": {…}}`.
+    #[serde(rename = "oracle_check")]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, Value>>")]
     pub oracle: Option<Oracle>,
+    /// Default 10, at most 50.
     pub samples: Option<u32>,
     pub provider: Option<String>,
+    /// 0..1, whole task.
     pub target: f64,
     pub steps: f64,
-    /// A micro-step whose red flags apply to samples.
     pub step: Option<String>,
     pub cost_per_sample: Option<f64>,
     pub run_id: Option<String>,
@@ -136,17 +143,16 @@ pub async fn run(
             let mut judged = Vec::new();
             let mut stopped = None;
             for _ in 0..n {
-                if let (Some(e), Some(id)) = (engine, ask.run_id.clone()) {
-                    if let Err(f) = e
+                if let (Some(e), Some(id)) = (engine, ask.run_id.clone())
+                    && let Err(f) = e
                         .blocking(move |e| e.charge_consults(&id, 1, "calibration sample"))
                         .await
-                    {
-                        if judged.is_empty() {
-                            return Err(f);
-                        }
-                        stopped = Some(f.message);
-                        break;
+                {
+                    if judged.is_empty() {
+                        return Err(f);
                     }
+                    stopped = Some(f.message);
+                    break;
                 }
                 let req = Request {
                     provider: provider.clone(),

@@ -7,13 +7,15 @@ use crate::engine::{Engine, Failure, RunEvent};
 use crate::quality::coordinate::{self, Degradation, Recommendation};
 use crate::quality::redflag::{self, AnswerFormat, ExtraRule, Flag, RuleSet};
 
-/// What to check.
-#[derive(Debug, Clone, Default)]
+/// What to check (the `red_flag` tool's arguments; `///` lines reach the model).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RedFlagAsk {
     pub content: String,
     pub format: Option<AnswerFormat>,
+    #[serde(default)]
     pub rules: Vec<ExtraRule>,
-    /// Use this stage's `red-flags` (of the workflow version `run_id` is pinned to).
+    /// Its `red-flags` (needs run_id).
     pub stage: Option<String>,
     pub run_id: Option<String>,
 }
@@ -73,14 +75,16 @@ pub fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
     })
 }
 
-/// What to coordinate.
-#[derive(Debug, Clone, Default)]
+/// What to coordinate (the `coordinate` tool's arguments; `///` lines reach the model).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CoordinateAsk {
     pub task: String,
     pub code_context: Option<String>,
     pub error_logs: Option<String>,
     pub stage: Option<String>,
     pub run_id: Option<String>,
+    /// 0..1, doing it alone.
     pub baseline_confidence: Option<f64>,
 }
 

@@ -59,10 +59,7 @@ pub(crate) fn unknown_provider(name: &str, set: &ProviderSet) -> Failure {
         // Configured, but refused for what is wrong in providers.yaml: say that.
         return Failure::new(
             "provider_config",
-            format!(
-                "provider `{name}` is not usable: {}",
-                problems.join("; ")
-            ),
+            format!("provider `{name}` is not usable: {}", problems.join("; ")),
             "fix its entry in conf/providers.yaml (`maestro doctor` lists every problem)",
         );
     }
@@ -209,12 +206,12 @@ pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Fa
         "constraints": [], "files": [], "schema": "", "lang": "en",
     });
     let role_text = crate::template::render(role, &template, &ctx).map_err(|e| {
-            Failure::new(
-                "role_render_failed",
-                format!("role `{role}` does not render: {e}"),
-                "run `maestro validate` and fix the role template",
-            )
-        })?;
+        Failure::new(
+            "role_render_failed",
+            format!("role `{role}` does not render: {e}"),
+            "run `maestro validate` and fix the role template",
+        )
+    })?;
     Ok(format!("{role_text}\n\n{prompt}"))
 }
 
@@ -448,7 +445,9 @@ pub async fn ensemble(
             provider,
             kind: crate::providers::ErrorKind::Malformed,
             message,
-            help: "flagged answers are discarded, never repaired; ask again or ask another provider".into(),
+            help:
+                "flagged answers are discarded, never repaired; ask again or ask another provider"
+                    .into(),
         });
     }
     if out.answers.is_empty() {

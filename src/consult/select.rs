@@ -12,12 +12,19 @@ use crate::providers::{ProviderSet, Request};
 use crate::quality::redflag::RuleSet;
 use crate::quality::select::{self, Candidate, Mode, Selection, Signals};
 
-/// What to select from.
-#[derive(Debug, Clone, Default)]
+/// What to select from (the `select` tool's arguments; `///` lines reach the model).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SelectAsk {
+    /// `{id, content, provider}`.
+    #[schemars(with = "Vec<BTreeMap<String, serde_json::Value>>")]
     pub candidates: Vec<Candidate>,
+    #[serde(default)]
     pub mode: Mode,
+    /// Candidate id → tests passed.
+    #[serde(default)]
     pub test_results: BTreeMap<String, bool>,
+    #[serde(default)]
     pub lint_results: BTreeMap<String, f64>,
     pub judge_provider: Option<String>,
     pub run_id: Option<String>,

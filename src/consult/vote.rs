@@ -14,16 +14,21 @@ use crate::quality::redflag::RuleSet;
 use crate::quality::steps;
 use crate::quality::vote::{self, Format, SampleError, VoteConfig, VoteResult};
 
-/// What to vote on.
-#[derive(Debug, Clone, Default)]
+/// What to vote on (the `vote` tool's arguments; `///` lines reach the model).
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VoteAsk {
     pub question: String,
+    /// Default: the step's, the stage's, or 3.
     pub k: Option<u32>,
+    #[serde(default)]
     pub providers: Vec<String>,
     pub max_samples: Option<u32>,
     pub format: Option<Format>,
+    /// JSON Schema for answers.
+    #[schemars(with = "Option<std::collections::BTreeMap<String, Value>>")]
     pub schema: Option<Value>,
-    /// A micro-step name: its schema, red flags and k.
+    /// Micro-step, e.g. s1_spec_extract.
     pub step: Option<String>,
     pub run_id: Option<String>,
 }

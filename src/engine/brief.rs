@@ -130,15 +130,13 @@ pub fn render(
         "lang": lang,
     });
     let role = match &assets.role {
-        Some(template) => {
-            crate::template::render(&stage_name, template, &vars).map_err(|e| {
-                Failure::new(
-                    "role_render_failed",
-                    format!("the role of stage `{stage_name}` does not render: {e}"),
-                    "run `maestro validate` and fix the role template",
-                )
-            })?
-        }
+        Some(template) => crate::template::render(&stage_name, template, &vars).map_err(|e| {
+            Failure::new(
+                "role_render_failed",
+                format!("the role of stage `{stage_name}` does not render: {e}"),
+                "run `maestro validate` and fix the role template",
+            )
+        })?,
         None => String::new(),
     };
     let gate = stage.settings.gate.as_ref().map(|g| g.by);

@@ -63,7 +63,11 @@ impl Snapshot {
             h.update(part);
         }
         for f in &files {
-            for part in [f.kind.dir().as_bytes(), f.name.as_bytes(), f.text.as_bytes()] {
+            for part in [
+                f.kind.dir().as_bytes(),
+                f.name.as_bytes(),
+                f.text.as_bytes(),
+            ] {
                 h.update((part.len() as u64).to_le_bytes());
                 h.update(part);
             }
@@ -399,12 +403,7 @@ fn compile(home: &Home, name: &str, display: &str, bytes: &[u8]) -> Result<Compi
             text: String::from_utf8_lossy(&a.bytes).into_owned(),
         })
         .collect();
-    let snapshot = Snapshot::new(
-        name,
-        display,
-        loaded.source.text.to_string(),
-        files,
-    );
+    let snapshot = Snapshot::new(name, display, loaded.source.text.to_string(), files);
     Ok(Compiled {
         loaded,
         snapshot: Arc::new(snapshot),

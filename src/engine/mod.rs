@@ -50,7 +50,7 @@ pub use failure::Failure;
 pub use library::Library;
 pub use model::{Actor, Approval, DecisionKind, DecisionText, Run, RunContext, RunStatus};
 pub use ops::upgrade::{Upgrade, UpgradePreview};
-pub use ops::{Decided, StartRequest, Started, Submitted, SubmitOutcome};
+pub use ops::{Decided, StartRequest, Started, SubmitOutcome, Submitted};
 pub use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;

@@ -198,7 +198,9 @@ impl Engine {
     /// # Errors
     /// A state-file failure.
     pub fn outcomes(&self) -> Result<Vec<crate::quality::coordinate::Outcome>, Failure> {
-        let events: Vec<Logged> = self.store.read(|tx| tx.events(None).map_err(Failure::from))?;
+        let events: Vec<Logged> = self
+            .store
+            .read(|tx| tx.events(None).map_err(Failure::from))?;
         Ok(events
             .iter()
             .filter_map(|e| match &e.event {
@@ -227,7 +229,9 @@ impl Engine {
     ) -> Result<crate::engine::metrics::Metrics, Failure> {
         let events = match run_id {
             Some(id) => self.log(id)?,
-            None => self.store.read(|tx| tx.events(None).map_err(Failure::from))?,
+            None => self
+                .store
+                .read(|tx| tx.events(None).map_err(Failure::from))?,
         };
         Ok(crate::engine::metrics::compute(&events))
     }

@@ -312,7 +312,10 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
     std::fs::write(
         tmp.path().join("home/workflows/t.kdl"),
         FLOW.replace("title \"Alpha\"", "title \"Alpha two\"")
-            .replace("gate {\n            by \"human\"", "gate {\n            by \"any\""),
+            .replace(
+                "gate {\n            by \"human\"",
+                "gate {\n            by \"any\"",
+            ),
     )
     .unwrap();
     assert_eq!(engine.brief(&id).unwrap().title, "Alpha");
@@ -331,7 +334,10 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
         preview.changes
     );
     let moved = engine.upgrade(&id, &preview.to).unwrap();
-    assert_eq!(moved.run.workflow_version.as_deref(), Some(preview.to.as_str()));
+    assert_eq!(
+        moved.run.workflow_version.as_deref(),
+        Some(preview.to.as_str())
+    );
     assert_eq!(engine.brief(&id).unwrap().title, "Alpha two");
     assert!(
         engine
@@ -340,7 +346,10 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
             .iter()
             .any(|e| matches!(e.event, RunEvent::WorkflowUpgraded { .. }))
     );
-    assert_eq!(engine.upgrade(&id, &preview.to).unwrap_err().code, "up_to_date");
+    assert_eq!(
+        engine.upgrade(&id, &preview.to).unwrap_err().code,
+        "up_to_date"
+    );
 }
 
 #[test]
@@ -381,10 +390,18 @@ fn an_edit_cannot_take_a_gate_away_or_approve_by_timeout() {
         "new runs get the edited file"
     );
     let err = engine
-        .decide(&apr.approval_id, DecisionKind::Approve, &human(None), Actor::Model)
+        .decide(
+            &apr.approval_id,
+            DecisionKind::Approve,
+            &human(None),
+            Actor::Model,
+        )
         .unwrap_err();
     assert_eq!(err.code, "human_gate");
-    assert_eq!(engine.status(&id).unwrap().summary.status, RunStatus::Waiting);
+    assert_eq!(
+        engine.status(&id).unwrap().summary.status,
+        RunStatus::Waiting
+    );
 }
 
 #[test]
@@ -468,7 +485,11 @@ fn secrets_in_tasks_outputs_and_feedback_are_never_stored() {
         .run
         .run_id;
     let s = engine
-        .submit(&id, &json!({"score": 0.1, "summary": format!("uses {key}")}), None)
+        .submit(
+            &id,
+            &json!({"score": 0.1, "summary": format!("uses {key}")}),
+            None,
+        )
         .unwrap();
     engine
         .decide(
@@ -480,7 +501,11 @@ fn secrets_in_tasks_outputs_and_feedback_are_never_stored() {
         .unwrap();
     let log = serde_json::to_string(&engine.log(&id).unwrap()).unwrap();
     assert!(!log.contains("abcDEF"), "{log}");
-    assert!(!serde_json::to_string(&engine.status(&id).unwrap()).unwrap().contains("abcDEF"));
+    assert!(
+        !serde_json::to_string(&engine.status(&id).unwrap())
+            .unwrap()
+            .contains("abcDEF")
+    );
     drop(engine);
     let mut bytes = std::fs::read(tmp.path().join("state.db")).unwrap();
     bytes.extend(std::fs::read(tmp.path().join("state.db-wal")).unwrap_or_default());

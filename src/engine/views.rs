@@ -46,11 +46,7 @@ impl RunSummary {
     #[must_use]
     pub fn workflow_label(&self) -> String {
         match &self.workflow_version {
-            Some(v) => format!(
-                "{}@{}",
-                self.workflow,
-                super::library::Snapshot::short(v)
-            ),
+            Some(v) => format!("{}@{}", self.workflow, super::library::Snapshot::short(v)),
             None => self.workflow.clone(),
         }
     }

@@ -37,7 +37,11 @@ pub(super) fn form(a: &ApprovalView) -> Value {
     );
     // The linter refuses question ids `decision` and `feedback`; a question that still
     // carries one (an old workflow version) never replaces the form's own field.
-    for q in a.questions.iter().filter(|q| !RESERVED.contains(&q.id.as_str())) {
+    for q in a
+        .questions
+        .iter()
+        .filter(|q| !RESERVED.contains(&q.id.as_str()))
+    {
         let field = if q.options.is_empty() {
             json!({"type": "string", "title": q.text})
         } else {
@@ -57,7 +61,11 @@ pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
         _ => return None,
     };
     let mut answers = BTreeMap::new();
-    for q in a.questions.iter().filter(|q| !RESERVED.contains(&q.id.as_str())) {
+    for q in a
+        .questions
+        .iter()
+        .filter(|q| !RESERVED.contains(&q.id.as_str()))
+    {
         if let Some(v) = content
             .get(&q.id)
             .and_then(Value::as_str)

@@ -5,6 +5,11 @@
 //! to do; malformed requests are JSON-RPC errors raised by rmcp itself. Nothing is printed on
 //! stdout except the protocol.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "engine calls return a Failure (message and help), turned into the tool's text at once"
+)]
+
 mod catalog;
 mod consult_tools;
 mod elicit;
@@ -170,7 +175,9 @@ fn inline_defs(schema: &mut serde_json::Value) {
 /// An output schema cut to its top level: every field with its JSON type(s), `null` kept
 /// where the field may be null, so a client that validates results still can. The fields'
 /// insides are documented by the results themselves.
-fn top_level(schema: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+fn top_level(
+    schema: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::{Value, json};
     let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
     fn types(v: &Value, defs: &Value, out: &mut Vec<String>) {
@@ -180,7 +187,9 @@ fn top_level(schema: &serde_json::Map<String, serde_json::Value>) -> serde_json:
         }
         match v.get("type") {
             Some(Value::String(t)) => out.push(t.clone()),
-            Some(Value::Array(ts)) => out.extend(ts.iter().filter_map(Value::as_str).map(String::from)),
+            Some(Value::Array(ts)) => {
+                out.extend(ts.iter().filter_map(Value::as_str).map(String::from))
+            }
             _ => {}
         }
         for key in ["anyOf", "oneOf"] {
@@ -276,7 +285,10 @@ fn slim(v: &mut serde_json::Value) {
             if let Some(Value::Array(alts)) = map.get("oneOf")
                 && alts.iter().all(|a| a.get("const").is_some())
             {
-                let values: Vec<Value> = alts.iter().filter_map(|a| a.get("const").cloned()).collect();
+                let values: Vec<Value> = alts
+                    .iter()
+                    .filter_map(|a| a.get("const").cloned())
+                    .collect();
                 map.remove("oneOf");
                 map.insert("type".into(), Value::from("string"));
                 map.insert("enum".into(), Value::Array(values));

@@ -1,5 +1,7 @@
 //! Tool arguments and results as the model sees them. `///` text on arguments is shipped to
-//! the model in every session, so it is short and says only what the name does not.
+//! the model in every session, so it is short and says only what the name does not. The
+//! quality tools take the consult layer's own request types (`consult::vote::VoteAsk`, …):
+//! one definition serves the tool, the library and the CLI.
 //! Results are the engine's typed values under a `summary`; their schemas are cut to the top
 //! level when the tool list is built (`mcp/mod.rs`), the results document themselves.
 
@@ -261,85 +263,6 @@ pub struct RestoreResult {
 pub struct EvidenceResult {
     pub summary: String,
     pub entries: Vec<Evidence>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VoteParams {
-    pub question: String,
-    /// Default: the step's, the stage's, or 3.
-    pub k: Option<u32>,
-    #[serde(default)]
-    pub providers: Vec<String>,
-    pub max_samples: Option<u32>,
-    pub format: Option<crate::quality::vote::Format>,
-    /// JSON Schema for answers.
-    #[schemars(with = "Option<BTreeMap<String, Value>>")]
-    pub schema: Option<Value>,
-    /// Micro-step, e.g. s1_spec_extract.
-    pub step: Option<String>,
-    pub run_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RedFlagParams {
-    pub content: String,
-    pub format: Option<crate::quality::redflag::AnswerFormat>,
-    #[serde(default)]
-    pub rules: Vec<crate::quality::redflag::ExtraRule>,
-    /// Its `red-flags` (needs run_id).
-    pub stage: Option<String>,
-    pub run_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CalibrateParams {
-    /// Per-step accuracy.
-    pub p: Option<f64>,
-    /// Or sample this to estimate p.
-    pub step_prompt: Option<String>,
-    /// `{"expected": …}` or `{"schema": {…}}`.
-    #[schemars(with = "Option<BTreeMap<String, Value>>")]
-    pub oracle_check: Option<crate::consult::calibrate::Oracle>,
-    /// Default 10, at most 50.
-    pub samples: Option<u32>,
-    pub provider: Option<String>,
-    /// 0..1, whole task.
-    pub target: f64,
-    pub steps: f64,
-    pub step: Option<String>,
-    pub cost_per_sample: Option<f64>,
-    pub run_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SelectParams {
-    /// `{id, content, provider}`.
-    #[schemars(with = "Vec<BTreeMap<String, Value>>")]
-    pub candidates: Vec<crate::quality::select::Candidate>,
-    pub mode: Option<crate::quality::select::Mode>,
-    /// Candidate id → tests passed.
-    #[serde(default)]
-    pub test_results: BTreeMap<String, bool>,
-    #[serde(default)]
-    pub lint_results: BTreeMap<String, f64>,
-    pub judge_provider: Option<String>,
-    pub run_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CoordinateParams {
-    pub task: String,
-    pub code_context: Option<String>,
-    pub error_logs: Option<String>,
-    pub stage: Option<String>,
-    pub run_id: Option<String>,
-    /// 0..1, doing it alone.
-    pub baseline_confidence: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

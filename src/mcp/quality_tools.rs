@@ -6,10 +6,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 
-use super::params::{
-    CalibrateParams, CoordinateParams, MetricsParams, RedFlagParams, Reported, SelectParams,
-    VoteParams,
-};
+use super::params::{MetricsParams, Reported};
 use super::{Server, refusal};
 use crate::consult::calibrate::{CalibrateAsk, Calibrated};
 use crate::consult::checks::{CoordinateAsk, Coordinated, RedFlagAsk, RedFlagged};
@@ -35,20 +32,10 @@ impl Server {
     ))]
     async fn vote(
         &self,
-        Parameters(p): Parameters<VoteParams>,
+        Parameters(ask): Parameters<VoteAsk>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<VoteResult>>, String> {
         let set = self.provider_set().await?;
-        let ask = VoteAsk {
-            question: p.question,
-            k: p.k,
-            providers: p.providers,
-            max_samples: p.max_samples,
-            format: p.format,
-            schema: p.schema,
-            step: p.step,
-            run_id: p.run_id,
-        };
         let r = crate::consult::vote::run(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
@@ -82,15 +69,8 @@ impl Server {
     ))]
     async fn red_flag(
         &self,
-        Parameters(p): Parameters<RedFlagParams>,
+        Parameters(ask): Parameters<RedFlagAsk>,
     ) -> Result<Json<Reported<RedFlagged>>, String> {
-        let ask = RedFlagAsk {
-            content: p.content,
-            format: p.format,
-            rules: p.rules,
-            stage: p.stage,
-            run_id: p.run_id,
-        };
         let r = self
             .call(move |e| crate::consult::checks::red_flag(e, &ask))
             .await?;
@@ -117,22 +97,10 @@ impl Server {
     ))]
     async fn calibrate(
         &self,
-        Parameters(p): Parameters<CalibrateParams>,
+        Parameters(ask): Parameters<CalibrateAsk>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<Calibrated>>, String> {
         let set = self.provider_set().await?;
-        let ask = CalibrateAsk {
-            p: p.p,
-            step_prompt: p.step_prompt,
-            oracle: p.oracle_check,
-            samples: p.samples,
-            provider: p.provider,
-            target: p.target,
-            steps: p.steps,
-            step: p.step,
-            cost_per_sample: p.cost_per_sample,
-            run_id: p.run_id,
-        };
         let r = crate::consult::calibrate::run(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
@@ -160,18 +128,10 @@ impl Server {
     ))]
     async fn select(
         &self,
-        Parameters(p): Parameters<SelectParams>,
+        Parameters(ask): Parameters<SelectAsk>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<Selection>>, String> {
         let set = self.provider_set().await?;
-        let ask = SelectAsk {
-            candidates: p.candidates,
-            mode: p.mode.unwrap_or_default(),
-            test_results: p.test_results,
-            lint_results: p.lint_results,
-            judge_provider: p.judge_provider,
-            run_id: p.run_id,
-        };
         let r = crate::consult::select::run(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
@@ -186,22 +146,19 @@ impl Server {
     #[tool(annotations(title = "Coordinate", read_only_hint = true, open_world_hint = false))]
     async fn coordinate(
         &self,
-        Parameters(p): Parameters<CoordinateParams>,
+        Parameters(ask): Parameters<CoordinateAsk>,
     ) -> Result<Json<Reported<Coordinated>>, String> {
-        let ask = CoordinateAsk {
-            task: p.task,
-            code_context: p.code_context,
-            error_logs: p.error_logs,
-            stage: p.stage,
-            run_id: p.run_id,
-            baseline_confidence: p.baseline_confidence,
-        };
         let r = self
             .call(move |e| crate::consult::checks::coordinate(e, &ask))
             .await?;
         let rec = &r.recommendation;
         Ok(reported(
-            format!("{} ({}): {}", rec.topology.as_str(), rec.rule.as_str(), rec.reason),
+            format!(
+                "{} ({}): {}",
+                rec.topology.as_str(),
+                rec.rule.as_str(),
+                rec.reason
+            ),
             r,
         ))
     }

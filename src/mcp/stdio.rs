@@ -199,7 +199,10 @@ mod tests {
         assert!(out.contains(r#""id":"x\"y""#), "{out}");
         let shallow = b"{\"id\":1,\"s\":\"[[[[[[\"}\n".to_vec();
         assert_eq!(repair(shallow.clone()), shallow);
-        let note = format!("{{\"method\":\"n\",\"params\":{}}}\n", "{\"a\":".repeat(300));
+        let note = format!(
+            "{{\"method\":\"n\",\"params\":{}}}\n",
+            "{\"a\":".repeat(300)
+        );
         assert_eq!(repair(note.into_bytes()), b"\n");
     }
 }

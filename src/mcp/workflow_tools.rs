@@ -5,13 +5,11 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 
 use super::params::{
-    BriefResult, DecideParams, DecideResult, RunParams, StartParams, StartResult,
-    StatusParams, StatusResult, SubmitParams, SubmitResult,
+    BriefResult, DecideParams, DecideResult, RunParams, StartParams, StartResult, StatusParams,
+    StatusResult, SubmitParams, SubmitResult,
 };
 use super::{Server, elicit};
-use crate::engine::{
-    Actor, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome,
-};
+use crate::engine::{Actor, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome};
 use crate::workflow::GateBy;
 
 fn where_now(r: &crate::engine::RunSummary) -> String {

@@ -9,7 +9,9 @@ use serde::Serialize;
 pub use crate::workflow::Topology;
 
 /// What kind of work a task is, from its words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {
     Debugging,
@@ -19,7 +21,9 @@ pub enum Domain {
 }
 
 /// The rule that decided a recommendation (Kim et al.'s A–D, then defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub enum CoordRule {
     /// The single agent is capable enough: more agents lower accuracy.
     #[serde(rename = "A-capability")]
@@ -199,15 +203,20 @@ pub fn recommend(
     outcomes: &[Outcome],
     max_agents: u32,
 ) -> Recommendation {
-    let make = |topology: Topology, rule: CoordRule, reason: String, confidence: f64| Recommendation {
-        topology,
-        rule,
-        reason,
-        confidence,
-        max_agents: if topology == Topology::Sas { 1 } else { max_agents },
-        error_amplification: amplification(topology),
-        features: f.clone(),
-    };
+    let make =
+        |topology: Topology, rule: CoordRule, reason: String, confidence: f64| Recommendation {
+            topology,
+            rule,
+            reason,
+            confidence,
+            max_agents: if topology == Topology::Sas {
+                1
+            } else {
+                max_agents
+            },
+            error_amplification: amplification(topology),
+            features: f.clone(),
+        };
     if let Some(b) = baseline.filter(|&b| b >= threshold) {
         return make(
             Topology::Sas,

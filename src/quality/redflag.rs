@@ -213,12 +213,18 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
     if rules.hedging
         && let Some(m) = HEDGING.find(content)
     {
-        flags.push(flag(FlagRule::Hedging, format!("hedges: \"{}\"", m.as_str())));
+        flags.push(flag(
+            FlagRule::Hedging,
+            format!("hedges: \"{}\"", m.as_str()),
+        ));
     }
     let wants_json = rules.format == Some(AnswerFormat::Json) || rules.schema.is_some();
     if wants_json {
         match extract_json(content) {
-            None => flags.push(flag(FlagRule::InvalidJson, "the answer is not valid JSON".into())),
+            None => flags.push(flag(
+                FlagRule::InvalidJson,
+                "the answer is not valid JSON".into(),
+            )),
             Some(v) => {
                 if let Some(schema) = &rules.schema {
                     match jsonschema::validator_for(schema) {
@@ -232,9 +238,10 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
                                 flags.push(flag(FlagRule::Schema, errors.join("; ")));
                             }
                         }
-                        Err(e) => {
-                            flags.push(flag(FlagRule::Schema, format!("the schema itself is invalid: {e}")))
-                        }
+                        Err(e) => flags.push(flag(
+                            FlagRule::Schema,
+                            format!("the schema itself is invalid: {e}"),
+                        )),
                     }
                 }
             }
@@ -257,7 +264,10 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
     if rules.dangerous_code
         && let Some(m) = DANGEROUS_CODE.find(content)
     {
-        flags.push(flag(FlagRule::DangerousCode, format!("contains `{}`", m.as_str())));
+        flags.push(flag(
+            FlagRule::DangerousCode,
+            format!("contains `{}`", m.as_str()),
+        ));
     }
     let files: Vec<&str> = DIFF_FILE
         .captures_iter(content)
@@ -271,7 +281,10 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
                 || f.ends_with("package-lock.json")
         })
     {
-        flags.push(flag(FlagRule::ForbiddenFile, format!("the diff changes `{f}`")));
+        flags.push(flag(
+            FlagRule::ForbiddenFile,
+            format!("the diff changes `{f}`"),
+        ));
     }
     if let Some(max) = rules.max_files.filter(|&m| files.len() as u64 > m) {
         flags.push(flag(
@@ -306,7 +319,10 @@ mod tests {
             hedging: true,
             ..RuleSet::default()
         };
-        assert_eq!(check("Maybe the cache is stale.", &h)[0].rule, FlagRule::Hedging);
+        assert_eq!(
+            check("Maybe the cache is stale.", &h)[0].rule,
+            FlagRule::Hedging
+        );
         assert!(check("The cache is stale.", &h).is_empty());
         // Word boundaries: "perhapsly" is not a hedge, "uncertainty" is not "uncertain".
         assert!(check("The uncertainty principle.", &h).is_empty());
@@ -333,9 +349,16 @@ mod tests {
         assert!(check(one, &d).is_empty());
         assert_eq!(check("just words", &d)[0].rule, FlagRule::InvalidDiff);
         let two = format!("{one}--- a/y.rs\n+++ b/y.rs\n@@ -1 +1 @@\n-a\n+b\n");
-        assert!(check(&two, &d).iter().any(|f| f.rule == FlagRule::TooManyFiles));
+        assert!(
+            check(&two, &d)
+                .iter()
+                .any(|f| f.rule == FlagRule::TooManyFiles)
+        );
         let env = "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-A=1\n+A=2\n";
-        assert_eq!(check(env, &RuleSet::default())[0].rule, FlagRule::ForbiddenFile);
+        assert_eq!(
+            check(env, &RuleSet::default())[0].rule,
+            FlagRule::ForbiddenFile
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub struct Candidate {
 }
 
 /// How a candidate is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Red flags, then passing tests, then lint, the judge and provider trust, in that order.

@@ -15,7 +15,9 @@ use serde_json::Value;
 use super::redflag::{self, Flag, FlagRule, RuleSet};
 
 /// How answers are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Text,
@@ -41,7 +43,9 @@ pub struct Tally {
 }
 
 /// Why a vote stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// One answer led every other by k.

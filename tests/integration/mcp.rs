@@ -199,7 +199,15 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         );
     }
     for t in tools.iter().filter(|t| {
-        ["status", "brief", "context", "evidence", "providers", "metrics"].contains(&t.name.as_ref())
+        [
+            "status",
+            "brief",
+            "context",
+            "evidence",
+            "providers",
+            "metrics",
+        ]
+        .contains(&t.name.as_ref())
     }) {
         assert_eq!(
             t.annotations.as_ref().unwrap().read_only_hint,
@@ -357,7 +365,12 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         "checks:\n  test:\n    run: [\"true\"]\n",
     )
     .unwrap();
-    let v = ok(&call(&client, "verify", json!({"checks": ["test"], "run_id": run})).await);
+    let v = ok(&call(
+        &client,
+        "verify",
+        json!({"checks": ["test"], "run_id": run}),
+    )
+    .await);
     assert_eq!(v["passed"], true, "{v}");
     let apr = submit_for_approval(&client, &run, implementation(true, "proceed_to_improve")).await;
     assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
@@ -718,7 +731,11 @@ async fn the_tool_list_is_small_and_typed() {
             .unwrap_or_else(|| panic!("{} has no output schema", t.name));
         let props = out["properties"].as_object().unwrap();
         assert!(props.contains_key("summary"), "{}", t.name);
-        assert!(props.len() > 1, "{}: the output schema lists its fields", t.name);
+        assert!(
+            props.len() > 1,
+            "{}: the output schema lists its fields",
+            t.name
+        );
     }
     assert!(wire.len() <= 11_000, "tools/list is {} bytes", wire.len());
     client.cancel().await.unwrap();

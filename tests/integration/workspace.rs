@@ -141,7 +141,10 @@ async fn patch_verify_restore_with_evidence_over_mcp() {
     .await);
     // An unknown kind is refused by the parameters' schema, with the kinds listed.
     let e = err_text(&call(&client, "note", json!({"kind": "gossip", "content": "x"})).await);
-    assert!(e.contains("unknown variant") && e.contains("observation"), "{e}");
+    assert!(
+        e.contains("unknown variant") && e.contains("observation"),
+        "{e}"
+    );
     let ev = ok(&call(&client, "evidence", json!({"run_id": run})).await);
     let kinds: Vec<&str> = ev["entries"]
         .as_array()

@@ -91,7 +91,10 @@ impl Engine {
     /// Keeps a version's snapshot in the state file (once).
     pub(super) fn save_version(&self, tx: &Tx<'_>, c: &Arc<Compiled>) -> Result<(), Failure> {
         let snap = &c.snapshot;
-        if tx.get::<Snapshot>(Table::Versions, &snap.version)?.is_none() {
+        if tx
+            .get::<Snapshot>(Table::Versions, &snap.version)?
+            .is_none()
+        {
             tx.insert(
                 Table::Versions,
                 &Row {
@@ -107,7 +110,11 @@ impl Engine {
     }
 
     /// A pinned version, compiled: from this process's cache, else from its snapshot.
-    pub(super) fn load_version(&self, tx: &Tx<'_>, version: &str) -> Result<Arc<Compiled>, Failure> {
+    pub(super) fn load_version(
+        &self,
+        tx: &Tx<'_>,
+        version: &str,
+    ) -> Result<Arc<Compiled>, Failure> {
         if let Some(c) = self.library.cached(version) {
             return Ok(c);
         }

@@ -78,8 +78,10 @@ impl Engine {
     /// # Errors
     /// A state-file failure.
     pub fn record(&self, run_id: Option<&str>, event: &RunEvent) -> Result<(), Failure> {
-        self.store
-            .write(|tx| tx.append(run_id.unwrap_or(""), event).map_err(Failure::from))?;
+        self.store.write(|tx| {
+            tx.append(run_id.unwrap_or(""), event)
+                .map_err(Failure::from)
+        })?;
         Ok(())
     }
 }

@@ -15,7 +15,9 @@ use crate::store::{Table, Tx, new_id, now_ms};
 use crate::workflow::OnTimeout;
 
 /// Where a submit left the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubmitOutcome {
     /// The stage is gated: an approval waits for a decision.
@@ -322,4 +324,3 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
-

@@ -147,7 +147,15 @@ fn questions(s: &Stage, lang: &str) -> Vec<(String, String)> {
                 let opts = q.options_in(lang).join(" | ");
                 (
                     q.id.value.clone(),
-                    format!("[{}] {text}{}", q.priority.as_str(), if opts.is_empty() { String::new() } else { format!(" ({opts})") }),
+                    format!(
+                        "[{}] {text}{}",
+                        q.priority.as_str(),
+                        if opts.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({opts})")
+                        }
+                    ),
                 )
             })
             .collect()
@@ -158,7 +166,12 @@ fn questions(s: &Stage, lang: &str) -> Vec<(String, String)> {
 fn differences(a: &Compiled, b: &Compiled) -> Vec<String> {
     let (wa, wb): (&Workflow, &Workflow) = (a.workflow(), b.workflow());
     let mut out = Vec::new();
-    let start = |w: &Workflow| w.start.as_ref().map(|s| s.value.clone()).unwrap_or_default();
+    let start = |w: &Workflow| {
+        w.start
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_default()
+    };
     if start(wa) != start(wb) {
         out.push(format!("start: `{}` → `{}`", start(wa), start(wb)));
     }
@@ -233,14 +246,15 @@ fn differences(a: &Compiled, b: &Compiled) -> Vec<String> {
     }
     for t in &wb.stages {
         if wa.stage(&t.name.value).is_none() {
-            out.push(format!(
-                "stage `{}` added ({})",
-                t.name.value,
-                gate_line(t)
-            ));
+            out.push(format!("stage `{}` added ({})", t.name.value, gate_line(t)));
         }
     }
-    let ends = |w: &Workflow| w.ends.iter().map(|e| e.value.clone()).collect::<BTreeSet<_>>();
+    let ends = |w: &Workflow| {
+        w.ends
+            .iter()
+            .map(|e| e.value.clone())
+            .collect::<BTreeSet<_>>()
+    };
     for e in ends(wa).difference(&ends(wb)) {
         out.push(format!("end `{e}` removed"));
     }
@@ -255,10 +269,7 @@ fn differences(a: &Compiled, b: &Compiled) -> Vec<String> {
             .collect::<BTreeSet<_>>()
     };
     let (fa, fb) = (files(a), files(b));
-    let changed: BTreeSet<&String> = fa
-        .symmetric_difference(&fb)
-        .map(|(name, _)| name)
-        .collect();
+    let changed: BTreeSet<&String> = fa.symmetric_difference(&fb).map(|(name, _)| name).collect();
     for name in changed {
         out.push(format!("`{name}` changed"));
     }

@@ -63,23 +63,27 @@ impl Engine {
         names
             .iter()
             .map(|n| {
-                checks.iter().find(|c| &c.name == n).cloned().ok_or_else(|| {
-                    // A check refused for a problem in verify.yaml: name that problem.
-                    let own = format!("check `{n}`");
-                    let why = problems
-                        .iter()
-                        .find(|p| p.contains(&own))
-                        .map(|p| format!(" ({p})"))
-                        .unwrap_or_default();
-                    Failure::new(
-                        "unknown_check",
-                        format!(
-                            "`{}` is not a configured check",
-                            n.chars().take(80).collect::<String>()
-                        ),
-                        format!("only checks from conf/verify.yaml run: {configured}{why}"),
-                    )
-                })
+                checks
+                    .iter()
+                    .find(|c| &c.name == n)
+                    .cloned()
+                    .ok_or_else(|| {
+                        // A check refused for a problem in verify.yaml: name that problem.
+                        let own = format!("check `{n}`");
+                        let why = problems
+                            .iter()
+                            .find(|p| p.contains(&own))
+                            .map(|p| format!(" ({p})"))
+                            .unwrap_or_default();
+                        Failure::new(
+                            "unknown_check",
+                            format!(
+                                "`{}` is not a configured check",
+                                n.chars().take(80).collect::<String>()
+                            ),
+                            format!("only checks from conf/verify.yaml run: {configured}{why}"),
+                        )
+                    })
             })
             .collect()
     }
