@@ -223,6 +223,17 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Starts `workflow` and returns the run id.
+/// Submits `output` to a gated stage and returns the approval it opened.
+async fn awaiting_approval(
+    client: &RunningService<RoleClient, ()>,
+    run: &str,
+    output: Value,
+) -> String {
+    let r = ok(&call(client, "submit", json!({"run_id": run, "output": output})).await);
+    assert_eq!(r["outcome"], "awaiting_approval", "{r}");
+    r["approval"]["approval_id"].as_str().unwrap().to_string()
+}
+
 async fn start(client: &RunningService<RoleClient, ()>, workflow: &str, task: &str) -> String {
     let r = ok(&call(client, "start", json!({"task": task, "workflow": workflow})).await);
     r["run_id"].as_str().unwrap().to_string()
@@ -381,14 +392,7 @@ async fn adding_a_self_approving_timeout_mid_run_approves_nothing_and_upgrade_is
     let wf = lab.workflow("pinned", &one_stage("pinned", "", HUMAN_GATE, TO_DONE));
     let client = lab.serve().await;
     let run = start(&client, "pinned", "t").await;
-    let r = ok(&call(
-        &client,
-        "submit",
-        json!({"run_id": run, "output": {"done": true}}),
-    )
-    .await);
-    assert_eq!(r["outcome"], "awaiting_approval", "{r}");
-    let apr = r["approval"]["approval_id"].as_str().unwrap().to_string();
+    let apr = awaiting_approval(&client, &run, json!({"done": true})).await;
 
     let timed = "        gate {\n            by \"human\"\n            timeout \"1s\" on-timeout=\"approve\"\n        }\n";
     std::fs::write(&wf, one_stage("pinned", "", timed, TO_DONE)).unwrap();
@@ -1018,13 +1022,12 @@ async fn keys_in_tasks_facts_outputs_and_feedback_never_reach_the_store_or_the_l
     )
     .await);
     let run = r["run_id"].as_str().unwrap().to_string();
-    let r = ok(&call(
+    let apr = awaiting_approval(
         &client,
-        "submit",
-        json!({"run_id": run, "output": {"summary": format!("found {}", key("output"))}}),
+        &run,
+        json!({"summary": format!("found {}", key("output"))}),
     )
-    .await);
-    let apr = r["approval"]["approval_id"].as_str().unwrap().to_string();
+    .await;
     ok(&call(
         &client,
         "note",
@@ -1393,13 +1396,7 @@ async fn a_decision_from_a_command_without_a_terminal_is_recorded_as_command() {
     lab.workflow("gated", &one_stage("gated", "", HUMAN_GATE, TO_DONE));
     let client = lab.serve().await;
     let run = start(&client, "gated", "t").await;
-    let r = ok(&call(
-        &client,
-        "submit",
-        json!({"run_id": run, "output": {"x": 1}}),
-    )
-    .await);
-    let apr = r["approval"]["approval_id"].as_str().unwrap().to_string();
+    let apr = awaiting_approval(&client, &run, json!({"x": 1})).await;
     client.cancel().await.unwrap();
     // stdin is not a terminal here (support::Test gives /dev/null).
     let out = lab.maestro(&["approve", &apr]);
@@ -1776,13 +1773,7 @@ async fn decide_is_refused_on_a_human_gate_whatever_the_answers_say() {
     lab.workflow("gated", &one_stage("gated", "", HUMAN_GATE, TO_DONE));
     let client = lab.serve().await;
     let run = start(&client, "gated", "t").await;
-    let r = ok(&call(
-        &client,
-        "submit",
-        json!({"run_id": run, "output": {"x": 1}}),
-    )
-    .await);
-    let apr = r["approval"]["approval_id"].as_str().unwrap().to_string();
+    let apr = awaiting_approval(&client, &run, json!({"x": 1})).await;
     for args in [
         json!({"approval_id": apr, "decision": "approve"}),
         json!({"approval_id": apr, "decision": "revise", "feedback": "x"}),
@@ -1809,13 +1800,7 @@ async fn answers_named_decision_or_feedback_cannot_smuggle_a_decision() {
     lab.workflow("open", &one_stage("open", "", gate, TO_DONE));
     let client = lab.serve().await;
     let run = start(&client, "open", "t").await;
-    let r = ok(&call(
-        &client,
-        "submit",
-        json!({"run_id": run, "output": {"x": 1}}),
-    )
-    .await);
-    let apr = r["approval"]["approval_id"].as_str().unwrap().to_string();
+    let apr = awaiting_approval(&client, &run, json!({"x": 1})).await;
     let r = call(
         &client,
         "decide",
