@@ -58,7 +58,7 @@ impl Engine {
         self.expire_due(Some(run_id))?;
         let (run, wf) = self.read_run(run_id)?;
         let (events, approval) = self.store.read(|tx| {
-            let events: Vec<Logged> = tx.events(Some(run_id))?;
+            let events: Vec<Logged> = tx.events_of(Some(run_id), Some(views::HISTORY_KINDS))?;
             let approval = match &run.pending_approval {
                 Some(id) => tx.get::<Approval>(Table::Approvals, id)?.map(|a| a.value),
                 None => None,

@@ -83,6 +83,30 @@ fn human(words: Option<&str>) -> DecisionText {
 }
 
 #[test]
+fn the_history_kinds_are_the_tags_of_the_history_variants() {
+    let (_tmp, engine) = setup();
+    let id = start(&engine);
+    let s = engine
+        .submit(&id, &json!({"score": 0.9, "summary": "ok"}), None)
+        .unwrap();
+    engine
+        .decide(
+            &s.approval.unwrap().approval_id,
+            DecisionKind::Approve,
+            &human(None),
+            Actor::Terminal,
+        )
+        .unwrap();
+    let all = engine.log(&id).unwrap();
+    let kept = views::history(&all);
+    let tags: std::collections::BTreeSet<String> = kept.iter().map(|h| h.event.kind()).collect();
+    for t in &tags {
+        assert!(views::HISTORY_KINDS.contains(&t.as_str()), "{t}");
+    }
+    assert_eq!(engine.status(&id).unwrap().history.len(), kept.len());
+}
+
+#[test]
 fn a_run_walks_gates_revisions_and_ends() {
     let (_tmp, engine) = setup();
     let id = start(&engine);

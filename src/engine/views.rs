@@ -129,7 +129,20 @@ pub struct RunView {
     pub workflow_problems: Vec<Record>,
 }
 
-/// The history items worth showing (transitions, decisions, ends, versions).
+/// The kinds of events a run's history shows (transitions, decisions, ends, versions): the
+/// tags of the variants [`history`] keeps, so the store can skip the rest unread.
+pub const HISTORY_KINDS: &[&str] = &[
+    "run_started",
+    "stage_entered",
+    "transition",
+    "approval_requested",
+    "approval_decided",
+    "stage_exhausted",
+    "run_finished",
+    "workflow_upgraded",
+];
+
+/// The history items worth showing.
 #[must_use]
 pub fn history(events: &[Logged]) -> Vec<HistoryItem> {
     events

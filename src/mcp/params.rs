@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::work::{Evidence, EvidenceKind};
+
+/// What a nested result field is described as. The tool list keeps only each field's JSON
+/// type (`mcp/mod.rs`, `top_level`), so generating the nested types' whole schemas at start-up
+/// would cost time and memory for nothing.
+type Object = serde_json::Map<String, Value>;
 use crate::engine::{ApprovalView, Brief, DecisionKind, RunSummary, RunView, SubmitOutcome};
 
 /// Material to pack into every stage's brief.
@@ -77,8 +82,10 @@ pub struct DecideParams {
 pub struct StartResult {
     pub summary: String,
     pub run_id: String,
+    #[schemars(with = "Object")]
     pub run: RunSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
@@ -86,14 +93,18 @@ pub struct StartResult {
 pub struct StatusResult {
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Object>")]
     pub run: Option<RunView>,
+    #[schemars(with = "Vec<Object>")]
     pub runs: Vec<RunSummary>,
+    #[schemars(with = "Vec<Object>")]
     pub pending_approvals: Vec<ApprovalView>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BriefResult {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub brief: Brief,
 }
 
@@ -101,19 +112,25 @@ pub struct BriefResult {
 pub struct SubmitResult {
     pub summary: String,
     pub outcome: SubmitOutcome,
+    #[schemars(with = "Object")]
     pub run: RunSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Object>")]
     pub approval: Option<ApprovalView>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DecideResult {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub approval: ApprovalView,
+    #[schemars(with = "Object")]
     pub run: RunSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Object>")]
     pub brief: Option<Brief>,
 }
 
@@ -167,6 +184,7 @@ pub struct EnsembleResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ProvidersResult {
     pub summary: String,
+    #[schemars(with = "Vec<Object>")]
     pub providers: Vec<crate::providers::Status>,
     pub config_problems: Vec<String>,
 }
@@ -250,18 +268,21 @@ pub struct VerifyResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PatchResult {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub report: crate::workspace::backup::PatchReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RestoreResult {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub report: crate::workspace::backup::RestoreReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EvidenceResult {
     pub summary: String,
+    #[schemars(with = "Vec<Object>")]
     pub entries: Vec<Evidence>,
 }
 
@@ -273,7 +294,8 @@ pub struct MetricsParams {
 
 /// A quality tool's result: a summary and the typed details.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Reported<T: JsonSchema> {
+pub struct Reported<T> {
     pub summary: String,
+    #[schemars(with = "Object")]
     pub result: T,
 }

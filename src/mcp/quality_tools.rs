@@ -16,7 +16,7 @@ use crate::engine::metrics::Metrics;
 use crate::quality::select::Selection;
 use crate::quality::vote::{StopReason, VoteResult};
 
-fn reported<T: schemars::JsonSchema>(summary: String, result: T) -> Json<Reported<T>> {
+fn reported<T>(summary: String, result: T) -> Json<Reported<T>> {
     Json(Reported { summary, result })
 }
 

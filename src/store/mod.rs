@@ -337,15 +337,31 @@ impl Tx<'_> {
         &self,
         run_id: Option<&str>,
     ) -> Result<Vec<Logged<E>>, StoreError> {
+        self.events_of(run_id, None)
+    }
+
+    /// The events of one run (or all runs) whose kind is one of `kinds` (all when `None`),
+    /// oldest first: a long run's history is read without decoding every output it stored.
+    ///
+    /// # Errors
+    /// A database failure, or a row that does not decode.
+    pub fn events_of<E: DeserializeOwned>(
+        &self,
+        run_id: Option<&str>,
+        kinds: Option<&[&str]>,
+    ) -> Result<Vec<Logged<E>>, StoreError> {
+        let kinds_json = kinds.map(|k| serde_json::to_string(k).unwrap_or_default());
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT seq, run_id, at, kind, data FROM events
-                 WHERE ?1 IS NULL OR run_id = ?1 ORDER BY seq",
+                 WHERE (?1 IS NULL OR run_id = ?1)
+                 AND (?2 IS NULL OR kind IN (SELECT value FROM json_each(?2)))
+                 ORDER BY seq",
             )
             .map_err(|e| self.fail(e))?;
         let rows = stmt
-            .query_map(params![run_id], |r| {
+            .query_map(params![run_id, kinds_json], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
