@@ -129,9 +129,7 @@ pub async fn run(
                 ask.run_id.clone(),
             );
             let provider = with_engine(engine, move |e| {
-                if let (Some(e), Some(id)) = (e, rid.as_deref()) {
-                    e.read_run(id)?;
-                }
+                super::require_run(e, rid.as_deref())?;
                 super::choose(e, &given, rid.as_deref(), &s).map(|n| n[0].clone())
             })
             .await?;

@@ -123,6 +123,27 @@ pub(crate) fn choose(
     Ok(names)
 }
 
+/// A run id without an open state file: nothing can be charged, so nothing is asked.
+pub(crate) fn no_state() -> Failure {
+    Failure::new(
+        "no_state",
+        "a run id was given but no state is open",
+        "run inside the project that holds the run",
+    )
+}
+
+/// Checks that the run (when given) exists and can be charged, before anything is asked.
+///
+/// # Errors
+/// An unknown run, or a run id without an open state file.
+pub(crate) fn require_run(engine: Option<&Engine>, run_id: Option<&str>) -> Result<(), Failure> {
+    match (engine, run_id) {
+        (Some(e), id) => e.require_run(id).map(drop),
+        (None, Some(_)) => Err(no_state()),
+        (None, None) => Ok(()),
+    }
+}
+
 /// Charges a run (when given) for `n` provider calls: the one budget door.
 ///
 /// # Errors
@@ -135,11 +156,7 @@ pub(crate) fn charge(
 ) -> Result<Option<BudgetView>, Failure> {
     match (engine, run_id) {
         (Some(e), Some(id)) => e.charge_consults(id, n, what).map(Some),
-        (None, Some(_)) => Err(Failure::new(
-            "no_state",
-            "a run id was given but no state is open",
-            "run inside the project that holds the run",
-        )),
+        (None, Some(_)) => Err(no_state()),
         _ => Ok(None),
     }
 }

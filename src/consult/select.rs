@@ -82,13 +82,7 @@ pub async fn run(
         ));
     }
     let rid = ask.run_id.clone();
-    with_engine(engine, move |e| {
-        if let (Some(e), Some(id)) = (e, rid.as_deref()) {
-            e.read_run(id)?;
-        }
-        Ok(())
-    })
-    .await?;
+    with_engine(engine, move |e| super::require_run(e, rid.as_deref())).await?;
     let mut signals = Signals {
         tests: ask.test_results.clone(),
         lint: ask.lint_results.clone(),

@@ -40,13 +40,18 @@ struct StageVote {
     max_agents: u32,
 }
 
-fn stage_vote(e: &Engine, run_id: Option<&str>) -> Result<StageVote, Failure> {
-    let Some(id) = run_id else {
-        return Ok(StageVote {
-            k: None,
-            max_samples: None,
-            max_agents: crate::workflow::DEFAULT_MAX_AGENTS,
-        });
+fn stage_vote(e: Option<&Engine>, run_id: Option<&str>) -> Result<StageVote, Failure> {
+    let (e, id) = match (e, run_id) {
+        (Some(e), Some(id)) => (e, id),
+        // A run's samples must be charged: no engine, no vote for the run.
+        (None, Some(_)) => return Err(super::no_state()),
+        _ => {
+            return Ok(StageVote {
+                k: None,
+                max_samples: None,
+                max_agents: crate::workflow::DEFAULT_MAX_AGENTS,
+            });
+        }
     };
     let (run, wf) = e.read_run(id)?;
     let vote = run
@@ -86,12 +91,10 @@ pub async fn run(
     };
     let (s, given, rid) = (set.clone(), ask.providers.clone(), ask.run_id.clone());
     let (names, stage) = with_engine(engine, move |e| {
-        let names = choose(e, &given, rid.as_deref(), &s)?;
-        let stage = match e {
-            Some(e) => stage_vote(e, rid.as_deref())?,
-            None => stage_vote_none(),
-        };
-        Ok((names, stage))
+        Ok((
+            choose(e, &given, rid.as_deref(), &s)?,
+            stage_vote(e, rid.as_deref())?,
+        ))
     })
     .await?;
     let k = ask
@@ -180,12 +183,4 @@ pub async fn run(
     })
     .await?;
     Ok(r)
-}
-
-fn stage_vote_none() -> StageVote {
-    StageVote {
-        k: None,
-        max_samples: None,
-        max_agents: crate::workflow::DEFAULT_MAX_AGENTS,
-    }
 }

@@ -160,15 +160,6 @@ impl RunEvent {
             _ => None,
         }
     }
-
-    /// The snake_case kind (the serde tag).
-    #[must_use]
-    pub fn kind(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default()
-    }
 }
 
 /// Events a step produced, to append in the same transaction.

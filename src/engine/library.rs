@@ -239,9 +239,8 @@ impl Library {
         let previous_files = previous
             .as_ref()
             .and_then(|(_, good, _)| good.as_ref())
-            .map(|c| c.snapshot.files.clone())
-            .unwrap_or_default();
-        let fp = self.fingerprint(&asset.bytes, &previous_files);
+            .map_or(&[][..], |c| &c.snapshot.files[..]);
+        let fp = self.fingerprint(&asset.bytes, previous_files);
         if let Some((old_fp, good, problems)) = &previous
             && *old_fp == fp
         {

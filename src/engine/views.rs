@@ -129,8 +129,8 @@ pub struct RunView {
     pub workflow_problems: Vec<Record>,
 }
 
-/// The kinds of events a run's history shows (transitions, decisions, ends, versions): the
-/// tags of the variants [`history`] keeps, so the store can skip the rest unread.
+/// The kinds of events a run's history shows (transitions, decisions, ends, versions). The
+/// store selects them by kind, so a long run's outputs are never read for `status`.
 pub const HISTORY_KINDS: &[&str] = &[
     "run_started",
     "stage_entered",
@@ -142,24 +142,11 @@ pub const HISTORY_KINDS: &[&str] = &[
     "workflow_upgraded",
 ];
 
-/// The history items worth showing.
+/// History items from events already selected by [`HISTORY_KINDS`].
 #[must_use]
 pub fn history(events: &[Logged]) -> Vec<HistoryItem> {
     events
         .iter()
-        .filter(|e| {
-            matches!(
-                e.event,
-                RunEvent::RunStarted { .. }
-                    | RunEvent::StageEntered { .. }
-                    | RunEvent::Transition { .. }
-                    | RunEvent::ApprovalRequested { .. }
-                    | RunEvent::ApprovalDecided { .. }
-                    | RunEvent::StageExhausted { .. }
-                    | RunEvent::RunFinished { .. }
-                    | RunEvent::WorkflowUpgraded { .. }
-            )
-        })
         .map(|e| HistoryItem {
             at: e.at,
             event: e.event.clone(),

@@ -84,10 +84,10 @@ impl Server {
         &self,
         f: impl FnOnce(&Engine) -> Result<T, ErrorData> + Send + 'static,
     ) -> Result<T, ErrorData> {
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || f(&engine))
+        self.engine
+            .blocking(move |e| Ok(f(e)))
             .await
-            .unwrap_or_else(|e| Err(ErrorData::internal_error(e.to_string(), None)))
+            .unwrap_or_else(|fail| Err(ErrorData::internal_error(fail.message, None)))
     }
 
     /// The names of the tools this server offers.

@@ -2,6 +2,7 @@
 //! the known keys; `shape.rs` checks a tree against them.
 
 pub mod ast;
+pub mod conf;
 pub mod kdl;
 pub mod keys;
 pub mod shape;

@@ -86,7 +86,7 @@ fn cwd_problem(cwd: &str) -> Option<String> {
 /// A check with a problem is left out (it cannot run) and its problem names it.
 #[must_use]
 pub fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
-    use crate::providers::config::{Duplicates, shown, unknown_keys};
+    use crate::syntax::conf::{Duplicates, shown, unknown_keys};
     let src = Arc::new(SourceFile::new(name, text));
     let mut diags = Vec::new();
     let mut problems = Vec::new();

@@ -472,14 +472,9 @@ async fn adding_a_self_approving_timeout_mid_run_approves_nothing_and_upgrade_is
     assert_eq!(version(&run), new);
     let log = lab.maestro(&["log", &run, "--jsonl"]);
     let kinds: Vec<String> = log
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["kind"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .json_lines()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();
     assert!(kinds.iter().any(|k| k == "workflow_upgraded"), "{kinds:?}");
 }
@@ -1412,9 +1407,8 @@ async fn a_decision_from_a_command_without_a_terminal_is_recorded_as_command() {
     assert_eq!(a["decided_by"], "command", "{a}");
     let log = lab.maestro(&["log", &run, "--jsonl"]);
     let decided: Vec<Value> = log
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .json_lines()
+        .into_iter()
         .filter(|e| e["kind"] == "approval_decided")
         .collect();
     assert_eq!(decided.len(), 1, "{}", log.stdout);

@@ -388,14 +388,9 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     // The audit trail and the run list agree.
     let log = p.terminal(&["log", &run, "--jsonl"]);
     let kinds: Vec<String> = log
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["kind"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .json_lines()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "approval_decided").count(), 8);
     assert_eq!(

@@ -13,7 +13,6 @@ use super::super::views::{ApprovalView, RunSummary};
 use super::super::{Brief, Engine, Failure, step};
 use super::{save_approval, unknown_approval};
 use crate::store::{Table, Versioned, now_ms};
-use crate::workflow::GateBy;
 
 /// What a decision did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -61,31 +60,6 @@ impl Engine {
             if approval.status != ApprovalStatus::Pending {
                 return Err(already_decided(&approval));
             }
-            if !actor.may_decide(approval.by) {
-                return Err(Failure::new(
-                    "human_gate",
-                    format!(
-                        "approval {approval_id} (stage `{}`) is for a person to decide, not a tool",
-                        approval.stage
-                    ),
-                    format!(
-                        "show the person the report and questions and ask them to run \
-                         `maestro approve {approval_id}` (or `maestro revise {approval_id} --feedback ...` \
-                         / `maestro reject {approval_id}`) in a terminal"
-                    ),
-                ));
-            }
-            let known: Vec<&str> = approval.questions.iter().map(|q| q.id.as_str()).collect();
-            if let Some(bad) = text.answers.keys().find(|k| !known.contains(&k.as_str())) {
-                return Err(Failure::new(
-                    "unknown_question",
-                    format!(
-                        "approval {approval_id} has no question `{}`",
-                        bad.chars().take(80).collect::<String>()
-                    ),
-                    format!("answer these question ids: {}", known.join(", ")),
-                ));
-            }
             apply_decision(wf, run, &mut approval, kind, text, actor, events)?;
             save_approval(tx, &approval, row.version)?;
             Ok(approval)
@@ -128,12 +102,33 @@ pub(in crate::engine) fn apply_decision(
     actor: Actor,
     events: &mut Events,
 ) -> Result<(), Failure> {
-    // Defence in depth: whatever called this, a human gate never moves for the model.
-    if approval.by == GateBy::Human && !actor.may_decide(GateBy::Human) {
+    // The one check that keeps the model from passing a `by "human"` gate: every decision
+    // (a person's, the model's, a timeout's) comes through here.
+    if !actor.may_decide(approval.by) {
+        let id = &approval.id;
         return Err(Failure::new(
             "human_gate",
-            "a person decides this gate",
-            "ask the person",
+            format!(
+                "approval {id} (stage `{}`) is for a person to decide, not a tool",
+                approval.stage
+            ),
+            format!(
+                "show the person the report and questions and ask them to run \
+                 `maestro approve {id}` (or `maestro revise {id} --feedback ...` \
+                 / `maestro reject {id}`) in a terminal"
+            ),
+        ));
+    }
+    let known: Vec<&str> = approval.questions.iter().map(|q| q.id.as_str()).collect();
+    if let Some(bad) = text.answers.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(Failure::new(
+            "unknown_question",
+            format!(
+                "approval {} has no question `{}`",
+                approval.id,
+                bad.chars().take(80).collect::<String>()
+            ),
+            format!("answer these question ids: {}", known.join(", ")),
         ));
     }
     let stage = approval.stage.clone();

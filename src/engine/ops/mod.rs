@@ -175,7 +175,10 @@ impl Engine {
 
     /// Checks that a run exists (for commands that take an optional `run_id`), before they
     /// write or run anything.
-    pub(super) fn require_run(&self, run_id: Option<&str>) -> Result<Option<Run>, Failure> {
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn require_run(&self, run_id: Option<&str>) -> Result<Option<Run>, Failure> {
         let Some(id) = run_id else { return Ok(None) };
         let run: Option<Versioned<Run>> = self.store.read(|tx| tx.get(Table::Runs, id))?;
         run.map(|r| Some(r.value)).ok_or_else(|| unknown_run(id))

@@ -2,6 +2,7 @@
 //! changed (gates, questions, timeouts, transitions). Runs never move by themselves.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -39,6 +40,11 @@ impl Engine {
     /// An unknown or finished run, a current file that does not validate, or a current
     /// version without the stage the run is in.
     pub fn upgrade_preview(&self, run_id: &str) -> Result<UpgradePreview, Failure> {
+        self.plan_upgrade(run_id).map(|(preview, _)| preview)
+    }
+
+    /// The preview and the current version it was computed against.
+    fn plan_upgrade(&self, run_id: &str) -> Result<(UpgradePreview, Arc<Compiled>), Failure> {
         let (run, from) = self.read_run(run_id)?;
         if run.status == RunStatus::Finished {
             return Err(Failure::run_finished(&run));
@@ -56,13 +62,14 @@ impl Engine {
                 "restore the stage in the workflow file, or finish this run on its own version",
             ));
         }
-        Ok(UpgradePreview {
+        let preview = UpgradePreview {
             run_id: run.id.clone(),
             workflow: run.workflow.clone(),
             from: from.version().to_string(),
             to: to.version().to_string(),
             changes: differences(&from, &to),
-        })
+        };
+        Ok((preview, to))
     }
 
     /// Moves a run to the current version, if it is still the one the person saw (`to`).
@@ -70,7 +77,7 @@ impl Engine {
     /// # Errors
     /// As [`Engine::upgrade_preview`], or `conflict` when the file changed since the preview.
     pub fn upgrade(&self, run_id: &str, to: &str) -> Result<Upgrade, Failure> {
-        let preview = self.upgrade_preview(run_id)?;
+        let (preview, target) = self.plan_upgrade(run_id)?;
         if preview.to != to {
             return Err(super::conflict(&format!("workflow `{}`", preview.workflow)));
         }
@@ -83,10 +90,6 @@ impl Engine {
                 ),
                 "nothing to do",
             ));
-        }
-        let target = self.library.get(&preview.workflow)?.compiled;
-        if target.version() != to {
-            return Err(super::conflict(&format!("workflow `{}`", preview.workflow)));
         }
         let (_, run, _) = self.mutate(run_id, |tx, _, run, events| {
             if run.workflow_version.as_deref() != Some(preview.from.as_str()) {
