@@ -1,6 +1,8 @@
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! Context packing: 200 files, 5 MB in all, packed into a 40,000-character budget
-//! (goal ≤ 50 ms), with `.gitignore` handling, secret checks and masking included.
+//! (goal ≤ 50 ms), with `.gitignore` handling, secret checks and masking included; the same
+//! files in a git repository with 50 of them changed and staged, packed as a `staged` diff
+//! (the real `git`, several runs of it when the widest context does not fit).
 //! Masking alone: MB/s over ~1 MB of ordinary source code (this crate's own, which holds a few
 //! test keys), the same with nothing to mask, and with a secret every 200 lines; and the cost
 //! per short string (the engine masks every string it stores).
@@ -11,10 +13,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use maestro::workspace::context::{ContextRequest, pack};
+use maestro::workspace::gitdiff::DiffSpec;
 use maestro::workspace::mask::mask;
 
 fn main() {
     bench_pack();
+    bench_diff();
     bench_mask();
 }
 
@@ -149,6 +153,7 @@ fn bench_pack() {
         errors: vec!["error[E0308]: mismatched types\n --> src/f001.rs:10:5\n".repeat(200)],
         constraints: vec!["keep the public API".into()],
         max_chars: Some(40_000),
+        ..ContextRequest::default()
     };
     let _ = pack(root, &req);
     let mut times = Vec::new();
@@ -158,7 +163,12 @@ fn bench_pack() {
         let p = pack(root, &req);
         times.push(t.elapsed());
         chars = p.chars;
-        assert_eq!(p.included.len() + p.refused.len(), 200);
+        let left_out = p
+            .cut
+            .iter()
+            .filter(|c| c.reason.starts_with("left out"))
+            .count();
+        assert_eq!(p.included.len() + p.refused.len() + left_out, 200);
     }
     times.sort();
     println!(
@@ -167,4 +177,81 @@ fn bench_pack() {
         times[10].as_secs_f64() * 1000.0,
         times[0].as_secs_f64() * 1000.0
     );
+}
+
+fn git(root: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+        ])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(root)
+        .status()
+        .expect("git")
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn bench_diff() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).expect("src");
+    let file = |f: usize, changed: bool| {
+        let mut text = String::new();
+        for func in 0..40 {
+            let _ = writeln!(text, "fn f{f}_{func}() -> u32 {{");
+            for i in 0..12 {
+                let v = if changed && i == 6 && func % 8 == 0 {
+                    1000 + i
+                } else {
+                    i
+                };
+                let _ = writeln!(text, "    let value_{i} = compute({v}, \"file {f}\");");
+            }
+            text.push_str("    0\n}\n\n");
+        }
+        text
+    };
+    for f in 0..200 {
+        std::fs::write(root.join(format!("src/f{f:03}.rs")), file(f, false)).expect("write");
+    }
+    git(root, &["init", "-q"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-qm", "base"]);
+    // 50 files changed, five functions each.
+    for f in (0..200).step_by(4) {
+        std::fs::write(root.join(format!("src/f{f:03}.rs")), file(f, true)).expect("write");
+    }
+    git(root, &["add", "-A"]);
+    for (budget, what) in [(400_000, "whole functions fit"), (40_000, "cut to fit")] {
+        let req = ContextRequest {
+            diff: Some(DiffSpec::Staged),
+            max_chars: Some(budget),
+            ..ContextRequest::default()
+        };
+        let mut last = None;
+        let t = median(11, || last = Some(pack(root, &req)));
+        let p = last.expect("packed");
+        let d = p.diff.as_ref().expect("a diff");
+        assert_eq!(
+            d.files.len()
+                + p.cut
+                    .iter()
+                    .filter(|c| c.reason.starts_with("diff left out"))
+                    .count(),
+            50
+        );
+        println!(
+            "pack a staged diff of 50 files into {budget} chars ({what}): median {:.1} ms; {} files, {}, {} cut; packed {} chars",
+            t.as_secs_f64() * 1000.0,
+            d.files.len(),
+            d.context,
+            p.cut.len(),
+            p.chars
+        );
+    }
 }

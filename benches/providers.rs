@@ -4,6 +4,9 @@
 //! (goal: ≤ 5 ms of maestro's own overhead, which includes the end-of-call sweep of /proc for
 //! the call's processes), and one to a fake that leaves a detached child holding its stdout
 //! (goal: ≤ 50 ms over the instant fake: the call kills it rather than waiting for the pipe).
+//! Then the whole `consult` path of the library (plan, call, keep the turn whole in SQLite,
+//! the evidence): its overhead over the bare provider call, and a follow-up that replays a
+//! thread (goal: ≤ 5 ms each).
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +41,15 @@ fn main() {
     let mut walls = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let results = rt.block_on(slow.ensemble(&names, "q", 3, &cancel, &|_, _, _| {}));
+        let reqs: Vec<Request> = names
+            .iter()
+            .map(|n| Request {
+                provider: n.clone(),
+                prompt: "q".into(),
+                ..Request::default()
+            })
+            .collect();
+        let results = rt.block_on(slow.ensemble(&reqs, 3, &cancel, &|_, _, _| {}));
         assert!(results.iter().all(Result::is_ok));
         walls.push(t.elapsed());
     }
@@ -87,6 +98,62 @@ fn main() {
         c.as_secs_f64() * 1000.0,
         d.as_secs_f64() * 1000.0,
         (c.as_secs_f64() - d.as_secs_f64()) * 1000.0
+    );
+
+    // The library's consult: the provider call plus planning and keeping the turn.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let engine = std::sync::Arc::new(
+        maestro::engine::Engine::open(
+            maestro::home::Home::builtin(),
+            &tmp.path().join(".maestro/state.db"),
+        )
+        .expect("engine"),
+    );
+    let fast_set = std::sync::Arc::new(set(""));
+    let ask = |thread: Option<String>| maestro::consult::Ask {
+        prompt: "q".into(),
+        provider: Some("a".into()),
+        thread_id: thread,
+        ..maestro::consult::Ask::default()
+    };
+    let mut whole = Vec::with_capacity(n);
+    let mut follow = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let first = rt
+            .block_on(maestro::consult::consult(
+                Some(&engine),
+                fast_set.clone(),
+                ask(None),
+                &cancel,
+            ))
+            .expect("answer");
+        whole.push(t.elapsed());
+        let thread = first.reply.thread_id.clone();
+        rt.block_on(maestro::consult::consult(
+            Some(&engine),
+            fast_set.clone(),
+            ask(thread.clone()),
+            &cancel,
+        ))
+        .expect("answer");
+        let t = Instant::now();
+        rt.block_on(maestro::consult::consult(
+            Some(&engine),
+            fast_set.clone(),
+            ask(thread),
+            &cancel,
+        ))
+        .expect("answer");
+        follow.push(t.elapsed());
+    }
+    let (w, f) = (median(&mut whole), median(&mut follow));
+    println!(
+        "consult through the library (turn kept in SQLite): median {:.2} ms, {:.2} ms over the bare call; the third turn of a thread: {:.2} ms, {:.2} ms over (goal ≤ 5 ms)",
+        w.as_secs_f64() * 1000.0,
+        (w.as_secs_f64() - c.as_secs_f64()) * 1000.0,
+        f.as_secs_f64() * 1000.0,
+        (f.as_secs_f64() - c.as_secs_f64()) * 1000.0
     );
 
     // util-linux `setsid` leaves the session; the sleep keeps the fake's stdout open.

@@ -50,6 +50,8 @@ pub enum Command {
     McpConfig,
     /// Ask one provider (the same path as the MCP `consult` tool).
     Consult(ConsultArgs),
+    /// List consult threads, or show one thread's turns in full.
+    Threads(ThreadsArgs),
     /// Check the providers: installed, version, config problems, flags the installed CLI accepts.
     Doctor(DoctorArgs),
 }
@@ -63,12 +65,33 @@ pub struct ConsultArgs {
     pub provider: Option<String>,
     #[arg(long)]
     pub model: Option<String>,
-    /// Charge the consult to this run's budget.
+    /// Charge the consult to this run's budget (roles then see the run's outputs and facts).
     #[arg(long = "run")]
     pub run_id: Option<String>,
+    /// A role template that frames the question, e.g. `debugger`.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// A file or glob to pack with the question (repeatable; secrets are refused).
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<String>,
+    /// Pack a git diff: `staged`, `unstaged` or `base:<ref>`.
+    #[arg(long)]
+    pub diff: Option<crate::workspace::gitdiff::DiffSpec>,
+    /// Continue a thread (`maestro threads` lists them).
+    #[arg(long = "thread")]
+    pub thread_id: Option<String>,
     /// Seconds before the call is killed.
     #[arg(long)]
     pub timeout: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ThreadsArgs {
+    /// A thread id: print its turns whole.
+    pub thread: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

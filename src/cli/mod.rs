@@ -55,6 +55,7 @@ where
             Err(code) => code,
         },
         Command::Consult(a) => providers::consult(&a, home),
+        Command::Threads(a) => with_engine(home, |e| providers::threads(&a, e)),
         Command::Doctor(a) => providers::doctor(&a, &home),
         Command::Runs(a) => with_engine(home, |e| runs::runs(&a, e)),
         Command::Log(a) => with_engine(home, |e| runs::log(&a, e)),

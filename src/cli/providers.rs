@@ -5,7 +5,7 @@ use std::io::Read;
 
 use tokio_util::sync::CancellationToken;
 
-use super::args::{ConsultArgs, DoctorArgs};
+use super::args::{ConsultArgs, DoctorArgs, ThreadsArgs};
 use super::runs::to_json;
 use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
 use crate::consult::{Ask, consult as ask_one, unknown_flags};
@@ -29,12 +29,16 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
         }
     }
     let set = std::sync::Arc::new(ProviderSet::load(&home));
-    let engine = match &args.run_id {
-        Some(_) => match super::open_engine(home) {
+    // With a project state the consult is kept as a thread; a run or a thread needs one.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let has_state = crate::engine::state_path(&cwd).is_file();
+    let engine = if args.run_id.is_some() || args.thread_id.is_some() || has_state {
+        match super::open_engine(home) {
             Ok(e) => Some(std::sync::Arc::new(e)),
             Err(code) => return code,
-        },
-        None => None,
+        }
+    } else {
+        None
     };
     let Some(rt) = runtime() else {
         print_err("error: cannot start the async runtime\n");
@@ -44,6 +48,11 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
         prompt,
         provider: args.provider.clone(),
         model: args.model.clone(),
+        role: args.role.clone(),
+        context: None,
+        files: args.files.clone(),
+        diff: args.diff.clone(),
+        thread_id: args.thread_id.clone(),
         run_id: args.run_id.clone(),
         timeout_s: args.timeout,
     };
@@ -63,21 +72,107 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
             if args.json {
                 print_out(&format!("{}\n", to_json(&c)));
             } else {
-                print_out(&format!("{}\n", c.answer.text));
-                print_err(&format!(
-                    "— {} ({}) in {:.1} s{}\n",
-                    c.answer.provider,
-                    c.answer.model,
-                    c.answer.elapsed_ms as f64 / 1000.0,
+                let a = &c.reply.answer;
+                print_out(&format!("{}\n", a.text));
+                let mut notes = String::new();
+                for w in &c.reply.warnings {
+                    let _ = writeln!(notes, "warning: {w}");
+                }
+                if let Some(p) = &c.packed {
+                    let _ = writeln!(notes, "— with it: {p}");
+                }
+                if let Some(r) = &c.replay {
+                    let _ = writeln!(notes, "— {}", r.line());
+                }
+                let _ = writeln!(
+                    notes,
+                    "— {} ({}) in {:.1} s{}{}",
+                    a.provider,
+                    a.model,
+                    a.elapsed_ms as f64 / 1000.0,
+                    c.reply
+                        .thread_id
+                        .as_ref()
+                        .map(|t| format!("; follow up with --thread {t}"))
+                        .unwrap_or_default(),
                     c.budget
                         .and_then(|b| b.consults_left_run)
-                        .map(|l| format!(", {l} consult(s) left in the run"))
+                        .map(|l| format!("; {l} consult(s) left in the run"))
                         .unwrap_or_default()
-                ));
+                );
+                print_err(&notes);
             }
             EXIT_OK
         }
         Err(f) => fail(&f),
+    }
+}
+
+pub(super) fn threads(args: &ThreadsArgs, e: &crate::engine::Engine) -> i32 {
+    match &args.thread {
+        Some(id) => match e.thread(id) {
+            Ok(turns) if args.json => {
+                print_out(&format!("{}\n", to_json(&turns)));
+                EXIT_OK
+            }
+            Ok(turns) => {
+                let mut out = String::new();
+                for t in &turns {
+                    let _ = writeln!(
+                        out,
+                        "── turn {} · {} ({}) · {} · {}{}\n\n{}\n{}\n── answer\n\n{}\n",
+                        t.turn,
+                        t.provider,
+                        t.model,
+                        t.id,
+                        super::runs::when(t.at),
+                        t.run_id
+                            .as_ref()
+                            .map(|r| format!(" · run {r}"))
+                            .unwrap_or_default(),
+                        t.question.trim_end(),
+                        t.packed
+                            .as_ref()
+                            .map(|p| format!("(with it: {p})\n"))
+                            .unwrap_or_default(),
+                        t.answer.trim_end()
+                    );
+                    for w in &t.warnings {
+                        let _ = writeln!(out, "warning: {w}");
+                    }
+                }
+                print_out(&out);
+                EXIT_OK
+            }
+            Err(f) => fail(&f),
+        },
+        None => match e.threads(100) {
+            Ok(list) if args.json => {
+                print_out(&format!("{}\n", to_json(&list)));
+                EXIT_OK
+            }
+            Ok(list) if list.is_empty() => {
+                print_err("no consult threads yet\n");
+                EXIT_OK
+            }
+            Ok(list) => {
+                let mut out = String::new();
+                for t in &list {
+                    let _ = writeln!(
+                        out,
+                        "{}  {:<8} {:>2} turn(s)  {}  {}",
+                        t.thread_id,
+                        t.provider,
+                        t.turns,
+                        super::runs::when(t.last_at),
+                        t.topic
+                    );
+                }
+                print_out(&out);
+                EXIT_OK
+            }
+            Err(f) => fail(&f),
+        },
     }
 }
 

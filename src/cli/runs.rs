@@ -234,3 +234,34 @@ pub(super) fn one_line(s: &str, max: usize) -> String {
         format!("{cut}…")
     }
 }
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM UTC` (Howard Hinnant's civil-from-days).
+pub(super) fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod when_tests {
+    #[test]
+    fn epoch_milliseconds_read_as_utc_dates() {
+        assert_eq!(super::when(0), "1970-01-01 00:00 UTC");
+        // 2026-11-26 17:29:07 UTC
+        assert_eq!(super::when(1_795_714_147_000), "2026-11-26 17:29 UTC");
+        assert_eq!(super::when(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+}

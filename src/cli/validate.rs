@@ -5,11 +5,52 @@ use std::path::Path;
 
 use super::args::{OutputFormat, ValidateArgs};
 use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, print_err, print_out};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::rules::BUILTIN_PROMPTS;
+use crate::diagnostic::{Diagnostic, Rule, Severity};
 use crate::home::{Home, Kind, Origin};
 use crate::lint::Linter;
+use crate::loader::Loaded;
 use crate::render;
 use crate::syntax::ast::Format;
+
+/// A workflow's findings plus `prompt-name-taken` when its name (as declared, or as listed
+/// from its file name) is a built-in MCP prompt's. maestro's own workflows (built in, or
+/// copied unchanged by `maestro init`) take such a name on purpose and are not reported.
+fn with_prompt_name(loaded: Loaded, listed: Option<&str>, bytes: &[u8]) -> Vec<Diagnostic> {
+    let mut diags = loaded.diagnostics;
+    let Some(wf) = &loaded.workflow else {
+        return diags;
+    };
+    let taken = [Some(wf.name.value.as_str()), listed]
+        .into_iter()
+        .flatten()
+        .find(|n| BUILTIN_PROMPTS.contains(n));
+    let shipped = || {
+        crate::home::builtin_files()
+            .iter()
+            .any(|(rel, text)| rel.starts_with("workflows/") && text.as_bytes() == bytes)
+    };
+    if let Some(name) = taken
+        && !shipped()
+    {
+        diags.push(
+            Diagnostic::new(
+                Rule::PromptNameTaken,
+                &loaded.source,
+                wf.name.span,
+                format!(
+                    "workflow `{name}` has the name of a built-in MCP prompt: its prompt is listed as `run-{name}`"
+                ),
+            )
+            .with_label("a built-in prompt's name")
+            .with_help(format!(
+                "rename the workflow and its file if `/run-{name}` is not the slash command you want"
+            )),
+        );
+        crate::diagnostic::sort(&mut diags);
+    }
+    diags
+}
 
 pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
     let mut diags: Vec<Diagnostic> = Vec::new();
@@ -20,11 +61,8 @@ pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
             match linter.home.find(Kind::Workflow, &name) {
                 Ok(Some(asset)) => {
                     let format = Format::from_path(&asset.display).unwrap_or(Format::Kdl);
-                    diags.extend(
-                        linter
-                            .workflow_bytes(&asset.display, &asset.bytes, format)
-                            .diagnostics,
-                    );
+                    let loaded = linter.workflow_bytes(&asset.display, &asset.bytes, format);
+                    diags.extend(with_prompt_name(loaded, Some(name.as_str()), &asset.bytes));
                     files += 1;
                 }
                 Ok(None) => {}
@@ -67,7 +105,8 @@ pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
             };
             let format = Format::from_path(&name)
                 .unwrap_or_else(|| Format::sniff(&String::from_utf8_lossy(&bytes)));
-            diags.extend(linter.workflow_bytes(&name, &bytes, format).diagnostics);
+            let loaded = linter.workflow_bytes(&name, &bytes, format);
+            diags.extend(with_prompt_name(loaded, None, &bytes));
             files += 1;
         }
         diags.extend(linter.take_asset_findings());

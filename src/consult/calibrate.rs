@@ -1,6 +1,7 @@
 //! `calibrate`: MAKER's k_min and expected cost for a target success rate. When p is not
 //! known it is estimated by sampling a step prompt and judging each valid sample with an
 //! oracle; every sample of a run is charged first, and at most [`MAX_SAMPLES`] are drawn.
+//! Asked for no calibration at all, it lists the micro-steps (free: nothing is asked).
 
 use std::sync::Arc;
 
@@ -74,8 +75,8 @@ pub struct CalibrateAsk {
     pub samples: Option<u32>,
     pub provider: Option<String>,
     /// 0..1, whole task.
-    pub target: f64,
-    pub steps: f64,
+    pub target: Option<f64>,
+    pub steps: Option<f64>,
     pub step: Option<String>,
     pub cost_per_sample: Option<f64>,
     pub run_id: Option<String>,
@@ -84,10 +85,49 @@ pub struct CalibrateAsk {
 /// The calibration, and the estimate of p when it was measured.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Calibrated {
-    pub calibration: Calibration,
+    /// Absent when the micro-steps were listed instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     pub estimate: Option<Estimate>,
     /// Why sampling stopped early (the budget), if it did.
     pub stopped: Option<String>,
+    /// The micro-steps (stage, default k, schema, rules), when asked for no calibration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub micro_steps: Vec<steps::MicroStep>,
+}
+
+impl CalibrateAsk {
+    /// Nothing to calibrate was given: the caller wants the micro-steps.
+    #[must_use]
+    pub fn is_listing(&self) -> bool {
+        self.p.is_none()
+            && self.step_prompt.is_none()
+            && self.oracle.is_none()
+            && self.target.is_none()
+            && self.steps.is_none()
+    }
+}
+
+fn unknown_step(name: &str) -> Failure {
+    bad(
+        "unknown_step",
+        format!(
+            "no micro-step `{}`",
+            name.chars().take(80).collect::<String>()
+        ),
+        format!("use one of: {}", steps::names().join(", ")),
+    )
+}
+
+/// The micro-steps, or the one named.
+///
+/// # Errors
+/// An unknown step name.
+pub fn list(step: Option<&str>) -> Result<Vec<steps::MicroStep>, Failure> {
+    match step {
+        Some(name) => Ok(vec![steps::get(name).ok_or_else(|| unknown_step(name))?]),
+        None => Ok(steps::all()),
+    }
 }
 
 fn bad(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Failure {
@@ -105,6 +145,32 @@ pub async fn run(
     ask: CalibrateAsk,
     cancel: &CancellationToken,
 ) -> Result<Calibrated, Failure> {
+    if ask.is_listing() {
+        return Ok(Calibrated {
+            calibration: None,
+            estimate: None,
+            stopped: None,
+            micro_steps: list(ask.step.as_deref())?,
+        });
+    }
+    let (Some(target), Some(total_steps)) = (ask.target, ask.steps) else {
+        let missing: Vec<&str> = [("target", ask.target), ("steps", ask.steps)]
+            .into_iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        return Err(bad(
+            "missing_input",
+            format!("a calibration needs `{}`", missing.join("` and `")),
+            "give `target` (the whole task's success rate, 0..1) and `steps` (how many steps the task has); call `calibrate` with none of p, step_prompt, target and steps to list the micro-steps",
+        ));
+    };
+    let rules = match ask.step.as_deref() {
+        Some(name) => steps::get(name)
+            .ok_or_else(|| unknown_step(name))?
+            .rule_set(),
+        None => RuleSet::maker(),
+    };
     let (p, v, estimate, stopped) = match (ask.p, &ask.step_prompt) {
         (Some(p), _) => (p, 1.0, None, None),
         (None, Some(prompt)) => {
@@ -133,11 +199,6 @@ pub async fn run(
                 super::choose(e, &given, rid.as_deref(), &s).map(|n| n[0].clone())
             })
             .await?;
-            let rules = ask
-                .step
-                .as_deref()
-                .and_then(steps::get)
-                .map_or_else(RuleSet::maker, |s| s.rule_set());
             let mut judged = Vec::new();
             let mut stopped = None;
             for _ in 0..n {
@@ -178,7 +239,7 @@ pub async fn run(
             ));
         }
     };
-    let calibration = calibrate::calibrate(p, ask.target, ask.steps, v, ask.cost_per_sample)
+    let calibration = calibrate::calibrate(p, target, total_steps, v, ask.cost_per_sample)
         .map_err(|e| {
             let measured = estimate
                 .as_ref()
@@ -196,8 +257,9 @@ pub async fn run(
             )
         })?;
     Ok(Calibrated {
-        calibration,
+        calibration: Some(calibration),
         estimate,
         stopped,
+        micro_steps: Vec::new(),
     })
 }

@@ -2,10 +2,13 @@
 //! `coordinate` (one agent or several, by Kim et al.'s rules and this project's outcomes).
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::engine::{Engine, Failure, RunEvent};
-use crate::quality::coordinate::{self, Degradation, Recommendation};
+use crate::home::{Home, Kind};
+use crate::quality::coordinate::{self, Degradation, Recommendation, Topology};
 use crate::quality::redflag::{self, AnswerFormat, ExtraRule, Flag, RuleSet};
+use crate::quality::steps;
 
 /// What to check (the `red_flag` tool's arguments; `///` lines reach the model).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
@@ -17,6 +20,10 @@ pub struct RedFlagAsk {
     pub rules: Vec<ExtraRule>,
     /// Its `red-flags` (needs run_id).
     pub stage: Option<String>,
+    // A micro-step (as in `vote`); undocumented to keep the tool list small.
+    pub step: Option<String>,
+    /// Schema name.
+    pub schema: Option<String>,
     pub run_id: Option<String>,
 }
 
@@ -27,39 +34,109 @@ pub struct RedFlagged {
     pub flags: Vec<Flag>,
 }
 
-/// Checks one answer against red-flag rules.
+fn trimmed(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// A schema of the library by name, parsed.
 ///
 /// # Errors
-/// An unknown run, stage or rule; a stage without a run.
+/// A name that is not a schema of the library (the known ones are listed), or one that is
+/// not JSON.
+pub fn library_schema(home: &Home, name: &str) -> Result<Value, Failure> {
+    let asset = home
+        .find(Kind::Schema, name)
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            Failure::new(
+                "unknown_schema",
+                format!("no schema `{}` in the library", trimmed(name)),
+                format!("use one of: {}", home.names(Kind::Schema).join(", ")),
+            )
+        })?;
+    parse_schema(name, &asset.bytes)
+}
+
+fn parse_schema(name: &str, bytes: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Failure::new(
+            "bad_schema",
+            format!("schema `{}` is not JSON: {e}", trimmed(name)),
+            "run `maestro validate` and fix the schema",
+        )
+    })
+}
+
+/// A stage's red flags, with the schema its `red-flags schema=…` names, read from the
+/// run's workflow version (what the run was started with), else from the library.
+fn stage_rules(e: &Engine, run: &str, stage: &str) -> Result<RuleSet, Failure> {
+    let (_, wf) = e.read_run(run)?;
+    let s = wf
+        .workflow()
+        .stage(stage)
+        .ok_or_else(|| Failure::no_such_stage(wf.workflow(), stage))?;
+    let rf = &s.settings.red_flags;
+    let schema = match rf.schema.as_deref() {
+        None => None,
+        Some(name) => Some(
+            match wf
+                .snapshot
+                .files
+                .iter()
+                .find(|f| f.kind == Kind::Schema && f.name == name)
+            {
+                Some(f) => parse_schema(name, f.text.as_bytes())?,
+                None => library_schema(&e.library.home, name)?,
+            },
+        ),
+    };
+    Ok(RuleSet::from_workflow(rf, schema))
+}
+
+/// Checks one answer against red-flag rules: a stage's (`stage` + `run_id`), a micro-step's
+/// (`step`), or the defaults; then `schema`, `format` and `rules` on top.
+///
+/// # Errors
+/// An unknown run, stage, step or schema; a stage without a run; a stage and a step at once.
 pub fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
-    let mut rules = match (&ask.stage, &ask.run_id) {
-        (Some(stage), Some(run)) => {
-            let (_, wf) = e.read_run(run)?;
-            let s = wf.workflow().stage(stage).ok_or_else(|| {
-                Failure::new(
-                    "unknown_stage",
-                    format!(
-                        "the run's workflow has no stage `{}`",
-                        stage.chars().take(80).collect::<String>()
-                    ),
-                    "name a stage of the run's workflow",
-                )
-            })?;
-            RuleSet::from_workflow(&s.settings.red_flags, None)
+    let mut rules = match (&ask.stage, &ask.step, &ask.run_id) {
+        (Some(_), Some(_), _) => {
+            return Err(Failure::new(
+                "stage_and_step",
+                "give `stage` or `step`, not both: each brings its own rules",
+                "drop one of them",
+            ));
         }
-        (Some(_), None) => {
+        (Some(stage), None, Some(run)) => stage_rules(e, run, stage)?,
+        (Some(_), None, None) => {
             return Err(Failure::new(
                 "missing_run",
                 "`stage` needs `run_id`: a stage's red flags come from the run's workflow",
                 "pass the run id too",
             ));
         }
-        (None, Some(run)) => {
-            e.read_run(run)?;
-            RuleSet::default()
+        (None, step, run) => {
+            if let Some(run) = run {
+                e.read_run(run)?;
+            }
+            match step {
+                Some(name) => steps::get(name)
+                    .ok_or_else(|| {
+                        Failure::new(
+                            "unknown_step",
+                            format!("no micro-step `{}`", trimmed(name)),
+                            format!("use one of: {}", steps::names().join(", ")),
+                        )
+                    })?
+                    .rule_set(),
+                None => RuleSet::default(),
+            }
         }
-        (None, None) => RuleSet::default(),
     };
+    if let Some(name) = &ask.schema {
+        rules.schema = Some(library_schema(&e.library.home, name)?);
+    }
     if let Some(f) = ask.format {
         rules.format = Some(f);
     }
@@ -86,21 +163,45 @@ pub struct CoordinateAsk {
     pub run_id: Option<String>,
     /// 0..1, doing it alone.
     pub baseline_confidence: Option<f64>,
+    // Undocumented on purpose: the names say it, and the tool list is paid for in every
+    // session. `answers` feed the redundancy check; a forced topology keeps the advice in
+    // `recommended`.
+    #[serde(default)]
+    pub answers: Vec<String>,
+    pub force_topology: Option<Topology>,
 }
+
+/// The most answers one redundancy check compares (pairwise: the work grows as the square).
+pub const MAX_ANSWERS: usize = 20;
 
 /// The recommended topology, with the rule that decided it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Coordinated {
     pub recommendation: Recommendation,
+    /// What the rules recommend, when the caller forced another choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended: Option<Recommendation>,
     pub degradation: Degradation,
     pub outcomes_recorded: usize,
 }
 
-/// Recommends one agent or several.
+/// Recommends one agent or several (or takes the caller's `force_topology`, keeping the
+/// advice beside it), and checks the choice for degradation against the recorded outcomes
+/// and the `answers` given.
 ///
 /// # Errors
-/// An unknown run.
+/// An unknown run; more than [`MAX_ANSWERS`] answers.
 pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failure> {
+    if ask.answers.len() > MAX_ANSWERS {
+        return Err(Failure::new(
+            "too_many_answers",
+            format!(
+                "{} answers given; the redundancy check compares at most {MAX_ANSWERS}",
+                ask.answers.len()
+            ),
+            "pass the answers of one round of agents",
+        ));
+    }
     let (threshold, max_agents) = match ask.run_id.as_deref() {
         Some(id) => e.policy(id)?,
         None => (
@@ -122,9 +223,17 @@ pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failur
         &outcomes,
         max_agents,
     );
-    let degradation = coordinate::degradation(recommendation.topology, &outcomes, &[]);
+    let (recommendation, recommended) = match ask.force_topology {
+        Some(t) => (
+            coordinate::forced(&recommendation, t, max_agents),
+            Some(recommendation),
+        ),
+        None => (recommendation, None),
+    };
+    let degradation = coordinate::degradation(recommendation.topology, &outcomes, &ask.answers);
     Ok(Coordinated {
         recommendation,
+        recommended,
         degradation,
         outcomes_recorded: outcomes.len(),
     })

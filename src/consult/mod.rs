@@ -11,39 +11,22 @@
     reason = "a Failure carries a readable message and help; refusals are rare"
 )]
 
+mod ask;
 pub mod calibrate;
 pub mod checks;
 pub mod select;
+pub mod stance;
+pub mod thread;
 pub mod vote;
+
+pub use ask::{Ask, Consulted, EnsembleAsk, Ensembled, Reply, consult, ensemble};
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use tokio_util::sync::CancellationToken;
-
 use crate::engine::work::{EvidenceKind, Note};
-use crate::engine::{BudgetView, Engine, Failure, RunEvent};
+use crate::engine::{BudgetView, Engine, Failure};
 use crate::home::{Home, Kind};
-use crate::providers::{Answer, ProviderError, ProviderSet, Request};
-use crate::workflow::DEFAULT_CAPABILITY_THRESHOLD;
-
-/// What to ask.
-#[derive(Debug, Clone, Default)]
-pub struct Ask {
-    pub prompt: String,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub run_id: Option<String>,
-    pub timeout_s: Option<u64>,
-}
-
-/// One consult's result.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Consulted {
-    pub answer: Answer,
-    /// The run's budget after the charge, when a run was given.
-    pub budget: Option<BudgetView>,
-}
+use crate::providers::{Answer, ProviderError, ProviderSet};
 
 pub(crate) fn provider_failure(e: &ProviderError) -> Failure {
     Failure::new(
@@ -161,7 +144,8 @@ pub(crate) fn charge(
     }
 }
 
-/// Records answers in the run's evidence chain and adds the tokens and cost they reported.
+/// Records answers that are not consults of their own (a judge's verdict) in the run's
+/// evidence chain, and adds the tokens and cost they reported.
 pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[Answer]) {
     if let (Some(e), Some(id)) = (engine, run_id) {
         for a in answers {
@@ -196,14 +180,24 @@ pub(crate) async fn with_engine<T: Send + 'static>(
     }
 }
 
-/// The prompt framed by a role template, when one is named.
+/// The template variables a role sees outside a run: the task and nothing else. With a run,
+/// [`Engine::role_vars`] gives the same variables as the stage's brief.
+#[must_use]
+pub fn blank_vars(task: &str) -> serde_json::Value {
+    serde_json::json!({
+        "task": task, "workflow": {"name": "consult", "summary": ""},
+        "stage": {"name": "consult", "title": "consult", "visit": 1, "max_visits": null, "topology": "sas"},
+        "run": {"id": "", "consults_used": 0, "consults_left": null},
+        "outputs": {}, "feedback": [], "context": "", "facts": [], "errors": [],
+        "constraints": [], "files": [], "schema": "", "lang": "en",
+    })
+}
+
+/// Renders the role template `role` with `vars` (see [`blank_vars`]).
 ///
 /// # Errors
-/// An unknown role, or one that does not render.
-pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Failure> {
-    let Some(role) = role else {
-        return Ok(prompt.to_string());
-    };
+/// An invalid or unknown role, or one that does not render.
+pub fn render_role(home: &Home, role: &str, vars: &serde_json::Value) -> Result<String, Failure> {
     if !crate::home::valid_name(role) {
         return Err(crate::engine::library::bad_name("role", role));
     }
@@ -215,273 +209,25 @@ pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Fa
         )
     })?;
     let template = String::from_utf8_lossy(&asset.bytes).into_owned();
-    let ctx = serde_json::json!({
-        "task": prompt, "workflow": {"name": "consult", "summary": ""},
-        "stage": {"name": "consult", "title": role, "visit": 1, "max_visits": null, "topology": "sas"},
-        "run": {"id": "", "consults_used": 0, "consults_left": null},
-        "outputs": {}, "feedback": [], "context": "", "facts": [], "errors": [],
-        "constraints": [], "files": [], "schema": "", "lang": "en",
-    });
-    let role_text = crate::template::render(role, &template, &ctx).map_err(|e| {
+    crate::template::render(role, &template, vars).map_err(|e| {
         Failure::new(
             "role_render_failed",
             format!("role `{role}` does not render: {e}"),
             "run `maestro validate` and fix the role template",
         )
-    })?;
+    })
+}
+
+/// The prompt framed by a role template, when one is named.
+///
+/// # Errors
+/// An unknown role, or one that does not render.
+pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Failure> {
+    let Some(role) = role else {
+        return Ok(prompt.to_string());
+    };
+    let role_text = render_role(home, role, &blank_vars(prompt))?;
     Ok(format!("{role_text}\n\n{prompt}"))
-}
-
-/// Picks the provider and charges the run (when given): everything that needs the engine
-/// before a consult.
-///
-/// # Errors
-/// A spent budget (nothing is asked), an unknown provider, no provider at all.
-pub fn plan_consult(
-    engine: Option<&Engine>,
-    set: &ProviderSet,
-    ask: &Ask,
-) -> Result<(Request, Option<BudgetView>), Failure> {
-    let given: Vec<String> = ask.provider.iter().cloned().collect();
-    let provider = choose(engine, &given, ask.run_id.as_deref(), set)?
-        .into_iter()
-        .next()
-        .ok_or_else(no_provider)?;
-    let budget = charge(
-        engine,
-        ask.run_id.as_deref(),
-        1,
-        &format!("consult {provider}"),
-    )?;
-    Ok((
-        Request {
-            provider,
-            model: ask.model.clone(),
-            prompt: ask.prompt.clone(),
-            timeout: ask.timeout_s.map(std::time::Duration::from_secs),
-        },
-        budget,
-    ))
-}
-
-/// Runs the default red flags over an answer: a flagged answer is discarded (with its
-/// reasons recorded), never repaired.
-///
-/// # Errors
-/// `red_flag`, naming the rules the answer tripped.
-pub fn screen(
-    engine: Option<&Engine>,
-    run_id: Option<&str>,
-    answer: &Answer,
-) -> Result<(), Failure> {
-    let flags =
-        crate::quality::redflag::check(&answer.text, &crate::quality::redflag::RuleSet::default());
-    if flags.is_empty() {
-        return Ok(());
-    }
-    if let Some(e) = engine {
-        let _ = e.record(
-            run_id,
-            &RunEvent::OutputRefused {
-                code: "red_flag".into(),
-                message: None,
-                provider: Some(answer.provider.clone()),
-                flags: serde_json::to_value(&flags).ok(),
-            },
-        );
-    }
-    Err(Failure::new(
-        "red_flag",
-        format!(
-            "the answer of {} was discarded: {}",
-            answer.provider,
-            flags
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        "ask again (perhaps more narrowly) or ask another provider; flagged answers are never repaired",
-    ))
-}
-
-/// Asks one provider: the named one, else the stage's first preference, else the first
-/// enabled. Charged first, screened, recorded.
-///
-/// # Errors
-/// An unknown run or provider, a spent budget (nothing is asked), the provider's failure,
-/// or a red-flagged answer.
-pub async fn consult(
-    engine: Option<&Arc<Engine>>,
-    set: Arc<ProviderSet>,
-    ask: Ask,
-    cancel: &CancellationToken,
-) -> Result<Consulted, Failure> {
-    let (s, a) = (set.clone(), ask.clone());
-    let (req, budget) = with_engine(engine, move |e| plan_consult(e, &s, &a)).await?;
-    let answer = set
-        .consult(&req, cancel)
-        .await
-        .map_err(|e| provider_failure(&e))?;
-    let (a, run_id) = (answer.clone(), ask.run_id.clone());
-    with_engine(engine, move |e| {
-        screen(e, run_id.as_deref(), &a)?;
-        record(e, run_id.as_deref(), std::slice::from_ref(&a));
-        Ok(())
-    })
-    .await?;
-    Ok(Consulted { answer, budget })
-}
-
-/// What an ensemble needs beyond the prompt.
-#[derive(Debug, Clone, Default)]
-pub struct EnsembleAsk {
-    pub prompt: String,
-    pub providers: Vec<String>,
-    pub n: Option<usize>,
-    pub run_id: Option<String>,
-    pub baseline_confidence: Option<f64>,
-}
-
-/// Who will be asked, already paid for.
-#[derive(Debug, Clone)]
-pub struct EnsemblePlan {
-    pub names: Vec<String>,
-    pub concurrency: usize,
-    pub reduced: Option<String>,
-    pub budget: Option<BudgetView>,
-}
-
-/// Chooses the providers (one when Kim et al.'s capability threshold says more would not pay,
-/// fewer when the budget cannot pay for all) and charges them.
-///
-/// # Errors
-/// A spent budget, unknown providers, or none at all.
-pub fn plan_ensemble(
-    engine: Option<&Engine>,
-    set: &ProviderSet,
-    ask: &EnsembleAsk,
-) -> Result<EnsemblePlan, Failure> {
-    let mut names = choose(engine, &ask.providers, ask.run_id.as_deref(), set)?;
-    if let Some(n) = ask.n {
-        names.truncate(n.max(1));
-    }
-    let (threshold, max_agents) = match engine.zip(ask.run_id.as_deref()) {
-        Some((e, id)) => e.policy(id)?,
-        None => (DEFAULT_CAPABILITY_THRESHOLD, 3),
-    };
-    let mut reduced = None;
-    if let Some(b) = ask.baseline_confidence.filter(|&b| b >= threshold) {
-        reduced = Some(format!(
-            "baseline confidence {b:.2} ≥ capability threshold {threshold:.2}: more agents tend to lower accuracy here (Kim et al. 2025), so one provider was asked"
-        ));
-        names.truncate(1);
-    }
-    if let (Some(e), Some(id)) = (engine, ask.run_id.as_deref()) {
-        let left = e.budget(id)?;
-        let want = u32::try_from(names.len()).unwrap_or(u32::MAX);
-        let can = crate::engine::budget::affordable(&left, want);
-        // With nothing left, the charge below gives the precise refusal.
-        if can > 0 && can < want {
-            reduced = Some(format!(
-                "the budget pays for {can} of {want} consults, so {can} provider(s) were asked"
-            ));
-            names.truncate(can as usize);
-        }
-    }
-    let n = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    let budget = charge(
-        engine,
-        ask.run_id.as_deref(),
-        n,
-        &format!("ensemble {}", names.join(",")),
-    )?;
-    Ok(EnsemblePlan {
-        names,
-        concurrency: max_agents as usize,
-        reduced,
-        budget,
-    })
-}
-
-/// The answers and failures of an ensemble.
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct Ensembled {
-    pub answers: Vec<Answer>,
-    pub failures: Vec<ProviderError>,
-    /// Why fewer providers were asked, if so.
-    pub reduced: Option<String>,
-    pub budget: Option<BudgetView>,
-}
-
-/// Asks several providers in parallel, charged first; flagged answers are discarded (and
-/// counted as failures with the reason).
-///
-/// # Errors
-/// A refused plan (budget, providers), or every provider failing.
-pub async fn ensemble(
-    engine: Option<&Arc<Engine>>,
-    set: Arc<ProviderSet>,
-    ask: EnsembleAsk,
-    cancel: &CancellationToken,
-    on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
-) -> Result<Ensembled, Failure> {
-    let (s, a) = (set.clone(), ask.clone());
-    let plan = with_engine(engine, move |e| plan_ensemble(e, &s, &a)).await?;
-    let results = set
-        .ensemble(&plan.names, &ask.prompt, plan.concurrency, cancel, on_done)
-        .await;
-    let mut out = Ensembled {
-        reduced: plan.reduced,
-        budget: plan.budget,
-        ..Ensembled::default()
-    };
-    for r in results {
-        match r {
-            Ok(a) => out.answers.push(a),
-            Err(e) => out.failures.push(e),
-        }
-    }
-    let (answers, run_id) = (out.answers.clone(), ask.run_id.clone());
-    let kept = with_engine(engine, move |e| {
-        let mut kept = Vec::new();
-        let mut refused = Vec::new();
-        for a in answers {
-            match screen(e, run_id.as_deref(), &a) {
-                Ok(()) => kept.push(a),
-                Err(f) => refused.push((a.provider.clone(), f.message)),
-            }
-        }
-        record(e, run_id.as_deref(), &kept);
-        Ok((kept, refused))
-    })
-    .await?;
-    out.answers = kept.0;
-    for (provider, message) in kept.1 {
-        out.failures.push(ProviderError {
-            provider,
-            kind: crate::providers::ErrorKind::Malformed,
-            message,
-            help:
-                "flagged answers are discarded, never repaired; ask again or ask another provider"
-                    .into(),
-        });
-    }
-    if out.answers.is_empty() {
-        return Err(Failure::new(
-            "provider_failed",
-            format!(
-                "every provider failed: {}",
-                out.failures
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            "run `maestro doctor`, or ask fewer or other providers",
-        ));
-    }
-    Ok(out)
 }
 
 /// Flags of a provider's argv that its recorded or live `--help` text does not mention.

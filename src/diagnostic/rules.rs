@@ -75,7 +75,13 @@ rules! {
     RiskyTopology = "risky-topology", Warning, "`ensemble #true` with topology `sas`, or topology `independent` (17.2x error amplification)";
     VoteDiverges = "vote-diverges", Error, "a vote with p <= 0.5, target >= 1 or target <= 0 can never be met";
     MissingTranslation = "missing-translation", Warning, "`lang` lists a language that a title or question lacks";
+    PromptNameTaken = "prompt-name-taken", Warning, "a workflow is named like a built-in MCP prompt, so its prompt is listed as `run-<name>`";
 }
+
+/// The names of the MCP server's built-in prompts (`mcp/catalog.rs` writes them), the one
+/// list: they keep their names, a workflow named like one is listed as `run-<name>`, and
+/// `maestro validate` warns about it (`prompt-name-taken`).
+pub const BUILTIN_PROMPTS: &[&str] = &["consult"];
 
 impl Rule {
     /// Looks a rule up by its id.
@@ -101,7 +107,7 @@ mod tests {
             );
             assert_eq!(Rule::from_id(rule.id()), Some(*rule));
         }
-        assert_eq!(Rule::ALL.len(), 28);
+        assert_eq!(Rule::ALL.len(), 29);
     }
 
     #[test]

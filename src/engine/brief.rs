@@ -76,6 +76,53 @@ pub fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
         .map_or_else(|| stage.to_string(), str::to_string)
 }
 
+/// The variables a role template sees for the run's current stage: the task, the workflow,
+/// the stage and its visit, the budget, approved outputs, feedback, facts, errors and
+/// constraints, the packed context and the output schema. A stage's brief and a consult
+/// made for the run (`consult` with `run_id` and a `role`) render with the same variables.
+#[must_use]
+pub fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &str) -> Value {
+    let workflow = wf.workflow();
+    let stage_name = run.stage.clone().unwrap_or_default();
+    let stage = workflow.stage(&stage_name);
+    let assets = wf.assets(&stage_name);
+    let lang = run.lang.as_str();
+    let title = title(wf, &stage_name, lang);
+    let schema_text = assets
+        .schema
+        .as_ref()
+        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+        .unwrap_or_default();
+    json!({
+        "task": run.task,
+        "workflow": {
+            "name": workflow.name.value,
+            "summary": workflow.summary.as_ref().and_then(|s| s.get(lang, workflow.default_lang())).unwrap_or_default(),
+        },
+        "stage": {
+            "name": stage_name,
+            "title": title,
+            "visit": run.visit(),
+            "max_visits": stage.and_then(|s| s.max_visits()),
+            "topology": stage.map_or("sas", |s| s.topology().as_str()),
+        },
+        "run": {
+            "id": run.id,
+            "consults_used": run.consults_used,
+            "consults_left": budget.consults_left_run,
+        },
+        "outputs": run.outputs,
+        "feedback": run.feedback,
+        "context": context,
+        "facts": run.context.facts,
+        "errors": run.context.errors,
+        "constraints": run.context.constraints,
+        "files": run.context.files,
+        "schema": schema_text,
+        "lang": lang,
+    })
+}
+
 /// Renders the brief of the run's current stage.
 ///
 /// # Errors
@@ -96,39 +143,7 @@ pub fn render(
     let assets = wf.assets(&stage_name);
     let lang = run.lang.as_str();
     let title = title(wf, &stage_name, lang);
-    let schema_text = assets
-        .schema
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
-        .unwrap_or_default();
-    let vars = json!({
-        "task": run.task,
-        "workflow": {
-            "name": workflow.name.value,
-            "summary": workflow.summary.as_ref().and_then(|s| s.get(lang, workflow.default_lang())).unwrap_or_default(),
-        },
-        "stage": {
-            "name": stage_name,
-            "title": title,
-            "visit": run.visit(),
-            "max_visits": stage.max_visits(),
-            "topology": stage.topology().as_str(),
-        },
-        "run": {
-            "id": run.id,
-            "consults_used": run.consults_used,
-            "consults_left": budget.consults_left_run,
-        },
-        "outputs": run.outputs,
-        "feedback": run.feedback,
-        "context": context,
-        "facts": run.context.facts,
-        "errors": run.context.errors,
-        "constraints": run.context.constraints,
-        "files": run.context.files,
-        "schema": schema_text,
-        "lang": lang,
-    });
+    let vars = template_vars(wf, run, &budget, &context);
     let role = match &assets.role {
         Some(template) => crate::template::render(&stage_name, template, &vars).map_err(|e| {
             Failure::new(

@@ -49,6 +49,28 @@ impl Failure {
         )
     }
 
+    /// A stage a request named that the workflow does not have; the help lists its stages.
+    #[must_use]
+    pub fn no_such_stage(workflow: &crate::workflow::Workflow, stage: &str) -> Self {
+        Failure::new(
+            "unknown_stage",
+            format!(
+                "workflow `{}` has no stage `{}`",
+                workflow.name.value,
+                stage.chars().take(80).collect::<String>()
+            ),
+            format!(
+                "name one of its stages: {}",
+                workflow
+                    .stages
+                    .iter()
+                    .map(|s| s.name.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+
     /// The run sits in a stage that the current workflow file no longer has.
     #[must_use]
     pub fn stage_gone(stage: &str) -> Self {

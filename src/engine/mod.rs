@@ -38,6 +38,7 @@ pub mod model;
 pub mod ops;
 mod reads;
 pub mod step;
+pub mod threads;
 pub mod views;
 pub mod work;
 

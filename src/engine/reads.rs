@@ -41,10 +41,15 @@ impl Engine {
             facts: c.facts.clone(),
             errors: c.errors.clone(),
             constraints: c.constraints.clone(),
-            max_chars: None,
+            ..ContextRequest::default()
         });
         let mut text = packed.text;
-        for r in &packed.refused {
+        // Files cut short are in the text (marked where); those left out are listed.
+        let left_out = packed
+            .cut
+            .iter()
+            .filter(|c| !packed.included.iter().any(|i| i.path == c.path));
+        for r in packed.refused.iter().chain(left_out) {
             text.push_str(&format!("(not included: {} — {})\n", r.path, r.reason));
         }
         brief::render(wf, run, budget::view(wf, run, now_ms()), text)
@@ -185,6 +190,61 @@ impl Engine {
             .filter(|e| q.stage.as_ref().is_none_or(|s| e.stage.as_ref() == Some(s)))
             .take(q.limit.unwrap_or(100))
             .collect())
+    }
+
+    /// The variables a role renders with in a consult made for the run: the same as the
+    /// current stage's brief (approved outputs, feedback, facts, errors), except that the
+    /// packed material follows the question and the stage's output schema is not the
+    /// adviser's.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn role_vars(&self, run_id: &str) -> Result<serde_json::Value, Failure> {
+        let (run, wf) = self.read_run(run_id)?;
+        let view = budget::view(&wf, &run, now_ms());
+        let mut vars = brief::template_vars(&wf, &run, &view, "");
+        vars["schema"] = serde_json::Value::from("");
+        Ok(vars)
+    }
+
+    /// The character budget the run's current stage gives what is packed with a consult
+    /// (`consult context-chars=…`), if it sets one.
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn consult_chars(&self, run_id: &str) -> Result<Option<usize>, Failure> {
+        self.stage_chars(Some(run_id), None)
+    }
+
+    /// A stage's `consult context-chars`: the named stage (else the run's current one) of the
+    /// run's workflow, or with no run, of the `default` workflow.
+    ///
+    /// # Errors
+    /// An unknown run, or a stage the workflow does not have.
+    pub fn stage_chars(
+        &self,
+        run_id: Option<&str>,
+        stage: Option<&str>,
+    ) -> Result<Option<usize>, Failure> {
+        let (wf, current) = match run_id {
+            Some(id) => {
+                let (run, wf) = self.read_run(id)?;
+                (wf, run.stage)
+            }
+            None => (self.library.get("default")?.compiled, None),
+        };
+        let Some(name) = stage.map(str::to_string).or(current) else {
+            return Ok(None);
+        };
+        let s = wf
+            .workflow()
+            .stage(&name)
+            .ok_or_else(|| Failure::no_such_stage(wf.workflow(), &name))?;
+        Ok(s.settings
+            .consult
+            .context_chars
+            .as_ref()
+            .map(|c| c.value as usize))
     }
 
     /// Packs context from the workspace.

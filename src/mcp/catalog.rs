@@ -7,6 +7,9 @@ use rmcp::model::{
     ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
 };
 
+use std::collections::HashSet;
+
+use crate::diagnostic::rules::BUILTIN_PROMPTS;
 use crate::engine::Engine;
 use crate::home::Kind;
 
@@ -20,46 +23,114 @@ Red-flagged answers (too long, malformed) are discarded, never repaired.\n\
 - Budgets: consults per visit and per run are enforced by the engine; a spent budget refuses further \
 consults with the counts left.\n";
 
-/// One prompt per workflow, plus `consult` and `review`.
-pub(super) fn prompts(engine: &Engine) -> Vec<Prompt> {
-    let mut out: Vec<Prompt> = engine
-        .library
-        .names()
-        .into_iter()
-        .map(|name| {
-            let summary = engine
-                .library
-                .get(&name)
-                .ok()
-                .and_then(|c| {
-                    let wf = c.compiled.workflow();
-                    wf.summary
-                        .as_ref()
-                        .and_then(|s| s.get(wf.default_lang(), wf.default_lang()))
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| format!("Run the `{name}` workflow"));
-            Prompt::new(
-                name,
-                Some(summary),
-                Some(vec![
-                    PromptArgument::new("task")
-                        .with_description("What the run should achieve")
-                        .with_required(true),
-                ]),
-            )
-        })
-        .collect();
-    out.push(Prompt::new(
-        "consult",
-        Some("Ask another model for a second opinion"),
-        Some(vec![
-            PromptArgument::new("question")
-                .with_description("What to ask")
-                .with_required(true),
-        ]),
-    ));
+/// What a prompt name stands for.
+enum Target {
+    Builtin(&'static str),
+    Workflow(String),
+}
+
+/// Every prompt name and what it runs: the built-in prompts under their names
+/// ([`BUILTIN_PROMPTS`]), each workflow under its own — or as `run-<name>` when a built-in
+/// prompt has it (`maestro validate` warns: `prompt-name-taken`). Names never repeat: a
+/// client would show one prompt and hide the other.
+fn names(engine: &Engine) -> Vec<(String, Target)> {
+    let mut taken: HashSet<String> = BUILTIN_PROMPTS.iter().map(|n| (*n).to_string()).collect();
+    let mut out = Vec::new();
+    for name in engine.library.names() {
+        let mut prompt = if taken.contains(&name) {
+            format!("run-{name}")
+        } else {
+            name.clone()
+        };
+        // A workflow may itself be called `run-consult`: number the later one.
+        let mut n = 2;
+        while taken.contains(&prompt) {
+            prompt = format!("run-{name}-{n}");
+            n += 1;
+        }
+        taken.insert(prompt.clone());
+        out.push((prompt, Target::Workflow(name)));
+    }
+    out.extend(
+        BUILTIN_PROMPTS
+            .iter()
+            .map(|n| ((*n).to_string(), Target::Builtin(n))),
+    );
     out
+}
+
+/// A built-in prompt: what it does, its one argument, and its text for that argument.
+struct Builtin {
+    summary: &'static str,
+    arg: &'static str,
+    arg_description: &'static str,
+    text: fn(&str) -> String,
+}
+
+impl Builtin {
+    fn argument(&self) -> PromptArgument {
+        PromptArgument::new(self.arg)
+            .with_description(self.arg_description)
+            .with_required(true)
+    }
+}
+
+/// The built-in prompt of each name in [`BUILTIN_PROMPTS`].
+fn builtin(name: &str) -> Option<Builtin> {
+    match name {
+        "consult" => Some(Builtin {
+            summary: "Ask another model for a second opinion",
+            arg: "question",
+            arg_description: "What to ask",
+            text: |question| {
+                format!(
+                    "Use the maestro `consult` tool to ask another model (codex, gemini or claude) this, \
+                     then weigh its answer against your own before acting:\n\n{question}"
+                )
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// One prompt per workflow, plus the built-in ones.
+pub(super) fn prompts(engine: &Engine) -> Vec<Prompt> {
+    names(engine)
+        .into_iter()
+        .filter_map(|(prompt, target)| match target {
+            Target::Builtin(name) => {
+                let b = builtin(name)?;
+                Some(Prompt::new(
+                    prompt,
+                    Some(b.summary),
+                    Some(vec![b.argument()]),
+                ))
+            }
+            Target::Workflow(name) => {
+                let summary = engine
+                    .library
+                    .get(&name)
+                    .ok()
+                    .and_then(|c| {
+                        let wf = c.compiled.workflow();
+                        wf.summary
+                            .as_ref()
+                            .and_then(|s| s.get(wf.default_lang(), wf.default_lang()))
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| format!("Run the `{name}` workflow"));
+                Some(Prompt::new(
+                    prompt,
+                    Some(summary),
+                    Some(vec![
+                        PromptArgument::new("task")
+                            .with_description("What the run should achieve")
+                            .with_required(true),
+                    ]),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The text of one prompt.
@@ -75,14 +146,18 @@ pub(super) fn prompt(
             .unwrap_or("")
             .to_string()
     };
-    let text = if req.name == "consult" {
-        format!(
-            "Use the maestro `consult` tool to ask another model (codex, gemini or claude) this, \
-             then weigh its answer against your own before acting:\n\n{}",
-            arg("question")
-        )
-    } else if engine.library.names().contains(&req.name) {
-        format!(
+    let target = names(engine)
+        .into_iter()
+        .find(|(name, _)| *name == req.name)
+        .map(|(_, t)| t);
+    let text = match target {
+        Some(Target::Builtin(name)) => {
+            let b = builtin(name).ok_or_else(|| {
+                ErrorData::internal_error(format!("built-in prompt `{name}` has no text"), None)
+            })?;
+            (b.text)(&arg(b.arg))
+        }
+        Some(Target::Workflow(name)) => format!(
             "Run this task through the maestro workflow `{name}`.\n\n\
              1. Call `start` with workflow `{name}` and the task below (add files, facts, errors \
              and constraints you already know as context).\n\
@@ -91,14 +166,17 @@ pub(super) fn prompt(
              3. At each gate, wait for the person's decision (they may answer a form, or run \
              `maestro approve <id>` in a terminal); never decide a human gate yourself.\n\
              4. Continue with the next brief until the run reaches an end.\n\nTask: {task}",
-            name = req.name,
             task = arg("task")
-        )
-    } else {
-        return Err(ErrorData::invalid_params(
-            format!("no prompt `{}`", req.name),
-            None,
-        ));
+        ),
+        None => {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "no prompt `{}`; list them with prompts/list",
+                    req.name.chars().take(80).collect::<String>()
+                ),
+                None,
+            ));
+        }
     };
     Ok(GetPromptResult::new(vec![PromptMessage::new_text(
         Role::User,
@@ -140,13 +218,25 @@ pub(super) fn resources(engine: &Engine) -> Vec<Resource> {
 }
 
 pub(super) fn templates() -> Vec<ResourceTemplate> {
-    ["workflows", "roles", "skills", "schemas", "runs"]
-        .into_iter()
-        .map(|seg| {
-            let key = if seg == "runs" { "id" } else { "name" };
-            ResourceTemplate::new(format!("maestro://{seg}/{{{key}}}"), seg)
-        })
-        .collect()
+    [
+        "workflows",
+        "roles",
+        "skills",
+        "schemas",
+        "runs",
+        "consults",
+        "threads",
+    ]
+    .into_iter()
+    .map(|seg| {
+        let key = if matches!(seg, "runs" | "consults" | "threads") {
+            "id"
+        } else {
+            "name"
+        };
+        ResourceTemplate::new(format!("maestro://{seg}/{{{key}}}"), seg)
+    })
+    .collect()
 }
 
 /// Reads a resource by URI.
@@ -168,6 +258,12 @@ pub(super) fn read(engine: &Engine, uri: &str) -> Result<ReadResourceResult, Err
                 let log = engine.log(name).map_err(|_| not_found())?;
                 serde_json::to_string_pretty(&serde_json::json!({"run": view, "events": log}))
                     .unwrap_or_default()
+            }
+            // A consult's whole answer, for a tool result that had to be cut.
+            "consults" => engine.turn(name).map_err(|_| not_found())?.answer,
+            "threads" => {
+                let turns = engine.thread(name).map_err(|_| not_found())?;
+                serde_json::to_string_pretty(&turns).unwrap_or_default()
             }
             "workflows" => {
                 let asset = engine

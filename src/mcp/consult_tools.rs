@@ -49,11 +49,58 @@ impl Server {
         self.call(|e| Ok(Arc::new(ProviderSet::load(&e.library.home))))
             .await
     }
+}
 
-    /// The prompt framed by a role template, when one is named.
-    async fn framed(&self, role: Option<String>, prompt: String) -> Result<String, String> {
-        self.call(move |e| crate::consult::frame(&e.library.home, role.as_deref(), &prompt))
-            .await
+/// The client's cap on one tool result, in tokens: Claude Code's `MAX_MCP_OUTPUT_TOKENS`
+/// (25,000 unless set).
+fn output_cap_tokens() -> usize {
+    std::env::var("MAX_MCP_OUTPUT_TOKENS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(25_000)
+}
+
+/// A cautious token estimate: three ASCII characters or one other character per token (code
+/// and Korean tokenize densely), so the estimate stays above what the client counts.
+fn tokens_of(c: char) -> f64 {
+    if c.is_ascii() { 1.0 / 3.0 } else { 1.0 }
+}
+
+/// Cuts each answer to its share of what the client can take. A cut answer says where the
+/// whole text is: the resource `maestro://consults/<id>` (and `maestro threads`).
+fn fit(replies: &mut [&mut crate::consult::Reply]) {
+    if replies.is_empty() {
+        return;
+    }
+    // A fifth of the cap is left for the result's other fields and the JSON around them.
+    let share = output_cap_tokens() as f64 * 0.8 / replies.len() as f64;
+    for r in replies.iter_mut() {
+        let text = &r.answer.text;
+        let total: f64 = text.chars().map(tokens_of).sum();
+        if total <= share {
+            continue;
+        }
+        let mut used = 0.0;
+        let end = text
+            .char_indices()
+            .find(|&(_, c)| {
+                used += tokens_of(c);
+                used > share - 100.0
+            })
+            .map_or(text.len(), |(i, _)| i);
+        let whole_chars = text.chars().count();
+        let mut part = text[..end].to_string();
+        let shown = part.chars().count();
+        part.push_str(&match &r.consult_id {
+            Some(id) => format!(
+                "\n\n[… {} more characters: the whole answer ({whole_chars} characters) is the resource maestro://consults/{id}]",
+                whole_chars - shown
+            ),
+            None => format!("\n\n[… {} more characters cut]", whole_chars - shown),
+        });
+        r.answer.text = part;
+        r.truncated = true;
     }
 }
 
@@ -72,16 +119,16 @@ impl Server {
         Parameters(p): Parameters<ConsultParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ConsultResult>, String> {
-        let mut prompt = self.framed(p.role, p.prompt).await?;
-        if let Some(context) = p.context.filter(|c| !c.trim().is_empty()) {
-            prompt.push_str("\n\n## Context\n");
-            prompt.push_str(&context);
-        }
         let set = self.provider_set().await?;
         let ask = Ask {
-            prompt,
+            prompt: p.prompt,
             provider: p.provider,
             model: p.model,
+            role: p.role,
+            context: p.context,
+            files: p.files,
+            diff: p.diff,
+            thread_id: p.thread_id,
             run_id: p.run_id,
             timeout_s: p.timeout_s,
         };
@@ -90,20 +137,37 @@ impl Server {
             ctx.meta.get_progress_token(),
             "consulting".into(),
         );
-        let done = crate::consult::consult(Some(&self.engine), set, ask, &ctx.ct)
+        let mut done = crate::consult::consult(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
+        fit(&mut [&mut done.reply]);
+        let a = &done.reply.answer;
+        let mut notes = Vec::new();
+        if let Some(p) = &done.packed {
+            notes.push(p.clone());
+        }
+        if let Some(r) = &done.replay {
+            notes.push(r.line());
+        }
+        if !done.reply.warnings.is_empty() {
+            notes.push(format!(
+                "{} red flag(s), shown as warnings",
+                done.reply.warnings.len()
+            ));
+        }
+        if done.reply.truncated {
+            notes.push("the answer is cut to fit; read the rest as the resource".into());
+        }
+        if let Some(l) = done.budget.as_ref().and_then(|b| b.consults_left_run) {
+            notes.push(format!("{l} consult(s) left in the run"));
+        }
         Ok(Json(ConsultResult {
             summary: format!(
                 "{} ({}) answered in {:.1} s{}",
-                done.answer.provider,
-                done.answer.model,
-                done.answer.elapsed_ms as f64 / 1000.0,
-                done.budget
-                    .as_ref()
-                    .and_then(|b| b.consults_left_run)
-                    .map(|l| format!("; {l} consult(s) left in the run"))
-                    .unwrap_or_default()
+                a.provider,
+                a.model,
+                a.elapsed_ms as f64 / 1000.0,
+                notes.iter().map(|n| format!("; {n}")).collect::<String>()
             ),
             consulted: done,
         }))
@@ -122,12 +186,16 @@ impl Server {
         Parameters(p): Parameters<EnsembleParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<EnsembleResult>, String> {
-        let prompt = self.framed(p.role, p.prompt).await?;
         let set = self.provider_set().await?;
         let ask = EnsembleAsk {
-            prompt,
+            prompt: p.prompt,
             providers: p.providers,
             n: p.n,
+            role: p.role,
+            context: p.context,
+            files: p.files,
+            diff: p.diff,
+            stances: p.stances,
             run_id: p.run_id,
             baseline_confidence: p.baseline_confidence,
         };
@@ -145,14 +213,29 @@ impl Server {
                 });
             }
         };
-        let out = crate::consult::ensemble(Some(&self.engine), set, ask, &ctx.ct, &on_done)
+        let mut out = crate::consult::ensemble(Some(&self.engine), set, ask, &ctx.ct, &on_done)
             .await
             .map_err(|f| refusal(&f))?;
+        fit(&mut out.answers.iter_mut().collect::<Vec<_>>());
         Ok(Json(EnsembleResult {
             summary: format!(
-                "{} answer(s), {} failure(s){}",
+                "{} answer(s), {} failure(s){}{}{}",
                 out.answers.len(),
                 out.failures.len(),
+                out.positions
+                    .as_ref()
+                    .map(|p| format!(
+                        "; verdicts: {} agree, {} disagree, {} mixed, {} unclear",
+                        p.agree.len(),
+                        p.disagree.len(),
+                        p.mixed.len(),
+                        p.unclear.len()
+                    ))
+                    .unwrap_or_default(),
+                out.packed
+                    .as_ref()
+                    .map(|p| format!("; {p}"))
+                    .unwrap_or_default(),
                 out.reduced
                     .as_ref()
                     .map(|r| format!("; {r}"))

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::work::{Evidence, EvidenceKind};
+use crate::workspace::gitdiff::DiffSpec;
 
 /// What a nested result field is described as. The tool list keeps only each field's JSON
 /// type (`mcp/mod.rs`, `top_level`), so generating the nested types' whole schemas at start-up
@@ -137,15 +138,20 @@ pub struct DecideResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsultParams {
-    /// The adviser cannot read your files.
     pub prompt: String,
-    /// Default: the stage's preference.
+    /// Default: the thread's, else the stage's.
     pub provider: Option<String>,
     pub model: Option<String>,
-    /// A role template, e.g. `judge`.
+    /// e.g. `debugger`; sees run_id's outputs.
     pub role: Option<String>,
-    /// Code, logs, facts.
     pub context: Option<String>,
+    /// Paths or globs, read by the server.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// `staged`, `unstaged` or `base:<ref>`.
+    pub diff: Option<DiffSpec>,
+    /// Follow up on an answer.
+    pub thread_id: Option<String>,
     pub run_id: Option<String>,
     pub timeout_s: Option<u64>,
 }
@@ -156,9 +162,15 @@ pub struct EnsembleParams {
     pub prompt: String,
     #[serde(default)]
     pub providers: Vec<String>,
-    /// At most this many providers.
     pub n: Option<usize>,
     pub role: Option<String>,
+    pub context: Option<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    pub diff: Option<DiffSpec>,
+    /// One member each.
+    #[serde(default)]
+    pub stances: Vec<crate::consult::stance::Member>,
     pub run_id: Option<String>,
     /// 0..1; high asks one provider.
     pub baseline_confidence: Option<f64>,
@@ -201,8 +213,11 @@ pub struct PackParams {
     pub errors: Vec<String>,
     #[serde(default)]
     pub constraints: Vec<String>,
+    /// `staged`, `unstaged` or `base:<ref>`.
+    pub diff: Option<DiffSpec>,
+    /// Its context-chars is the budget.
     pub stage: Option<String>,
-    /// Default 40000.
+    pub run_id: Option<String>,
     pub max_chars: Option<usize>,
 }
 

@@ -89,7 +89,7 @@ impl Server {
         Ok(reported(summary, r))
     }
 
-    /// MAKER's k_min and cost for a target success rate.
+    /// MAKER's k_min and cost for a target success rate; no p/target/steps: lists micro-steps.
     #[tool(annotations(
         title = "Calibrate voting",
         read_only_hint = true,
@@ -104,19 +104,29 @@ impl Server {
         let r = crate::consult::calibrate::run(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
-        let c = &r.calibration;
-        let summary = format!(
-            "k_min = {} for p = {:.4} over {} steps (p_full = {:.4}, ~{:.2} samples per step){}",
-            c.k_min,
-            c.p,
-            c.steps,
-            c.p_full,
-            c.expected_samples_per_step,
-            r.stopped
-                .as_ref()
-                .map(|s| format!("; sampling stopped early: {s}"))
-                .unwrap_or_default()
-        );
+        let summary = match &r.calibration {
+            Some(c) => format!(
+                "k_min = {} for p = {:.4} over {} steps (p_full = {:.4}, ~{:.2} samples per step){}",
+                c.k_min,
+                c.p,
+                c.steps,
+                c.p_full,
+                c.expected_samples_per_step,
+                r.stopped
+                    .as_ref()
+                    .map(|s| format!("; sampling stopped early: {s}"))
+                    .unwrap_or_default()
+            ),
+            None => format!(
+                "{} micro-step(s): {}",
+                r.micro_steps.len(),
+                r.micro_steps
+                    .iter()
+                    .map(|s| format!("{} ({}, k={})", s.name, s.stage, s.default_k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         Ok(reported(summary, r))
     }
 
@@ -135,14 +145,17 @@ impl Server {
         let r = crate::consult::select::run(Some(&self.engine), set, ask, &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
-        let summary = match &r.winner {
+        let mut summary = match &r.winner {
             Some(w) => format!("selected {w}: {}", r.rationale),
             None => r.rationale.clone(),
         };
+        if let Some(cut) = r.judge.as_ref().and_then(|j| j.cut.as_ref()) {
+            summary.push_str(&format!(" (judge: {cut})"));
+        }
         Ok(reported(summary, r))
     }
 
-    /// One agent or several, by Kim et al.'s rules and past outcomes.
+    /// One agent or several, by Kim et al.'s rules, past outcomes and answers' overlap.
     #[tool(annotations(title = "Coordinate", read_only_hint = true, open_world_hint = false))]
     async fn coordinate(
         &self,
@@ -152,15 +165,24 @@ impl Server {
             .call(move |e| crate::consult::checks::coordinate(e, &ask))
             .await?;
         let rec = &r.recommendation;
-        Ok(reported(
-            format!(
-                "{} ({}): {}",
-                rec.topology.as_str(),
-                rec.rule.as_str(),
-                rec.reason
-            ),
-            r,
-        ))
+        let mut summary = format!(
+            "{} ({}): {}",
+            rec.topology.as_str(),
+            rec.rule.as_str(),
+            rec.reason
+        );
+        if let Some(adv) = &r.recommended {
+            summary.push_str(&format!(
+                "; the rules recommend {} ({}): {}",
+                adv.topology.as_str(),
+                adv.rule.as_str(),
+                adv.reason
+            ));
+        }
+        if r.degradation.degrade {
+            summary.push_str(&format!("; degrade: {}", r.degradation.reason));
+        }
+        Ok(reported(summary, r))
     }
 
     /// Consults, overhead, red-flag rate, votes, test-backed selections.

@@ -20,21 +20,25 @@ impl Server {
         &self,
         Parameters(p): Parameters<PackParams>,
     ) -> Result<Json<PackResult>, String> {
-        let req = ContextRequest {
-            files: p.files,
-            facts: p.facts,
-            errors: p.errors,
-            constraints: p.constraints,
-            max_chars: p.max_chars,
-        };
-        let packed = self.call(move |e| Ok(e.context(&req))).await?;
+        let packed = self
+            .call(move |e| {
+                let stage_chars = match (&p.stage, &p.run_id) {
+                    (None, None) => None,
+                    (stage, run) => e.stage_chars(run.as_deref(), stage.as_deref())?,
+                };
+                let req = ContextRequest {
+                    files: p.files,
+                    facts: p.facts,
+                    errors: p.errors,
+                    constraints: p.constraints,
+                    max_chars: p.max_chars.or(stage_chars),
+                    diff: p.diff,
+                };
+                Ok(e.context(&req))
+            })
+            .await?;
         Ok(Json(PackResult {
-            summary: format!(
-                "{} characters; {} file(s) included, {} refused",
-                packed.chars,
-                packed.included.len(),
-                packed.refused.len()
-            ),
+            summary: packed.summary(),
             packed,
         }))
     }

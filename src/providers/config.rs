@@ -19,6 +19,10 @@ pub enum Kind {
         /// argv with `{{ model }}` placeholders; the prompt goes to stdin.
         command: Vec<String>,
         parser: Parser,
+        /// argv for a follow-up that continues the CLI's own session (`{{ session }}` is its
+        /// id): set, a thread's next turn sends only the new question. Unset, maestro
+        /// replays the thread's earlier turns in the prompt.
+        resume: Option<Vec<String>>,
     },
     /// An OpenAI-compatible chat-completions server.
     OpenAi {
@@ -46,6 +50,20 @@ pub struct ProviderConfig {
     pub install: Option<String>,
     /// How to log in, for messages.
     pub login: Option<String>,
+}
+
+impl ProviderConfig {
+    /// Whether a follow-up can continue the CLI's own session (a `resume` command is set).
+    #[must_use]
+    pub fn resumes(&self) -> bool {
+        matches!(
+            &self.kind,
+            Kind::Cli {
+                resume: Some(_),
+                ..
+            }
+        )
+    }
 }
 
 fn text(n: &YNode) -> Option<String> {
@@ -93,6 +111,7 @@ const ENTRY_KEYS: &[&str] = &[
     "enabled",
     "install",
     "login",
+    "resume",
 ];
 
 /// More retries than this would only hide a broken provider (and the backoff doubles each time).
@@ -200,6 +219,20 @@ fn entry(name: &str, n: &YNode) -> Result<ProviderConfig, Vec<String>> {
     let kind = match kind_name.as_str() {
         "cli" => {
             only(&["base-url", "api-key-env"], "openai", &mut why);
+            let resume = match n.get("resume") {
+                None => None,
+                Some(r) => {
+                    match list(r).filter(|c| c.iter().any(|a| a.contains("{{ session }}"))) {
+                        Some(argv) => Some(argv),
+                        None => {
+                            why.push(
+                            "`resume` must be a list (argv) containing `{{ session }}`, the session id to continue".into(),
+                        );
+                            None
+                        }
+                    }
+                }
+            };
             let command = n.get("command").and_then(list).filter(|c| !c.is_empty());
             if command.is_none() {
                 why.push("`command` must be a non-empty list (argv; no shell)".into());
@@ -212,12 +245,14 @@ fn entry(name: &str, n: &YNode) -> Result<ProviderConfig, Vec<String>> {
                     Parser::NAMES
                 ));
             }
-            command
-                .zip(parser)
-                .map(|(command, parser)| Kind::Cli { command, parser })
+            command.zip(parser).map(|(command, parser)| Kind::Cli {
+                command,
+                parser,
+                resume,
+            })
         }
         "openai" => {
-            only(&["command", "parser"], "cli", &mut why);
+            only(&["command", "parser", "resume"], "cli", &mut why);
             let base_url = string("base-url", &mut why);
             if n.get("base-url").is_none() {
                 why.push("`base-url` is missing".into());
@@ -431,7 +466,7 @@ mod tests {
         assert_eq!(names, ["codex", "gemini", "claude"]);
         let codex = &mut ps[0];
         assert!(
-            matches!(&codex.kind, Kind::Cli { parser: Parser::CodexJsonl, command } if command.contains(&"read-only".to_string()))
+            matches!(&codex.kind, Kind::Cli { parser: Parser::CodexJsonl, command, .. } if command.contains(&"read-only".to_string()))
         );
         let env = |k: &str| match k {
             "MAESTRO_CODEX_MODEL" => Some("o4".to_string()),

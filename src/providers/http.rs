@@ -142,5 +142,6 @@ pub(super) async fn chat(
         tokens_in: v["usage"]["prompt_tokens"].as_u64(),
         tokens_out: v["usage"]["completion_tokens"].as_u64(),
         cost_usd: v["usage"]["cost"].as_f64(),
+        session: None,
     })
 }

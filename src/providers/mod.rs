@@ -38,6 +38,8 @@ pub struct Request {
     pub model: Option<String>,
     pub prompt: String,
     pub timeout: Option<Duration>,
+    /// Continue this CLI session natively (providers with a `resume` command only).
+    pub session: Option<String>,
 }
 
 /// A provider's answer.
@@ -51,6 +53,9 @@ pub struct Answer {
     pub cost_usd: Option<f64>,
     pub elapsed_ms: u64,
     pub attempts: u32,
+    /// The CLI's own session id (kept with the thread for a native resume).
+    #[serde(skip)]
+    pub session: Option<String>,
 }
 
 /// The kind of a consult failure.
@@ -286,8 +291,22 @@ impl ProviderSet {
         loop {
             attempt += 1;
             let result = match &p.kind {
-                Kind::Cli { command, parser } => {
-                    cli(p, command, *parser, &model, req, cancel).await
+                Kind::Cli {
+                    command,
+                    parser,
+                    resume,
+                } => {
+                    // A session id goes into argv: only a plain id, never something that
+                    // reads as a flag.
+                    let session = req.session.as_ref().filter(|s| valid_session(s));
+                    let argv = match (resume, session) {
+                        (Some(resume), Some(session)) => resume
+                            .iter()
+                            .map(|a| a.replace("{{ session }}", session))
+                            .collect(),
+                        _ => command.clone(),
+                    };
+                    cli(p, &argv, *parser, &model, req, cancel).await
                 }
                 Kind::OpenAi {
                     base_url,
@@ -306,6 +325,7 @@ impl ProviderSet {
                         elapsed_ms: u64::try_from(started.elapsed().as_millis())
                             .unwrap_or(u64::MAX),
                         attempts: attempt,
+                        session: parsed.session,
                     });
                 }
                 Err(Attempt::Retry(e, wait)) if attempt <= p.retries && !cancel.is_cancelled() => {
@@ -320,11 +340,11 @@ impl ProviderSet {
         }
     }
 
-    /// Asks several providers at once, at most `concurrency` at a time; answers in `names` order.
+    /// Asks several providers at once (one request each), at most `concurrency` at a time;
+    /// results in the requests' order.
     pub async fn ensemble(
         &self,
-        names: &[String],
-        prompt: &str,
+        requests: &[Request],
         concurrency: usize,
         cancel: &CancellationToken,
         on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
@@ -332,19 +352,18 @@ impl ProviderSet {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let finished = AtomicUsize::new(0);
-        let total = names.len();
-        let calls = names.iter().map(|name| {
+        let total = requests.len();
+        let calls = requests.iter().map(|req| {
             let gate = gate.clone();
             let finished = &finished;
             async move {
                 let _permit = gate.acquire().await;
-                let req = Request {
-                    provider: name.clone(),
-                    prompt: prompt.to_string(),
-                    ..Request::default()
-                };
-                let r = self.consult(&req, cancel).await;
-                on_done(name, finished.fetch_add(1, Ordering::SeqCst) + 1, total);
+                let r = self.consult(req, cancel).await;
+                on_done(
+                    &req.provider,
+                    finished.fetch_add(1, Ordering::SeqCst) + 1,
+                    total,
+                );
                 r
             }
         });
@@ -403,6 +422,16 @@ impl ProviderSet {
         }
         out
     }
+}
+
+/// A CLI session id as the CLIs print them (UUIDs and similar): letters, digits, `-`, `_`,
+/// not starting with `-`.
+#[must_use]
+pub fn valid_session(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The program's path on PATH (or as given, when it contains a slash).
@@ -593,6 +622,23 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(argv(&cmd, "o4"), ["codex", "exec", "-m", "o4", "-"]);
+    }
+
+    #[test]
+    fn only_plain_session_ids_reach_a_resume_argv() {
+        assert!(valid_session("0199a3c2-5f10-7d21-9a0e-2b7c4e81d0aa"));
+        assert!(valid_session("c222b781_x"));
+        for bad in [
+            "",
+            "--dangerously-skip-permissions",
+            "-x",
+            "a b",
+            "a;rm",
+            "a/b",
+            &"a".repeat(129),
+        ] {
+            assert!(!valid_session(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Parsed {
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
     pub cost_usd: Option<f64>,
+    /// The CLI's own session (thread) id, which a native resume continues.
+    pub session: Option<String>,
 }
 
 /// How a call failed, as far as the output tells.
@@ -130,6 +132,7 @@ fn codex(stdout: &str, stderr: &str) -> Result<Parsed, Fail> {
     let mut completed = None;
     let mut failed: Option<String> = None;
     let mut last_error: Option<String> = None;
+    let mut session = None;
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
         let Ok(ev) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -138,6 +141,7 @@ fn codex(stdout: &str, stderr: &str) -> Result<Parsed, Fail> {
             "item.completed" if ev["item"]["type"] == "agent_message" => {
                 answer = ev["item"]["text"].as_str().map(str::to_string);
             }
+            "thread.started" => session = ev["thread_id"].as_str().map(str::to_string),
             "turn.completed" => completed = Some(ev["usage"].clone()),
             "turn.failed" => {
                 failed = Some(
@@ -162,6 +166,7 @@ fn codex(stdout: &str, stderr: &str) -> Result<Parsed, Fail> {
             tokens_in: usage["input_tokens"].as_u64(),
             tokens_out: usage["output_tokens"].as_u64(),
             cost_usd: None,
+            session,
         }),
         (Some(_), None) => Err(fail(
             FailKind::Failed,
@@ -246,6 +251,7 @@ fn gemini(stdout: &str, stderr: &str) -> Result<Parsed, Fail> {
         tokens_in: any.then_some(tin),
         tokens_out: any.then_some(tout),
         cost_usd: None,
+        session: obj["session_id"].as_str().map(str::to_string),
     })
 }
 
@@ -305,6 +311,7 @@ fn claude(stdout: &str, stderr: &str) -> Result<Parsed, Fail> {
         }),
         tokens_out: usage["output_tokens"].as_u64(),
         cost_usd: v["total_cost_usd"].as_f64(),
+        session: v["session_id"].as_str().map(str::to_string),
     })
 }
 

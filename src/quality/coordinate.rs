@@ -41,6 +41,9 @@ pub enum CoordRule {
     StageDefault,
     #[serde(rename = "default")]
     Default,
+    /// The caller chose the topology.
+    #[serde(rename = "forced")]
+    Forced,
 }
 
 impl CoordRule {
@@ -53,6 +56,7 @@ impl CoordRule {
             CoordRule::Decomposable => "C-decomposable",
             CoordRule::StageDefault => "stage-default",
             CoordRule::Default => "default",
+            CoordRule::Forced => "forced",
         }
     }
 }
@@ -302,6 +306,29 @@ pub fn recommend(
     }
 }
 
+/// The caller's topology in place of `advice`: recorded as forced, with the same features.
+/// The confidence is the advice's when both agree, else none (0): no rule backs the choice.
+#[must_use]
+pub fn forced(advice: &Recommendation, topology: Topology, max_agents: u32) -> Recommendation {
+    Recommendation {
+        topology,
+        rule: CoordRule::Forced,
+        reason: "forced by the caller".into(),
+        confidence: if topology == advice.topology {
+            advice.confidence
+        } else {
+            0.0
+        },
+        max_agents: if topology == Topology::Sas {
+            1
+        } else {
+            max_agents
+        },
+        error_amplification: amplification(topology),
+        features: advice.features.clone(),
+    }
+}
+
 /// Whether a multi-agent setup should fall back to a single agent.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Degradation {
@@ -420,6 +447,17 @@ mod tests {
         );
         let plain = recommend(&features("hello", "", ""), None, None, 0.45, &[], 3);
         assert_eq!(plain.rule, CoordRule::Default);
+        let f = forced(&plain, Topology::Centralized, 3);
+        assert_eq!(
+            (f.topology, f.rule.as_str(), f.reason.as_str(), f.max_agents),
+            (Topology::Centralized, "forced", "forced by the caller", 3)
+        );
+        assert_eq!(f.error_amplification, 4.4);
+        assert_eq!(f.confidence, 0.0);
+        assert_eq!(
+            forced(&plain, Topology::Sas, 3).confidence,
+            plain.confidence
+        );
     }
 
     #[test]

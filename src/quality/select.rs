@@ -60,6 +60,19 @@ pub struct Signals {
     pub tests: BTreeMap<String, bool>,
     pub lint: BTreeMap<String, f64>,
     pub judge: BTreeMap<String, f64>,
+    /// The judge selected no candidate, for this reason: nothing wins.
+    pub judge_declined: Option<String>,
+}
+
+/// What the judge was asked and said, shown with the selection.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct JudgeView {
+    pub provider: String,
+    pub rubric: Rubric,
+    pub selected: Option<String>,
+    pub reason: String,
+    /// Set when the candidates were cut to fit the judge's budget: by how much.
+    pub cut: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
@@ -73,40 +86,181 @@ pub struct Selection {
     pub flagged: BTreeMap<String, Vec<String>>,
     /// Whether a test result backed the choice.
     pub test_signal: bool,
+    /// The judge's verdict, when a judge was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeView>,
 }
 
-/// Reads a judge's JSON answer (the judge schema) into scores by candidate id.
+/// The rubric a judge scores by. Its weights are stated in the `judge` role and in the judge
+/// schema too (a test keeps the three in step); [`Rubric::weights`] is the reference.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Rubric {
+    Hypothesis,
+    Implementation,
+    #[default]
+    General,
+}
+
+impl Rubric {
+    /// Each criterion (the key the judge scores it under, 1–5) and its weight; they sum to 100.
+    #[must_use]
+    pub const fn weights(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Rubric::Hypothesis => &[
+                ("testability", 30),
+                ("specificity", 25),
+                ("coherence", 25),
+                ("simplicity", 20),
+            ],
+            Rubric::Implementation => &[
+                ("tests", 40),
+                ("minimal_change", 20),
+                ("lint", 15),
+                ("correctness", 15),
+                ("readability", 10),
+            ],
+            Rubric::General => &[
+                ("correctness", 35),
+                ("evidence", 25),
+                ("specificity", 20),
+                ("risk", 20),
+            ],
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Rubric::Hypothesis => "hypothesis",
+            Rubric::Implementation => "implementation",
+            Rubric::General => "general",
+        }
+    }
+
+    /// The rubric for answers of a workflow stage: the same mapping the `judge` role applies
+    /// to `stage.name`.
+    #[must_use]
+    pub fn for_stage(stage: &str) -> Rubric {
+        match stage {
+            "hypothesis" | "hypothesize" => Rubric::Hypothesis,
+            "implementation" | "implement" | "debug" | "improve" => Rubric::Implementation,
+            _ => Rubric::General,
+        }
+    }
+
+    /// A weighted score in 0..1 from 1–5 scores: Σ weight × (score − 1) / 4 over Σ weight,
+    /// each extra criterion (`criterion_1`, …) weighing as much as the heaviest rubric
+    /// criterion. `None` unless every criterion was scored.
+    #[must_use]
+    pub fn weigh(self, scores: &serde_json::Map<String, Value>, extra: usize) -> Option<f64> {
+        let top = self.weights().iter().map(|w| w.1).max().unwrap_or(1);
+        let extra: Vec<(String, u32)> = (1..=extra)
+            .map(|i| (format!("criterion_{i}"), top))
+            .collect();
+        let all = self
+            .weights()
+            .iter()
+            .map(|(k, w)| ((*k).to_string(), *w))
+            .chain(extra);
+        let (mut sum, mut total) = (0.0, 0.0);
+        for (k, w) in all {
+            let s = scores.get(&k)?.as_f64()?.clamp(1.0, 5.0);
+            sum += f64::from(w) * (s - 1.0) / 4.0;
+            total += f64::from(w);
+        }
+        (total > 0.0).then(|| sum / total)
+    }
+}
+
+/// The most characters of candidate text one judge prompt carries, all candidates together.
+pub const JUDGE_BUDGET_CHARS: usize = 60_000;
+
+/// The red flags a `select` candidate must pass: the defaults, but as long as the judge can
+/// read (a whole patch or review is often longer than a consult answer may be).
+#[must_use]
+pub fn candidate_rules() -> RuleSet {
+    RuleSet {
+        max_chars: Some(JUDGE_BUDGET_CHARS as u64),
+        ..RuleSet::default()
+    }
+}
+
+/// A judge's verdict: scores by candidate id, and the one selected — or none, when the
+/// judge found every candidate unacceptable (every one failing its tests, say).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judgement {
+    pub scores: BTreeMap<String, f64>,
+    pub selected: Option<String>,
+    pub reason: String,
+}
+
+/// Reads a judge's JSON answer (the judge schema) into a [`Judgement`]. Each candidate's
+/// score is its `weighted_score`, else computed from its rubric `scores`; `selected` may be
+/// null. The older shape (`selected` a string, `weighted_score`s only) reads the same.
 ///
 /// # Errors
-/// Unparseable output, or a judge naming a candidate that does not exist.
-pub fn parse_judge(answer: &str, ids: &[String]) -> Result<BTreeMap<String, f64>, String> {
+/// Unparseable output, no `selected` key, or a judge naming a candidate that does not exist.
+pub fn parse_judge(
+    answer: &str,
+    ids: &[String],
+    rubric: Rubric,
+    extra_criteria: usize,
+) -> Result<Judgement, String> {
     let v: Value = redflag::extract_json(answer).ok_or("the judge's answer is not JSON")?;
-    let selected = v["selected"]
-        .as_str()
-        .ok_or("the judge's answer has no `selected`")?;
-    if !ids.iter().any(|i| i == selected) {
+    let selected = match v.get("selected") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Null) => None,
+        Some(_) => return Err("the judge's `selected` is neither an id nor null".into()),
+        None => return Err("the judge's answer has no `selected`".into()),
+    };
+    if let Some(sel) = selected
+        && !ids.iter().any(|i| i == sel)
+    {
         return Err(format!(
-            "the judge selected `{selected}`, which is not a candidate ({})",
+            "the judge selected `{}`, which is not a candidate ({})",
+            sel.chars().take(80).collect::<String>(),
             ids.join(", ")
         ));
     }
     let mut scores = BTreeMap::new();
     for c in v["candidates_evaluated"].as_array().into_iter().flatten() {
-        let (Some(id), Some(score)) = (c["id"].as_str(), c["weighted_score"].as_f64()) else {
+        let Some(id) = c["id"].as_str() else {
             continue;
         };
         if !ids.iter().any(|i| i == id) {
-            return Err(format!("the judge scored `{id}`, which is not a candidate"));
+            return Err(format!(
+                "the judge scored `{}`, which is not a candidate",
+                id.chars().take(80).collect::<String>()
+            ));
         }
-        scores.insert(id.to_string(), score.clamp(0.0, 1.0));
+        let score = c["weighted_score"].as_f64().or_else(|| {
+            c["scores"]
+                .as_object()
+                .and_then(|s| rubric.weigh(s, extra_criteria))
+        });
+        if let Some(score) = score {
+            scores.insert(id.to_string(), score.clamp(0.0, 1.0));
+        }
     }
     // The selected one wins even if the judge forgot to score it.
-    let top = scores.values().copied().fold(0.0, f64::max);
-    let own = scores.get(selected).copied();
-    if own.is_none_or(|o| o < top) {
-        scores.insert(selected.to_string(), (top + 1e-6).min(1.0));
+    if let Some(sel) = selected {
+        let top = scores.values().copied().fold(0.0, f64::max);
+        let own = scores.get(sel).copied();
+        if own.is_none_or(|o| o < top) {
+            scores.insert(sel.to_string(), (top + 1e-6).min(1.0));
+        }
     }
-    Ok(scores)
+    Ok(Judgement {
+        scores,
+        selected: selected.map(str::to_string),
+        reason: v["selection_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    })
 }
 
 /// Chooses among `candidates`.
@@ -133,6 +287,7 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
             requires_review: true,
             flagged,
             test_signal: false,
+            judge: None,
         };
     }
     let test_signal = valid.iter().any(|c| s.tests.contains_key(&c.id));
@@ -189,6 +344,17 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
             (w, why)
         }
     };
+    if let Some(reason) = &s.judge_declined {
+        return Selection {
+            winner: None,
+            scores,
+            rationale: format!("the judge selected no candidate: {reason}"),
+            requires_review: true,
+            flagged,
+            test_signal,
+            judge: None,
+        };
+    }
     let requires_review = !test_signal && s.judge.is_empty() && s.lint.is_empty();
     Selection {
         winner: Some(winner),
@@ -197,6 +363,7 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
         requires_review,
         flagged,
         test_signal,
+        judge: None,
     }
 }
 
@@ -252,6 +419,78 @@ mod tests {
     }
 
     #[test]
+    fn the_judge_may_select_none_and_scores_may_come_from_the_rubric() {
+        let ids = vec!["a".to_string(), "b".to_string()];
+        let none = r#"{"rubric": "implementation", "candidates_evaluated": [{"id": "a", "scores": {"tests": 1, "minimal_change": 5, "lint": 5, "correctness": 1, "readability": 5}}, {"id": "b", "weighted_score": 0.1}], "selected": null, "selection_reason": "both fail their tests"}"#;
+        let j = parse_judge(none, &ids, Rubric::Implementation, 0).unwrap();
+        assert_eq!(j.selected, None);
+        assert_eq!(j.reason, "both fail their tests");
+        // (0·40 + 1·20 + 1·15 + 0·15 + 1·10) / 100
+        assert!((j.scores["a"] - 0.45).abs() < 1e-9, "{}", j.scores["a"]);
+        assert_eq!(j.scores["b"], 0.1);
+        // An extra criterion weighs as much as the heaviest rubric criterion.
+        let m: serde_json::Map<String, Value> = serde_json::from_str(
+            r#"{"testability": 5, "specificity": 5, "coherence": 5, "simplicity": 5, "criterion_1": 1}"#,
+        )
+        .unwrap();
+        assert!((Rubric::Hypothesis.weigh(&m, 1).unwrap() - 100.0 / 130.0).abs() < 1e-9);
+        assert_eq!(
+            Rubric::Hypothesis.weigh(&m, 2),
+            None,
+            "criterion_2 unscored"
+        );
+        assert!(
+            parse_judge(r#"{"selected": 3}"#, &ids, Rubric::General, 0)
+                .unwrap_err()
+                .contains("neither")
+        );
+        let mut s = Signals {
+            judge: j.scores.clone(),
+            judge_declined: Some(j.reason.clone()),
+            ..Signals::default()
+        };
+        s.tests.insert("a".into(), false);
+        let cands = [c("a", "fix", "codex"), c("b", "fix too", "claude")];
+        let r = select(&cands, Mode::Judge, &s, &RuleSet::default());
+        assert_eq!(r.winner, None);
+        assert!(r.requires_review && r.rationale.contains("both fail their tests"));
+    }
+
+    /// The weights are written three times — here, in the `judge` role and in the judge
+    /// schema — because each is read by someone else (code, the judge, a validator). They
+    /// must agree.
+    #[test]
+    fn the_role_and_the_schema_state_the_same_weights() {
+        let role = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/roles/judge.md.j2"));
+        let schema: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/judge_output.json"
+        )))
+        .unwrap();
+        let props = &schema["properties"]["candidates_evaluated"]["items"]["properties"]["scores"]
+            ["properties"];
+        for rubric in [Rubric::Hypothesis, Rubric::Implementation, Rubric::General] {
+            let w = rubric.weights();
+            assert_eq!(w.iter().map(|x| x.1).sum::<u32>(), 100, "{rubric:?}");
+            assert!(role.contains(&format!("## Rubric: {}", rubric.as_str())));
+            for (name, weight) in w {
+                assert!(
+                    role.contains(&format!("- {name} {weight}:")),
+                    "role: {name}"
+                );
+                let d = props[*name]["description"].as_str().unwrap_or_default();
+                assert!(
+                    d.contains(&format!("{} {weight}", rubric.as_str())),
+                    "schema: {name}: {d}"
+                );
+            }
+        }
+        assert_eq!(Rubric::for_stage("implement"), Rubric::Implementation);
+        assert_eq!(Rubric::for_stage("hypothesize"), Rubric::Hypothesis);
+        assert_eq!(Rubric::for_stage("collect"), Rubric::General);
+    }
+
+    #[test]
     fn hybrid_weights_and_the_judge() {
         let cands = [
             c("a", "short", "gemini"),
@@ -268,10 +507,11 @@ mod tests {
         assert!((r.scores["a"] - expect_a).abs() < 1e-9, "{}", r.scores["a"]);
         let ids = vec!["a".to_string(), "b".to_string()];
         let good = r#"{"candidates_evaluated": [{"id": "a", "weighted_score": 0.8}, {"id": "b", "weighted_score": 0.3}], "selected": "a", "selection_reason": "tests"}"#;
-        assert_eq!(parse_judge(good, &ids).unwrap()["a"], 0.8);
+        let j = parse_judge(good, &ids, Rubric::General, 0).unwrap();
+        assert_eq!((j.scores["a"], j.selected.as_deref()), (0.8, Some("a")));
         let liar = r#"{"candidates_evaluated": [], "selected": "z", "selection_reason": "?"}"#;
         assert!(
-            parse_judge(liar, &ids)
+            parse_judge(liar, &ids, Rubric::General, 0)
                 .unwrap_err()
                 .contains("not a candidate")
         );

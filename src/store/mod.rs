@@ -503,6 +503,123 @@ impl Tx<'_> {
     }
 }
 
+/// A thread as listed: its first turn, how many turns it has and when it last moved.
+#[derive(Debug, Clone)]
+pub struct ThreadRow<T> {
+    pub first: T,
+    pub turns: i64,
+    pub last_at: i64,
+}
+
+impl Tx<'_> {
+    /// Stores a consult as the next turn of `thread_id` (masked, like everything written);
+    /// returns the turn number it got. The number is taken inside this write transaction, so
+    /// concurrent follow-ups get consecutive turns.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn add_turn<T: Serialize>(
+        &self,
+        id: &str,
+        thread_id: &str,
+        run_id: &str,
+        value: impl FnOnce(i64) -> T,
+    ) -> Result<i64, StoreError> {
+        let turn: i64 = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM consults WHERE thread_id = ?1",
+                params![thread_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.fail(e))?;
+        let data = self.encode(&value(turn))?;
+        self.conn
+            .execute(
+                "INSERT INTO consults (id, thread_id, turn, run_id, at, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, thread_id, turn, run_id, now_ms(), data],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(turn)
+    }
+
+    /// One consult by id.
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn turn<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
+        let data: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data FROM consults WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        data.map(|d| self.decode(&d)).transpose()
+    }
+
+    /// A thread's turns, oldest first (empty for an unknown thread).
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn thread<T: DeserializeOwned>(&self, thread_id: &str) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT data FROM consults WHERE thread_id = ?1 ORDER BY turn")
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![thread_id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(self.decode(&row.map_err(|e| self.fail(e))?)?);
+        }
+        Ok(out)
+    }
+
+    /// Threads, the most recently moved first: each one's first turn and its size.
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn threads<T: DeserializeOwned>(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<ThreadRow<T>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.data, t.n, t.last FROM consults c
+                 JOIN (SELECT thread_id, COUNT(*) AS n, MAX(at) AS last
+                       FROM consults GROUP BY thread_id) t ON c.thread_id = t.thread_id
+                 WHERE c.turn = 1 ORDER BY t.last DESC, c.thread_id LIMIT ?1",
+            )
+            .map_err(|e| self.fail(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (data, turns, last_at) = row.map_err(|e| self.fail(e))?;
+            out.push(ThreadRow {
+                first: self.decode(&data)?,
+                turns,
+                last_at,
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// The document tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {

@@ -1,6 +1,6 @@
 //! The SQL schema. Bump `VERSION` and append a migration; never edit a released statement.
 
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// The audit trail.
 const EVENTS: &str = "
@@ -12,6 +12,22 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, seq);
+";
+
+/// Consults, whole and masked: each is one turn of a thread (a follow-up continues one). A
+/// thread's turns are numbered from 1; the unique pair makes two follow-ups racing for the
+/// same turn number impossible.
+const CONSULTS: &str = "
+CREATE TABLE IF NOT EXISTS consults (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (thread_id, turn)
+);
+CREATE INDEX IF NOT EXISTS consults_at ON consults (at);
 ";
 
 /// A table of JSON documents; all of them have this one shape.
@@ -37,5 +53,10 @@ pub(super) fn migrations() -> Vec<(i64, String)> {
         v1.push_str(&documents(table));
     }
     // 2: workflow versions, so a run keeps the workflow it started with.
-    vec![(1, v1), (2, documents("versions"))]
+    // 3: every consult's whole question and answer, as turns of threads.
+    vec![
+        (1, v1),
+        (2, documents("versions")),
+        (3, CONSULTS.to_string()),
+    ]
 }

@@ -215,11 +215,23 @@ pub static TOPOLOGY: Spec = leaf("topology", Args::One(Ty::Enum(TOPOLOGIES)));
 pub static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
 pub static PREFER: Spec = leaf("prefer", Args::Many(Ty::Name));
 pub static ENSEMBLE: Spec = leaf("ensemble", Args::One(Ty::Bool));
+/// The range of `consult context-chars`: below 1,000 characters a consult carries almost no
+/// context; above 1,000,000 no model's window holds it.
+pub const CONTEXT_CHARS: Ty = Ty::Int {
+    min: 1_000,
+    max: 1_000_000,
+};
 pub static CONSULT: Spec = Spec {
-    props: &[Prop {
-        name: "max",
-        ty: COUNT,
-    }],
+    props: &[
+        Prop {
+            name: "max",
+            ty: COUNT,
+        },
+        Prop {
+            name: "context-chars",
+            ty: CONTEXT_CHARS,
+        },
+    ],
     children: &[once(&PREFER), once(&ENSEMBLE)],
     ..leaf("consult", Args::None)
 };

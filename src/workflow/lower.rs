@@ -210,6 +210,7 @@ fn settings(node: &Node) -> Settings {
 fn consult(node: &Node) -> Consult {
     Consult {
         max: prop_u32(node, &keys::CONSULT, "max"),
+        context_chars: prop_u32(node, &keys::CONSULT, "context-chars"),
         prefer: node
             .child("prefer")
             .map(|p| str_args(p, Ty::Str))
@@ -327,6 +328,7 @@ fn merge(stage: &mut Settings, d: &Settings) {
     or(&mut stage.max_visits, &d.max_visits);
     or(&mut stage.gate, &d.gate);
     or(&mut stage.consult.max, &d.consult.max);
+    or(&mut stage.consult.context_chars, &d.consult.context_chars);
     or(&mut stage.consult.ensemble, &d.consult.ensemble);
     or(&mut stage.consult.span, &d.consult.span);
     if stage.consult.prefer.is_empty() {

@@ -212,6 +212,9 @@ pub struct Settings {
 pub struct Consult {
     /// Consults allowed per visit; ensemble members and vote samples count.
     pub max: Option<Spanned<u32>>,
+    /// Characters of packed context (files, diff, facts) a consult in this stage may carry
+    /// (`context-chars`).
+    pub context_chars: Option<Spanned<u32>>,
     pub prefer: Vec<Spanned<String>>,
     pub ensemble: Option<Spanned<bool>>,
     pub span: Option<Span>,

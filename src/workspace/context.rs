@@ -1,8 +1,9 @@
-//! Packing context for a model: files (paths or globs, `.gitignore` honoured), facts, errors
-//! (long logs summarised, keeping tracebacks and the tail) and constraints, within a character
-//! budget. Excerpts carry real line numbers. What may be read is decided by
-//! `confine::readable` (secret files, by name or by a link's target, and anything outside the
-//! workspace are refused); everything packed is masked.
+//! Packing context for a model: files (paths or globs, `.gitignore` honoured), a git diff
+//! (`gitdiff.rs`), facts, errors (long logs summarised, keeping tracebacks and the tail) and
+//! constraints, within one character budget. Excerpts carry real line numbers. What may be
+//! read is decided by `confine::readable` (secret files, by name or by a link's target, and
+//! anything outside the workspace are refused); everything packed is masked. What was
+//! refused (secrets, missing files) and what was cut for the budget are reported apart.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,6 +12,7 @@ use globset::{Glob, GlobSetBuilder};
 use serde::Serialize;
 
 use super::confine;
+use super::gitdiff::{self, DiffPacked, DiffSpec};
 use super::mask::mask;
 
 /// Why a path must never be packed, if it is a secret store (decided in `confine.rs`).
@@ -27,6 +29,8 @@ pub struct ContextRequest {
     pub errors: Vec<String>,
     pub constraints: Vec<String>,
     pub max_chars: Option<usize>,
+    /// A git diff to pack with its changed files' surroundings.
+    pub diff: Option<DiffSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -39,6 +43,7 @@ pub struct Included {
     pub truncated: bool,
 }
 
+/// A path and why it is not (wholly) in the packed text.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Refusal {
     pub path: String,
@@ -50,8 +55,82 @@ pub struct Refusal {
 pub struct Packed {
     pub text: String,
     pub chars: usize,
+    /// Files packed, whole or cut (`truncated`).
     pub included: Vec<Included>,
+    /// What may not be packed: secret and control files, missing files, bad globs, a diff
+    /// git could not produce (path `diff`).
     pub refused: Vec<Refusal>,
+    /// What did not fit the budget: files and diffs cut or left out.
+    pub cut: Vec<Refusal>,
+    /// The diff packed, when one was asked for and git produced it.
+    pub diff: Option<DiffPacked>,
+}
+
+impl Packed {
+    /// One line for a person or a model: `packed 3 files (1 cut to fit); diff (staged) of 2
+    /// files, the enclosing functions whole; refused 1: .env (a secret file: …); 12400
+    /// characters`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        // The diff's own cuts say so in their reason (`gitdiff.rs`).
+        let in_diff = |c: &Refusal| c.path == "diff" || c.reason.starts_with("diff ");
+        let cut_files = self.included.iter().filter(|i| i.truncated).count();
+        let left_out = self
+            .cut
+            .iter()
+            .filter(|c| !in_diff(c) && !self.included.iter().any(|i| i.path == c.path))
+            .count();
+        if !self.included.is_empty() || left_out > 0 {
+            let mut s = format!("packed {}", count(self.included.len(), "file"));
+            let mut notes = Vec::new();
+            if cut_files > 0 {
+                notes.push(format!("{cut_files} cut to fit"));
+            }
+            if left_out > 0 {
+                notes.push(format!("{left_out} left out for room"));
+            }
+            if !notes.is_empty() {
+                let _ = write!(s, " ({})", notes.join(", "));
+            }
+            parts.push(s);
+        }
+        if let Some(d) = &self.diff {
+            let mut s = format!("diff ({}) of {}", d.spec, count(d.files.len(), "file"));
+            if !d.files.is_empty() {
+                let _ = write!(s, ", {}", gitdiff::describe_context(&d.context));
+            }
+            let diff_cut = self.cut.iter().filter(|c| in_diff(c)).count();
+            if diff_cut > 0 {
+                let _ = write!(s, ", {diff_cut} cut to fit");
+            }
+            parts.push(s);
+        } else if self.cut.iter().any(|c| c.path == "diff") {
+            parts.push("diff left out for room".into());
+        }
+        if !self.refused.is_empty() {
+            let shown: Vec<String> = self
+                .refused
+                .iter()
+                .take(5)
+                .map(|r| format!("{} ({})", r.path, r.reason))
+                .collect();
+            let more = self.refused.len().saturating_sub(shown.len());
+            let mut s = format!("refused {}: {}", self.refused.len(), shown.join("; "));
+            if more > 0 {
+                let _ = write!(s, "; and {more} more");
+            }
+            parts.push(s);
+        }
+        if parts.is_empty() {
+            parts.push("nothing packed".into());
+        }
+        format!("{}; {} characters", parts.join("; "), self.chars)
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn relative(root: &Path, p: &Path) -> String {
@@ -182,11 +261,12 @@ fn excerpt(text: &str, budget: usize) -> (String, usize, usize, usize, bool) {
     (s, 1, total, total, true)
 }
 
-/// Packs the request. Never fails: problems are listed in `refused`.
+/// Packs the request. Never fails: problems are listed in `refused`, what did not fit in `cut`.
 #[must_use]
 pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
     let max = req.max_chars.unwrap_or(DEFAULT_MAX_CHARS).max(200);
     let mut refused = Vec::new();
+    let mut cut = Vec::new();
     let mut text = String::new();
     for (head, items) in [("Facts", &req.facts), ("Constraints", &req.constraints)] {
         if !items.is_empty() {
@@ -211,9 +291,41 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
         text.push('\n');
     }
     let root_real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let readable = read_files(&root_real, &req.files, &mut refused);
+    let mut diff = None;
+    if let Some(spec) = &req.diff {
+        let left = max.saturating_sub(text.chars().count());
+        // The diff is what is under review: it takes two thirds of what is left when files
+        // come too (and the files get whatever it leaves unused), all of it otherwise.
+        let share = if readable.is_empty() {
+            left
+        } else {
+            left * 2 / 3
+        };
+        let section = gitdiff::pack(&root_real, spec, share);
+        text.push_str(&section.text);
+        refused.extend(section.refused);
+        cut.extend(section.cut);
+        diff = section.packed;
+    }
+    let left = max.saturating_sub(text.chars().count());
+    let included = pack_files(&readable, left, max, &mut text, &mut cut);
+    let text = mask(&text).into_owned();
+    Packed {
+        chars: text.chars().count(),
+        text,
+        included,
+        refused,
+        cut,
+        diff,
+    }
+}
+
+/// The files asked for that may be read, with their text; the others go to `refused`.
+fn read_files(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<(String, String)> {
     let mut readable = Vec::new();
-    for rel in resolve(&root_real, &req.files, &mut refused) {
-        let path = match confine::readable(&root_real, &rel) {
+    for rel in resolve(root, specs, refused) {
+        let path = match confine::readable(root, &rel) {
             Ok(path) => path,
             Err(r) => {
                 refused.push(Refusal {
@@ -237,40 +349,75 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
             }),
         }
     }
+    readable
+}
+
+/// A file is not shown in fewer characters than this: it is left out instead.
+const MIN_FILE_CHARS: usize = 120;
+
+/// Appends the files to `text` within `left` characters, in path order. Small files come
+/// whole; the room they leave is shared by the larger ones, which are cut (head and tail
+/// kept) when it is not enough, and left out when their share falls below
+/// [`MIN_FILE_CHARS`].
+fn pack_files(
+    files: &[(String, String)],
+    left: usize,
+    max: usize,
+    text: &mut String,
+    cut: &mut Vec<Refusal>,
+) -> Vec<Included> {
+    let header = |rel: &str| format!("## {rel}\n```\n");
+    // What each file takes whole: its header, numbered lines and closing fence.
+    let need: Vec<usize> = files
+        .iter()
+        .map(|(rel, content)| {
+            header(rel).len()
+                + 5
+                + content
+                    .lines()
+                    .map(|l| l.chars().count() + 8)
+                    .sum::<usize>()
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| need[i]);
+    let mut share = vec![0; files.len()];
+    let mut room = left;
+    for (k, &i) in order.iter().enumerate() {
+        let s = need[i].min(room / (files.len() - k));
+        share[i] = s;
+        room -= s;
+    }
     let mut included = Vec::new();
-    if !readable.is_empty() {
-        let left = max.saturating_sub(text.chars().count());
-        let share = left / readable.len();
-        for (rel, content) in &readable {
-            if share < 120 {
-                refused.push(Refusal {
-                    path: rel.clone(),
-                    reason: format!("no room left in the {max}-character budget"),
-                });
-                continue;
-            }
-            let header = format!("## {rel}\n```\n");
-            let (body, first, last, total, truncated) =
-                excerpt(content, share.saturating_sub(header.len() + 5));
-            text.push_str(&header);
-            text.push_str(&body);
-            text.push_str("```\n\n");
-            included.push(Included {
+    for (i, (rel, content)) in files.iter().enumerate() {
+        if share[i] < MIN_FILE_CHARS.min(need[i]) {
+            cut.push(Refusal {
                 path: rel.clone(),
-                first_line: first,
-                last_line: last,
-                total_lines: total,
-                truncated,
+                reason: format!("left out: no room left in the {max}-character budget"),
+            });
+            continue;
+        }
+        let head = header(rel);
+        let (body, first, last, total, truncated) =
+            excerpt(content, share[i].saturating_sub(head.len() + 5));
+        text.push_str(&head);
+        text.push_str(&body);
+        text.push_str("```\n\n");
+        if truncated {
+            cut.push(Refusal {
+                path: rel.clone(),
+                reason: format!("cut to fit: the head and the tail of its {total} lines shown"),
             });
         }
+        included.push(Included {
+            path: rel.clone(),
+            first_line: first,
+            last_line: last,
+            total_lines: total,
+            truncated,
+        });
     }
-    let text = mask(&text).into_owned();
-    Packed {
-        chars: text.chars().count(),
-        text,
-        included,
-        refused,
-    }
+    included
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! Every path a tool writes (patch, restore) or context packing reads is decided in one
 //! place, `confine.rs`; every text that leaves maestro or is stored goes through `mask.rs`.
 //! `diff.rs` parses, `patch.rs` plans (writes nothing), `backup.rs` backs up, writes and
-//! restores, `context.rs` packs, `verify.rs` runs the configured checks.
+//! restores, `context.rs` packs (with `gitdiff/`, a git diff and its surroundings), `verify.rs` runs the
+//! configured checks.
 
 pub mod backup;
 pub mod confine;
 pub mod context;
 pub mod diff;
+pub mod gitdiff;
 pub mod mask;
 pub mod patch;
 pub mod verify;

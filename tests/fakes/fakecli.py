@@ -6,6 +6,9 @@ cleared by maestro, HOME is passed):
           (daemon: leaves a double-forked daemon holding stdout, its pid in .fake/daemon, then answers)
   delay   seconds for `slow`
   answer  text of the answer
+  echo    when present, the answer is the whole prompt it received (to see what was sent)
+A follow-up that resumes a session (`codex exec resume ID`, `claude --resume ID`) answers with
+RESUMED(ID) in front.
 The answer names the prompt's length and sha256 prefix, so a test can tell it came on stdin."""
 import hashlib, json, os, signal, subprocess, sys, time
 
@@ -53,7 +56,12 @@ if mode == "ratelimit-once":
 
 prompt = sys.stdin.buffer.read()
 digest = hashlib.sha256(prompt).hexdigest()[:12]
-answer = f"ANSWER({len(prompt)}:{digest}) " + setting("answer", "looks fine") + f" [model {model}]"
+body = prompt.decode("utf-8", "replace") if os.path.exists(os.path.join(fake, "echo")) else setting("answer", "looks fine")
+resumed = ""
+for flag in ("resume", "--resume"):
+    if flag in args and args.index(flag) + 1 < len(args):
+        resumed = f"RESUMED({args[args.index(flag) + 1]}) "
+answer = f"{resumed}ANSWER({len(prompt)}:{digest}) " + body + f" [model {model}]"
 out = sys.stdout
 
 if mode == "slow":

@@ -1,6 +1,7 @@
 //! Integration tests: the real `maestro` binary, run through one builder.
 
 mod attacks;
+mod consult;
 mod fuzz;
 mod fuzz_mcp;
 mod mcp;
