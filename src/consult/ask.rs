@@ -182,6 +182,12 @@ fn role_text(
     render_role(home, role, &vars)
 }
 
+/// The role a question is framed by: the one named, else for a run the `adviser`, which shows
+/// the adviser the task and what the person approved so far.
+fn default_role<'a>(role: Option<&'a str>, run_id: Option<&str>) -> Option<&'a str> {
+    role.or(run_id.map(|_| "adviser"))
+}
+
 fn join_prompt(parts: &[&str]) -> String {
     parts
         .iter()
@@ -247,7 +253,7 @@ fn prepare(
                 .ok_or_else(no_provider)?
         }
     };
-    let role = match &ask.role {
+    let role = match default_role(ask.role.as_deref(), run_id) {
         Some(r) => role_text(engine, home, r, run_id, &ask.prompt, None)?,
         None => String::new(),
     };
@@ -408,7 +414,7 @@ pub async fn consult(
             ask.run_id.as_deref(),
             ask.thread_id.as_deref(),
             &ask.prompt,
-            ask.role.as_deref(),
+            default_role(ask.role.as_deref(), ask.run_id.as_deref()),
             packed.as_deref(),
             answer,
         )
@@ -505,7 +511,7 @@ fn plan_ensemble(
         ));
         members.truncate(1);
     }
-    let role = match &ask.role {
+    let role = match default_role(ask.role.as_deref(), run_id) {
         Some(r) => role_text(engine, None, r, run_id, &ask.prompt, None)?,
         None => String::new(),
     };
@@ -672,7 +678,7 @@ pub async fn ensemble(
                 run_id.as_deref(),
                 None,
                 &question,
-                role.as_deref(),
+                default_role(role.as_deref(), run_id.as_deref()),
                 packed.as_deref(),
                 a,
             )?;

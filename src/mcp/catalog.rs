@@ -84,8 +84,11 @@ fn builtin(name: &str) -> Option<Builtin> {
             arg_description: "What to ask",
             text: |question| {
                 format!(
-                    "Use the maestro `consult` tool to ask another model (codex, gemini or claude) this, \
-                     then weigh its answer against your own before acting:\n\n{question}"
+                    "Use the maestro `consult` tool to ask another model (codex, gemini or claude) this. \
+                     Pass the files it should read as `files` (paths or globs) and the change as \
+                     `diff` (`staged`, `unstaged` or `base:<ref>`) instead of pasting them; add \
+                     `run_id` when a run is active. Weigh its answer against your own before \
+                     acting, and follow up with its `thread_id` if something is unclear:\n\n{question}"
                 )
             },
         }),

@@ -11,7 +11,7 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::mcp::{Project, analysis, call, err_text, ok, submit_for_approval};
+use crate::mcp::{Project, analysis, call, err_text, hypotheses, ok, submit_for_approval};
 use crate::providers::Fakes;
 
 /// A project whose providers are the fakes, steered through `$HOME/.fake/`.
@@ -673,5 +673,62 @@ async fn attacks_on_the_consult_doors_are_refused() {
             .len(),
         2
     );
+    client.cancel().await.unwrap();
+}
+
+/// The issue's "done when": "codex, review my staged change against the hypothesis we
+/// approved" is one `consult` call, with nothing pasted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_reviews_the_staged_change_against_the_approved_hypothesis() {
+    let lab = Lab::new();
+    lab.git(&["init", "-q"]);
+    lab.git(&["config", "user.email", "t@example.com"]);
+    lab.git(&["config", "user.name", "t"]);
+    lab.write("src/lib.rs", "pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 1 { s.parse().ok() } else { None }\n}\n");
+    lab.write("home/.gitignore", "*\n");
+    lab.git(&["add", "src/lib.rs"]);
+    lab.git(&["commit", "-q", "-m", "start"]);
+    let client = lab.connect().await;
+    let r = ok(&call(
+        &client,
+        "start",
+        json!({"task": "parse() fails on empty input", "workflow": "default"}),
+    )
+    .await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    let apr = submit_for_approval(&client, &run, analysis(0.9)).await;
+    let out = lab.project.terminal(&[
+        "approve",
+        &apr,
+        "--answer",
+        "analyze_accuracy=All correct",
+        "--no-input",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let apr = submit_for_approval(&client, &run, hypotheses()).await;
+    assert_eq!(
+        lab.project.terminal(&["approve", &apr, "--no-input"]).code,
+        0
+    );
+    lab.write("src/lib.rs", "pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 0 { s.parse().ok() } else { None }\n}\n");
+    lab.git(&["add", "src/lib.rs"]);
+    lab.fake("echo", "");
+    let v = ok(&call(
+        &client,
+        "consult",
+        json!({"prompt": "review my staged change against the hypothesis we approved", "provider": "codex", "diff": "staged", "run_id": run}),
+    )
+    .await);
+    let seen = text_of(&v);
+    assert!(
+        seen.contains("the length check is off by one"),
+        "the approved hypothesis: {seen}"
+    );
+    assert!(
+        seen.contains("+    if s.len() > 0"),
+        "the staged change: {seen}"
+    );
+    assert_eq!(v["answer"]["provider"], "codex");
+    assert!(v["budget"]["consults_used"].as_u64().unwrap() >= 1, "{v}");
     client.cancel().await.unwrap();
 }

@@ -98,7 +98,7 @@ pub(crate) fn analysis(confidence: f64) -> Value {
     })
 }
 
-fn hypotheses() -> Value {
+pub(crate) fn hypotheses() -> Value {
     json!({
         "hypotheses": [
             {"id": "H1", "claim": "the length check is off by one", "prediction": "len 0 fails", "verification_test": "cargo test parse_empty", "confidence": 0.7},
