@@ -445,6 +445,31 @@ async fn past_the_stage_budget_the_oldest_turn_is_summarised_first() {
     assert!(seen.contains(&second), "the newer turn stays whole");
     assert!(!seen.contains(&first), "the oldest is only summarised");
     assert!(seen.contains("Turn 1 (summarised"), "{seen}");
+    // `context` packs within the same stage budget, by run or by stage name.
+    lab.write("big.txt", &"line of text\n".repeat(2_000));
+    for args in [
+        json!({"files": ["big.txt"], "run_id": run}),
+        json!({"files": ["big.txt"], "run_id": run, "stage": "talk"}),
+    ] {
+        let v = ok(&call(&client, "context", args).await);
+        let chars = v["packed"]["chars"].as_u64().unwrap();
+        assert!(chars <= 2_600, "{chars}: {}", v["summary"]);
+        assert!(v["summary"].as_str().unwrap().contains("cut"), "{v}");
+    }
+    let v = ok(&call(&client, "context", json!({"files": ["big.txt"]})).await);
+    assert!(
+        v["packed"]["chars"].as_u64().unwrap() > 20_000,
+        "no stage: the default budget"
+    );
+    let e = err_text(
+        &call(
+            &client,
+            "context",
+            json!({"files": ["big.txt"], "run_id": run, "stage": "nope"}),
+        )
+        .await,
+    );
+    assert!(e.contains("unknown_stage") && e.contains("talk"), "{e}");
     client.cancel().await.unwrap();
 }
 
