@@ -636,13 +636,18 @@ time.sleep(float(sys.argv[1]))\n";
     #[tokio::test]
     async fn escaped_children_die_when_the_call_times_out() {
         for (what, script) in [("setsid", SETSID), ("daemon", DAEMON)] {
-            let mut spec = py(script, "120");
-            spec.timeout = Duration::from_millis(1500);
-            let out = run(&spec, &CancellationToken::new()).await.unwrap();
-            assert_eq!(out.ended, Ended::TimedOut, "{what}: {out:?}");
-            let pid = pid_in(&out.stdout);
-            assert!(!alive(pid), "{what}: {pid} survived the timeout");
+            assert_printed_pid_dies_on_timeout(what, script, "120").await;
         }
+    }
+
+    /// Runs `script` until a 1.5 s timeout; the pid it printed must be dead afterwards.
+    async fn assert_printed_pid_dies_on_timeout(what: &str, script: &str, arg: &str) {
+        let mut spec = py(script, arg);
+        spec.timeout = Duration::from_millis(1500);
+        let out = run(&spec, &CancellationToken::new()).await.unwrap();
+        assert_eq!(out.ended, Ended::TimedOut, "{what}: {out:?}");
+        let pid = pid_in(&out.stdout);
+        assert!(!alive(pid), "{what}: {pid} survived the timeout");
     }
 
     #[cfg(target_os = "linux")]
@@ -671,12 +676,7 @@ pid = os.fork()\n\
 if pid == 0:\n    os.setsid()\n    os.execve('/bin/sleep', ['sleep', '120'], {})\n\
 print(pid, flush=True)\n\
 time.sleep(120)\n";
-        let mut spec = py(script, "");
-        spec.timeout = Duration::from_millis(1500);
-        let out = run(&spec, &CancellationToken::new()).await.unwrap();
-        assert_eq!(out.ended, Ended::TimedOut);
-        let pid = pid_in(&out.stdout);
-        assert!(!alive(pid), "{pid} survived");
+        assert_printed_pid_dies_on_timeout("", script, "").await;
     }
 
     #[cfg(target_os = "linux")]
@@ -687,12 +687,7 @@ time.sleep(120)\n";
         let script = "import os, sys, time\n\
 if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        pid = os.fork()\n        if pid == 0:\n            os.execve('/bin/sleep', ['sleep', '120'], {})\n        print(pid, flush=True)\n        os._exit(0)\n    time.sleep(120)\n    os._exit(0)\n\
 time.sleep(120)\n";
-        let mut spec = py(script, "");
-        spec.timeout = Duration::from_millis(1500);
-        let out = run(&spec, &CancellationToken::new()).await.unwrap();
-        assert_eq!(out.ended, Ended::TimedOut);
-        let pid = pid_in(&out.stdout);
-        assert!(!alive(pid), "{pid} survived");
+        assert_printed_pid_dies_on_timeout("", script, "").await;
     }
 
     #[cfg(target_os = "linux")]

@@ -106,13 +106,42 @@ fn warnings(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The character budget of what goes with a question: the run's stage `consult
-/// context-chars=…`, else the default.
-fn budget_chars(engine: Option<&Engine>, run_id: Option<&str>) -> usize {
-    engine
-        .zip(run_id)
-        .and_then(|(e, id)| e.consult_chars(id).ok().flatten())
-        .unwrap_or(DEFAULT_MAX_CHARS)
+/// What a request knows of its run, read once: the variables roles render with (see
+/// [`Engine::consult_memory`]; the task alone without a run) and the character budget of what
+/// goes with the question (the stage's `consult context-chars=…`, else the default).
+struct Memory {
+    vars: serde_json::Value,
+    chars: usize,
+}
+
+impl Memory {
+    fn of(engine: Option<&Engine>, run_id: Option<&str>, task: &str) -> Result<Memory, Failure> {
+        let (vars, chars) = match engine.zip(run_id) {
+            Some((e, id)) => e.consult_memory(id)?,
+            None => (blank_vars(task), None),
+        };
+        Ok(Memory {
+            vars,
+            chars: chars.unwrap_or(DEFAULT_MAX_CHARS),
+        })
+    }
+
+    /// The role rendered with the run's memory, and `extra` variables on top.
+    fn role(
+        &self,
+        engine: Option<&Engine>,
+        role: &str,
+        extra: Option<(&str, serde_json::Value)>,
+    ) -> Result<String, Failure> {
+        let mut vars = self.vars.clone();
+        if let Some((k, v)) = extra {
+            vars[k] = v;
+        }
+        match engine {
+            Some(e) => render_role(&e.library.home, role, &vars),
+            None => render_role(&crate::home::Home::builtin(), role, &vars),
+        }
+    }
 }
 
 /// Files and a diff packed by the one context engine, plus the caller's own text.
@@ -140,10 +169,7 @@ fn material(
             }
         };
         line = Some(packed.summary());
-        text.push_str(&packed.text);
-        for r in &packed.refused {
-            text.push_str(&format!("(not included: {} — {})\n", r.path, r.reason));
-        }
+        text = packed.with_omissions();
     }
     if let Some(c) = context.filter(|c| !c.trim().is_empty()) {
         if !text.is_empty() {
@@ -152,34 +178,6 @@ fn material(
         text.push_str(c);
     }
     (text, line)
-}
-
-/// The role text: rendered with the run's memory when a run is given.
-fn role_text(
-    engine: Option<&Engine>,
-    home: Option<&crate::home::Home>,
-    role: &str,
-    run_id: Option<&str>,
-    task: &str,
-    extra: Option<(&str, serde_json::Value)>,
-) -> Result<String, Failure> {
-    let mut vars = match engine.zip(run_id) {
-        Some((e, id)) => e.role_vars(id)?,
-        None => blank_vars(task),
-    };
-    if let Some((k, v)) = extra {
-        vars[k] = v;
-    }
-    let builtin;
-    let home = match (home, engine) {
-        (Some(h), _) => h,
-        (None, Some(e)) => &e.library.home,
-        (None, None) => {
-            builtin = crate::home::Home::builtin();
-            &builtin
-        }
-    };
-    render_role(home, role, &vars)
 }
 
 /// The role a question is framed by: the one named, else for a run the `adviser`, which shows
@@ -213,12 +211,7 @@ struct Prepared {
     replay: Option<Replay>,
 }
 
-fn prepare(
-    engine: Option<&Engine>,
-    home: Option<&crate::home::Home>,
-    set: &ProviderSet,
-    ask: &Ask,
-) -> Result<Prepared, Failure> {
+fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prepared, Failure> {
     let run_id = ask.run_id.as_deref();
     require_run(engine, run_id)?;
     let prior = match (&ask.thread_id, engine) {
@@ -253,11 +246,12 @@ fn prepare(
                 .ok_or_else(no_provider)?
         }
     };
+    let memory = Memory::of(engine, run_id, &ask.prompt)?;
     let role = match default_role(ask.role.as_deref(), run_id) {
-        Some(r) => role_text(engine, home, r, run_id, &ask.prompt, None)?,
+        Some(r) => memory.role(engine, r, None)?,
         None => String::new(),
     };
-    let chars = budget_chars(engine, run_id);
+    let chars = memory.chars;
     let wants_material = !ask.files.is_empty() || ask.diff.is_some();
     // A CLI that resumes its own session already has the earlier turns.
     let session = prior.last().and_then(|t| t.session.clone()).filter(|_| {
@@ -369,11 +363,7 @@ fn keep(
                 "tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd,
             }),
         });
-        let tokens = a.tokens_in.unwrap_or(0) + a.tokens_out.unwrap_or(0);
-        let cost = a.cost_usd.unwrap_or(0.0);
-        if tokens > 0 || cost > 0.0 {
-            let _ = e.record_usage(id, tokens, cost);
-        }
+        super::add_usage(e, id, std::slice::from_ref(a));
     }
     if !reply.warnings.is_empty() {
         let _ = e.record(
@@ -402,7 +392,7 @@ pub async fn consult(
     cancel: &CancellationToken,
 ) -> Result<Consulted, Failure> {
     let (s, a) = (set.clone(), ask.clone());
-    let prepared = with_engine(engine, move |e| prepare(e, None, &s, &a)).await?;
+    let prepared = with_engine(engine, move |e| prepare(e, &s, &a)).await?;
     let answer = set
         .consult(&prepared.req, cancel)
         .await
@@ -511,19 +501,17 @@ fn plan_ensemble(
         ));
         members.truncate(1);
     }
+    let memory = Memory::of(engine, run_id, &ask.prompt)?;
     let role = match default_role(ask.role.as_deref(), run_id) {
-        Some(r) => role_text(engine, None, r, run_id, &ask.prompt, None)?,
+        Some(r) => memory.role(engine, r, None)?,
         None => String::new(),
     };
     let mut stance_texts = Vec::new();
     for (_, m) in &members {
         stance_texts.push(match m {
-            Some(m) => role_text(
+            Some(m) => memory.role(
                 engine,
-                None,
                 "stance",
-                run_id,
-                &ask.prompt,
                 Some((
                     "member",
                     serde_json::json!({"stance": m.stance, "focus": m.focus}),
@@ -537,7 +525,7 @@ fn plan_ensemble(
         &ask.files,
         ask.diff.as_ref(),
         ask.context.as_deref(),
-        budget_chars(engine, run_id),
+        memory.chars,
     );
     if let (Some(e), Some(id)) = (engine, run_id) {
         let left = e.budget(id)?;
@@ -612,14 +600,7 @@ fn positions(replies: &[Reply]) -> Positions {
     let mut out = Positions::default();
     for r in replies {
         let who = match r.stance {
-            Some(s) => format!(
-                "{} ({})",
-                r.answer.provider,
-                serde_json::to_value(s)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
+            Some(s) => format!("{} ({})", r.answer.provider, s.as_str()),
             None => r.answer.provider.clone(),
         };
         match r.verdict {

@@ -158,14 +158,19 @@ pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[A
                 data: serde_json::json!({"tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd}),
             });
         }
-        let tokens: u64 = answers
-            .iter()
-            .map(|a| a.tokens_in.unwrap_or(0) + a.tokens_out.unwrap_or(0))
-            .sum();
-        let cost: f64 = answers.iter().filter_map(|a| a.cost_usd).sum();
-        if tokens > 0 || cost > 0.0 {
-            let _ = e.record_usage(id, tokens, cost);
-        }
+        add_usage(e, id, answers);
+    }
+}
+
+/// Adds the tokens and cost the answers reported to the run's usage.
+pub(crate) fn add_usage(e: &Engine, run_id: &str, answers: &[Answer]) {
+    let tokens: u64 = answers
+        .iter()
+        .map(|a| a.tokens_in.unwrap_or(0) + a.tokens_out.unwrap_or(0))
+        .sum();
+    let cost: f64 = answers.iter().filter_map(|a| a.cost_usd).sum();
+    if tokens > 0 || cost > 0.0 {
+        let _ = e.record_usage(run_id, tokens, cost);
     }
 }
 

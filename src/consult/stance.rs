@@ -16,6 +16,18 @@ pub enum Stance {
     Neutral,
 }
 
+impl Stance {
+    /// The name serde writes.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stance::For => "for",
+            Stance::Against => "against",
+            Stance::Neutral => "neutral",
+        }
+    }
+}
+
 /// One member of an ensemble with a stance.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -87,5 +99,8 @@ mod tests {
         assert_eq!(position("no format at all"), (None, Vec::new()));
         assert_eq!(position("VERDICT: mixed").0, Some(Verdict::Mixed));
         assert_eq!(position("VERDICT: agree | disagree | mixed").0, None);
+        for s in [Stance::For, Stance::Against, Stance::Neutral] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }

@@ -43,15 +43,7 @@ impl Engine {
             constraints: c.constraints.clone(),
             ..ContextRequest::default()
         });
-        let mut text = packed.text;
-        // Files cut short are in the text (marked where); those left out are listed.
-        let left_out = packed
-            .cut
-            .iter()
-            .filter(|c| !packed.included.iter().any(|i| i.path == c.path));
-        for r in packed.refused.iter().chain(left_out) {
-            text.push_str(&format!("(not included: {} — {})\n", r.path, r.reason));
-        }
+        let text = packed.with_omissions();
         brief::render(wf, run, budget::view(wf, run, now_ms()), text)
     }
 
@@ -192,28 +184,28 @@ impl Engine {
             .collect())
     }
 
-    /// The variables a role renders with in a consult made for the run: the same as the
-    /// current stage's brief (approved outputs, feedback, facts, errors), except that the
-    /// packed material follows the question and the stage's output schema is not the
-    /// adviser's.
+    /// What a consult made for the run knows of it, from one read: the variables a role
+    /// renders with — the same as the current stage's brief (approved outputs, feedback, facts,
+    /// errors), except that the packed material follows the question and the stage's output
+    /// schema is not the adviser's — and the stage's `consult context-chars`, if set.
     ///
     /// # Errors
     /// An unknown run.
-    pub fn role_vars(&self, run_id: &str) -> Result<serde_json::Value, Failure> {
+    pub fn consult_memory(
+        &self,
+        run_id: &str,
+    ) -> Result<(serde_json::Value, Option<usize>), Failure> {
         let (run, wf) = self.read_run(run_id)?;
         let view = budget::view(&wf, &run, now_ms());
         let mut vars = brief::template_vars(&wf, &run, &view, "");
         vars["schema"] = serde_json::Value::from("");
-        Ok(vars)
-    }
-
-    /// The character budget the run's current stage gives what is packed with a consult
-    /// (`consult context-chars=…`), if it sets one.
-    ///
-    /// # Errors
-    /// An unknown run.
-    pub fn consult_chars(&self, run_id: &str) -> Result<Option<usize>, Failure> {
-        self.stage_chars(Some(run_id), None)
+        let chars = run
+            .stage
+            .as_deref()
+            .and_then(|s| wf.workflow().stage(s))
+            .and_then(|s| s.settings.consult.context_chars.as_ref())
+            .map(|c| c.value as usize);
+        Ok((vars, chars))
     }
 
     /// A stage's `consult context-chars`: the named stage (else the run's current one) of the

@@ -67,6 +67,21 @@ pub struct Packed {
 }
 
 impl Packed {
+    /// The packed text, then one line for each path refused or left out for room (a file cut
+    /// short is in the text, marked where it was cut): what a model reads.
+    #[must_use]
+    pub fn with_omissions(self) -> String {
+        let mut text = self.text;
+        let left_out = self
+            .cut
+            .iter()
+            .filter(|c| !self.included.iter().any(|i| i.path == c.path));
+        for r in self.refused.iter().chain(left_out) {
+            let _ = writeln!(text, "(not included: {} — {})", r.path, r.reason);
+        }
+        text
+    }
+
     /// One line for a person or a model: `packed 3 files (1 cut to fit); diff (staged) of 2
     /// files, the enclosing functions whole; refused 1: .env (a secret file: …); 12400
     /// characters`.

@@ -82,6 +82,39 @@ impl Lab {
         assert!(out.status.success(), "git {args:?}: {out:?}");
     }
 
+    /// Makes the project a git repository whose one commit holds `src/lib.rs` with `lib`
+    /// (the fakes' home is ignored).
+    fn repo_with(&self, lib: &str) {
+        self.git(&["init", "-q"]);
+        self.git(&["config", "user.email", "t@example.com"]);
+        self.git(&["config", "user.name", "t"]);
+        self.write("src/lib.rs", lib);
+        self.write("home/.gitignore", "*\n");
+        self.git(&["add", "src/lib.rs"]);
+        self.git(&["commit", "-q", "-m", "start"]);
+    }
+
+    /// Starts a `default` run and has the person approve its analysis from a terminal.
+    async fn analysed_run(&self, client: &RunningService<RoleClient, ()>) -> String {
+        let r = ok(&call(
+            client,
+            "start",
+            json!({"task": "parse() fails on empty input", "workflow": "default"}),
+        )
+        .await);
+        let run = r["run_id"].as_str().unwrap().to_string();
+        let apr = submit_for_approval(client, &run, analysis(0.9)).await;
+        let out = self.project.terminal(&[
+            "approve",
+            &apr,
+            "--answer",
+            "analyze_accuracy=All correct",
+            "--no-input",
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        run
+    }
+
     fn write(&self, rel: &str, text: &str) {
         let p = self.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -188,17 +221,8 @@ async fn a_paid_for_answer_is_never_thrown_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_and_the_staged_diff_reach_the_adviser_without_secrets() {
     let lab = Lab::new();
-    lab.git(&["init", "-q"]);
-    lab.git(&["config", "user.email", "t@example.com"]);
-    lab.git(&["config", "user.name", "t"]);
-    lab.write(
-        "src/lib.rs",
-        "pub fn parse(s: &str) -> Option<u32> {\n    s.parse().ok()\n}\n",
-    );
     lab.write(".env", "DATABASE_PASSWORD=hunter2-very-secret\n");
-    lab.write("home/.gitignore", "*\n");
-    lab.git(&["add", "src/lib.rs"]);
-    lab.git(&["commit", "-q", "-m", "start"]);
+    lab.repo_with("pub fn parse(s: &str) -> Option<u32> {\n    s.parse().ok()\n}\n");
     let token = format!("ghp_{}", "a1B2c3D4e5".repeat(4));
     lab.write(
         "src/lib.rs",
@@ -254,22 +278,7 @@ async fn files_and_the_staged_diff_reach_the_adviser_without_secrets() {
 async fn a_role_consult_for_a_run_sees_what_the_person_approved() {
     let lab = Lab::new();
     let client = lab.connect().await;
-    let r = ok(&call(
-        &client,
-        "start",
-        json!({"task": "parse() fails on empty input", "workflow": "default"}),
-    )
-    .await);
-    let run = r["run_id"].as_str().unwrap().to_string();
-    let apr = submit_for_approval(&client, &run, analysis(0.9)).await;
-    let out = lab.project.terminal(&[
-        "approve",
-        &apr,
-        "--answer",
-        "analyze_accuracy=All correct",
-        "--no-input",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = lab.analysed_run(&client).await;
     lab.fake("echo", "");
     let v = ok(&call(
         &client,
@@ -706,30 +715,9 @@ async fn attacks_on_the_consult_doors_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_call_reviews_the_staged_change_against_the_approved_hypothesis() {
     let lab = Lab::new();
-    lab.git(&["init", "-q"]);
-    lab.git(&["config", "user.email", "t@example.com"]);
-    lab.git(&["config", "user.name", "t"]);
-    lab.write("src/lib.rs", "pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 1 { s.parse().ok() } else { None }\n}\n");
-    lab.write("home/.gitignore", "*\n");
-    lab.git(&["add", "src/lib.rs"]);
-    lab.git(&["commit", "-q", "-m", "start"]);
+    lab.repo_with("pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 1 { s.parse().ok() } else { None }\n}\n");
     let client = lab.connect().await;
-    let r = ok(&call(
-        &client,
-        "start",
-        json!({"task": "parse() fails on empty input", "workflow": "default"}),
-    )
-    .await);
-    let run = r["run_id"].as_str().unwrap().to_string();
-    let apr = submit_for_approval(&client, &run, analysis(0.9)).await;
-    let out = lab.project.terminal(&[
-        "approve",
-        &apr,
-        "--answer",
-        "analyze_accuracy=All correct",
-        "--no-input",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = lab.analysed_run(&client).await;
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
     assert_eq!(
         lab.project.terminal(&["approve", &apr, "--no-input"]).code,
