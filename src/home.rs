@@ -227,6 +227,29 @@ impl Home {
         Ok(found)
     }
 
+    /// An asset's translation: `skills/<name>.<lang>.md` beside `skills/<name>.md`. Recorded
+    /// like any read, so a pinned version keeps it.
+    ///
+    /// # Errors
+    /// When the file exists but cannot be read.
+    pub fn find_translation(
+        &self,
+        kind: Kind,
+        name: &str,
+        lang: &str,
+    ) -> Result<Option<Asset>, Error> {
+        if !valid_name(name) || !crate::syntax::keys::is_lang_code(lang) {
+            return Ok(None);
+        }
+        let found = self.find_valid(kind, &format!("{name}.{lang}"))?;
+        if let (Some(a), Some(log)) = (&found, &self.reads) {
+            log.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(a.clone());
+        }
+        Ok(found)
+    }
+
     fn find_valid(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
         for layer in &self.layers {
             for ext in kind.extensions() {

@@ -52,6 +52,33 @@ fn with_prompt_name(loaded: Loaded, listed: Option<&str>, bytes: &[u8]) -> Vec<D
     diags
 }
 
+/// Each folder among `paths` replaced by its `.kdl`, `.yaml` and `.yml` files, sorted.
+fn expand_dirs(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        let mut found: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && Format::from_path(&p.to_string_lossy()).is_some())
+            .collect();
+        if found.is_empty() {
+            return Err(format!(
+                "error: {} holds no workflow file (.kdl, .yaml or .yml)\n",
+                path.display()
+            ));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut files = 0usize;
@@ -75,8 +102,16 @@ pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
         linter.check_providers();
         diags.extend(linter.take_asset_findings());
     } else {
+        // A folder stands for the workflow files in it (`maestro validate workflows/`).
+        let paths = match expand_dirs(&args.paths) {
+            Ok(p) => p,
+            Err(msg) => {
+                print_err(&msg);
+                return EXIT_FATAL;
+            }
+        };
         // A workflow inside some home's `workflows/` folder uses that home's assets first.
-        for path in &args.paths {
+        for path in &paths {
             if let Some(dir) = path
                 .parent()
                 .filter(|p| p.file_name().is_some_and(|n| n == "workflows"))
@@ -86,7 +121,7 @@ pub(super) fn run(args: &ValidateArgs, mut home: Home) -> i32 {
             }
         }
         let mut linter = Linter::new(home);
-        for path in &args.paths {
+        for path in &paths {
             let (name, bytes) = if path.as_os_str() == "-" {
                 let mut buf = Vec::new();
                 if let Err(err) = std::io::stdin().read_to_end(&mut buf) {

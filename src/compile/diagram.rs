@@ -24,6 +24,29 @@ fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
     if let Some(m) = stage.max_visits() {
         lines.push(format!("max {m} visits"));
     }
+    if let Some(w) = stage.wall_secs() {
+        lines.push(format!("works {} at most", crate::engine::human_secs(w)));
+    }
+    let c = &stage.settings.consult;
+    if let Some(max) = &c.max {
+        let mut line = match max.value {
+            0 => "no consults".to_string(),
+            n => format!("consult {n}/visit"),
+        };
+        if max.value > 0 {
+            if stage.consult_from_visit() > 1 {
+                let _ = write!(line, " from visit {}", stage.consult_from_visit());
+            }
+            if c.ensemble() {
+                line.push_str(", ensemble");
+            }
+            if !c.prefer.is_empty() {
+                let names: Vec<&str> = c.prefer.iter().map(|p| p.value.as_str()).collect();
+                let _ = write!(line, " ({})", names.join(", "));
+            }
+        }
+        lines.push(line);
+    }
     lines
 }
 

@@ -5,8 +5,10 @@ use std::sync::{Arc, LazyLock};
 use minijinja::{Environment, Expression, UndefinedBehavior};
 
 /// The variables a guard may read (workflow-language.md, "Guards"). `checks.<name>` holds the
-/// last `verify` of check `<name>` in the current visit: recorded facts, not the model's claims.
-pub const GUARD_VARIABLES: &[&str] = &["output", "checks", "run", "stage"];
+/// last `verify` of check `<name>` in the current visit: recorded facts, not the model's claims;
+/// `previous` holds the checks recorded before this visit and the stage's previous output;
+/// `selection` the visit's last `select`.
+pub const GUARD_VARIABLES: &[&str] = &["output", "checks", "previous", "selection", "run", "stage"];
 
 static GUARD_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

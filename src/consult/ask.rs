@@ -22,8 +22,7 @@ use crate::engine::work::{EvidenceKind, Note};
 use crate::engine::{BudgetView, Engine, Failure, RunEvent};
 use crate::providers::{Answer, ProviderError, ProviderSet, Request};
 use crate::quality::redflag::{self, RuleSet};
-use crate::workflow::DEFAULT_CAPABILITY_THRESHOLD;
-use crate::workspace::context::{ContextRequest, DEFAULT_MAX_CHARS};
+use crate::workspace::context::{ContextRequest, DEFAULT_MAX_CHARS, Limits};
 use crate::workspace::gitdiff::DiffSpec;
 
 /// What to ask one provider.
@@ -108,21 +107,24 @@ fn warnings(text: &str) -> Vec<String> {
 
 /// What a request knows of its run, read once: the variables roles render with (see
 /// [`Engine::consult_memory`]; the task alone without a run) and the character budget of what
-/// goes with the question (the stage's `consult context-chars=…`, else the default).
+/// goes with the question (the stage's `context chars=…`, else the default), with the
+/// stage's other context limits (files, lines per file).
 struct Memory {
     vars: serde_json::Value,
     chars: usize,
+    limits: Limits,
 }
 
 impl Memory {
     fn of(engine: Option<&Engine>, run_id: Option<&str>, task: &str) -> Result<Memory, Failure> {
-        let (vars, chars) = match engine.zip(run_id) {
+        let (vars, limits) = match engine.zip(run_id) {
             Some((e, id)) => e.consult_memory(id)?,
-            None => (blank_vars(task), None),
+            None => (blank_vars(task), Limits::default()),
         };
         Ok(Memory {
             vars,
-            chars: chars.unwrap_or(DEFAULT_MAX_CHARS),
+            chars: limits.chars.unwrap_or(DEFAULT_MAX_CHARS),
+            limits,
         })
     }
 
@@ -151,6 +153,7 @@ fn material(
     diff: Option<&DiffSpec>,
     context: Option<&str>,
     max_chars: usize,
+    limits: &Limits,
 ) -> (String, Option<String>) {
     let mut text = String::new();
     let mut line = None;
@@ -160,7 +163,8 @@ fn material(
             diff: diff.cloned(),
             max_chars: Some(max_chars),
             ..ContextRequest::default()
-        };
+        }
+        .within(limits);
         let packed = match engine {
             Some(e) => e.context(&req),
             None => {
@@ -271,6 +275,7 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
         ask.diff.as_ref(),
         ask.context.as_deref(),
         chars.saturating_sub(history.chars().count()).max(1_000),
+        &memory.limits,
     );
     let now = if history.is_empty() {
         String::new()
@@ -487,10 +492,11 @@ fn plan_ensemble(
     if let Some(n) = ask.n {
         members.truncate(n.max(1));
     }
-    let (threshold, max_agents) = match engine.zip(run_id) {
+    let policy = match engine.zip(run_id) {
         Some((e, id)) => e.policy(id)?,
-        None => (DEFAULT_CAPABILITY_THRESHOLD, 3),
+        None => crate::workflow::Policy::default(),
     };
+    let (threshold, max_agents) = (policy.capability_threshold, policy.max_agents);
     let mut reduced = None;
     // Stances are a deliberate debate: the capability threshold does not cut them.
     if ask.stances.is_empty()
@@ -526,6 +532,7 @@ fn plan_ensemble(
         ask.diff.as_ref(),
         ask.context.as_deref(),
         memory.chars,
+        &memory.limits,
     );
     if let (Some(e), Some(id)) = (engine, run_id) {
         let left = e.budget(id)?;

@@ -202,12 +202,9 @@ pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failur
             "pass the answers of one round of agents",
         ));
     }
-    let (threshold, max_agents) = match ask.run_id.as_deref() {
+    let policy = match ask.run_id.as_deref() {
         Some(id) => e.policy(id)?,
-        None => (
-            crate::workflow::DEFAULT_CAPABILITY_THRESHOLD,
-            crate::workflow::DEFAULT_MAX_AGENTS,
-        ),
+        None => crate::workflow::Policy::default(),
     };
     let outcomes = e.outcomes()?;
     let f = coordinate::features(
@@ -219,18 +216,22 @@ pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failur
         &f,
         ask.stage.as_deref(),
         ask.baseline_confidence,
-        threshold,
+        &policy,
         &outcomes,
-        max_agents,
     );
     let (recommendation, recommended) = match ask.force_topology {
         Some(t) => (
-            coordinate::forced(&recommendation, t, max_agents),
+            coordinate::forced(&recommendation, t, policy.max_agents),
             Some(recommendation),
         ),
         None => (recommendation, None),
     };
-    let degradation = coordinate::degradation(recommendation.topology, &outcomes, &ask.answers);
+    let degradation = coordinate::degradation(
+        recommendation.topology,
+        &outcomes,
+        &ask.answers,
+        policy.preset.limits().max_overhead,
+    );
     Ok(Coordinated {
         recommendation,
         recommended,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{provider_failure, unknown_provider, with_engine};
-use crate::engine::{Engine, Failure, RunEvent};
+use crate::engine::{Engine, Failure};
 use crate::home::{Home, Kind};
 use crate::providers::{ProviderSet, Request};
 use crate::quality::redflag;
@@ -272,7 +272,13 @@ pub async fn run(
         ..Signals::default()
     };
     let mut view = None;
-    if ask.mode == Mode::Judge || ask.judge_provider.is_some() {
+    // Tests come first: when every candidate fails its own, nothing can win, so the judge is
+    // neither asked nor paid for.
+    let all_fail = ask
+        .candidates
+        .iter()
+        .all(|c| signals.tests.get(&c.id) == Some(&false));
+    if !all_fail && (ask.mode == Mode::Judge || ask.judge_provider.is_some()) {
         let provider = ask.judge_provider.clone().ok_or_else(|| {
             Failure::new(
                 "missing_judge",
@@ -359,14 +365,7 @@ pub async fn run(
     let (run_id, rr) = (ask.run_id.clone(), r.clone());
     with_engine(engine, move |e| {
         if let Some(e) = e {
-            e.record(
-                run_id.as_deref(),
-                &RunEvent::Selection {
-                    winner: rr.winner,
-                    test_signal: rr.test_signal,
-                    requires_review: rr.requires_review,
-                },
-            )?;
+            e.record_selection(run_id.as_deref(), &rr)?;
         }
         Ok(())
     })

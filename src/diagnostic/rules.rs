@@ -71,7 +71,8 @@ rules! {
     TemplateError = "template-error", Error, "a role template does not parse";
     UndefinedVariable = "undefined-variable", Error, "a role template or a `when` uses a variable outside its documented context";
     BadSchema = "bad-schema", Error, "an output schema is not valid JSON Schema, or uses a remote `$ref`";
-    BudgetConflict = "budget-conflict", Warning, "a stage's `consult max` exceeds the run's `budget consults`";
+    BudgetConflict = "budget-conflict", Warning, "a stage's `consult max` exceeds the run's `budget consults`, or its context budget is set twice with different values";
+    UnreachableLimit = "unreachable-limit", Warning, "a stage limit that never takes effect: `consult from-visit` past `max-visits`, or a stage `wall` no shorter than the run's";
     RiskyTopology = "risky-topology", Warning, "`ensemble #true` with topology `sas`, or topology `independent` (17.2x error amplification)";
     VoteDiverges = "vote-diverges", Error, "a vote with p <= 0.5, target >= 1 or target <= 0 can never be met";
     MissingTranslation = "missing-translation", Warning, "`lang` lists a language that a title or question lacks";
@@ -107,7 +108,7 @@ mod tests {
             );
             assert_eq!(Rule::from_id(rule.id()), Some(*rule));
         }
-        assert_eq!(Rule::ALL.len(), 29);
+        assert_eq!(Rule::ALL.len(), 30);
     }
 
     #[test]

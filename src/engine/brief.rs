@@ -85,14 +85,8 @@ pub fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &st
     let workflow = wf.workflow();
     let stage_name = run.stage.clone().unwrap_or_default();
     let stage = workflow.stage(&stage_name);
-    let assets = wf.assets(&stage_name);
     let lang = run.lang.as_str();
     let title = title(wf, &stage_name, lang);
-    let schema_text = assets
-        .schema
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
-        .unwrap_or_default();
     json!({
         "task": run.task,
         "workflow": {
@@ -118,9 +112,33 @@ pub fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &st
         "errors": run.context.errors,
         "constraints": run.context.constraints,
         "files": run.context.files,
-        "schema": schema_text,
+        // The brief carries the output schema once, as `output_schema`; a role's
+        // `{% if schema %}` part is for prompts that must carry one themselves (the judge).
+        "schema": "",
         "lang": lang,
     })
+}
+
+/// The line in a skill file after which its worked example begins: shown on a stage's first
+/// visit only, to keep later briefs lean.
+pub const FIRST_VISIT_MARKER: &str = "<!-- first-visit -->";
+
+/// A stage's skill for a brief: in the run's language when a translation exists, and without
+/// the part after [`FIRST_VISIT_MARKER`] after the first visit.
+#[must_use]
+pub fn skill_text(assets: &super::library::StageAssets, lang: &str, visit: u32) -> String {
+    let text = assets
+        .skill_by_lang
+        .get(lang)
+        .or(assets.skill.as_ref())
+        .map_or("", String::as_str);
+    match text.split_once(FIRST_VISIT_MARKER) {
+        Some((method, example)) if visit <= 1 => {
+            format!("{}\n\n{}", method.trim_end(), example.trim())
+        }
+        Some((method, _)) => method.trim_end().to_string(),
+        None => text.to_string(),
+    }
 }
 
 /// Renders the brief of the run's current stage.
@@ -143,7 +161,14 @@ pub fn render(
     let assets = wf.assets(&stage_name);
     let lang = run.lang.as_str();
     let title = title(wf, &stage_name, lang);
-    let vars = template_vars(wf, run, &budget, &context);
+    // The packed context travels once, as the brief's `context`: the role only points at it
+    // (a role rendered for a consult gets the material itself).
+    let pointer = if context.trim().is_empty() {
+        ""
+    } else {
+        "(packed in this brief's `context` field: facts, constraints, errors and files)"
+    };
+    let vars = template_vars(wf, run, &budget, pointer);
     let role = match &assets.role {
         Some(template) => crate::template::render(&stage_name, template, &vars).map_err(|e| {
             Failure::new(
@@ -164,7 +189,7 @@ pub fn render(
         max_visits: stage.max_visits(),
         topology: stage.topology(),
         role,
-        skill: assets.skill.unwrap_or_default(),
+        skill: skill_text(&assets, lang, run.visit()),
         output_schema: assets.schema.unwrap_or_else(|| json!({"type": "object"})),
         context,
         feedback: run.feedback.clone(),

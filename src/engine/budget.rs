@@ -14,9 +14,12 @@ pub struct BudgetView {
     pub consults_used: u32,
     /// Left for the whole run; `None` when unlimited.
     pub consults_left_run: Option<u32>,
-    /// Left in this visit of the current stage; `None` when unlimited.
+    /// Left in this visit of the current stage; `None` when unlimited. 0 in a visit before
+    /// the stage's `consult from-visit`.
     pub consults_left_visit: Option<u32>,
     pub wall_secs_left: Option<u64>,
+    /// Working time left in the current stage (its `wall`); `None` when unlimited.
+    pub stage_secs_left: Option<u64>,
     pub tokens_used: u64,
     pub tokens_left: Option<u64>,
     pub cost_usd: f64,
@@ -28,11 +31,19 @@ pub struct BudgetView {
 pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
     let workflow = wf.workflow();
     let b = &workflow.budget;
-    let stage_max = run
-        .stage
-        .as_ref()
-        .and_then(|s| workflow.stage(s))
-        .and_then(|s| s.settings.consult.max.as_ref().map(|m| m.value));
+    let stage = run.stage.as_ref().and_then(|s| workflow.stage(s));
+    let stage_max = stage.and_then(|s| {
+        let max = s.settings.consult.max.as_ref().map(|m| m.value);
+        if run.visit() < s.consult_from_visit() {
+            Some(0)
+        } else {
+            max
+        }
+    });
+    let stage_secs_left = stage.and_then(|s| {
+        let wall = s.wall_secs()?;
+        Some(wall.saturating_sub(run.stage_work_secs(&s.name.value, now_ms)))
+    });
     let elapsed = u64::try_from((now_ms - run.created_at).max(0) / 1000).unwrap_or(0);
     BudgetView {
         consults_used: run.consults_used,
@@ -42,6 +53,7 @@ pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
             .map(|c| c.value.saturating_sub(run.consults_used)),
         consults_left_visit: stage_max.map(|m| m.saturating_sub(run.consults_in_visit)),
         wall_secs_left: b.wall_secs.map(|w| w.saturating_sub(elapsed)),
+        stage_secs_left,
         tokens_used: run.tokens_used,
         tokens_left: b.tokens.map(|t| t.saturating_sub(run.tokens_used)),
         cost_usd: run.cost_usd,
@@ -52,7 +64,11 @@ pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
 /// How many of `n` consults the budget can pay for now (0 when a limit is spent).
 #[must_use]
 pub fn affordable(v: &BudgetView, n: u32) -> u32 {
-    if v.wall_secs_left == Some(0) || v.tokens_left == Some(0) || v.cost_usd_left == Some(0.0) {
+    if v.wall_secs_left == Some(0)
+        || v.stage_secs_left == Some(0)
+        || v.tokens_left == Some(0)
+        || v.cost_usd_left == Some(0.0)
+    {
         return 0;
     }
     let mut can = n;
@@ -82,6 +98,26 @@ pub fn charge(wf: &Compiled, run: &mut Run, n: u32, now_ms: i64) -> Result<Budge
     };
     if v.wall_secs_left == Some(0) {
         return Err(refuse("the run's wall-clock budget is spent".into()));
+    }
+    if v.stage_secs_left == Some(0) {
+        return Err(refuse(format!(
+            "stage `{stage}` has used its working time (`wall`); its work stops here"
+        )));
+    }
+    let from = wf
+        .workflow()
+        .stage(&stage)
+        .map_or(1, crate::workflow::Stage::consult_from_visit);
+    if run.visit() < from {
+        return Err(Failure::new(
+            "consult_not_yet",
+            format!(
+                "stage `{stage}` allows consults from visit {from}; this is visit {}",
+                run.visit()
+            ),
+            "work this visit alone: the workflow keeps consults for when the loop is stuck",
+        )
+        .with_details(serde_json::to_value(&v).unwrap_or_default()));
     }
     if v.tokens_left == Some(0) {
         return Err(refuse(format!(

@@ -39,6 +39,12 @@ pub enum RunEvent {
         visits: u32,
         max_visits: u32,
     },
+    /// A stage's `wall` is spent: it is not entered again (`exhausted` fires instead).
+    StageOvertime {
+        stage: String,
+        worked_secs: u64,
+        wall_secs: u64,
+    },
     RunFinished {
         end: String,
         note: Option<String>,
@@ -128,6 +134,9 @@ pub enum RunEvent {
         winner: Option<String>,
         test_signal: bool,
         requires_review: bool,
+        /// Every candidate failed its tests, so nothing was selected.
+        #[serde(default)]
+        none_passed: bool,
     },
     /// A person moved the run to a newer version of its workflow (`maestro upgrade`).
     WorkflowUpgraded {

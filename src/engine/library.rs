@@ -30,6 +30,8 @@ use super::Failure;
 pub struct StageAssets {
     pub role: Option<String>,
     pub skill: Option<String>,
+    /// The skill in the workflow's other languages (`skills/<name>.<lang>.md`), when written.
+    pub skill_by_lang: BTreeMap<String, String>,
     pub schema: Option<Value>,
     pub validator: Option<Arc<jsonschema::Validator>>,
 }
@@ -381,6 +383,15 @@ fn compile(home: &Home, name: &str, display: &str, bytes: &[u8]) -> Result<Compi
             }
             if let Some(skill) = &s.skill {
                 assets.skill = text(Kind::Skill, &skill.value);
+                for lang in wf.langs.iter().skip(1) {
+                    if let Ok(Some(a)) =
+                        recording.find_translation(Kind::Skill, &skill.value, &lang.value)
+                    {
+                        assets
+                            .skill_by_lang
+                            .insert(lang.value.clone(), String::from_utf8_lossy(&a.bytes).into());
+                    }
+                }
             }
             if let Some(out) = &s.output
                 && let Some(schema) = text(Kind::Schema, &out.value)

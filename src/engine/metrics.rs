@@ -139,6 +139,7 @@ mod tests {
             winner: None,
             test_signal,
             requires_review: false,
+            none_passed: false,
         }
     }
 

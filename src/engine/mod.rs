@@ -52,6 +52,7 @@ pub use library::Library;
 pub use model::{Actor, Approval, DecisionKind, DecisionText, Run, RunContext, RunStatus};
 pub use ops::upgrade::{Upgrade, UpgradePreview};
 pub use ops::{Decided, StartRequest, Started, SubmitOutcome, Submitted};
+pub use step::human_secs;
 pub use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;
@@ -132,5 +133,7 @@ pub fn state_path(cwd: &Path) -> PathBuf {
     root.join(".maestro").join("state.db")
 }
 
+#[cfg(test)]
+mod method_tests;
 #[cfg(test)]
 mod tests;

@@ -58,12 +58,29 @@ pub struct Feedback {
 }
 
 /// What a configured check reported, as guards read it (`checks.<name>.passed`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CheckFact {
     pub passed: bool,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
     pub counts: Option<Counts>,
+    /// The failure's signature (`workspace::verify::failure_signature`): its error line with
+    /// numbers and addresses blanked, so the same error reads the same when a line moves.
+    /// `None` when the check passed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How many records in a row, one per visit, failed with this same error (1 for a new
+    /// one, 0 when the check passed).
+    #[serde(default)]
+    pub repeats: u32,
+}
+
+/// The last `select` of a visit, as guards read it (`selection.none_passed`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct SelectionFact {
+    pub winner: Option<String>,
+    /// Every candidate failed its tests: nothing was selected.
+    pub none_passed: bool,
 }
 
 /// One durable run.
@@ -90,6 +107,19 @@ pub struct Run {
     /// Checks `verify` ran for this run in the current visit of the current stage.
     #[serde(default)]
     pub checks: BTreeMap<String, CheckFact>,
+    /// The last record of each check before the current visit began (`previous.checks`).
+    #[serde(default)]
+    pub previous_checks: BTreeMap<String, CheckFact>,
+    /// The current stage's accepted output of its previous visit (`previous.output`).
+    #[serde(default)]
+    pub previous_output: Option<Value>,
+    /// The last `select` for this run in the current visit.
+    #[serde(default)]
+    pub selection: Option<SelectionFact>,
+    /// Seconds worked in each stage over its finished visits: from entering to the accepted
+    /// output (a gate's wait for a person does not count).
+    #[serde(default)]
+    pub stage_secs: BTreeMap<String, u64>,
     pub consults_used: u32,
     /// Consults charged in the current visit of the current stage.
     pub consults_in_visit: u32,
@@ -104,6 +134,18 @@ pub struct Run {
 }
 
 impl Run {
+    /// Seconds worked in `stage` so far, the current visit included while it is being worked.
+    #[must_use]
+    pub fn stage_work_secs(&self, stage: &str, now_ms: i64) -> u64 {
+        let done = self.stage_secs.get(stage).copied().unwrap_or(0);
+        let current = if self.stage.as_deref() == Some(stage) && self.status == RunStatus::Active {
+            u64::try_from((now_ms - self.stage_entered_at).max(0) / 1000).unwrap_or(0)
+        } else {
+            0
+        };
+        done + current
+    }
+
     #[must_use]
     pub fn visit(&self) -> u32 {
         self.stage

@@ -13,7 +13,7 @@ use super::views::{self, ApprovalView, RunSummary, RunView};
 use super::work::{Evidence, EvidenceQuery};
 use super::{Engine, Failure};
 use crate::store::{Table, Versioned, now_ms};
-use crate::workspace::context::{ContextRequest, Packed, pack};
+use crate::workspace::context::{ContextRequest, Limits, Packed, pack};
 
 impl Engine {
     /// A run and the workflow version it is pinned to, read without writing (a run stored
@@ -36,13 +36,22 @@ impl Engine {
 
     pub(super) fn brief_of(&self, wf: &Compiled, run: &Run) -> Result<Brief, Failure> {
         let c = &run.context;
-        let packed = self.context(&ContextRequest {
-            files: c.files.clone(),
-            facts: c.facts.clone(),
-            errors: c.errors.clone(),
-            constraints: c.constraints.clone(),
-            ..ContextRequest::default()
-        });
+        let limits = run
+            .stage
+            .as_deref()
+            .and_then(|s| wf.workflow().stage(s))
+            .map(stage_limits)
+            .unwrap_or_default();
+        let packed = self.context(
+            &ContextRequest {
+                files: c.files.clone(),
+                facts: c.facts.clone(),
+                errors: c.errors.clone(),
+                constraints: c.constraints.clone(),
+                ..ContextRequest::default()
+            }
+            .within(&limits),
+        );
         let text = packed.with_omissions();
         brief::render(wf, run, budget::view(wf, run, now_ms()), text)
     }
@@ -123,10 +132,9 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn policy(&self, run_id: &str) -> Result<(f64, u32), Failure> {
+    pub fn policy(&self, run_id: &str) -> Result<crate::workflow::Policy, Failure> {
         let (_, wf) = self.read_run(run_id)?;
-        let p = &wf.workflow().policy;
-        Ok((p.capability_threshold, p.max_agents))
+        Ok(wf.workflow().policy.clone())
     }
 
     /// The audit trail of a run.
@@ -186,38 +194,35 @@ impl Engine {
 
     /// What a consult made for the run knows of it, from one read: the variables a role
     /// renders with — the same as the current stage's brief (approved outputs, feedback, facts,
-    /// errors), except that the packed material follows the question and the stage's output
-    /// schema is not the adviser's — and the stage's `consult context-chars`, if set.
+    /// errors), except that the packed material follows the question — and the current
+    /// stage's context limits.
     ///
     /// # Errors
     /// An unknown run.
-    pub fn consult_memory(
-        &self,
-        run_id: &str,
-    ) -> Result<(serde_json::Value, Option<usize>), Failure> {
+    pub fn consult_memory(&self, run_id: &str) -> Result<(serde_json::Value, Limits), Failure> {
         let (run, wf) = self.read_run(run_id)?;
         let view = budget::view(&wf, &run, now_ms());
-        let mut vars = brief::template_vars(&wf, &run, &view, "");
-        vars["schema"] = serde_json::Value::from("");
-        let chars = run
+        let vars = brief::template_vars(&wf, &run, &view, "");
+        let limits = run
             .stage
             .as_deref()
             .and_then(|s| wf.workflow().stage(s))
-            .and_then(|s| s.settings.consult.context_chars.as_ref())
-            .map(|c| c.value as usize);
-        Ok((vars, chars))
+            .map(stage_limits)
+            .unwrap_or_default();
+        Ok((vars, limits))
     }
 
-    /// A stage's `consult context-chars`: the named stage (else the run's current one) of the
-    /// run's workflow, or with no run, of the `default` workflow.
+    /// A stage's context limits (`context ...`, `consult context-chars`): the named stage
+    /// (else the run's current one) of the run's workflow, or with no run, of the `default`
+    /// workflow.
     ///
     /// # Errors
     /// An unknown run, or a stage the workflow does not have.
-    pub fn stage_chars(
+    pub fn stage_limits(
         &self,
         run_id: Option<&str>,
         stage: Option<&str>,
-    ) -> Result<Option<usize>, Failure> {
+    ) -> Result<Limits, Failure> {
         let (wf, current) = match run_id {
             Some(id) => {
                 let (run, wf) = self.read_run(id)?;
@@ -226,17 +231,13 @@ impl Engine {
             None => (self.library.get("default")?.compiled, None),
         };
         let Some(name) = stage.map(str::to_string).or(current) else {
-            return Ok(None);
+            return Ok(Limits::default());
         };
         let s = wf
             .workflow()
             .stage(&name)
             .ok_or_else(|| Failure::no_such_stage(wf.workflow(), &name))?;
-        Ok(s.settings
-            .consult
-            .context_chars
-            .as_ref()
-            .map(|c| c.value as usize))
+        Ok(stage_limits(s))
     }
 
     /// Packs context from the workspace.
@@ -286,5 +287,18 @@ impl Engine {
                 .read(|tx| tx.events(None).map_err(Failure::from))?,
         };
         Ok(crate::engine::metrics::compute(&events))
+    }
+}
+
+/// A stage's context limits as packing takes them.
+#[must_use]
+pub(super) fn stage_limits(s: &crate::workflow::Stage) -> Limits {
+    let c = &s.settings.context;
+    let n = |v: Option<u32>| v.map(|v| v as usize);
+    Limits {
+        chars: n(s.context_chars()),
+        files: n(c.files),
+        lines: n(c.lines),
+        error_lines: n(c.error_lines),
     }
 }

@@ -19,6 +19,8 @@ pub fn guard_context(run: &Run, stage: &str, output: &Value) -> Value {
     json!({
         "output": output,
         "checks": run.checks,
+        "previous": {"output": run.previous_output, "checks": run.previous_checks},
+        "selection": run.selection,
         "run": {
             "id": run.id,
             "task": run.task,
@@ -70,12 +72,31 @@ pub fn enter(
             ));
         };
         let visits = run.visits.get(&target).copied().unwrap_or(0);
-        if let Some(max) = stage.max_visits().filter(|&m| visits >= m) {
-            events.push(RunEvent::StageExhausted {
-                stage: target.clone(),
-                visits,
-                max_visits: max,
-            });
+        // Finished visits only: the one that led here was counted when its output was accepted.
+        let worked = run.stage_secs.get(&target).copied().unwrap_or(0);
+        let over_wall = stage.wall_secs().filter(|&w| visits > 0 && worked >= w);
+        let over_visits = stage.max_visits().filter(|&m| visits >= m);
+        if over_visits.is_some() || over_wall.is_some() {
+            let why = if let Some(wall) = over_wall {
+                events.push(RunEvent::StageOvertime {
+                    stage: target.clone(),
+                    worked_secs: worked,
+                    wall_secs: wall,
+                });
+                format!(
+                    "stage `{target}` used its wall of {} (worked {})",
+                    human_secs(wall),
+                    human_secs(worked)
+                )
+            } else {
+                let max = over_visits.unwrap_or_default();
+                events.push(RunEvent::StageExhausted {
+                    stage: target.clone(),
+                    visits,
+                    max_visits: max,
+                });
+                format!("stage `{target}` reached max-visits {max}")
+            };
             let exit = stage
                 .next
                 .iter()
@@ -96,9 +117,7 @@ pub fn enter(
                     finish(
                         run,
                         "exhausted",
-                        Some(format!(
-                            "stage `{target}` reached max-visits {max} and has no `next ... on=\"exhausted\"`"
-                        )),
+                        Some(format!("{why} and has no `next ... on=\"exhausted\"`")),
                         events,
                     );
                     return Ok(());
@@ -109,7 +128,12 @@ pub fn enter(
         run.stage = Some(target.clone());
         run.status = RunStatus::Active;
         run.consults_in_visit = 0;
-        run.checks.clear();
+        // What this visit's guards compare with: the checks recorded before it, and this
+        // stage's output from its previous visit.
+        let done = std::mem::take(&mut run.checks);
+        run.previous_checks.extend(done);
+        run.previous_output = run.outputs.get(&target).cloned();
+        run.selection = None;
         run.stage_entered_at = crate::store::now_ms();
         events.push(RunEvent::StageEntered {
             stage: target.clone(),
@@ -197,6 +221,19 @@ pub fn fire(
         detail,
         "check the output fields the guards read, or name another event; the run stays in this stage",
     ))
+}
+
+/// `1800` → `30m`, `90` → `1m30s`: durations as a person writes them.
+#[must_use]
+pub fn human_secs(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
 }
 
 /// Ends the run.

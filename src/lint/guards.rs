@@ -38,10 +38,33 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                     )
                     .with_help(
                         did_you_mean(var, GUARD_VARIABLES.iter().copied()).unwrap_or_else(|| {
-                            "a guard may read `output`, `checks`, `run` and `stage`".into()
+                            "a guard may read `output`, `checks`, `previous`, `selection`, `run` and `stage`".into()
                         }),
                     ),
                 );
+            }
+            for path in guard.variables(true) {
+                let Some((top, known)) = FIXED_FIELDS
+                    .iter()
+                    .find(|(t, _)| path.strip_prefix(t).is_some_and(|r| r.starts_with('.')))
+                else {
+                    continue;
+                };
+                let field = path[top.len() + 1..].split('.').next().unwrap_or_default();
+                if !known.contains(&field) {
+                    diags.push(
+                        Diagnostic::new(
+                            Rule::UndefinedVariable,
+                            src,
+                            narrow(&src.text, when, &places, &path),
+                            format!("`{top}` has no field `{field}`"),
+                        )
+                        .with_help(
+                            did_you_mean(field, known.iter().copied())
+                                .unwrap_or_else(|| format!("`{top}` has: {}", known.join(", "))),
+                        ),
+                    );
+                }
             }
             if top.is_empty() {
                 let verdict = match guard.eval(&Value::Null) {
@@ -70,7 +93,11 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                 continue;
             };
             for path in guard.variables(true) {
-                let Some(rest) = path.strip_prefix("output.") else {
+                // `previous.output` is this stage's output of its previous visit: same schema.
+                let Some(rest) = path
+                    .strip_prefix("output.")
+                    .or_else(|| path.strip_prefix("previous.output."))
+                else {
                     continue;
                 };
                 if let Some(field) = unknown_field(&schema, rest) {
@@ -80,17 +107,34 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
                             Rule::UnknownOutputField,
                             src,
                             narrow(&src.text, when, &places, &path),
-                            format!("`output.{rest}` reads `{field}`, which schema `{}` does not define", output.value),
+                            format!(
+                                "`{path}` reads `{field}`, which schema `{}` does not define",
+                                output.value
+                            ),
                         )
-                        .with_help(did_you_mean(&field, known.iter().map(String::as_str)).unwrap_or_else(|| {
-                            if known.is_empty() { "the schema defines no properties here".into() } else { format!("defined: {}", known.join(", ")) }
-                        })),
+                        .with_help(
+                            did_you_mean(&field, known.iter().map(String::as_str)).unwrap_or_else(
+                                || {
+                                    if known.is_empty() {
+                                        "the schema defines no properties here".into()
+                                    } else {
+                                        format!("defined: {}", known.join(", "))
+                                    }
+                                },
+                            ),
+                        ),
                     );
                 }
             }
         }
     }
 }
+
+/// Guard variables whose fields are fixed by maestro, not by a schema.
+const FIXED_FIELDS: &[(&str, &[&str])] = &[
+    ("previous", &["output", "checks"]),
+    ("selection", &["winner", "none_passed"]),
+];
 
 /// Walks `a.b.c` through `properties`; returns the first segment the schema does not define.
 fn unknown_field(schema: &Value, path: &str) -> Option<String> {

@@ -7,6 +7,7 @@
 pub mod assets;
 mod graph;
 mod guards;
+mod limits;
 mod policy;
 pub mod registry;
 
@@ -64,6 +65,7 @@ impl Linter {
             let mut diags = std::mem::take(&mut loaded.diagnostics);
             graph::check(wf, m, &mut diags);
             policy::check(wf, &mut diags);
+            limits::check(wf, &mut diags);
             assets::check(self, wf, &mut diags);
             guards::check(self, wf, m, &mut diags);
             loaded.diagnostics = diags;

@@ -10,7 +10,7 @@ use super::params::{
 };
 use super::{Server, refusal};
 use crate::engine::work::{EvidenceQuery, Note};
-use crate::workspace::context::ContextRequest;
+use crate::workspace::context::{ContextRequest, Limits};
 
 #[tool_router(router = workspace_router, vis = "pub(crate)")]
 impl Server {
@@ -22,18 +22,20 @@ impl Server {
     ) -> Result<Json<PackResult>, String> {
         let packed = self
             .call(move |e| {
-                let stage_chars = match (&p.stage, &p.run_id) {
-                    (None, None) => None,
-                    (stage, run) => e.stage_chars(run.as_deref(), stage.as_deref())?,
+                let limits = match (&p.stage, &p.run_id) {
+                    (None, None) => Limits::default(),
+                    (stage, run) => e.stage_limits(run.as_deref(), stage.as_deref())?,
                 };
                 let req = ContextRequest {
                     files: p.files,
                     facts: p.facts,
                     errors: p.errors,
                     constraints: p.constraints,
-                    max_chars: p.max_chars.or(stage_chars),
+                    max_chars: p.max_chars,
                     diff: p.diff,
-                };
+                    ..ContextRequest::default()
+                }
+                .within(&limits);
                 Ok(e.context(&req))
             })
             .await?;

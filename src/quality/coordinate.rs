@@ -7,6 +7,7 @@ use regex::Regex;
 use serde::Serialize;
 
 pub use crate::workflow::Topology;
+use crate::workflow::{Policy, Preset, PresetLimits};
 
 /// What kind of work a task is, from its words.
 #[derive(
@@ -182,6 +183,9 @@ pub struct Recommendation {
     /// The paper's error amplification for this topology (SAS = 1).
     pub error_amplification: f64,
     pub features: Features,
+    /// The workflow's coordination preset and what it allows a multi-agent round.
+    pub preset: Preset,
+    pub limits: PresetLimits,
 }
 
 /// Kim et al.'s measured error amplification per topology.
@@ -203,10 +207,12 @@ pub fn recommend(
     f: &Features,
     stage: Option<&str>,
     baseline: Option<f64>,
-    threshold: f64,
+    policy: &Policy,
     outcomes: &[Outcome],
-    max_agents: u32,
 ) -> Recommendation {
+    let (threshold, max_agents) = (policy.capability_threshold, policy.max_agents);
+    let limits = policy.preset.limits();
+    let (seq, dec) = (limits.sequential, limits.decomposable);
     let make =
         |topology: Topology, rule: CoordRule, reason: String, confidence: f64| Recommendation {
             topology,
@@ -220,6 +226,8 @@ pub fn recommend(
             },
             error_amplification: amplification(topology),
             features: f.clone(),
+            preset: policy.preset,
+            limits,
         };
     if let Some(b) = baseline.filter(|&b| b >= threshold) {
         return make(
@@ -262,24 +270,26 @@ pub fn recommend(
             );
         }
     }
-    if f.sequential_dependency > 0.7 {
+    if f.sequential_dependency > seq {
         return make(
             Topology::Sas,
             CoordRule::Sequential,
             format!(
-                "sequential dependency {:.2} > 0.7: on sequential tasks every multi-agent design lost (PlanCraft −39% to −70%)",
-                f.sequential_dependency
+                "sequential dependency {:.2} > {seq} (preset {}): on sequential tasks every multi-agent design lost (PlanCraft −39% to −70%)",
+                f.sequential_dependency,
+                policy.preset.as_str()
             ),
             0.85,
         );
     }
-    if f.decomposability > 0.6 {
+    if f.decomposability > dec {
         return make(
             Topology::Centralized,
             CoordRule::Decomposable,
             format!(
-                "decomposability {:.2} > 0.6: parallel work pays, with an orchestrator verifying (errors ×4.4, not ×17.2 as with independent agents)",
-                f.decomposability
+                "decomposability {:.2} > {dec} (preset {}): parallel work pays, with an orchestrator verifying (errors ×4.4, not ×17.2 as with independent agents)",
+                f.decomposability,
+                policy.preset.as_str()
             ),
             0.75,
         );
@@ -326,6 +336,8 @@ pub fn forced(advice: &Recommendation, topology: Topology, max_agents: u32) -> R
         },
         error_amplification: amplification(topology),
         features: advice.features.clone(),
+        preset: advice.preset,
+        limits: advice.limits,
     }
 }
 
@@ -362,9 +374,15 @@ pub fn redundancy(answers: &[String]) -> Option<f64> {
     (!sims.is_empty()).then(|| sims.iter().sum::<f64>() / sims.len() as f64)
 }
 
-/// Checks recent outcomes of a multi-agent topology against single-agent ones.
+/// Checks recent outcomes of a multi-agent topology against single-agent ones, and their
+/// coordination overhead against the preset's cap (`max_overhead`).
 #[must_use]
-pub fn degradation(topology: Topology, outcomes: &[Outcome], answers: &[String]) -> Degradation {
+pub fn degradation(
+    topology: Topology,
+    outcomes: &[Outcome],
+    answers: &[String],
+    max_overhead: f64,
+) -> Degradation {
     let rate = |t: Topology| {
         let xs: Vec<&Outcome> = outcomes.iter().filter(|o| o.topology == t).collect();
         (!xs.is_empty()).then(|| xs.iter().filter(|o| !o.success).count() as f64 / xs.len() as f64)
@@ -374,12 +392,26 @@ pub fn degradation(topology: Topology, outcomes: &[Outcome], answers: &[String])
     let sas = rate(Topology::Sas).filter(|r| *r > 0.0).unwrap_or(0.3);
     let amp = rate(topology).map(|r| r / sas);
     let red = redundancy(answers);
+    let mine: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.topology == topology)
+        .map(|o| o.overhead)
+        .collect();
+    // Three outcomes at least, so one expensive stage does not decide.
+    let overhead = (mine.len() >= 3).then(|| mine.iter().sum::<f64>() / mine.len() as f64);
     let (degrade, reason) = if topology == Topology::Sas {
         (false, "already a single agent".to_string())
     } else if let Some(a) = amp.filter(|a| *a > 1.2) {
         (
             true,
             format!("errors are {a:.1}× the single agent's: fall back to one agent"),
+        )
+    } else if let Some(o) = overhead.filter(|o| *o > max_overhead) {
+        (
+            true,
+            format!(
+                "coordination costs {o:.1}× a single agent here, over the preset's cap of {max_overhead}: fall back to one agent"
+            ),
         )
     } else if let Some(r) = red.filter(|r| *r > 0.85) {
         (
@@ -405,6 +437,63 @@ mod tests {
     use super::*;
 
     #[test]
+    fn presets_move_the_thresholds_and_the_team_size() {
+        let preset = |p: Preset| Policy {
+            preset: p,
+            max_agents: p.limits().max_agents,
+            ..Policy::default()
+        };
+        // Sequential 0.6 and decomposability 0.5: between the presets' thresholds.
+        let f = Features {
+            decomposability: 0.5,
+            sequential_dependency: 0.6,
+            tool_intensity: 0.2,
+            domain: Domain::Feature,
+        };
+        let pick = |p: Preset| {
+            let r = recommend(&f, None, None, &preset(p), &[]);
+            (r.topology, r.rule, r.max_agents)
+        };
+        assert_eq!(
+            pick(Preset::Default),
+            (Topology::Sas, CoordRule::Default, 1),
+            "0.6 is under the default's 0.7 and 0.5 under its 0.6: no rule fires"
+        );
+        assert_eq!(
+            pick(Preset::Conservative),
+            (Topology::Sas, CoordRule::Sequential, 1),
+            "conservative goes to one agent above 0.5"
+        );
+        let calm = Features {
+            sequential_dependency: 0.3,
+            ..f.clone()
+        };
+        let r = recommend(&calm, None, None, &preset(Preset::Aggressive), &[]);
+        assert_eq!(
+            (r.topology, r.rule, r.max_agents),
+            (Topology::Centralized, CoordRule::Decomposable, 5),
+            "aggressive fans out above 0.4 decomposability, with up to 5 agents"
+        );
+        assert_eq!(r.limits.max_rounds, 7);
+        assert!(r.reason.contains("preset aggressive"), "{}", r.reason);
+        let r = recommend(&calm, None, None, &preset(Preset::Default), &[]);
+        assert_eq!(r.topology, Topology::Sas);
+        // The overhead cap: three centralized stages at 2.0× each are fine by default (2.5)
+        // and too dear for conservative (1.5).
+        let dear: Vec<Outcome> = (0..3)
+            .map(|_| Outcome {
+                topology: Topology::Centralized,
+                success: true,
+                overhead: 2.0,
+            })
+            .collect();
+        let cap = |p: Preset| p.limits().max_overhead;
+        assert!(!degradation(Topology::Centralized, &dear, &[], cap(Preset::Default)).degrade);
+        let d = degradation(Topology::Centralized, &dear, &[], cap(Preset::Conservative));
+        assert!(d.degrade && d.reason.contains("cap of 1.5"), "{}", d.reason);
+    }
+
+    #[test]
     fn rules_in_order() {
         let f = features(
             "Fix the failing login test; first reproduce, then bisect",
@@ -412,19 +501,19 @@ mod tests {
             "",
         );
         assert_eq!(f.domain, Domain::Debugging);
-        let r = recommend(&f, Some("hypothesize"), Some(0.6), 0.45, &[], 3);
+        let r = recommend(&f, Some("hypothesize"), Some(0.6), &Policy::default(), &[]);
         assert_eq!(
             (r.topology.as_str(), r.rule.as_str()),
             ("sas", "A-capability")
         );
-        let r = recommend(&f, Some("hypothesize"), Some(0.2), 0.45, &[], 3);
+        let r = recommend(&f, Some("hypothesize"), Some(0.2), &Policy::default(), &[]);
         assert_eq!(r.rule, CoordRule::Sequential);
         let g = features(
             "Compare several independent alternatives and options for each of the different candidates",
             "",
             "",
         );
-        let r = recommend(&g, None, None, 0.45, &[], 3);
+        let r = recommend(&g, None, None, &Policy::default(), &[]);
         assert_eq!(
             (r.topology.as_str(), r.rule.as_str()),
             ("centralized", "C-decomposable")
@@ -440,12 +529,18 @@ mod tests {
                 overhead: 1.0,
             })
             .collect();
-        let r = recommend(&g, None, None, 0.45, &outcomes, 3);
+        let r = recommend(&g, None, None, &Policy::default(), &outcomes);
         assert_eq!(
             (r.topology.as_str(), r.rule.as_str()),
             ("centralized", "D-calibrated")
         );
-        let plain = recommend(&features("hello", "", ""), None, None, 0.45, &[], 3);
+        let plain = recommend(
+            &features("hello", "", ""),
+            None,
+            None,
+            &Policy::default(),
+            &[],
+        );
         assert_eq!(plain.rule, CoordRule::Default);
         let f = forced(&plain, Topology::Centralized, 3);
         assert_eq!(
@@ -462,7 +557,7 @@ mod tests {
 
     #[test]
     fn degradation_never_crashes_and_sees_amplification_and_redundancy() {
-        assert!(!degradation(Topology::Centralized, &[], &[]).degrade);
+        assert!(!degradation(Topology::Centralized, &[], &[], 2.5).degrade);
         let bad: Vec<Outcome> = (0..6)
             .map(|_| Outcome {
                 topology: Topology::Centralized,
@@ -470,13 +565,13 @@ mod tests {
                 overhead: 2.0,
             })
             .collect();
-        let d = degradation(Topology::Centralized, &bad, &[]);
+        let d = degradation(Topology::Centralized, &bad, &[], 2.5);
         assert!(d.degrade && d.error_amplification.unwrap() > 1.2);
         let same = vec![
             "the cache key ignores locale".to_string(),
             "The cache key ignores locale".to_string(),
         ];
-        assert!(degradation(Topology::Centralized, &[], &same).degrade);
+        assert!(degradation(Topology::Centralized, &[], &same, 2.5).degrade);
         assert_eq!(redundancy(&[String::new(), String::new()]), None);
     }
 }

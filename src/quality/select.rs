@@ -86,6 +86,9 @@ pub struct Selection {
     pub flagged: BTreeMap<String, Vec<String>>,
     /// Whether a test result backed the choice.
     pub test_signal: bool,
+    /// Every candidate failed its tests, so none is selected: back to the hypotheses.
+    #[serde(default)]
+    pub none_passed: bool,
     /// The judge's verdict, when a judge was asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeView>,
@@ -287,10 +290,28 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
             requires_review: true,
             flagged,
             test_signal: false,
+            none_passed: false,
             judge: None,
         };
     }
     let test_signal = valid.iter().any(|c| s.tests.contains_key(&c.id));
+    // Tests come first, and a failing candidate is not made acceptable by being the least bad:
+    // when every candidate's tests fail, nothing is selected.
+    if valid.iter().all(|c| s.tests.get(&c.id) == Some(&false)) {
+        return Selection {
+            winner: None,
+            scores: BTreeMap::new(),
+            rationale: format!(
+                "none passed: all {} candidates fail their tests; go back to the hypotheses",
+                valid.len()
+            ),
+            requires_review: false,
+            flagged,
+            test_signal,
+            none_passed: true,
+            judge: None,
+        };
+    }
     let avg_len = valid.iter().map(|c| c.content.len() as f64).sum::<f64>() / valid.len() as f64;
     let test = |c: &Candidate| match s.tests.get(&c.id) {
         Some(true) => 1.0,
@@ -352,6 +373,7 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
             requires_review: true,
             flagged,
             test_signal,
+            none_passed: false,
             judge: None,
         };
     }
@@ -363,6 +385,7 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
         requires_review,
         flagged,
         test_signal,
+        none_passed: false,
         judge: None,
     }
 }

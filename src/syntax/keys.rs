@@ -159,6 +159,8 @@ pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
 pub const GATE_BY: &[&str] = &["human", "any"];
 pub const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
 pub const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
+/// Named coordination presets (`policy preset=...`); `crate::workflow::Preset` holds the numbers.
+pub const PRESETS: &[&str] = &["default", "conservative", "aggressive"];
 /// Field names the approval form (MCP elicitation) uses for itself; a question may not take one.
 pub const RESERVED_QUESTION_IDS: &[&str] = &["decision", "feedback"];
 
@@ -200,6 +202,10 @@ pub static POLICY: Spec = Spec {
             name: "max-agents",
             ty: POSITIVE,
         },
+        Prop {
+            name: "preset",
+            ty: Ty::Enum(PRESETS),
+        },
     ],
     ..leaf("policy", Args::None)
 };
@@ -231,10 +237,40 @@ pub static CONSULT: Spec = Spec {
             name: "context-chars",
             ty: CONTEXT_CHARS,
         },
+        Prop {
+            name: "from-visit",
+            ty: POSITIVE,
+        },
     ],
     children: &[once(&PREFER), once(&ENSEMBLE)],
     ..leaf("consult", Args::None)
 };
+/// What a stage's context may hold: files, lines per file, error lines, characters (the seed's
+/// per-stage table). `chars` is the same budget as `consult context-chars`.
+pub static CONTEXT: Spec = Spec {
+    props: &[
+        Prop {
+            name: "files",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "lines",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "error-lines",
+            ty: POSITIVE,
+        },
+        Prop {
+            name: "chars",
+            ty: CONTEXT_CHARS,
+        },
+    ],
+    ..leaf("context", Args::None)
+};
+/// A stage's working time, summed over its visits (the time a gate waits for a person does not
+/// count); past it the stage is not entered again.
+pub static WALL: Spec = leaf("wall", Args::One(Ty::Duration));
 pub static RED_FLAGS: Spec = Spec {
     props: &[
         Prop {
@@ -357,13 +393,15 @@ pub static NEXT: Spec = Spec {
 };
 
 /// Children a stage and `defaults` share.
-const STAGE_SETTINGS: [Child; 9] = [
+const STAGE_SETTINGS: [Child; 11] = [
     once(&ROLE),
     once(&SKILL),
     once(&OUTPUT),
     once(&TOPOLOGY),
     once(&MAX_VISITS),
+    once(&WALL),
     once(&CONSULT),
+    once(&CONTEXT),
     once(&RED_FLAGS),
     once(&VOTE),
     once(&GATE),
@@ -385,6 +423,8 @@ pub static STAGE: Spec = Spec {
         STAGE_SETTINGS[6],
         STAGE_SETTINGS[7],
         STAGE_SETTINGS[8],
+        STAGE_SETTINGS[9],
+        STAGE_SETTINGS[10],
         many(&NEXT),
     ],
     ..leaf("stage", Args::One(Ty::Name))

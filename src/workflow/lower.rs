@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    Budget, Consult, Edge, Gate, GateBy, OnTimeout, Policy, Priority, Question, RedFlags, Settings,
-    Stage, Texts, Topology, Vote, Workflow,
+    Budget, Consult, ContextLimits, Edge, Gate, GateBy, OnTimeout, Policy, Preset, Priority,
+    Question, RedFlags, Settings, Stage, Texts, Topology, Vote, Workflow,
 };
 use crate::source::SourceFile;
 use crate::syntax::ast::{Format, Node, Spanned, Value};
@@ -169,10 +169,14 @@ fn budget(node: &Node) -> Budget {
 fn policy(node: &Node) -> Policy {
     let s = &keys::POLICY;
     let d = Policy::default();
+    let preset = prop_str(node, s, "preset")
+        .and_then(|p| Preset::parse(&p.value))
+        .unwrap_or_default();
     Policy {
         capability_threshold: prop_f64(node, s, "capability-threshold")
             .map_or(d.capability_threshold, |v| v.value),
-        max_agents: prop_u32(node, s, "max-agents").map_or(d.max_agents, |v| v.value),
+        max_agents: prop_u32(node, s, "max-agents").map_or(preset.limits().max_agents, |v| v.value),
+        preset,
     }
 }
 
@@ -200,7 +204,13 @@ fn settings(node: &Node) -> Settings {
                 _ => None,
             }
         }),
+        wall_secs: node.child("wall").and_then(|c| {
+            let v = c.arg(0)?;
+            let secs = keys::parse_duration(valid(v, Ty::Duration)?.value.as_str()?)?;
+            Some(Spanned::new(secs, v.span))
+        }),
         consult: node.child("consult").map(consult).unwrap_or_default(),
+        context: node.child("context").map(context).unwrap_or_default(),
         red_flags: node.child("red-flags").map(red_flags).unwrap_or_default(),
         vote: node.child("vote").map(vote),
         gate: node.child("gate").map(gate),
@@ -211,6 +221,7 @@ fn consult(node: &Node) -> Consult {
     Consult {
         max: prop_u32(node, &keys::CONSULT, "max"),
         context_chars: prop_u32(node, &keys::CONSULT, "context-chars"),
+        from_visit: prop_u32(node, &keys::CONSULT, "from-visit"),
         prefer: node
             .child("prefer")
             .map(|p| str_args(p, Ty::Str))
@@ -222,6 +233,17 @@ fn consult(node: &Node) -> Consult {
             }) => Some(Spanned::new(*b, *span)),
             _ => None,
         }),
+        span: Some(node.span),
+    }
+}
+
+fn context(node: &Node) -> ContextLimits {
+    let s = &keys::CONTEXT;
+    ContextLimits {
+        files: prop_u32(node, s, "files").map(|v| v.value),
+        lines: prop_u32(node, s, "lines").map(|v| v.value),
+        error_lines: prop_u32(node, s, "error-lines").map(|v| v.value),
+        chars: prop_u32(node, s, "chars"),
         span: Some(node.span),
     }
 }
@@ -326,9 +348,17 @@ fn merge(stage: &mut Settings, d: &Settings) {
     or(&mut stage.output, &d.output);
     or(&mut stage.topology, &d.topology);
     or(&mut stage.max_visits, &d.max_visits);
+    or(&mut stage.wall_secs, &d.wall_secs);
+    let (c, dc) = (&mut stage.context, &d.context);
+    or(&mut c.files, &dc.files);
+    or(&mut c.lines, &dc.lines);
+    or(&mut c.error_lines, &dc.error_lines);
+    or(&mut c.chars, &dc.chars);
+    or(&mut c.span, &dc.span);
     or(&mut stage.gate, &d.gate);
     or(&mut stage.consult.max, &d.consult.max);
     or(&mut stage.consult.context_chars, &d.consult.context_chars);
+    or(&mut stage.consult.from_visit, &d.consult.from_visit);
     or(&mut stage.consult.ensemble, &d.consult.ensemble);
     or(&mut stage.consult.span, &d.consult.span);
     if stage.consult.prefer.is_empty() {

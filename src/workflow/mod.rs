@@ -97,7 +97,9 @@ pub struct Budget {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub capability_threshold: f64,
+    /// `max-agents` as written, else the preset's.
     pub max_agents: u32,
+    pub preset: Preset,
 }
 
 impl Default for Policy {
@@ -105,6 +107,84 @@ impl Default for Policy {
         Self {
             capability_threshold: DEFAULT_CAPABILITY_THRESHOLD,
             max_agents: DEFAULT_MAX_AGENTS,
+            preset: Preset::Default,
+        }
+    }
+}
+
+/// Named coordination presets (`policy preset=...`), with the seed's numbers.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    #[default]
+    Default,
+    /// Fewer agents, sooner back to one: a single agent above 0.5 sequential dependency.
+    Conservative,
+    /// More agents, later back to one.
+    Aggressive,
+}
+
+/// What a preset sets: the thresholds `coordinate` decides by and the limits of a multi-agent
+/// round.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct PresetLimits {
+    /// Above this sequential dependency, one agent (rule B).
+    pub sequential: f64,
+    /// Above this decomposability, a centralized team (rule C).
+    pub decomposable: f64,
+    /// The most coordination overhead (× a single agent's cost) worth paying.
+    pub max_overhead: f64,
+    pub max_tokens: u64,
+    pub max_rounds: u32,
+    pub max_agents: u32,
+}
+
+impl Preset {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Preset> {
+        Some(match s {
+            "default" => Preset::Default,
+            "conservative" => Preset::Conservative,
+            "aggressive" => Preset::Aggressive,
+            _ => return None,
+        })
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Conservative => "conservative",
+            Preset::Aggressive => "aggressive",
+        }
+    }
+
+    /// The seed's numbers (sequential / decomposable / overhead / tokens / rounds / agents).
+    #[must_use]
+    pub const fn limits(self) -> PresetLimits {
+        let (sequential, decomposable, max_overhead, max_tokens, max_rounds, max_agents) =
+            match self {
+                Preset::Default => (0.7, 0.6, 2.5, 50_000, 5, 3),
+                Preset::Conservative => (0.5, 0.7, 1.5, 30_000, 3, 2),
+                Preset::Aggressive => (0.8, 0.4, 3.0, 100_000, 7, 5),
+            };
+        PresetLimits {
+            sequential,
+            decomposable,
+            max_overhead,
+            max_tokens,
+            max_rounds,
+            max_agents,
         }
     }
 }
@@ -192,6 +272,33 @@ impl Stage {
     pub fn max_visits(&self) -> Option<u32> {
         self.settings.max_visits.as_ref().map(|m| m.value)
     }
+
+    /// The characters of context one consult (or the brief) may carry: `context chars`, else
+    /// `consult context-chars`, else `None` (the packing default).
+    #[must_use]
+    pub fn context_chars(&self) -> Option<u32> {
+        let s = &self.settings;
+        s.context
+            .chars
+            .as_ref()
+            .or(s.consult.context_chars.as_ref())
+            .map(|c| c.value)
+    }
+
+    /// The first visit that may consult (1 when unset).
+    #[must_use]
+    pub fn consult_from_visit(&self) -> u32 {
+        self.settings
+            .consult
+            .from_visit
+            .as_ref()
+            .map_or(1, |v| v.value)
+    }
+
+    #[must_use]
+    pub fn wall_secs(&self) -> Option<u64> {
+        self.settings.wall_secs.as_ref().map(|w| w.value)
+    }
 }
 
 /// Everything a stage may set and `defaults` may supply.
@@ -202,7 +309,10 @@ pub struct Settings {
     pub output: Option<Spanned<String>>,
     pub topology: Option<Spanned<Topology>>,
     pub max_visits: Option<Spanned<u32>>,
+    /// `wall`: the stage's working time over all its visits, in seconds.
+    pub wall_secs: Option<Spanned<u64>>,
     pub consult: Consult,
+    pub context: ContextLimits,
     pub red_flags: RedFlags,
     pub vote: Option<Vote>,
     pub gate: Option<Gate>,
@@ -215,6 +325,8 @@ pub struct Consult {
     /// Characters of packed context (files, diff, facts) a consult in this stage may carry
     /// (`context-chars`).
     pub context_chars: Option<Spanned<u32>>,
+    /// The first visit in which a consult is allowed (`from-visit`); earlier visits allow none.
+    pub from_visit: Option<Spanned<u32>>,
     pub prefer: Vec<Spanned<String>>,
     pub ensemble: Option<Spanned<bool>>,
     pub span: Option<Span>,
@@ -225,6 +337,18 @@ impl Consult {
     pub fn ensemble(&self) -> bool {
         self.ensemble.as_ref().is_some_and(|e| e.value)
     }
+}
+
+/// `context files=.. lines=.. error-lines=.. chars=..`: what a stage's context may hold.
+#[derive(Debug, Clone, Default)]
+pub struct ContextLimits {
+    pub files: Option<u32>,
+    /// Lines per file.
+    pub lines: Option<u32>,
+    /// Lines of error output (the newest kept).
+    pub error_lines: Option<u32>,
+    pub chars: Option<Spanned<u32>>,
+    pub span: Option<Span>,
 }
 
 /// Red-flag thresholds (MAKER): an answer that trips one is discarded, never repaired.

@@ -31,6 +31,34 @@ pub struct ContextRequest {
     pub max_chars: Option<usize>,
     /// A git diff to pack with its changed files' surroundings.
     pub diff: Option<DiffSpec>,
+    /// At most this many files (in path order); the rest are reported as cut.
+    pub max_files: Option<usize>,
+    /// At most this many lines of each file (head and tail kept).
+    pub max_lines: Option<usize>,
+    /// At most this many lines of each error log (the newest kept).
+    pub error_lines: Option<usize>,
+}
+
+/// A stage's context budget (`context files= lines= error-lines= chars=`): what packing for
+/// that stage may hold. Unset limits fall back to the packing defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Limits {
+    pub chars: Option<usize>,
+    pub files: Option<usize>,
+    pub lines: Option<usize>,
+    pub error_lines: Option<usize>,
+}
+
+impl ContextRequest {
+    /// Fills the limits the request leaves unset from a stage's budget.
+    #[must_use]
+    pub fn within(mut self, l: &Limits) -> Self {
+        self.max_chars = self.max_chars.or(l.chars);
+        self.max_files = self.max_files.or(l.files);
+        self.max_lines = self.max_lines.or(l.lines);
+        self.error_lines = self.error_lines.or(l.error_lines);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -242,27 +270,47 @@ pub fn summarize_log(log: &str, max_chars: usize) -> String {
     out
 }
 
-/// An excerpt of `text` with line numbers, within `budget` characters: the head and the
-/// tail when it does not fit.
-fn excerpt(text: &str, budget: usize) -> (String, usize, usize, usize, bool) {
+/// The last `n` lines of `log`, saying how many went before.
+fn newest_lines(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    if lines.len() <= n {
+        return log.to_string();
+    }
+    let skip = lines.len() - n;
+    let mut out = format!("[… {skip} earlier lines elided …]\n");
+    for l in &lines[skip..] {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// An excerpt of `text` with line numbers, within `budget` characters and `max_lines` lines:
+/// the head (two thirds) and the tail when it does not fit.
+fn excerpt(text: &str, budget: usize, max_lines: usize) -> (String, usize, usize, usize, bool) {
     let lines: Vec<&str> = text.lines().collect();
     let total = lines.len();
     let numbered = |i: usize| format!("{:>5} | {}\n", i + 1, lines[i]);
     let whole: usize = lines.iter().map(|l| l.chars().count() + 8).sum();
-    if whole <= budget {
+    if whole <= budget && total <= max_lines {
         let s: String = (0..total).map(numbered).collect();
         return (s, 1, total.max(1), total, false);
     }
+    let head_lines = max_lines.saturating_mul(2).div_ceil(3).min(max_lines);
+    let tail_lines = max_lines - head_lines;
     let mut head = String::new();
     let mut i = 0;
-    while i < total && head.chars().count() + lines[i].chars().count() + 8 < budget * 2 / 3 {
+    while i < total
+        && i < head_lines
+        && head.chars().count() + lines[i].chars().count() + 8 < budget * 2 / 3
+    {
         head.push_str(&numbered(i));
         i += 1;
     }
     let mut tail: Vec<String> = Vec::new();
     let mut used = 0;
     let mut j = total;
-    while j > i && used + lines[j - 1].chars().count() + 8 < budget / 3 {
+    while j > i && total - j < tail_lines && used + lines[j - 1].chars().count() + 8 < budget / 3 {
         j -= 1;
         used += lines[j].chars().count() + 8;
         tail.push(numbered(j));
@@ -297,7 +345,11 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
         let share = (max / 3) / req.errors.len();
         for e in &req.errors {
             text.push_str("```\n");
-            text.push_str(&summarize_log(e, share));
+            let log = summarize_log(e, share);
+            text.push_str(&match req.error_lines {
+                Some(n) => newest_lines(&log, n),
+                None => log,
+            });
             if !text.ends_with('\n') {
                 text.push('\n');
             }
@@ -306,7 +358,15 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
         text.push('\n');
     }
     let root_real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let readable = read_files(&root_real, &req.files, &mut refused);
+    let mut readable = read_files(&root_real, &req.files, &mut refused);
+    if let Some(n) = req.max_files.filter(|&n| readable.len() > n) {
+        for (rel, _) in readable.split_off(n) {
+            cut.push(Refusal {
+                path: rel,
+                reason: format!("left out: this stage packs at most {n} files"),
+            });
+        }
+    }
     let mut diff = None;
     if let Some(spec) = &req.diff {
         let left = max.saturating_sub(text.chars().count());
@@ -324,7 +384,8 @@ pub fn pack(root: &Path, req: &ContextRequest) -> Packed {
         diff = section.packed;
     }
     let left = max.saturating_sub(text.chars().count());
-    let included = pack_files(&readable, left, max, &mut text, &mut cut);
+    let lines = req.max_lines.unwrap_or(usize::MAX).max(1);
+    let included = pack_files(&readable, left, max, lines, &mut text, &mut cut);
     let text = mask(&text).into_owned();
     Packed {
         chars: text.chars().count(),
@@ -378,6 +439,7 @@ fn pack_files(
     files: &[(String, String)],
     left: usize,
     max: usize,
+    max_lines: usize,
     text: &mut String,
     cut: &mut Vec<Refusal>,
 ) -> Vec<Included> {
@@ -414,7 +476,7 @@ fn pack_files(
         }
         let head = header(rel);
         let (body, first, last, total, truncated) =
-            excerpt(content, share[i].saturating_sub(head.len() + 5));
+            excerpt(content, share[i].saturating_sub(head.len() + 5), max_lines);
         text.push_str(&head);
         text.push_str(&body);
         text.push_str("```\n\n");
@@ -438,6 +500,52 @@ fn pack_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stages_limits_bound_files_lines_and_error_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, lines) in [("a.py", 50), ("b.py", 10), ("c.py", 10)] {
+            let text: String = (1..=lines).map(|i| format!("line {i}\n")).collect();
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let log: String = (1..=40).map(|i| format!("step {i}\n")).collect();
+        let req = ContextRequest {
+            files: vec!["*.py".into()],
+            errors: vec![log],
+            ..ContextRequest::default()
+        }
+        .within(&Limits {
+            chars: Some(20_000),
+            files: Some(2),
+            lines: Some(12),
+            error_lines: Some(5),
+        });
+        let p = pack(dir.path(), &req);
+        let paths: Vec<&str> = p.included.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["a.py", "b.py"], "at most two files, in path order");
+        assert!(
+            p.cut
+                .iter()
+                .any(|c| c.path == "c.py" && c.reason.contains("at most 2 files")),
+            "{:?}",
+            p.cut
+        );
+        let a = &p.included[0];
+        assert!(a.truncated, "50 lines do not fit a 12-line limit");
+        assert!(p.text.contains("line 50\n"));
+        assert!(
+            p.text.contains("[… lines 9–46 omitted …]"),
+            "head 8, tail 4: {}",
+            p.text
+        );
+        assert!(!p.included[1].truncated, "10 lines fit");
+        assert!(p.text.contains("step 40") && !p.text.contains("step 35\n"));
+        assert!(
+            p.text.contains("[… 35 earlier lines elided …]"),
+            "{}",
+            p.text
+        );
+    }
 
     #[test]
     fn long_logs_keep_tracebacks_and_the_tail() {

@@ -4,7 +4,7 @@
 //! place, `confine.rs`; every text that leaves maestro or is stored goes through `mask.rs`.
 //! `diff.rs` parses, `patch.rs` plans (writes nothing), `backup.rs` backs up, writes and
 //! restores, `context.rs` packs (with `gitdiff/`, a git diff and its surroundings), `verify.rs` runs the
-//! configured checks.
+//! configured checks and `signature.rs` names what a failing one failed with.
 
 pub mod backup;
 pub mod confine;
@@ -13,4 +13,5 @@ pub mod diff;
 pub mod gitdiff;
 pub mod mask;
 pub mod patch;
+pub mod signature;
 pub mod verify;

@@ -8,6 +8,7 @@ mod mcp;
 mod patch;
 mod providers;
 mod quality;
+mod shipped;
 mod support;
 mod validate;
 mod workflows;

@@ -13,6 +13,23 @@ async fn quality_tools_over_mcp() {
     let p = Project::new();
     let home = p.path().join("home");
     std::fs::create_dir_all(home.join(".fake")).unwrap();
+    std::fs::create_dir_all(p.path().join(".maestro/workflows")).unwrap();
+    std::fs::write(
+        p.path().join(".maestro/workflows/voted.kdl"),
+        r#"workflow "voted" {
+    version 1
+    start "collect"
+    budget consults=6
+    stage "collect" {
+        max-visits 2
+        consult max=3
+        vote k=2 max-samples=6
+        next "done"
+    }
+    end "done"
+}"#,
+    )
+    .unwrap();
     let cmd = p.command().configure(|c| {
         c.env("HOME", &home).env("PATH", Fakes::path_var());
     });
@@ -69,11 +86,11 @@ async fn quality_tools_over_mcp() {
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["budget"]["consults_used"], 2);
 
-    // A stage's `vote` node sets k: review.yaml's `collect` stage votes with k = 2.
+    // A stage's `vote` node sets k: the `voted` workflow's stage votes with k = 2.
     let r = ok(&call(
         &client,
         "start",
-        json!({"task": "review", "workflow": "review"}),
+        json!({"task": "review", "workflow": "voted"}),
     )
     .await);
     let review = r["run_id"].as_str().unwrap().to_string();
@@ -345,14 +362,13 @@ async fn the_judge_reads_whole_candidates_by_a_weighted_rubric_and_may_select_no
         "the judge is charged"
     );
 
-    // Every candidate fails its tests: the judge selects none, and nothing wins.
-    std::fs::write(home.join(".fake/answer"), "```json\n{\"candidates_evaluated\": [{\"id\": \"a\", \"weighted_score\": 0.2}, {\"id\": \"b\", \"weighted_score\": 0.2}], \"selected\": null, \"selection_reason\": \"every candidate fails its tests\"}\n```").unwrap();
+    // The judge finds nothing acceptable: no winner, and a person should look.
+    std::fs::write(home.join(".fake/answer"), "```json\n{\"candidates_evaluated\": [{\"id\": \"a\", \"weighted_score\": 0.2}, {\"id\": \"b\", \"weighted_score\": 0.2}], \"selected\": null, \"selection_reason\": \"both miss the empty case\"}\n```").unwrap();
     let s = ok(&call(
         &client,
         "select",
         json!({"candidates": [{"id": "a", "content": "patch one"}, {"id": "b", "content": "patch two"}],
-               "mode": "judge", "judge_provider": "claude",
-               "test_results": {"a": false, "b": false}}),
+               "mode": "judge", "judge_provider": "claude"}),
     )
     .await);
     assert_eq!(s["result"]["winner"], Value::Null, "{s}");
@@ -362,7 +378,28 @@ async fn the_judge_reads_whole_candidates_by_a_weighted_rubric_and_may_select_no
         s["summary"]
             .as_str()
             .unwrap()
-            .contains("every candidate fails its tests")
+            .contains("both miss the empty case")
+    );
+    // Every candidate fails its tests: none passed, the judge is not even asked (or paid).
+    let s = ok(&call(
+        &client,
+        "select",
+        json!({"candidates": [{"id": "a", "content": "patch one"}, {"id": "b", "content": "patch two"}],
+               "mode": "judge", "judge_provider": "claude", "run_id": run,
+               "test_results": {"a": false, "b": false}}),
+    )
+    .await);
+    assert_eq!(s["result"]["winner"], Value::Null, "{s}");
+    assert_eq!(s["result"]["none_passed"], true, "{s}");
+    assert!(s["result"]["judge"].is_null(), "{s}");
+    assert!(
+        s["summary"].as_str().unwrap().contains("none passed"),
+        "{s}"
+    );
+    let st = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(
+        st["run"]["budget"]["consults_used"], 1,
+        "the judge was not paid"
     );
     client.cancel().await.unwrap();
 }

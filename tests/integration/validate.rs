@@ -198,7 +198,7 @@ fn default_assets_pass_with_deny_warnings() {
     assert_eq!(out.stdout, "");
     assert!(
         out.stderr
-            .contains("3 workflows checked: 0 errors, 0 warnings"),
+            .contains("4 workflows checked: 0 errors, 0 warnings"),
         "{}",
         out.stderr
     );
@@ -350,14 +350,16 @@ fn canonical(wf: &maestro::workflow::Workflow) -> serde_json::Value {
         "name": wf.name.value, "version": wf.version.map(|v| v.to_string()), "start": name(&wf.start), "langs": langs,
         "summary": texts(&wf.summary),
         "budget": [wf.budget.consults.as_ref().map(|c| c.value), wf.budget.wall_secs.map(|w| w as u32), wf.budget.tokens.map(|t| t as u32)],
-        "cost": wf.budget.cost_usd, "policy": [wf.policy.capability_threshold, f64::from(wf.policy.max_agents)],
+        "cost": wf.budget.cost_usd, "policy": [wf.policy.capability_threshold, f64::from(wf.policy.max_agents)], "preset": wf.policy.preset,
         "ends": wf.ends.iter().map(|e| e.value.clone()).collect::<Vec<_>>(),
         "stages": wf.stages.iter().map(|s| {
             let st = &s.settings;
             json!({
                 "name": s.name.value, "title": texts(&s.title), "role": name(&st.role), "skill": name(&st.skill),
                 "output": name(&st.output), "topology": s.topology().as_str(), "max_visits": s.max_visits(),
-                "consult": [st.consult.max.as_ref().map(|m| m.value), Some(u32::from(st.consult.ensemble()))],
+                "consult": [st.consult.max.as_ref().map(|m| m.value), Some(u32::from(st.consult.ensemble())), st.consult.from_visit.as_ref().map(|v| v.value)],
+                "context": [s.context_chars(), st.context.files, st.context.lines, st.context.error_lines],
+                "wall": s.wall_secs(),
                 "prefer": st.consult.prefer.iter().map(|p| p.value.clone()).collect::<Vec<_>>(),
                 "red_flags": serde_json::to_value(&st.red_flags).unwrap_or_default(),
                 "vote": st.vote.as_ref().map(|v| json!([v.k, v.max_samples, v.target.as_ref().map(|t| t.value), v.p.as_ref().map(|p| p.value), v.steps])),
@@ -539,4 +541,34 @@ fn a_chain_of_forty_thousand_stages_lints_on_a_two_megabyte_stack() {
     // One loop through every stage, with no bound and no way to an end.
     assert!(rules.contains(&"unbounded-loop"), "{rules:?}");
     assert!(rules.contains(&"no-end"), "{rules:?}");
+}
+
+#[test]
+fn a_folder_validates_the_workflow_files_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(
+        wf.join("a.kdl"),
+        "workflow \"a\" {\n    version 1\n    start \"done\"\n    end \"done\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(wf.join("b.yaml"), "workflow: b\nversion: 1\nstages: {}\n").unwrap();
+    std::fs::write(wf.join("notes.txt"), "not a workflow").unwrap();
+    let out = Test::new()
+        .current_dir(dir.path())
+        .args(&["validate", "workflows"])
+        .expect(1);
+    assert!(out.stderr.contains("2 workflows checked"), "{}", out.stderr);
+    assert!(out.stdout.contains("b.yaml"), "{}", out.stdout);
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    let out = Test::new()
+        .current_dir(dir.path())
+        .args(&["validate", "empty"])
+        .expect(3);
+    assert!(
+        out.stderr.contains("holds no workflow file"),
+        "{}",
+        out.stderr
+    );
 }

@@ -84,4 +84,36 @@ impl Engine {
         })?;
         Ok(())
     }
+
+    /// Records a `select` outcome: in the audit trail, and for a run that is being worked, as
+    /// the visit's `selection` its guards read (`selection.none_passed`).
+    ///
+    /// # Errors
+    /// An unknown run; a state-file failure.
+    pub fn record_selection(
+        &self,
+        run_id: Option<&str>,
+        s: &crate::quality::select::Selection,
+    ) -> Result<(), Failure> {
+        let event = RunEvent::Selection {
+            winner: s.winner.clone(),
+            test_signal: s.test_signal,
+            requires_review: s.requires_review,
+            none_passed: s.none_passed,
+        };
+        let Some(id) = run_id else {
+            return self.record(None, &event);
+        };
+        self.mutate(id, |_, _, run, events| {
+            if run.status == super::super::model::RunStatus::Active {
+                run.selection = Some(super::super::model::SelectionFact {
+                    winner: s.winner.clone(),
+                    none_passed: s.none_passed,
+                });
+            }
+            events.push(event);
+            Ok(())
+        })?;
+        Ok(())
+    }
 }

@@ -147,6 +147,8 @@ fn submit_step(
             ));
         }
     }
+    let worked = u64::try_from((now_ms() - run.stage_entered_at).max(0) / 1000).unwrap_or(0);
+    *run.stage_secs.entry(stage_name.clone()).or_default() += worked;
     events.push(RunEvent::OutputAccepted {
         stage: stage_name.clone(),
         visit: run.visit(),

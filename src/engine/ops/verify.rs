@@ -13,6 +13,7 @@ use super::super::model::{CheckFact, RunStatus};
 use super::super::work::{EvidenceKind, Note};
 use super::super::{Engine, Failure};
 use crate::home::Kind;
+use crate::workspace::signature::failure_signature;
 use crate::workspace::verify::{self, Check, CheckResult};
 
 /// What `verify` did.
@@ -120,13 +121,23 @@ impl Engine {
                     && run.stage.as_deref() == Some(stage.as_str())
                     && run.visit() == *visit
                 {
+                    let error =
+                        (!r.passed).then(|| failure_signature(&r.output, r.timed_out, r.exit_code));
+                    // Counted per visit: against the last record before this visit began.
+                    let repeats = match (&error, run.previous_checks.get(&r.name)) {
+                        (None, _) => 0,
+                        (Some(e), Some(p)) if p.error.as_ref() == Some(e) => p.repeats + 1,
+                        (Some(_), _) => 1,
+                    };
                     let fact = CheckFact {
                         passed: r.passed,
                         exit_code: r.exit_code,
                         timed_out: r.timed_out,
                         counts: r.counts,
+                        error,
+                        repeats,
                     };
-                    run.checks.insert(r.name.clone(), fact);
+                    run.checks.insert(r.name.clone(), fact.clone());
                     events.push(RunEvent::CheckRecorded {
                         stage: Some(stage.clone()),
                         visit: *visit,
