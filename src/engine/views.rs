@@ -138,6 +138,7 @@ pub const HISTORY_KINDS: &[&str] = &[
     "approval_requested",
     "approval_decided",
     "stage_exhausted",
+    "stage_overtime",
     "run_finished",
     "workflow_upgraded",
 ];
