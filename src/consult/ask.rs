@@ -398,10 +398,18 @@ pub async fn consult(
 ) -> Result<Consulted, Failure> {
     let (s, a) = (set.clone(), ask.clone());
     let prepared = with_engine(engine, move |e| prepare(e, &s, &a)).await?;
-    let answer = set
-        .consult(&prepared.req, cancel)
-        .await
-        .map_err(|e| provider_failure(&e))?;
+    let answer = match set.consult(&prepared.req, cancel).await {
+        Ok(a) => a,
+        Err(err) => {
+            let (run_id, failure) = (ask.run_id.clone(), provider_failure(&err));
+            with_engine(engine, move |e| {
+                super::record_failures(e, run_id.as_deref(), &[err]);
+                Ok(())
+            })
+            .await?;
+            return Err(failure);
+        }
+    };
     let packed = prepared.packed.clone();
     let reply = with_engine(engine, move |e| {
         keep(
@@ -534,10 +542,12 @@ fn plan_ensemble(
         memory.chars,
         &memory.limits,
     );
+    let mut can_pay = None;
     if let (Some(e), Some(id)) = (engine, run_id) {
         let left = e.budget(id)?;
         let want = u32::try_from(members.len()).unwrap_or(u32::MAX);
         let can = crate::engine::budget::affordable(&left, want);
+        can_pay = Some(can);
         // With nothing left, the charge below gives the precise refusal.
         if can > 0 && can < want {
             reduced = Some(format!(
@@ -545,6 +555,22 @@ fn plan_ensemble(
             ));
             members.truncate(can as usize);
         }
+    }
+    // Checked on the members that would really be asked; with nothing left to pay, the charge
+    // below gives the budget's refusal instead.
+    if members.len() > 1
+        && can_pay != Some(0)
+        && let Some((e, id)) = engine.zip(run_id)
+        && let Some(stage) = e.ensemble_refused(id)?
+    {
+        return Err(Failure::new(
+            "ensemble_not_allowed",
+            format!(
+                "stage `{stage}` does not fan a question out (`ensemble #false`); {} providers were asked for",
+                members.len()
+            ),
+            "ask one provider with `consult`, or `ensemble` with `n: 1`",
+        ));
     }
     let n = u32::try_from(members.len()).unwrap_or(u32::MAX);
     let names: Vec<&str> = members.iter().map(|(p, _)| p.as_str()).collect();
@@ -652,13 +678,15 @@ pub async fn ensemble(
         }
     }
     let with_stances = !ask.stances.is_empty();
-    let (run_id, question, role, packed) = (
+    let (run_id, question, role, packed, failed) = (
         ask.run_id.clone(),
         ask.prompt.clone(),
         ask.role.clone(),
         plan.packed,
+        out.failures.clone(),
     );
     let replies = with_engine(engine, move |e| {
+        super::record_failures(e, run_id.as_deref(), &failed);
         let mut replies = Vec::new();
         for (a, member) in answered {
             let mut reply = keep(

@@ -162,6 +162,27 @@ pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[A
     }
 }
 
+/// Keeps each provider failure in the run's evidence chain (what failed, and the hint), so a
+/// person sees the consults that did not answer as well as those that did.
+pub(crate) fn record_failures(
+    engine: Option<&Engine>,
+    run_id: Option<&str>,
+    failures: &[crate::providers::ProviderError],
+) {
+    if let (Some(e), Some(id)) = (engine, run_id) {
+        for f in failures {
+            let _ = e.note(&Note {
+                run_id: Some(id.to_string()),
+                kind: EvidenceKind::Observation,
+                content: format!("consult failed: {} ({}): {}", f.provider, f.kind, f.message),
+                source: Some(f.provider.clone()),
+                links: Vec::new(),
+                data: serde_json::json!({"failed": true, "kind": f.kind.to_string(), "help": f.help}),
+            });
+        }
+    }
+}
+
 /// Adds the tokens and cost the answers reported to the run's usage.
 pub(crate) fn add_usage(e: &Engine, run_id: &str, answers: &[Answer]) {
     let tokens: u64 = answers

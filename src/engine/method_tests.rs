@@ -188,12 +188,26 @@ fn debug_consults_wait_for_the_third_iteration_and_a_repeated_failure_escalates(
     let v = engine.charge_consults(&id, 1, "consult").unwrap();
     assert_eq!(v.consults_left_visit, Some(0), "one consult in the third");
     assert_eq!(v.consults_used, 1);
-    // The same failure for the third iteration running: the engine escalates, whatever the
-    // output asks for.
     test_check(&engine, &id, Some(TYPE));
     assert_eq!(engine.status(&id).unwrap().checks["test"].repeats, 3);
-    let (stage, end) = pass(&engine, &id, &debugging(3, "continue_debug"));
+    pass(&engine, &id, &debugging(3, "continue_debug"));
+    // The first record found the error; three attempts since left it as it was: the engine
+    // escalates, whatever the output asks for.
+    assert_eq!(stage_of(&engine, &id), ("debug".into(), 4));
+    test_check(&engine, &id, Some(TYPE));
+    assert_eq!(engine.status(&id).unwrap().checks["test"].repeats, 4);
+    let (stage, end) = pass(&engine, &id, &debugging(4, "continue_debug"));
     assert_eq!((stage, end.as_deref()), (None, Some("escalated")));
+}
+
+#[test]
+fn wrong_facts_send_the_debug_loop_back_to_the_analysis() {
+    let (_tmp, engine) = engine();
+    let id = at_implement(&engine);
+    pass(&engine, &id, &implementation("proceed_to_debug"));
+    let (stage, _) = pass(&engine, &id, &debugging(1, "re_analyze"));
+    assert_eq!(stage.as_deref(), Some("analyze"));
+    assert_eq!(stage_of(&engine, &id), ("analyze".into(), 2));
 }
 
 #[test]

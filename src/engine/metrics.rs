@@ -37,6 +37,31 @@ pub struct Metrics {
     pub selections: u64,
     pub selections_with_tests: u64,
     pub test_signal_share: Option<f64>,
+    /// Kim et al.'s efficiency: the share of stage outcomes approved, divided by the turns
+    /// taken relative to a single agent (1 + overhead).
+    pub efficiency: Option<f64>,
+    /// Each figure against the seed's target: overhead < 300%, efficiency > 0.4, selections
+    /// backed by tests > 80%.
+    pub targets: Vec<Target>,
+}
+
+/// One figure against its target.
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+pub struct Target {
+    pub name: String,
+    pub value: f64,
+    /// The bound, e.g. `< 300` or `> 0.4`.
+    pub target: String,
+    pub met: bool,
+}
+
+fn target(name: &str, value: f64, bound: f64, below: bool) -> Target {
+    Target {
+        name: name.to_string(),
+        value,
+        target: format!("{} {bound}", if below { "<" } else { ">" }),
+        met: if below { value < bound } else { value > bound },
+    }
 }
 
 /// Computes the metrics from events (one run's, or every run's).
@@ -116,6 +141,29 @@ pub fn compute(events: &[Logged]) -> Metrics {
     m.vote_samples_expected = any_expected.then_some(expected);
     m.test_signal_share =
         (m.selections > 0).then(|| m.selections_with_tests as f64 / m.selections as f64);
+    let (approved, sent_back): (u64, u64) = m
+        .stages
+        .values()
+        .fold((0, 0), |(a, b), s| (a + s.approved, b + s.sent_back));
+    m.efficiency = (approved + sent_back > 0).then(|| {
+        approved as f64
+            / (approved + sent_back) as f64
+            / (1.0 + m.coordination_overhead_percent / 100.0)
+    });
+    if visits > 0 {
+        m.targets.push(target(
+            "coordination_overhead_percent",
+            m.coordination_overhead_percent,
+            300.0,
+            true,
+        ));
+    }
+    if let Some(e) = m.efficiency {
+        m.targets.push(target("efficiency", e, 0.4, false));
+    }
+    if let Some(t) = m.test_signal_share {
+        m.targets.push(target("test_signal_share", t, 0.8, false));
+    }
     m
 }
 
@@ -212,6 +260,18 @@ mod tests {
         assert_eq!((m.red_flag_checked, m.red_flagged), (7, 2));
         assert_eq!(m.vote_samples_expected, Some(3.5));
         assert_eq!(m.test_signal_share, Some(0.5));
+        // One approved outcome at twice a single agent's turns.
+        assert_eq!(m.efficiency, Some(0.5));
+        let met: Vec<(&str, bool)> = m.targets.iter().map(|t| (t.name.as_str(), t.met)).collect();
+        assert_eq!(
+            met,
+            [
+                ("coordination_overhead_percent", true),
+                ("efficiency", true),
+                ("test_signal_share", false)
+            ]
+        );
+        assert!(compute(&[]).targets.is_empty(), "no figure, no verdict");
         assert_eq!(compute(&[]).red_flag_pass_rate, None);
     }
 }

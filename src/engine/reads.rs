@@ -137,6 +137,21 @@ impl Engine {
         Ok(wf.workflow().policy.clone())
     }
 
+    /// The run's current stage when it says `ensemble #false`: a question may not fan out to
+    /// several providers there. `None` when it may (or says nothing).
+    ///
+    /// # Errors
+    /// An unknown run.
+    pub fn ensemble_refused(&self, run_id: &str) -> Result<Option<String>, Failure> {
+        let (run, wf) = self.read_run(run_id)?;
+        Ok(run.stage.filter(|s| {
+            wf.workflow()
+                .stage(s)
+                .and_then(|st| st.settings.consult.ensemble.as_ref())
+                .is_some_and(|e| !e.value)
+        }))
+    }
+
     /// The audit trail of a run.
     ///
     /// # Errors

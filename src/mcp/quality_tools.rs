@@ -192,9 +192,20 @@ impl Server {
         Parameters(p): Parameters<MetricsParams>,
     ) -> Result<Json<Reported<Metrics>>, String> {
         let m = self.call(move |e| e.metrics(p.run_id.as_deref())).await?;
+        let missed: Vec<String> = m
+            .targets
+            .iter()
+            .filter(|t| !t.met)
+            .map(|t| format!("{} {:.2} (target {})", t.name, t.value, t.target))
+            .collect();
+        let targets = if missed.is_empty() {
+            String::new()
+        } else {
+            format!("; off target: {}", missed.join(", "))
+        };
         Ok(reported(
             format!(
-                "{} run(s), {} consult(s), overhead {:.0}%, {} vote(s)",
+                "{} run(s), {} consult(s), overhead {:.0}%, {} vote(s){targets}",
                 m.runs, m.consults, m.coordination_overhead_percent, m.votes
             ),
             m,

@@ -38,6 +38,9 @@ pub enum CoordRule {
     /// Decomposable work: an orchestrator with helpers.
     #[serde(rename = "C-decomposable")]
     Decomposable,
+    /// Tool-heavy work that does not split: one agent.
+    #[serde(rename = "tool-heavy")]
+    ToolHeavy,
     #[serde(rename = "stage-default")]
     StageDefault,
     #[serde(rename = "default")]
@@ -55,6 +58,7 @@ impl CoordRule {
             CoordRule::Calibrated => "D-calibrated",
             CoordRule::Sequential => "B-sequential",
             CoordRule::Decomposable => "C-decomposable",
+            CoordRule::ToolHeavy => "tool-heavy",
             CoordRule::StageDefault => "stage-default",
             CoordRule::Default => "default",
             CoordRule::Forced => "forced",
@@ -200,8 +204,12 @@ pub fn amplification(topology: Topology) -> f64 {
     }
 }
 
+/// Tool intensity above which work that does not split goes to one agent (the seed's "more
+/// than 3 tools", on the 0..1 scale of [`features`]: keyword hits ÷ 5).
+pub const TOOL_HEAVY: f64 = 0.6;
+
 /// Picks a topology. Rules in order: A capability threshold, D calibration from outcomes,
-/// B sequential dependency, C decomposability, then the stage's default.
+/// B sequential dependency, C decomposability, tool-heavy work, then the stage's default.
 #[must_use]
 pub fn recommend(
     f: &Features,
@@ -234,7 +242,7 @@ pub fn recommend(
             Topology::Sas,
             CoordRule::Capability,
             format!(
-                "single-agent baseline {b:.2} ≥ {threshold:.2}: beyond it more agents lower accuracy (β = −0.404)"
+                "single-agent baseline {b:.2} ≥ {threshold:.2}: beyond it more agents lower accuracy (β = −0.408)"
             ),
             0.87,
         );
@@ -292,6 +300,19 @@ pub fn recommend(
                 policy.preset.as_str()
             ),
             0.75,
+        );
+    }
+    // More than three tool words in five (edit, run, build, ...) on work that does not split:
+    // every extra agent pays the coordination cost on each tool call.
+    if f.tool_intensity > TOOL_HEAVY {
+        return make(
+            Topology::Sas,
+            CoordRule::ToolHeavy,
+            format!(
+                "tool intensity {:.2} > {TOOL_HEAVY} on work that does not split: tool-heavy work loses with several agents (β = −0.330)",
+                f.tool_intensity
+            ),
+            0.7,
         );
     }
     match stage {
@@ -406,6 +427,22 @@ pub fn degradation(
             true,
             format!("errors are {a:.1}× the single agent's: fall back to one agent"),
         )
+    } else if mine.len() >= 5
+        && rate(topology).is_some_and(|r| r > 0.7)
+        && overhead.is_some_and(|o| o > 1.5)
+    {
+        (
+            true,
+            format!(
+                "{} of the last {} stages run this way failed, at {:.1}× a single agent's cost: fall back to one agent",
+                outcomes
+                    .iter()
+                    .filter(|o| o.topology == topology && !o.success)
+                    .count(),
+                mine.len(),
+                overhead.unwrap_or_default()
+            ),
+        )
     } else if let Some(o) = overhead.filter(|o| *o > max_overhead) {
         (
             true,
@@ -478,6 +515,19 @@ mod tests {
         assert!(r.reason.contains("preset aggressive"), "{}", r.reason);
         let r = recommend(&calm, None, None, &preset(Preset::Default), &[]);
         assert_eq!(r.topology, Topology::Sas);
+        // Tool-heavy work that does not split: one agent, whatever the stage.
+        let tools = Features {
+            tool_intensity: 0.8,
+            ..calm.clone()
+        };
+        let r = recommend(
+            &tools,
+            Some("hypothesize"),
+            None,
+            &preset(Preset::Default),
+            &[],
+        );
+        assert_eq!((r.topology, r.rule), (Topology::Sas, CoordRule::ToolHeavy));
         // The overhead cap: three centralized stages at 2.0× each are fine by default (2.5)
         // and too dear for conservative (1.5).
         let dear: Vec<Outcome> = (0..3)
@@ -491,6 +541,27 @@ mod tests {
         assert!(!degradation(Topology::Centralized, &dear, &[], cap(Preset::Default)).degrade);
         let d = degradation(Topology::Centralized, &dear, &[], cap(Preset::Conservative));
         assert!(d.degrade && d.reason.contains("cap of 1.5"), "{}", d.reason);
+        // Mostly failing and dear (success < 0.3, overhead > 1.5 over five stages): back to one
+        // agent even under the cap. (With no single-agent outcomes the amplification check
+        // compares with the assumed 0.3 failure rate, so this needs SAS outcomes that fail too.)
+        let mut failing: Vec<Outcome> = (0..5)
+            .map(|i| Outcome {
+                topology: Topology::Centralized,
+                success: i == 0,
+                overhead: 1.8,
+            })
+            .collect();
+        failing.extend((0..5).map(|_| Outcome {
+            topology: Topology::Sas,
+            success: false,
+            overhead: 0.0,
+        }));
+        let d = degradation(Topology::Centralized, &failing, &[], cap(Preset::Default));
+        assert!(
+            d.degrade && d.reason.contains("4 of the last 5"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]

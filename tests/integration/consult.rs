@@ -314,6 +314,28 @@ async fn a_role_consult_for_a_run_sees_what_the_person_approved() {
             .any(|e| e["data"]["consult_id"] == consult_id),
         "{ev}"
     );
+    // A consult that fails is in the evidence chain too, with what failed.
+    lab.fake("mode", "auth");
+    let e = err_text(
+        &call(
+            &client,
+            "consult",
+            json!({"prompt": "and then?", "run_id": run, "provider": "gemini"}),
+        )
+        .await,
+    );
+    assert!(e.contains("provider_failed"), "{e}");
+    let ev = ok(&call(&client, "evidence", json!({"run_id": run})).await);
+    assert!(
+        ev["entries"].as_array().unwrap().iter().any(|e| {
+            e["content"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("consult failed: gemini")
+                && e["data"]["failed"] == true
+        }),
+        "{ev}"
+    );
     client.cancel().await.unwrap();
 }
 
@@ -743,5 +765,42 @@ async fn one_call_reviews_the_staged_change_against_the_approved_hypothesis() {
     );
     assert_eq!(v["answer"]["provider"], "codex");
     assert!(v["budget"]["consults_used"].as_u64().unwrap() >= 1, "{v}");
+    client.cancel().await.unwrap();
+}
+
+/// A stage that says `ensemble #false` does not fan out: nothing is asked or charged, and one
+/// member (or a stage that allows it) goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_without_ensembles_refuses_to_fan_out() {
+    let lab = Lab::new();
+    let client = lab.connect().await;
+    let r = ok(&call(
+        &client,
+        "start",
+        json!({"task": "parse() fails on empty input", "workflow": "default"}),
+    )
+    .await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    let e = err_text(
+        &call(
+            &client,
+            "ensemble",
+            json!({"prompt": "q", "run_id": run, "providers": ["codex", "gemini"]}),
+        )
+        .await,
+    );
+    assert!(
+        e.contains("ensemble_not_allowed") && e.contains("`analyze`"),
+        "{e}"
+    );
+    let s = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(s["run"]["budget"]["consults_used"], 0, "{s}");
+    let v = ok(&call(
+        &client,
+        "ensemble",
+        json!({"prompt": "q", "run_id": run, "providers": ["codex", "gemini"], "n": 1}),
+    )
+    .await);
+    assert_eq!(v["answers"].as_array().unwrap().len(), 1, "{v}");
     client.cancel().await.unwrap();
 }
