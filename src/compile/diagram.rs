@@ -25,7 +25,10 @@ fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
         lines.push(format!("max {m} visits"));
     }
     if let Some(w) = stage.wall_secs() {
-        lines.push(format!("works {} at most", crate::engine::human_secs(w)));
+        lines.push(format!(
+            "works {} at most",
+            crate::syntax::keys::format_duration(w)
+        ));
     }
     let c = &stage.settings.consult;
     if let Some(max) = &c.max {

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::engine::threads::Turn;
 use crate::engine::work::{EvidenceKind, Note};
-use crate::engine::{BudgetView, Engine, Failure, RunEvent};
+use crate::engine::{BudgetView, ConsultMemory, Engine, Failure, RunEvent};
 use crate::providers::{Answer, ProviderError, ProviderSet, Request};
 use crate::quality::redflag::{self, RuleSet};
 use crate::workspace::context::{ContextRequest, DEFAULT_MAX_CHARS, Limits};
@@ -105,27 +105,26 @@ fn warnings(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// What a request knows of its run, read once: the variables roles render with (see
-/// [`Engine::consult_memory`]; the task alone without a run) and the character budget of what
-/// goes with the question (the stage's `context chars=…`, else the default), with the
-/// stage's other context limits (files, lines per file).
-struct Memory {
-    vars: serde_json::Value,
-    chars: usize,
-    limits: Limits,
-}
+/// What a request knows of its run, read once ([`Engine::consult_memory`]): the variables
+/// roles render with, the stage's context limits, the coordination policy and whether the
+/// stage fans out. Without a run: the task alone, and the defaults.
+struct Memory(ConsultMemory);
 
 impl Memory {
     fn of(engine: Option<&Engine>, run_id: Option<&str>, task: &str) -> Result<Memory, Failure> {
-        let (vars, limits) = match engine.zip(run_id) {
+        Ok(Memory(match engine.zip(run_id) {
             Some((e, id)) => e.consult_memory(id)?,
-            None => (blank_vars(task), Limits::default()),
-        };
-        Ok(Memory {
-            vars,
-            chars: limits.chars.unwrap_or(DEFAULT_MAX_CHARS),
-            limits,
-        })
+            None => ConsultMemory {
+                vars: blank_vars(task),
+                ..ConsultMemory::default()
+            },
+        }))
+    }
+
+    /// The characters of what goes with the question: the stage's `context chars=…`, else the
+    /// default.
+    fn chars(&self) -> usize {
+        self.0.limits.chars.unwrap_or(DEFAULT_MAX_CHARS)
     }
 
     /// The role rendered with the run's memory, and `extra` variables on top.
@@ -135,7 +134,7 @@ impl Memory {
         role: &str,
         extra: Option<(&str, serde_json::Value)>,
     ) -> Result<String, Failure> {
-        let mut vars = self.vars.clone();
+        let mut vars = self.0.vars.clone();
         if let Some((k, v)) = extra {
             vars[k] = v;
         }
@@ -255,7 +254,7 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
         Some(r) => memory.role(engine, r, None)?,
         None => String::new(),
     };
-    let chars = memory.chars;
+    let chars = memory.chars();
     let wants_material = !ask.files.is_empty() || ask.diff.is_some();
     // A CLI that resumes its own session already has the earlier turns.
     let session = prior.last().and_then(|t| t.session.clone()).filter(|_| {
@@ -275,7 +274,7 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
         ask.diff.as_ref(),
         ask.context.as_deref(),
         chars.saturating_sub(history.chars().count()).max(1_000),
-        &memory.limits,
+        &memory.0.limits,
     );
     let now = if history.is_empty() {
         String::new()
@@ -500,10 +499,8 @@ fn plan_ensemble(
     if let Some(n) = ask.n {
         members.truncate(n.max(1));
     }
-    let policy = match engine.zip(run_id) {
-        Some((e, id)) => e.policy(id)?,
-        None => crate::workflow::Policy::default(),
-    };
+    let memory = Memory::of(engine, run_id, &ask.prompt)?;
+    let policy = &memory.0.policy;
     let (threshold, max_agents) = (policy.capability_threshold, policy.max_agents);
     let mut reduced = None;
     // Stances are a deliberate debate: the capability threshold does not cut them.
@@ -515,7 +512,6 @@ fn plan_ensemble(
         ));
         members.truncate(1);
     }
-    let memory = Memory::of(engine, run_id, &ask.prompt)?;
     let role = match default_role(ask.role.as_deref(), run_id) {
         Some(r) => memory.role(engine, r, None)?,
         None => String::new(),
@@ -539,8 +535,8 @@ fn plan_ensemble(
         &ask.files,
         ask.diff.as_ref(),
         ask.context.as_deref(),
-        memory.chars,
-        &memory.limits,
+        memory.chars(),
+        &memory.0.limits,
     );
     let mut can_pay = None;
     if let (Some(e), Some(id)) = (engine, run_id) {
@@ -560,8 +556,7 @@ fn plan_ensemble(
     // below gives the budget's refusal instead.
     if members.len() > 1
         && can_pay != Some(0)
-        && let Some((e, id)) = engine.zip(run_id)
-        && let Some(stage) = e.ensemble_refused(id)?
+        && let Some(stage) = &memory.0.solo_stage
     {
         return Err(Failure::new(
             "ensemble_not_allowed",

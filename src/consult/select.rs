@@ -272,12 +272,9 @@ pub async fn run(
         ..Signals::default()
     };
     let mut view = None;
-    // Tests come first: when every candidate fails its own, nothing can win, so the judge is
-    // neither asked nor paid for.
-    let all_fail = ask
-        .candidates
-        .iter()
-        .all(|c| signals.tests.get(&c.id) == Some(&false));
+    // When every candidate fails its tests nothing can win: the judge is neither asked nor
+    // paid for.
+    let all_fail = select::all_fail(ask.candidates.iter().map(|c| c.id.as_str()), &signals.tests);
     if !all_fail && (ask.mode == Mode::Judge || ask.judge_provider.is_some()) {
         let provider = ask.judge_provider.clone().ok_or_else(|| {
             Failure::new(

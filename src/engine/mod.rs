@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 mod reads;
+pub use reads::ConsultMemory;
 pub mod step;
 pub mod threads;
 pub mod views;
@@ -52,7 +53,6 @@ pub use library::Library;
 pub use model::{Actor, Approval, DecisionKind, DecisionText, Run, RunContext, RunStatus};
 pub use ops::upgrade::{Upgrade, UpgradePreview};
 pub use ops::{Decided, StartRequest, Started, SubmitOutcome, Submitted};
-pub use step::human_secs;
 pub use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;

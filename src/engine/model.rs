@@ -139,11 +139,17 @@ impl Run {
     pub fn stage_work_secs(&self, stage: &str, now_ms: i64) -> u64 {
         let done = self.stage_secs.get(stage).copied().unwrap_or(0);
         let current = if self.stage.as_deref() == Some(stage) && self.status == RunStatus::Active {
-            u64::try_from((now_ms - self.stage_entered_at).max(0) / 1000).unwrap_or(0)
+            self.visit_secs(now_ms)
         } else {
             0
         };
         done + current
+    }
+
+    /// Seconds since the current visit began.
+    #[must_use]
+    pub fn visit_secs(&self, now_ms: i64) -> u64 {
+        u64::try_from((now_ms - self.stage_entered_at).max(0) / 1000).unwrap_or(0)
     }
 
     #[must_use]

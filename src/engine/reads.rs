@@ -36,12 +36,7 @@ impl Engine {
 
     pub(super) fn brief_of(&self, wf: &Compiled, run: &Run) -> Result<Brief, Failure> {
         let c = &run.context;
-        let limits = run
-            .stage
-            .as_deref()
-            .and_then(|s| wf.workflow().stage(s))
-            .map(stage_limits)
-            .unwrap_or_default();
+        let limits = current_limits(wf, run);
         let packed = self.context(
             &ContextRequest {
                 files: c.files.clone(),
@@ -137,21 +132,6 @@ impl Engine {
         Ok(wf.workflow().policy.clone())
     }
 
-    /// The run's current stage when it says `ensemble #false`: a question may not fan out to
-    /// several providers there. `None` when it may (or says nothing).
-    ///
-    /// # Errors
-    /// An unknown run.
-    pub fn ensemble_refused(&self, run_id: &str) -> Result<Option<String>, Failure> {
-        let (run, wf) = self.read_run(run_id)?;
-        Ok(run.stage.filter(|s| {
-            wf.workflow()
-                .stage(s)
-                .and_then(|st| st.settings.consult.ensemble.as_ref())
-                .is_some_and(|e| !e.value)
-        }))
-    }
-
     /// The audit trail of a run.
     ///
     /// # Errors
@@ -207,24 +187,25 @@ impl Engine {
             .collect())
     }
 
-    /// What a consult made for the run knows of it, from one read: the variables a role
-    /// renders with — the same as the current stage's brief (approved outputs, feedback, facts,
-    /// errors), except that the packed material follows the question — and the current
-    /// stage's context limits.
+    /// What a consult made for the run knows of it, from one read (see [`ConsultMemory`]).
     ///
     /// # Errors
     /// An unknown run.
-    pub fn consult_memory(&self, run_id: &str) -> Result<(serde_json::Value, Limits), Failure> {
+    pub fn consult_memory(&self, run_id: &str) -> Result<ConsultMemory, Failure> {
         let (run, wf) = self.read_run(run_id)?;
         let view = budget::view(&wf, &run, now_ms());
-        let vars = brief::template_vars(&wf, &run, &view, "");
-        let limits = run
-            .stage
-            .as_deref()
-            .and_then(|s| wf.workflow().stage(s))
-            .map(stage_limits)
-            .unwrap_or_default();
-        Ok((vars, limits))
+        let solo_stage = run.stage.clone().filter(|s| {
+            wf.workflow()
+                .stage(s)
+                .and_then(|st| st.settings.consult.ensemble.as_ref())
+                .is_some_and(|e| !e.value)
+        });
+        Ok(ConsultMemory {
+            vars: brief::template_vars(&wf, &run, &view, ""),
+            limits: current_limits(&wf, &run),
+            policy: wf.workflow().policy.clone(),
+            solo_stage,
+        })
     }
 
     /// A stage's context limits (`context ...`, `consult context-chars`): the named stage
@@ -303,6 +284,29 @@ impl Engine {
         };
         Ok(crate::engine::metrics::compute(&events))
     }
+}
+
+/// What a consult made for a run knows of it.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultMemory {
+    /// The variables a role renders with — the same as the current stage's brief (approved
+    /// outputs, feedback, facts, errors), except that the packed material follows the question.
+    pub vars: serde_json::Value,
+    /// The current stage's context limits.
+    pub limits: Limits,
+    /// The workflow's coordination policy.
+    pub policy: crate::workflow::Policy,
+    /// The current stage, when it says `ensemble #false`: a question may not fan out there.
+    pub solo_stage: Option<String>,
+}
+
+/// The context limits of the run's current stage (none when it is in no stage).
+fn current_limits(wf: &Compiled, run: &Run) -> Limits {
+    run.stage
+        .as_deref()
+        .and_then(|s| wf.workflow().stage(s))
+        .map(stage_limits)
+        .unwrap_or_default()
 }
 
 /// A stage's context limits as packing takes them.

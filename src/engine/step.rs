@@ -85,8 +85,8 @@ pub fn enter(
                 });
                 format!(
                     "stage `{target}` used its wall of {} (worked {})",
-                    human_secs(wall),
-                    human_secs(worked)
+                    crate::syntax::keys::format_duration(wall),
+                    crate::syntax::keys::format_duration(worked)
                 )
             } else {
                 let max = over_visits.unwrap_or_default();
@@ -221,19 +221,6 @@ pub fn fire(
         detail,
         "check the output fields the guards read, or name another event; the run stays in this stage",
     ))
-}
-
-/// `1800` → `30m`, `90` → `1m30s`: durations as a person writes them.
-#[must_use]
-pub fn human_secs(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = String::new();
-    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    if out.is_empty() { "0s".into() } else { out }
 }
 
 /// Ends the run.

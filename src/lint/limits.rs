@@ -4,7 +4,7 @@
 
 use super::registry::Rule;
 use crate::diagnostic::Diagnostic;
-use crate::engine::human_secs;
+use crate::syntax::keys::format_duration;
 use crate::workflow::Workflow;
 
 pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
@@ -48,8 +48,8 @@ pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
                 wall.span,
                 format!(
                     "stage `{name}` may work for {}, but the whole run has only {}: the stage's limit is never reached",
-                    human_secs(wall.value),
-                    human_secs(run_wall)
+                    format_duration(wall.value),
+                    format_duration(run_wall)
                 ),
             )
             .with_help("make the stage's `wall` shorter than `budget wall`, or drop it");

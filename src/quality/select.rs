@@ -266,6 +266,16 @@ pub fn parse_judge(
     })
 }
 
+/// Whether a test result says each of `ids` failed. Tests come first, and a failing candidate
+/// is not made acceptable by being the least bad: then nothing is selected (and no judge is
+/// worth asking).
+pub fn all_fail<'a>(
+    mut ids: impl Iterator<Item = &'a str>,
+    tests: &BTreeMap<String, bool>,
+) -> bool {
+    ids.all(|id| tests.get(id) == Some(&false))
+}
+
 /// Chooses among `candidates`.
 #[must_use]
 pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet) -> Selection {
@@ -295,9 +305,7 @@ pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet
         };
     }
     let test_signal = valid.iter().any(|c| s.tests.contains_key(&c.id));
-    // Tests come first, and a failing candidate is not made acceptable by being the least bad:
-    // when every candidate's tests fail, nothing is selected.
-    if valid.iter().all(|c| s.tests.get(&c.id) == Some(&false)) {
+    if all_fail(valid.iter().map(|c| c.id.as_str()), &s.tests) {
         return Selection {
             winner: None,
             scores: BTreeMap::new(),

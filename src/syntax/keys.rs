@@ -482,6 +482,19 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// Seconds as a person writes a duration, the inverse of [`parse_duration`] for what it
+/// reads: `1800` → `30m`, `5400` → `1h30m`, `0` → `0s`.
+#[must_use]
+pub fn format_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let out: String = [(h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if out.is_empty() { "0s".into() } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,5 +519,9 @@ mod tests {
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("99999999999999999999d"), None);
+        for (secs, text) in [(1800, "30m"), (5400, "1h30m"), (90, "1m30s"), (0, "0s")] {
+            assert_eq!(format_duration(secs), text);
+        }
+        assert_eq!(parse_duration(&format_duration(14_400)), Some(14_400));
     }
 }

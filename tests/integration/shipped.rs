@@ -69,6 +69,30 @@ async fn start(client: &RunningService<RoleClient, ()>, workflow: &str, lang: &s
     .await)
 }
 
+/// The person approves `apr` in a terminal with `answers`; the run then finishes at `end`.
+async fn approve_to_end(
+    p: &Project,
+    client: &RunningService<RoleClient, ()>,
+    run: &str,
+    apr: &str,
+    answers: &[&str],
+    end: &str,
+) {
+    let mut args = vec!["approve", apr];
+    for a in answers {
+        args.extend(["--answer", a]);
+    }
+    args.push("--no-input");
+    let out = p.terminal(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s = status(client, run).await;
+    assert_eq!(
+        (s["status"].as_str(), s["end"].as_str()),
+        (Some("finished"), Some(end)),
+        "{s}"
+    );
+}
+
 async fn status(client: &RunningService<RoleClient, ()>, run: &str) -> Value {
     ok(&call(client, "status", json!({"run_id": run})).await)["run"].clone()
 }
@@ -249,20 +273,15 @@ async fn an_analyze_run_stops_for_the_person_and_ends_at_analyzed() {
     assert_eq!(b["brief"]["visit"], 2);
     assert_eq!(b["brief"]["feedback"][0]["text"], "add the stack trace");
     let apr = submit_for_approval(&client, &run, analysis(0.3)).await;
-    let out = p.terminal(&[
-        "approve",
+    approve_to_end(
+        &p,
+        &client,
+        &run,
         &apr,
-        "--answer",
-        "analyze_accuracy=All correct",
-        "--no-input",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let s = status(&client, &run).await;
-    assert_eq!(
-        (s["status"].as_str(), s["end"].as_str()),
-        (Some("finished"), Some("analyzed")),
-        "{s}"
-    );
+        &["analyze_accuracy=All correct"],
+        "analyzed",
+    )
+    .await;
 
     // Three revisions spend the three visits: the fourth entry escalates.
     let r = start(&client, "analyze", "ko").await;
@@ -466,22 +485,15 @@ async fn a_review_run_fits_its_budget_and_waits_for_the_person() {
         "{}",
         listed.stdout
     );
-    let out = p.terminal(&[
-        "approve",
+    approve_to_end(
+        &p,
+        &client,
+        &run,
         &apr,
-        "--answer",
-        "review_fix=F1",
-        "--answer",
-        "review_when=Now, in this change",
-        "--no-input",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let s = status(&client, &run).await;
-    assert_eq!(
-        (s["status"].as_str(), s["end"].as_str()),
-        (Some("finished"), Some("decided")),
-        "{s}"
-    );
+        &["review_fix=F1", "review_when=Now, in this change"],
+        "decided",
+    )
+    .await;
     client.cancel().await.unwrap();
 }
 

@@ -147,8 +147,7 @@ fn submit_step(
             ));
         }
     }
-    let worked = u64::try_from((now_ms() - run.stage_entered_at).max(0) / 1000).unwrap_or(0);
-    *run.stage_secs.entry(stage_name.clone()).or_default() += worked;
+    *run.stage_secs.entry(stage_name.clone()).or_default() += run.visit_secs(now_ms());
     events.push(RunEvent::OutputAccepted {
         stage: stage_name.clone(),
         visit: run.visit(),
