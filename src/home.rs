@@ -447,6 +447,36 @@ mod tests {
             assert!(home.find(Kind::Workflow, bad).unwrap().is_none(), "{bad}");
         }
         assert!(valid_name("stage1_example-analysis"));
+        // A translation's language is a language code, never a path piece.
+        std::fs::create_dir_all(tmp.path().join("w/skills")).unwrap();
+        std::fs::write(tmp.path().join("w/skills/m.ko.md"), "번역").unwrap();
+        let mut home = Home::builtin();
+        home.push_front(tmp.path().join("w"), Origin::Explicit);
+        assert_eq!(
+            home.find_translation(Kind::Skill, "m", "ko")
+                .unwrap()
+                .unwrap()
+                .bytes,
+            "번역".as_bytes()
+        );
+        for (name, lang) in [
+            ("m", "../ko"),
+            ("m", "k/o"),
+            ("m", "KO"),
+            ("../m", "ko"),
+            ("m", ""),
+        ] {
+            assert!(
+                home.find_translation(Kind::Skill, name, lang)
+                    .unwrap()
+                    .is_none(),
+                "{name} {lang}"
+            );
+        }
+        assert!(
+            !home.names(Kind::Skill).iter().any(|n| n.contains('.')),
+            "a translation is not a skill of its own"
+        );
     }
 
     #[test]
