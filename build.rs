@@ -1,9 +1,9 @@
-//! Embeds the default assets (workflows, roles, skills, schemas, conf) into the binary.
+//! Embeds the default assets (workflows, roles, skills, schemas, conf, reports) into the binary.
 
 use std::fmt::Write;
 use std::path::Path;
 
-const DIRS: &[&str] = &["workflows", "roles", "skills", "schemas", "conf"];
+const DIRS: &[&str] = &["workflows", "roles", "skills", "schemas", "conf", "reports"];
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -16,7 +16,16 @@ mod builtin {
 
 /// What kind of asset, and so which folder and file extension.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -25,6 +34,8 @@ pub enum Kind {
     Skill,
     Schema,
     Config,
+    /// A stage's report for the person (a minijinja template that writes Markdown).
+    Report,
 }
 
 impl Kind {
@@ -36,6 +47,7 @@ impl Kind {
             Kind::Skill => "skills",
             Kind::Schema => "schemas",
             Kind::Config => "conf",
+            Kind::Report => "reports",
         }
     }
 
@@ -48,6 +60,7 @@ impl Kind {
             Kind::Skill => &[".md"],
             Kind::Schema => &[".json"],
             Kind::Config => &[".yaml", ".yml"],
+            Kind::Report => &[".md.j2"],
         }
     }
 
@@ -59,6 +72,7 @@ impl Kind {
             Kind::Skill => "skill",
             Kind::Schema => "schema",
             Kind::Config => "config file",
+            Kind::Report => "report template",
         }
     }
 }

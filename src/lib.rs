@@ -22,5 +22,6 @@ pub mod source;
 pub mod store;
 pub mod syntax;
 pub mod template;
+pub mod web;
 pub mod workflow;
 pub mod workspace;

@@ -25,6 +25,35 @@ pub const ROLE_VARIABLES: &[&str] = &[
     "lang",
 ];
 
+/// The variables a report template may use (workflow-language.md, "Reports").
+pub const REPORT_VARIABLES: &[&str] = &[
+    "lang", "run", "stage", "output", "summary", "risks", "fields", "next", "consults", "checks",
+    "questions", "metrics", "decision",
+];
+
+/// Which fixed context a template renders in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Role,
+    Report,
+}
+
+impl Context {
+    const fn variables(self) -> &'static [&'static str] {
+        match self {
+            Context::Role => ROLE_VARIABLES,
+            Context::Report => REPORT_VARIABLES,
+        }
+    }
+
+    const fn noun(self) -> &'static str {
+        match self {
+            Context::Role => "role",
+            Context::Report => "report",
+        }
+    }
+}
+
 /// The environment roles render in: strict, so a typo fails loudly instead of printing nothing.
 #[must_use]
 pub fn environment() -> Environment<'static> {
@@ -36,6 +65,12 @@ pub fn environment() -> Environment<'static> {
 
 /// Parses a role template and checks the variables it uses. Findings point into the role file.
 pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
+    check_in(source, Context::Role, diags)
+}
+
+/// Parses a role or report template and checks the variables it uses against its context.
+pub fn check_in(source: &Arc<SourceFile>, context: Context, diags: &mut Vec<Diagnostic>) -> bool {
+    let (vars, noun) = (context.variables(), context.noun());
     let env = environment();
     let text = &*source.text;
     let tmpl = match parse(&env, &source.name, text) {
@@ -53,8 +88,8 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
                 .detail()
                 .map_or_else(|| err.kind().to_string(), str::to_string);
             diags.push(
-                Diagnostic::new(Rule::TemplateError, source, span, format!("the role template does not parse: {detail}"))
-                    .with_help("role templates use minijinja (Jinja2) syntax: {{ var }}, {% if %}...{% endif %}"),
+                Diagnostic::new(Rule::TemplateError, source, span, format!("the {noun} template does not parse: {detail}"))
+                    .with_help("templates use minijinja (Jinja2) syntax: {{ var }}, {% if %}...{% endif %}"),
             );
             return false;
         }
@@ -64,14 +99,14 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
     let mut unknown: Vec<String> = tmpl
         .undeclared_variables(false)
         .into_iter()
-        .filter(|v| !ROLE_VARIABLES.contains(&v.as_str()))
+        .filter(|v| !vars.contains(&v.as_str()))
         .filter(|v| !env.globals().any(|(name, _)| name == v))
         .collect();
     unknown.sort();
     let places = references(text, true);
     for var in &unknown {
-        let help = did_you_mean(var, ROLE_VARIABLES.iter().copied())
-            .unwrap_or_else(|| format!("available: {}", ROLE_VARIABLES.join(", ")));
+        let help = did_you_mean(var, vars.iter().copied())
+            .unwrap_or_else(|| format!("available: {}", vars.join(", ")));
         diags.push(
             Diagnostic::new(
                 Rule::UndefinedVariable,
@@ -79,7 +114,7 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
                 places
                     .get(var.as_str())
                     .map_or(Span::new(0, 0), |&i| Span::new(i, i + var.len())),
-                format!("`{var}` is not in a role's context"),
+                format!("`{var}` is not in a {noun}'s context"),
             )
             .with_help(help),
         );

@@ -30,8 +30,12 @@ pub enum Command {
     /// List the lint rules with their ids and severities; `--explain ID` prints one rule's
     /// documentation.
     Rules(RulesArgs),
-    /// Serve the workflow tools to Claude Code over MCP (stdio).
-    Serve,
+    /// Serve the workflow tools to Claude Code over MCP: stdio, or Streamable HTTP at `/mcp`
+    /// with the approval page at `/` (`--http ADDR`).
+    Serve(ServeArgs),
+    /// Serve the approval page: runs, their state machines and reports, and the gates waiting
+    /// for you. Prints the URL to open (it carries an access token).
+    Ui(UiArgs),
     /// List runs, or show one.
     Runs(RunsArgs),
     /// Export a run's audit trail.
@@ -54,6 +58,42 @@ pub enum Command {
     Threads(ThreadsArgs),
     /// Check the providers: installed, version, config problems, flags the installed CLI accepts.
     Doctor(DoctorArgs),
+}
+
+/// Where an HTTP server listens and who may reach it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    /// Allow an address other than loopback (anyone who can reach it and has the token may
+    /// decide your gates: use a tunnel or a firewall).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// A further host name the server answers to, e.g. a tunnel's (repeatable). Requests naming
+    /// any other host are refused (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Serve MCP over Streamable HTTP at ADDR (e.g. 127.0.0.1:7411) instead of stdio: `/mcp`
+    /// for clients, `/` for the approval page.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on `/mcp` (also MAESTRO_HTTP_TOKEN). Needed with
+    /// --allow-remote.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UiArgs {
+    /// Where to listen; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:7410", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    #[command(flatten)]
+    pub listen: ListenArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,6 +233,8 @@ pub struct ValidateArgs {
 pub enum GraphFormat {
     Mermaid,
     Dot,
+    /// A standalone SVG picture (the same drawing the approval page shows).
+    Svg,
 }
 
 #[derive(Debug, clap::Args)]

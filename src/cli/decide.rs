@@ -20,7 +20,7 @@ pub(super) fn approvals(args: &ApprovalsArgs, engine: &Engine) -> i32 {
             } else {
                 let mut out = String::new();
                 for a in &list {
-                    out.push_str(&show(a));
+                    out.push_str(&show(a, engine));
                     out.push('\n');
                 }
                 print_out(&out);
@@ -31,8 +31,9 @@ pub(super) fn approvals(args: &ApprovalsArgs, engine: &Engine) -> i32 {
     }
 }
 
-/// An approval as a person reads it: the report, then the questions.
-pub(super) fn show(a: &ApprovalView) -> String {
+/// An approval as a person reads it: a header, the stage's report (the same Markdown the
+/// form and the page show), and how to decide.
+pub(super) fn show(a: &ApprovalView, engine: &Engine) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -45,24 +46,38 @@ pub(super) fn show(a: &ApprovalView) -> String {
         a.title,
         a.visit
     );
-    let report = serde_json::to_string_pretty(&a.report).unwrap_or_default();
-    out.push_str("report:\n");
-    for line in report.lines() {
-        let _ = writeln!(out, "  {line}");
-    }
-    if !a.questions.is_empty() {
-        out.push_str("questions:\n");
-        for q in &a.questions {
-            let _ = writeln!(out, "  [{}] {} ({})", q.priority.as_str(), q.text, q.id);
-            if !q.options.is_empty() {
-                let _ = writeln!(out, "      options: {}", q.options.join(" | "));
+    match engine.report(&a.approval_id) {
+        Ok(r) => {
+            out.push('\n');
+            out.push_str(r.markdown.trim_end());
+            out.push_str("\n\n");
+            if !r.unanswered.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "to approve, answer the critical questions: {}",
+                    r.unanswered.join(", ")
+                );
             }
         }
+        Err(_) => {
+            let report = serde_json::to_string_pretty(&a.report).unwrap_or_default();
+            out.push_str("report:\n");
+            for line in report.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    if !a.questions.is_empty() {
+        out.push_str("question ids:");
+        for q in &a.questions {
+            let _ = write!(out, " {} [{}]", q.id, q.priority.as_str());
+        }
+        out.push('\n');
     }
     if a.status == ApprovalStatus::Pending {
         let _ = writeln!(
             out,
-            "decide: maestro approve {id} | maestro revise {id} --feedback \"...\" | maestro reject {id}",
+            "decide: maestro approve {id} --answer ID=TEXT ... | maestro revise {id} --feedback \"...\" | maestro reject {id}",
             id = a.approval_id
         );
     }
@@ -86,7 +101,7 @@ pub(super) fn decide(args: &DecideArgs, kind: DecisionKind, engine: &Engine) -> 
     if interactive {
         match engine.approval(&args.id) {
             Ok(a) if a.status == ApprovalStatus::Pending => {
-                print_err(&show(&a));
+                print_err(&show(&a, engine));
                 ask(&a, &mut answers, &mut feedback, kind);
             }
             Ok(_) | Err(_) => {}

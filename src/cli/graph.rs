@@ -2,7 +2,7 @@
 
 use super::args::{GraphArgs, GraphFormat};
 use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, print_err, print_out};
-use crate::compile::{to_dot, to_mermaid};
+use crate::compile::{SvgMarks, to_dot, to_mermaid, to_svg};
 use crate::diagnostic::Severity;
 use crate::home::{Home, Kind};
 use crate::lint::Linter;
@@ -61,6 +61,7 @@ pub(super) fn run(args: &GraphArgs, home: Home) -> i32 {
     let out = match args.format {
         GraphFormat::Mermaid => to_mermaid(wf, machine, &lang),
         GraphFormat::Dot => to_dot(wf, machine, &lang),
+        GraphFormat::Svg => to_svg(wf, machine, &lang, &SvgMarks::default()),
     };
     print_out(&out);
     if errors.is_empty() {

@@ -8,6 +8,7 @@ mod init;
 mod providers;
 mod runs;
 mod validate;
+mod web;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -50,8 +51,15 @@ where
             print_out(&format!("{}\n", init::mcp_config_json()));
             EXIT_OK
         }
-        Command::Serve => match open_engine(home) {
-            Ok(engine) => serve(engine),
+        Command::Serve(a) => match open_engine(home) {
+            Ok(engine) => match a.http {
+                Some(addr) => web::serve_http(engine, addr, &a),
+                None => serve(engine),
+            },
+            Err(code) => code,
+        },
+        Command::Ui(a) => match open_engine(home) {
+            Ok(engine) => web::ui(engine, &a),
             Err(code) => code,
         },
         Command::Consult(a) => providers::consult(&a, home),
@@ -108,19 +116,24 @@ fn rules(args: &args::RulesArgs) -> i32 {
     EXIT_OK
 }
 
-/// `maestro serve`: the MCP server over stdio on a small runtime; errors go to stderr
-/// (stdout is the protocol channel).
-fn serve(engine: crate::engine::Engine) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The small runtime the servers run on.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
+        .map_err(|e| {
             print_err(&format!("error: cannot start the async runtime: {e}\n"));
-            return EXIT_FATAL;
-        }
+            EXIT_FATAL
+        })
+}
+
+/// `maestro serve`: the MCP server over stdio on a small runtime; errors go to stderr
+/// (stdout is the protocol channel).
+fn serve(engine: crate::engine::Engine) -> i32 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     match runtime.block_on(crate::mcp::serve_stdio(std::sync::Arc::new(engine))) {
         Ok(()) => EXIT_OK,

@@ -8,7 +8,7 @@ use petgraph::visit::EdgeRef;
 use super::machine::{Machine, StateKind};
 use crate::workflow::Workflow;
 
-fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
+pub(super) fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
     let stage = &wf.stages[i];
     let mut lines = vec![stage.name.value.clone()];
     if let Some(title) = stage

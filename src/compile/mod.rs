@@ -6,7 +6,9 @@
 mod diagram;
 mod guard;
 mod machine;
+mod svg;
 
 pub use diagram::{to_dot, to_mermaid};
 pub use guard::{GUARD_VARIABLES, Guard, compile_guard};
 pub use machine::{Machine, State, StateKind, Transition, compile};
+pub use svg::{SvgMarks, to_svg};

@@ -67,8 +67,9 @@ rules! {
     UnknownRole = "unknown-role", Error, "the referenced role template is missing";
     UnknownSkill = "unknown-skill", Error, "the referenced skill is missing";
     UnknownSchema = "unknown-schema", Error, "the referenced output schema is missing";
+    UnknownReport = "unknown-report", Error, "the referenced report template is missing";
     UnknownProvider = "unknown-provider", Error, "the referenced provider is not configured";
-    TemplateError = "template-error", Error, "a role template does not parse";
+    TemplateError = "template-error", Error, "a role or report template does not parse";
     UndefinedVariable = "undefined-variable", Error, "a role template or a `when` uses a variable outside its documented context";
     BadSchema = "bad-schema", Error, "an output schema is not valid JSON Schema, or uses a remote `$ref`";
     BudgetConflict = "budget-conflict", Warning, "a stage's `consult max` exceeds the run's `budget consults`, or its context budget is set twice with different values";

@@ -34,6 +34,9 @@ pub struct StageAssets {
     pub skill_by_lang: BTreeMap<String, String>,
     pub schema: Option<Value>,
     pub validator: Option<Arc<jsonschema::Validator>>,
+    /// The template of the stage's report for the person (`default` when the stage names
+    /// none), so a pinned run keeps the report it started with.
+    pub report: Option<String>,
 }
 
 /// One file a compile read.
@@ -393,6 +396,10 @@ fn compile(home: &Home, name: &str, display: &str, bytes: &[u8]) -> Result<Compi
                     }
                 }
             }
+            assets.report = text(
+                Kind::Report,
+                s.report.as_ref().map_or(super::report::DEFAULT, |r| r.value.as_str()),
+            );
             if let Some(out) = &s.output
                 && let Some(schema) = text(Kind::Schema, &out.value)
                     .and_then(|t| serde_json::from_str::<Value>(&t).ok())

@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 mod reads;
+pub mod report;
 pub use reads::ConsultMemory;
 pub mod step;
 pub mod threads;

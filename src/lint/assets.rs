@@ -48,7 +48,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
     for stage in &wf.stages {
         let s = &stage.settings;
         if let Some(role) = s.role.as_ref().filter(named)
-            && !linter.role(&role.value)
+            && !linter.template(Kind::Role, &role.value)
         {
             missing(linter, Rule::UnknownRole, Kind::Role, role, diags);
         }
@@ -56,6 +56,11 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
             && !linter.exists(Kind::Skill, &skill.value)
         {
             missing(linter, Rule::UnknownSkill, Kind::Skill, skill, diags);
+        }
+        if let Some(report) = s.report.as_ref().filter(named)
+            && !linter.template(Kind::Report, &report.value)
+        {
+            missing(linter, Rule::UnknownReport, Kind::Report, report, diags);
         }
         let flag_schema = s
             .red_flags

@@ -23,7 +23,8 @@ use crate::syntax::ast::Format;
 /// Runs every rule, checking each asset once however many workflows use it.
 pub struct Linter {
     pub home: Home,
-    roles: HashMap<String, bool>,
+    /// Role and report templates checked so far: whether each exists.
+    templates: HashMap<(Kind, String), bool>,
     /// `None`: missing; `Some(None)`: present but unusable; `Some(Some(_))`: the schema.
     schemas: HashMap<String, Option<Option<Arc<serde_json::Value>>>>,
     /// Asset names per kind (by folder), listed once: a workflow with thousands of stages must
@@ -39,7 +40,7 @@ impl Linter {
     pub fn new(home: Home) -> Self {
         Self {
             home,
-            roles: HashMap::new(),
+            templates: HashMap::new(),
             schemas: HashMap::new(),
             names: HashMap::new(),
             providers: None,
@@ -99,16 +100,18 @@ impl Linter {
         self.names(kind).set.contains(name)
     }
 
-    /// Whether a role exists; parses and checks it the first time.
-    fn role(&mut self, name: &str) -> bool {
-        if let Some(&ok) = self.roles.get(name) {
+    /// Whether a role or report template exists; parses and checks it the first time
+    /// against the variables its kind is given.
+    fn template(&mut self, kind: Kind, name: &str) -> bool {
+        let key = (kind, name.to_string());
+        if let Some(&ok) = self.templates.get(&key) {
             return ok;
         }
-        if !self.exists(Kind::Role, name) {
-            self.roles.insert(name.to_string(), false);
+        if !self.exists(kind, name) {
+            self.templates.insert(key, false);
             return false;
         }
-        let exists = match self.home.find(Kind::Role, name) {
+        let exists = match self.home.find(kind, name) {
             Ok(Some(asset)) => {
                 let (src, bad) = SourceFile::from_bytes(asset.display, &asset.bytes);
                 let src = Arc::new(src);
@@ -116,7 +119,12 @@ impl Linter {
                     self.asset_diags
                         .push(assets::not_utf8(&src, registry::Rule::TemplateError));
                 } else {
-                    crate::template::check(&src, &mut self.asset_diags);
+                    let context = if kind == Kind::Report {
+                        crate::template::Context::Report
+                    } else {
+                        crate::template::Context::Role
+                    };
+                    crate::template::check_in(&src, context, &mut self.asset_diags);
                 }
                 true
             }
@@ -127,7 +135,7 @@ impl Linter {
                 true
             }
         };
-        self.roles.insert(name.to_string(), exists);
+        self.templates.insert(key, exists);
         exists
     }
 

@@ -87,7 +87,11 @@ pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
 
 /// Asks the person, if the client supports form elicitation. `None`: not asked, declined,
 /// cancelled or timed out; the approval then stays pending.
-pub(super) async fn ask(peer: &Peer<RoleServer>, a: &ApprovalView) -> Option<Answer> {
+pub(super) async fn ask(
+    peer: &Peer<RoleServer>,
+    a: &ApprovalView,
+    report: Option<&str>,
+) -> Option<Answer> {
     if !peer
         .supported_elicitation_modes()
         .contains(&ElicitationMode::Form)
@@ -95,12 +99,14 @@ pub(super) async fn ask(peer: &Peer<RoleServer>, a: &ApprovalView) -> Option<Ans
         return None;
     }
     let schema: ElicitationSchema = serde_json::from_value(form(a)).ok()?;
+    // The same report the terminal and the page show; the raw output if it could not be read.
+    let body = report.map_or_else(
+        || serde_json::to_string_pretty(&a.report).unwrap_or_default(),
+        str::to_string,
+    );
     let message = format!(
-        "maestro: approve stage `{}` — {} (run {})?\n\n{}",
-        a.stage,
-        a.title,
-        a.run_id,
-        serde_json::to_string_pretty(&a.report).unwrap_or_default()
+        "maestro: approve stage `{}` — {} (run {})?\n\n{body}",
+        a.stage, a.title, a.run_id,
     );
     let result = peer
         .create_elicitation_with_timeout(

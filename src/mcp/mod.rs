@@ -413,3 +413,28 @@ pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
     running.waiting().await.map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// MCP over Streamable HTTP: one [`Server`] per session, all over the same engine, so every
+/// client shares one state file and one approval queue. Host and Origin are checked here too
+/// (rmcp's own check), behind the page's guard (`web::access`).
+#[must_use]
+pub fn http_service(
+    engine: Arc<Engine>,
+    access: &crate::web::access::Access,
+) -> rmcp::transport::streamable_http_server::StreamableHttpService<
+    Server,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+> {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(access.hosts())
+        .with_allowed_origins(access.origins())
+        .enforce_origin_validation();
+    StreamableHttpService::new(
+        move || Ok(Server::new(Arc::clone(&engine))),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}

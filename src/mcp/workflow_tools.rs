@@ -143,7 +143,10 @@ impl Server {
             .call(move |e| e.submit(&p.run_id, &p.output, p.event.as_deref()))
             .await?;
         if let Some(approval) = submitted.approval.clone() {
-            if let Some(answer) = elicit::ask(&ctx.peer, &approval).await {
+            let id = approval.approval_id.clone();
+            let report = self.call(move |e| e.report(&id)).await.ok();
+            let markdown = report.as_ref().map(|r| r.markdown.as_str());
+            if let Some(answer) = elicit::ask(&ctx.peer, &approval, markdown).await {
                 let id = approval.approval_id.clone();
                 let decided = self
                     .call(move |e| e.decide(&id, answer.kind, &answer.text, Actor::Form))

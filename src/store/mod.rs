@@ -566,18 +566,46 @@ impl Tx<'_> {
     /// # Errors
     /// A database failure or a row that does not decode.
     pub fn thread<T: DeserializeOwned>(&self, thread_id: &str) -> Result<Vec<T>, StoreError> {
+        self.consults_where("thread_id = ?1 ORDER BY turn", thread_id)
+    }
+
+    /// Consults whose rows match `filter` (one `?1` parameter), decoded in its order.
+    fn consults_where<T: DeserializeOwned>(
+        &self,
+        filter: &str,
+        value: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT data FROM consults WHERE thread_id = ?1 ORDER BY turn")
+            .prepare(&format!("SELECT data FROM consults WHERE {filter}"))
             .map_err(|e| self.fail(e))?;
         let rows = stmt
-            .query_map(params![thread_id], |r| r.get::<_, String>(0))
+            .query_map(params![value], |r| r.get::<_, String>(0))
             .map_err(|e| self.fail(e))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(self.decode(&row.map_err(|e| self.fail(e))?)?);
         }
         Ok(out)
+    }
+
+    /// A run's consults, oldest first.
+    ///
+    /// # Errors
+    /// A database failure or a row that does not decode.
+    pub fn run_turns<T: DeserializeOwned>(&self, run_id: &str) -> Result<Vec<T>, StoreError> {
+        self.consults_where("run_id = ?1 ORDER BY at, id", run_id)
+    }
+
+    /// The newest event's sequence number (0 for none): a cheap "has anything moved" for the
+    /// page's live updates, which watch a state file other processes write too.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub fn last_seq(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+            .map_err(|e| self.fail(e))
     }
 
     /// Threads, the most recently moved first: each one's first turn and its size.

@@ -54,9 +54,15 @@ pub(super) fn migrations() -> Vec<(i64, String)> {
     }
     // 2: workflow versions, so a run keeps the workflow it started with.
     // 3: every consult's whole question and answer, as turns of threads.
+    // 4: an index of consults by run.
     vec![
         (1, v1),
         (2, documents("versions")),
         (3, CONSULTS.to_string()),
+        // 4: a run's consults by time, for its reports and its page.
+        (
+            4,
+            "CREATE INDEX IF NOT EXISTS consults_run ON consults (run_id, at);\n".to_string(),
+        ),
     ]
 }

@@ -216,6 +216,8 @@ pub static TITLE: Spec = Spec {
 };
 pub static ROLE: Spec = leaf("role", Args::One(Ty::Name));
 pub static SKILL: Spec = leaf("skill", Args::One(Ty::Name));
+/// The template that writes the stage's report for the person (`reports/<name>.md.j2`).
+pub static REPORT: Spec = leaf("report", Args::One(Ty::Name));
 pub static OUTPUT: Spec = leaf("output", Args::One(Ty::Name));
 pub static TOPOLOGY: Spec = leaf("topology", Args::One(Ty::Enum(TOPOLOGIES)));
 pub static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
@@ -393,7 +395,7 @@ pub static NEXT: Spec = Spec {
 };
 
 /// Children a stage and `defaults` share.
-const STAGE_SETTINGS: [Child; 11] = [
+const STAGE_SETTINGS: [Child; 12] = [
     once(&ROLE),
     once(&SKILL),
     once(&OUTPUT),
@@ -405,6 +407,7 @@ const STAGE_SETTINGS: [Child; 11] = [
     once(&RED_FLAGS),
     once(&VOTE),
     once(&GATE),
+    once(&REPORT),
 ];
 
 pub static DEFAULTS: Spec = Spec {
@@ -425,6 +428,7 @@ pub static STAGE: Spec = Spec {
         STAGE_SETTINGS[8],
         STAGE_SETTINGS[9],
         STAGE_SETTINGS[10],
+        STAGE_SETTINGS[11],
         many(&NEXT),
     ],
     ..leaf("stage", Args::One(Ty::Name))

@@ -185,6 +185,7 @@ fn settings(node: &Node) -> Settings {
     Settings {
         role: name("role"),
         skill: name("skill"),
+        report: name("report"),
         output: name("output"),
         topology: node.child("topology").and_then(|c| {
             let v = c.arg(0)?;
@@ -345,6 +346,7 @@ fn merge(stage: &mut Settings, d: &Settings) {
     }
     or(&mut stage.role, &d.role);
     or(&mut stage.skill, &d.skill);
+    or(&mut stage.report, &d.report);
     or(&mut stage.output, &d.output);
     or(&mut stage.topology, &d.topology);
     or(&mut stage.max_visits, &d.max_visits);

@@ -306,6 +306,8 @@ impl Stage {
 pub struct Settings {
     pub role: Option<Spanned<String>>,
     pub skill: Option<Spanned<String>>,
+    /// The template of the stage's report for the person; `default` when unset.
+    pub report: Option<Spanned<String>>,
     pub output: Option<Spanned<String>>,
     pub topology: Option<Spanned<Topology>>,
     pub max_visits: Option<Spanned<u32>>,

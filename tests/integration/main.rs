@@ -10,6 +10,7 @@ mod providers;
 mod quality;
 mod shipped;
 mod support;
+mod svg;
 mod validate;
 mod workflows;
 mod workspace;

@@ -131,6 +131,32 @@ pub(in crate::engine) fn apply_decision(
             format!("answer these question ids: {}", known.join(", ")),
         ));
     }
+    // The seed's rule: critical questions must be answered before a stage is approved. A
+    // timeout has no one to answer; revise and reject need no answers.
+    if kind == DecisionKind::Approve && actor != Actor::Timeout {
+        let missing = crate::engine::report::unanswered_critical(&approval.questions, &text.answers);
+        if !missing.is_empty() {
+            let id = &approval.id;
+            let example = missing
+                .iter()
+                .map(|q| format!("--answer {q}=\"...\""))
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(Failure::new(
+                "answers_required",
+                format!(
+                    "approval {id} (stage `{}`) has critical questions without an answer: {}",
+                    approval.stage,
+                    missing.join(", ")
+                ),
+                format!(
+                    "answer them to approve (`maestro approve {id} {example}`, the form, or the \
+                     approval page), or revise or reject instead"
+                ),
+            )
+            .with_details(serde_json::json!({"unanswered": missing})));
+        }
+    }
     let stage = approval.stage.clone();
     approval.status = match kind {
         DecisionKind::Approve => ApprovalStatus::Approved,

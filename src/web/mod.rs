@@ -1,0 +1,362 @@
+//! The approval page (`maestro ui`) and MCP over Streamable HTTP (`maestro serve --http`):
+//! one axum router over the same engine the CLI and the stdio server use.
+//!
+//! Every request passes [`access::Access`] first (Host, Origin, token), in [`guard`]; forms
+//! also carry a CSRF token. A person's decision on the page is recorded as `Actor::Web` and
+//! goes through the engine's one gate check like every other decision.
+
+pub mod access;
+pub mod markdown;
+pub mod pages;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Form, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::engine::{Actor, DecisionKind, DecisionText, Engine, Failure};
+use access::{Access, Refusal};
+use pages::{Draft, Frame};
+
+/// How often the live stream looks at the state file (other processes write it too).
+const POLL: Duration = Duration::from_millis(400);
+
+#[derive(Clone)]
+struct App {
+    engine: Arc<Engine>,
+    access: Arc<Access>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// Runs an engine read or write on a blocking thread (SQLite never runs on the runtime).
+async fn blocking<T: Send + 'static>(
+    engine: &Arc<Engine>,
+    f: impl FnOnce(&Engine) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let engine = Arc::clone(engine);
+    tokio::task::spawn_blocking(move || f(&engine))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Failure::new(
+                "internal",
+                format!("the page's worker failed: {e}"),
+                "reload the page",
+            ))
+        })
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+fn refused(why: Refusal) -> Response {
+    html(why.status(), pages::refused(why.message()))
+}
+
+fn failed(f: &Failure) -> Response {
+    let status = if f.code.starts_with("unknown") {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    html(status, pages::refused(&format!("{} ({})", f.message, f.code)))
+}
+
+/// The one door: Host and Origin for every route; then the page's token (URL or cookie)
+/// for the page, or the bearer token for `/mcp`. Static assets need no token.
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let a = &app.access;
+    if let Err(why) = a.check_site(req.headers()) {
+        return refused(why);
+    }
+    let path = req.uri().path().to_string();
+    if path == "/mcp" || path.starts_with("/mcp/") {
+        return match a.check_bearer(req.headers()) {
+            Ok(()) => next.run(req).await,
+            Err(why) => refused(why),
+        };
+    }
+    if path.starts_with("/assets/") {
+        return next.run(req).await;
+    }
+    match a.check_token(req.headers(), req.uri().query()) {
+        // The token came in the URL: keep it in a cookie and drop it from the address bar.
+        Ok(true) if req.method() == axum::http::Method::GET => {
+            let mut r = Redirect::to(&path).into_response();
+            if let Ok(v) = HeaderValue::from_str(&a.set_cookie()) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(_) => {
+            let mut r = next.run(req).await;
+            let h = r.headers_mut();
+            h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+            h.insert(
+                "content-security-policy",
+                HeaderValue::from_static(
+                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            );
+            h.insert("cache-control", HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(why) => refused(why),
+    }
+}
+
+async fn frame(app: &App) -> Frame {
+    Frame {
+        csrf: app.access.csrf.clone(),
+        seq: blocking(&app.engine, Engine::last_change).await.unwrap_or(0),
+    }
+}
+
+async fn runs_page(State(app): State<App>) -> Response {
+    let frame = frame(&app).await;
+    match blocking(&app.engine, move |e| pages::runs(e, &frame)).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(f) => failed(&f),
+    }
+}
+
+async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let frame = frame(&app).await;
+    match blocking(&app.engine, move |e| {
+        pages::run(e, &id, &frame, &Draft::default())
+    })
+    .await
+    {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(f) => failed(&f),
+    }
+}
+
+/// A decision from the page. A refused decision (a critical question unanswered, a revise
+/// without words, an approval already decided) redraws the page with the reason and with
+/// everything the person typed.
+async fn decide(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if !app.access.csrf_ok(field("csrf")) {
+        return refused(Refusal::Csrf);
+    }
+    let answers: BTreeMap<String, String> = fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("q_")?.to_string(), v.trim().to_string())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let feedback = field("feedback")
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string);
+    let kind = match field("decision") {
+        Some("approve") => Ok(DecisionKind::Approve),
+        Some("revise") => Ok(DecisionKind::Revise),
+        Some("reject") => Ok(DecisionKind::Reject),
+        _ => Err("choose approve, revise or reject".to_string()),
+    };
+    let kind = kind.and_then(|k| {
+        if k == DecisionKind::Revise && feedback.is_none() {
+            Err("to revise, say what to change in the feedback box".to_string())
+        } else {
+            Ok(k)
+        }
+    });
+    let text = DecisionText {
+        feedback: feedback.clone(),
+        answers: answers.clone(),
+    };
+    let id2 = id.clone();
+    let result = match kind {
+        Ok(kind) => {
+            blocking(&app.engine, move |e| e.decide(&id2, kind, &text, Actor::Web))
+                .await
+                .map_err(|f| format!("{} — {}", f.message, f.help))
+        }
+        Err(why) => Err(why),
+    };
+    match result {
+        Ok(decided) => {
+            Redirect::to(&format!("/runs/{}", decided.run.run_id)).into_response()
+        }
+        Err(error) => {
+            let id3 = id.clone();
+            let Ok(approval) = blocking(&app.engine, move |e| e.approval(&id3)).await else {
+                return html(StatusCode::NOT_FOUND, pages::refused(&error));
+            };
+            let frame = frame(&app).await;
+            let draft = Draft {
+                error: Some(error),
+                feedback: feedback.unwrap_or_default(),
+                answers,
+            };
+            let run_id = approval.run_id.clone();
+            match blocking(&app.engine, move |e| pages::run(e, &run_id, &frame, &draft)).await {
+                Ok(body) => html(StatusCode::UNPROCESSABLE_ENTITY, body),
+                Err(f) => failed(&f),
+            }
+        }
+    }
+}
+
+/// Server-sent events: `change` whenever the state file's newest event changes.
+async fn events(State(app): State<App>) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let engine = Arc::clone(&app.engine);
+    tokio::spawn(async move {
+        let mut last = blocking(&engine, Engine::last_change).await.unwrap_or(0);
+        loop {
+            tokio::time::sleep(POLL).await;
+            if tx.is_closed() {
+                break;
+            }
+            let Ok(now) = blocking(&engine, Engine::last_change).await else {
+                continue;
+            };
+            if now != last {
+                last = now;
+                let ev = Event::default().event("change").data(now.to_string());
+                if tx.send(Ok(ev)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Sse::new(ReceiverStream::<Result<Event, std::convert::Infallible>>::new(rx))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "app.js" => (
+            include_str!("assets/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => (include_str!("assets/style.css"), "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let mut r = Body::from(body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    r
+}
+
+/// The page's routes, with the guard in front of them and of anything merged in later.
+fn page_routes() -> Router<App> {
+    Router::new()
+        .route("/", get(runs_page))
+        .route("/runs/{id}", get(run_page))
+        .route("/approvals/{id}", post(decide))
+        .route("/events", get(events))
+        .route("/assets/{name}", get(asset))
+}
+
+/// How the HTTP server is reached.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    /// Further host names it answers to (a tunnel's).
+    pub hosts: Vec<String>,
+    /// `/mcp`'s bearer token.
+    pub bearer: Option<String>,
+    /// Serve MCP at `/mcp` as well as the page.
+    pub mcp: bool,
+}
+
+/// A bound server, ready to run.
+pub struct Bound {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    pub addr: SocketAddr,
+    pub access: Arc<Access>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Bound {
+    /// The page's URL with its token.
+    #[must_use]
+    pub fn page_url(&self) -> String {
+        let host = if self.addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", self.addr.port())
+        } else if self.addr.is_ipv6() {
+            format!("[{}]:{}", self.addr.ip(), self.addr.port())
+        } else {
+            self.addr.to_string()
+        };
+        format!("http://{host}/?token={}", self.access.token)
+    }
+
+    /// Serves until the process is stopped.
+    ///
+    /// # Errors
+    /// The server's failure, as words.
+    pub async fn run(self) -> Result<(), String> {
+        axum::serve(self.listener, self.router)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Binds the address and builds the router: the page, and `/mcp` when asked.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(engine: Arc<Engine>, opts: &Options) -> Result<Bound, String> {
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let access = Arc::new(Access::new(addr, &opts.hosts, opts.bearer.clone()));
+    let app = App {
+        engine: Arc::clone(&engine),
+        access: Arc::clone(&access),
+    };
+    let mut router = page_routes();
+    if opts.mcp {
+        router = router.nest_service("/mcp", crate::mcp::http_service(engine, &access));
+    }
+    let router = router
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app);
+    Ok(Bound {
+        listener,
+        router,
+        addr,
+        access,
+    })
+}
