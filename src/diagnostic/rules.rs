@@ -109,7 +109,7 @@ mod tests {
             );
             assert_eq!(Rule::from_id(rule.id()), Some(*rule));
         }
-        assert_eq!(Rule::ALL.len(), 30);
+        assert_eq!(Rule::ALL.len(), 31);
     }
 
     #[test]

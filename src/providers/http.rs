@@ -7,6 +7,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Attempt, ErrorKind, ProviderConfig, Request, error, parse::Parsed};
 
+/// Makes ring the process's TLS provider, once. reqwest is built without a provider of its
+/// own (aws-lc's C build dominated `cargo install`), so anything in this process that builds an
+/// HTTPS-capable client calls this first; tests that use reqwest do too.
+pub fn install_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only when a provider is already installed, which is what we want anyway.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 pub(super) async fn chat(
     p: &ProviderConfig,
     base_url: &str,
@@ -16,6 +27,7 @@ pub(super) async fn chat(
     cancel: &CancellationToken,
 ) -> Result<Parsed, Attempt> {
     let timeout = req.timeout.unwrap_or(p.timeout);
+    install_tls();
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -144,4 +156,16 @@ pub(super) async fn chat(
         cost_usd: v["usage"]["cost"].as_f64(),
         session: None,
     })
+}
+
+#[cfg(test)]
+mod tls_tests {
+    /// Without an installed provider reqwest panics when it builds a client; this would fail
+    /// here rather than at a user's consult.
+    #[test]
+    fn an_https_client_builds_with_the_one_crypto_provider() {
+        super::install_tls();
+        let client = reqwest::Client::builder().https_only(true).build();
+        assert!(client.is_ok(), "{client:?}");
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod http;
+pub use http::install_tls;
 pub mod parse;
 
 use std::time::{Duration, Instant};

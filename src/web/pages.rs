@@ -21,6 +21,14 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     // `markdown::to_html`) and the diagram (escaped by `to_svg`).
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    // `truncate` lives in minijinja-contrib; one small filter is not worth the crate.
+    env.add_filter("truncate", |s: String, n: usize| -> String {
+        if s.chars().count() > n {
+            format!("{}…", s.chars().take(n).collect::<String>())
+        } else {
+            s
+        }
+    });
     for (name, text) in [
         ("layout.html", include_str!("templates/layout.html")),
         ("runs.html", include_str!("templates/runs.html")),
@@ -33,10 +41,16 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-fn render(name: &str, ctx: &Value) -> String {
+fn render(name: &str, ctx: &Value) -> Result<String, Failure> {
     ENV.get_template(name)
         .and_then(|t| t.render(ctx))
-        .unwrap_or_else(|e| format!("<pre>maestro could not draw this page: {e}</pre>"))
+        .map_err(|e| {
+            Failure::new(
+                "page_error",
+                format!("maestro could not draw this page: {e}"),
+                "report this as a bug in maestro; the run itself is unaffected",
+            )
+        })
 }
 
 /// Shared by every page: the form token and the live-update marker.
@@ -63,10 +77,10 @@ pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
         };
         (rank, std::cmp::Reverse(r.updated_at))
     });
-    Ok(render(
+    render(
         "runs.html",
         &json!({"frame": frame, "runs": runs, "approvals": approvals}),
-    ))
+    )
 }
 
 /// What a person typed into an approval form, kept when a decision is refused so that
@@ -137,7 +151,7 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
             json!({"at": h.at, "kind": v["kind"], "what": describe(&v)})
         })
         .collect();
-    Ok(render(
+    render(
         "run.html",
         &json!({
             "frame": frame,
@@ -149,9 +163,9 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
             "consults": turns,
             "evidence": evidence,
             "patches": patches,
-        "history": history,
+            "history": history,
         }),
-    ))
+    )
 }
 
 fn report_json(r: &Report) -> Value {
@@ -183,6 +197,7 @@ fn describe(v: &Value) -> String {
 #[must_use]
 pub fn refused(message: &str) -> String {
     render("refused.html", &json!({"message": message}))
+        .unwrap_or_else(|_| "<p>refused</p>".to_string())
 }
 
 #[cfg(test)]
@@ -193,6 +208,47 @@ mod tests {
             assert!(super::ENV.get_template(name).is_ok(), "{name}");
         }
         let page = super::refused("<b>x</b>");
+        assert!(page.contains("403"));
         assert!(page.contains("&lt;b&gt;x") && !page.contains("<b>"), "{page}");
+    }
+
+    /// Every section of a run's page draws, with a decision, evidence and a hostile task.
+    #[test]
+    fn a_run_page_draws_every_section() {
+        use crate::engine::{Actor, DecisionKind, DecisionText, Engine, StartRequest};
+        let tmp = tempfile::tempdir().unwrap();
+        let engine = Engine::open(crate::home::Home::builtin(), &tmp.path().join("s.db")).unwrap();
+        let run = engine
+            .start(&StartRequest {
+                task: "<script>alert(1)</script> fix it".into(),
+                workflow: Some("default".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .run
+            .run_id;
+        let output = serde_json::json!({
+            "observations": [{"fact": "<img src=x onerror=alert(1)>", "source": "pytest"}],
+            "constraints": [], "unknowns": [], "repro_steps": ["pytest"], "confidence": 0.8,
+            "summary": "**bold** <b>raw</b>"
+        });
+        let apr = engine.submit(&run, &output, None).unwrap().approval.unwrap().approval_id;
+        let frame = super::Frame { csrf: "c".into(), seq: 1 };
+        let page = super::run(&engine, &run, &frame, &super::Draft::default()).unwrap();
+        for marker in ["id=\"decide\"", "name=\"q_analyze_accuracy\"", "<svg", "data-state=\"analyze\""] {
+            assert!(page.contains(marker), "{marker}");
+        }
+        assert!(!page.contains("<script>alert") && !page.contains("<img src=x") && !page.contains("<b>raw"));
+        let mut answers = std::collections::BTreeMap::new();
+        answers.insert("analyze_completeness".to_string(), "No, the cache is missing".to_string());
+        answers.insert("analyze_accuracy".to_string(), "All correct".to_string());
+        engine
+            .decide(&apr, DecisionKind::Approve, &DecisionText { feedback: None, answers }, Actor::Web)
+            .unwrap();
+        let page = super::run(&engine, &run, &frame, &super::Draft::default()).unwrap();
+        assert!(page.contains("flagged answers"), "a critical answer that says no is flagged");
+        assert!(!page.contains("id=\"decide\""), "no form once decided");
+        let list = super::runs(&engine, &frame).unwrap();
+        assert!(list.contains(&run) && !list.contains("<script>alert"));
     }
 }

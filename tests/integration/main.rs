@@ -11,6 +11,8 @@ mod quality;
 mod shipped;
 mod support;
 mod svg;
+mod web;
+mod http;
 mod validate;
 mod workflows;
 mod workspace;

@@ -42,7 +42,7 @@ impl Project {
         })
     }
 
-    async fn connect(&self) -> (RunningService<RoleClient, ()>, Option<u32>) {
+    pub(crate) async fn connect(&self) -> (RunningService<RoleClient, ()>, Option<u32>) {
         let transport = TokioChildProcess::new(self.command()).unwrap();
         let pid = transport.id();
         (().serve(transport).await.unwrap(), pid)
