@@ -137,4 +137,6 @@ pub fn state_path(cwd: &Path) -> PathBuf {
 #[cfg(test)]
 mod method_tests;
 #[cfg(test)]
+mod report_tests;
+#[cfg(test)]
 mod tests;

@@ -104,6 +104,29 @@ impl Engine {
             .collect())
     }
 
+    /// Runs with what each has spent and has left (the page's list), from one read.
+    ///
+    /// # Errors
+    /// A state-file failure.
+    pub fn runs_with_budget(&self) -> Result<Vec<(RunSummary, BudgetView)>, Failure> {
+        self.expire_due(None)?;
+        let now = now_ms();
+        self.store.read(|tx| {
+            let runs: Vec<Versioned<Run>> = tx.list(Table::Runs, None, None)?;
+            let mut out = Vec::with_capacity(runs.len());
+            for r in &runs {
+                let wf = match &r.value.workflow_version {
+                    Some(v) => self.load_version(tx, v).ok(),
+                    None => self.library.get(&r.value.workflow).ok().map(|e| e.compiled),
+                };
+                // A run whose version no longer compiles is still listed, without a budget.
+                let budget = wf.map_or_else(BudgetView::default, |wf| budget::view(&wf, &r.value, now));
+                out.push((RunSummary::of(&r.value), budget));
+            }
+            Ok::<_, Failure>(out)
+        })
+    }
+
     /// The brief of a run's current stage.
     ///
     /// # Errors

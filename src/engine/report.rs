@@ -66,12 +66,13 @@ pub struct ConsultLine {
 }
 
 /// Whether an answer to a critical question sounds like a problem (the seed flagged "no",
-/// "error" and "issue"; we add their near kin and the Korean words).
+/// "error" and "issue"; we add their near kin and the Korean words, but not "none"/"없음",
+/// the usual answer to "what is missing?").
 #[must_use]
 pub fn sounds_like_problem(answer: &str) -> bool {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?i)\b(no|not|none|error|errors|issue|issues|problem|problems|wrong|incorrect|fail|fails|failed|failing|broken|missing|bug|bugs)\b|아니|없|오류|에러|문제|실패|틀|누락",
+            r"(?i)\b(no|not|error|errors|issue|issues|problem|problems|wrong|incorrect|fail|fails|failed|failing|broken|missing|bug|bugs)\b|아니|오류|에러|문제|실패|틀|누락",
         )
         .expect("the pattern is valid")
     });
@@ -453,7 +454,8 @@ mod tests {
         ] {
             assert!(sounds_like_problem(a), "{a}");
         }
-        for a in ["Yes", "All correct", "know it well", "note taken", "네, 맞습니다"] {
+        // "none" answers "what is missing?" with "nothing": not a problem.
+        for a in ["Yes", "All correct", "know it well", "note taken", "none", "없음", "네, 맞습니다"] {
             assert!(!sounds_like_problem(a), "{a}");
         }
     }

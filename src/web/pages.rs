@@ -66,10 +66,10 @@ pub struct Frame {
 /// # Errors
 /// A state-file failure.
 pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
-    let mut runs = engine.runs(false)?;
+    let mut runs = engine.runs_with_budget()?;
     let approvals = engine.approvals(true)?;
     // Waiting first, then active, then the rest; newest first within each.
-    runs.sort_by_key(|r| {
+    runs.sort_by_key(|(r, _)| {
         let rank = match r.status {
             RunStatus::Waiting => 0,
             RunStatus::Active => 1,
@@ -77,6 +77,14 @@ pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
         };
         (rank, std::cmp::Reverse(r.updated_at))
     });
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|(r, b)| {
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            v["budget"] = serde_json::to_value(b).unwrap_or(Value::Null);
+            v
+        })
+        .collect();
     render(
         "runs.html",
         &json!({"frame": frame, "runs": runs, "approvals": approvals}),

@@ -109,6 +109,8 @@ impl Lab {
             &apr,
             "--answer",
             "analyze_accuracy=All correct",
+            "--answer",
+            "analyze_completeness=nothing is missing",
             "--no-input",
         ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -742,7 +744,7 @@ async fn one_call_reviews_the_staged_change_against_the_approved_hypothesis() {
     let run = lab.analysed_run(&client).await;
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
     assert_eq!(
-        lab.project.terminal(&["approve", &apr, "--no-input"]).code,
+        crate::mcp::approve_answering(&lab.project, &apr).code,
         0
     );
     lab.write("src/lib.rs", "pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 0 { s.parse().ok() } else { None }\n}\n");

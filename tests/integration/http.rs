@@ -59,8 +59,9 @@ impl HttpServer {
             }
         });
         let (mut mcp_line, mut page_url) = (None, None);
+        let deadline = tokio::time::Instant::now() + WAIT;
         while mcp_line.is_none() || page_url.is_none() {
-            let line = tokio::time::timeout(WAIT, rx.recv()).await;
+            let line = tokio::time::timeout_at(deadline, rx.recv()).await;
             match line {
                 Ok(Some(line)) => {
                     if line.starts_with("maestro serve: MCP at ") {
@@ -375,7 +376,11 @@ async fn a_run_started_over_http_is_approved_on_the_page() {
     let page = Page::open(&server).await;
     let list = page.get("/").await;
     assert_eq!(list.status, 200, "{}", list.body);
-    if !list.body.contains(&apr) { eprintln!("TEMP list broken: {}", list.body); }
+    assert!(
+        list.body.contains(&apr),
+        "the list shows the pending approval:\n{}",
+        list.body
+    );
     let view = page.get(&format!("/runs/{run}")).await;
     assert_eq!(view.status, 200, "{}", view.body);
     assert!(
@@ -407,6 +412,13 @@ async fn a_run_started_over_http_is_approved_on_the_page() {
         )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("<option value=\"All correct\" selected>"),
+        "the answer given is kept:\n{}",
+        refused.body
+    );
     assert!(
         refused.body.contains("analyze_completeness"),
         "the refusal names the unanswered question:\n{}",
@@ -446,12 +458,16 @@ async fn a_run_started_over_http_is_approved_on_the_page() {
     // The audit trail says the decision came from the page, with the answers given there.
     let decided = events(&p, &run, "approval_decided");
     assert_eq!(decided.len(), 1, "{decided:?}");
-    let text = decided[0].to_string();
-    assert!(
-        text.contains("\"web\"")
-            && text.contains("All correct")
-            && text.contains("Nothing is missing"),
-        "{text}"
+    let d = &decided[0]["data"];
+    assert_eq!(
+        (d["by"].as_str(), d["decision"].as_str()),
+        (Some("web"), Some("approve")),
+        "{d}"
+    );
+    assert_eq!(d["answers"]["analyze_accuracy"], "All correct", "{d}");
+    assert_eq!(
+        d["answers"]["analyze_completeness"], "Nothing is missing",
+        "{d}"
     );
     bounded("closing the HTTP client", client.cancel())
         .await
@@ -710,7 +726,7 @@ const SCENARIOS: [&str; 6] = [
 ];
 
 /// Where `.ci/run` installs the suite, as a hint in messages.
-const INSTALL_HINT: &str = "`.ci/run` installs it (npm install --prefix ~/.cache/maestro-conformance @modelcontextprotocol/conformance@0.1.16 node@22) and sets MAESTRO_CONFORMANCE_DIR";
+const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install --prefix ~/.cache/maestro-conformance @modelcontextprotocol/conformance@0.1.16 node@22) and sets MAESTRO_CONFORMANCE_DIR to that folder";
 
 /// Node 22 and the suite's entry point inside `dir`.
 fn conformance_suite(dir: &Path) -> (PathBuf, PathBuf) {

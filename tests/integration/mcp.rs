@@ -136,6 +136,29 @@ fn improvement() -> Value {
     })
 }
 
+/// `maestro approve` from a terminal with an answer to every critical question of the
+/// approval (the first option, or words), as a person must give to approve.
+pub(crate) fn approve_answering(p: &Project, apr: &str) -> crate::support::Output {
+    let list = p.terminal(&["approvals", "--all", "--json"]);
+    let all: Value = serde_json::from_str(&list.stdout).expect("approvals --json");
+    let approval = all
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["approval_id"] == apr))
+        .unwrap_or_else(|| panic!("no approval {apr}: {}", list.stdout))
+        .clone();
+    let mut args: Vec<String> = vec!["approve".into(), apr.into()];
+    for q in approval["questions"].as_array().into_iter().flatten() {
+        if q["priority"] == "critical" {
+            let answer = q["options"][0].as_str().unwrap_or("looks right").to_string();
+            args.push("--answer".into());
+            args.push(format!("{}={answer}", q["id"].as_str().unwrap()));
+        }
+    }
+    args.push("--no-input".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    p.terminal(&args)
+}
+
 /// Submits `output` and returns the approval id it opened.
 pub(crate) async fn submit_for_approval(
     client: &RunningService<RoleClient, ()>,
@@ -314,6 +337,8 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
         &apr,
         "--answer",
         "analyze_accuracy=All correct",
+        "--answer",
+        "analyze_completeness=nothing is missing",
         "--no-input",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -326,10 +351,10 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["stage"], "hypothesize");
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     // Implementation fails its tests: the workflow sends it to debug.
     let apr = submit_for_approval(&client, &run, implementation(false, "proceed_to_debug")).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["stage"], "debug");
     // Debugging refutes the hypothesis: back to hypothesize.
@@ -337,7 +362,7 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     rethink["next_action"] = json!("re_hypothesize");
     rethink["test_result"]["passed"] = json!(false);
     let apr = submit_for_approval(&client, &run, rethink).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(
         (s["run"]["stage"].as_str(), s["run"]["visit"].as_u64()),
@@ -356,7 +381,7 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     let b = ok(&call(&client, "brief", json!({"run_id": run})).await);
     assert_eq!(b["brief"]["stage"], "hypothesize");
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     // The move to improve rests on the project's own `test` check, run through `verify`
     // for this run, not on what the output says.
     std::fs::create_dir_all(p.path().join(".maestro/conf")).unwrap();
@@ -373,11 +398,11 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     .await);
     assert_eq!(v["passed"], true, "{v}");
     let apr = submit_for_approval(&client, &run, implementation(true, "proceed_to_improve")).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["stage"], "improve", "{s}");
     let apr = submit_for_approval(&client, &run, improvement()).await;
-    assert_eq!(p.terminal(&["approve", &apr, "--no-input"]).code, 0);
+    assert_eq!(approve_answering(&p, &apr).code, 0);
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(
         (s["run"]["status"].as_str(), s["run"]["end"].as_str()),

@@ -278,7 +278,10 @@ async fn an_analyze_run_stops_for_the_person_and_ends_at_analyzed() {
         &client,
         &run,
         &apr,
-        &["analyze_accuracy=All correct"],
+        &[
+            "analyze_accuracy=All correct",
+            "analyze_completeness=nothing is missing",
+        ],
         "analyzed",
     )
     .await;

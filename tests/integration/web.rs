@@ -20,7 +20,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long anything asynchronous may take before a test gives up (a bound, not a measure).
 const PATIENCE: Duration = Duration::from_secs(20);
 /// The key W3C WebDriver puts an element's id under.
-const ELEMENT: &str = "element-6066-11e4-a52f-4a7c5b0e1ba5";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// `maestro ui --addr 127.0.0.1:0` in the project, stopped when dropped.
 struct Ui {
@@ -268,7 +268,11 @@ async fn the_page_refuses_strangers_and_forged_forms() {
         assert_eq!(r.status, 403, "{what}: {r:?}");
         assert!(r.body.contains("maestro refuses"), "{what}: {}", r.body);
         assert!(!r.body.contains(&apr), "{what}: a refusal shows nothing");
-        assert_eq!(pending(&p), [apr.clone()], "{what}: nothing was decided");
+        assert_eq!(
+            pending(&p),
+            std::slice::from_ref(&apr),
+            "{what}: nothing was decided"
+        );
     };
 
     refused(
@@ -583,7 +587,10 @@ impl Browser {
         let v = self
             .post("/element", json!({"using": "css selector", "value": css}))
             .await;
-        v[ELEMENT].as_str().unwrap().to_string()
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element for `{css}`: {v}"))
+            .to_string()
     }
 
     async fn click(&self, css: &str) {
@@ -633,6 +640,34 @@ impl Browser {
     async fn screenshot(&self) -> Vec<u8> {
         let v = self.get("/screenshot").await;
         base64(v.as_str().unwrap())
+    }
+
+    /// A screenshot of the page from its top down to the bottom of `css`, without a focus
+    /// ring: the window is made just tall enough (the viewport is the window less the
+    /// browser's own frame).
+    async fn screenshot_down_to(&self, css: &str) -> Vec<u8> {
+        let want = self
+            .script(
+                "var r = document.querySelector(arguments[0]).getBoundingClientRect(); \
+                 return Math.ceil(r.bottom + window.scrollY + 16);",
+                json!([css]),
+            )
+            .await;
+        let frame = self
+            .script(
+                "return Math.max(0, window.outerHeight - window.innerHeight);",
+                json!([]),
+            )
+            .await;
+        let height = want.as_u64().unwrap() + frame.as_u64().unwrap();
+        self.post("/window/rect", json!({"width": 1200, "height": height}))
+            .await;
+        self.script(
+            "if (document.activeElement) { document.activeElement.blur(); } window.scrollTo(0, 0);",
+            json!([]),
+        )
+        .await;
+        self.screenshot().await
     }
 
     async fn quit(mut self) {
@@ -794,14 +829,9 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
         .await;
     assert_eq!(chosen, "All correct");
 
-    // The README's picture: the report, the answered questions and the diagram in one view.
-    browser
-        .script(
-            "document.getElementById('summary').scrollIntoView()",
-            json!([]),
-        )
-        .await;
-    let png = browser.screenshot().await;
+    // The README's picture: the page from its top through the diagram, the answered
+    // questions in the middle.
+    let png = browser.screenshot_down_to("#machine").await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     let images = crate::support::repo().join("docs/images");
     std::fs::create_dir_all(&images).unwrap();
@@ -836,6 +866,15 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
 
     // Live: the run moves from outside (Claude Code submits); the open page shows the new gate
     // without reloading (the marker set on this window survives).
+    // Wait for the page's event stream to be open: a move made before it opens would be
+    // missed (see the report: the server ignores the page's `since`).
+    browser
+        .wait_for(
+            "the live stream open",
+            "var l = document.getElementById('live'); return l && l.classList.contains('on');",
+            json!([]),
+        )
+        .await;
     browser.script("window.__stay = 42", json!([])).await;
     let apr2 = submit_for_approval(&client, &run, hypotheses()).await;
     browser
@@ -854,9 +893,12 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
         )
         .await;
 
-    // Approve with the critical questions empty: refused, and the typed words stay.
+    // Approve with the critical questions empty: refused, and what was typed and chosen stays.
     browser
         .type_into("#feedback", "try the tokenizer first")
+        .await;
+    browser
+        .click("#q_hypo_testability option[value='Some need changes']")
         .await;
     browser.click("#approve").await;
     let error = browser
@@ -879,7 +921,16 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
             .await,
         "try the tokenizer first"
     );
-    assert_eq!(pending(&p), [apr2.clone()]);
+    assert_eq!(
+        browser
+            .script(
+                "return document.getElementById('q_hypo_testability').value",
+                json!([])
+            )
+            .await,
+        "Some need changes"
+    );
+    assert_eq!(pending(&p), std::slice::from_ref(&apr2));
 
     // Revise with those words: they reach the next brief.
     browser.click("#revise").await;
