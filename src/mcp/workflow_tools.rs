@@ -166,7 +166,7 @@ impl Server {
             }
             let how = if approval.by == GateBy::Human {
                 format!(
-                    "Show the person the report and the questions, and ask them to run `maestro approve {id}` (or `maestro revise {id} --feedback \"...\"`, `maestro reject {id}`). Then call `status`.",
+                    "Show the person the report and the questions, and ask them to decide on the approval page (`maestro ui`) or to run `maestro approve {id} --answer ID=...` (every critical question needs an answer), `maestro revise {id} --feedback \"...\"` or `maestro reject {id}`. Then call `status`.",
                     id = approval.approval_id
                 )
             } else {

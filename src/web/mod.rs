@@ -5,6 +5,11 @@
 //! also carry a CSRF token. A person's decision on the page is recorded as `Actor::Web` and
 //! goes through the engine's one gate check like every other decision.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "engine calls return a Failure (message and help), turned into a page at once"
+)]
+
 pub mod access;
 pub mod markdown;
 pub mod pages;

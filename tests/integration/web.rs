@@ -492,7 +492,7 @@ struct Browser {
     /// Whether the session (and so Chromium) is closed already.
     closed: bool,
     /// Dropped after the session is closed, so that no Chromium outlives the test.
-    _driver: Driver,
+    driver: Driver,
     _profile: tempfile::TempDir,
 }
 
@@ -512,9 +512,11 @@ impl Browser {
             return None;
         }
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let driver = start_driver(&http).await;
+        let driver = startdriver(&http).await;
         let base = format!("http://127.0.0.1:{}", driver.port);
         let profile = tempfile::tempdir().unwrap();
+        // Beside the usual headless flags: no scrollbars and one pixel per CSS pixel, so
+        // that the README's screenshot looks the same on every machine.
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -544,7 +546,7 @@ impl Browser {
             base,
             session,
             closed: false,
-            _driver: driver,
+            driver,
             _profile: profile,
         })
     }
@@ -684,10 +686,10 @@ impl Drop for Browser {
     /// A failed test still closes Chromium (ChromeDriver's end alone would orphan it).
     fn drop(&mut self) {
         if !self.closed {
-            let host = format!("127.0.0.1:{}", self._driver.port);
+            let host = format!("127.0.0.1:{}", self.driver.port);
             let _ = std::panic::catch_unwind(|| {
                 http(
-                    self._driver.port,
+                    self.driver.port,
                     "DELETE",
                     &format!("/session/{}", self.session),
                     &[("Host", &host)],
@@ -698,7 +700,7 @@ impl Drop for Browser {
     }
 }
 
-async fn start_driver(http: &reqwest::Client) -> Driver {
+async fn startdriver(http: &reqwest::Client) -> Driver {
     // A free port can be taken between asking and binding: try a few.
     for _ in 0..3 {
         let port = TcpListener::bind("127.0.0.1:0")
