@@ -72,13 +72,30 @@ fn main() {
             answers.insert("analyze_completeness".to_string(), "nothing".to_string());
             answers.insert("analyze_accuracy".to_string(), "All correct".to_string());
             engine
-                .decide(&apr, DecisionKind::Approve, &DecisionText { feedback: None, answers }, Actor::Web)
+                .decide(
+                    &apr,
+                    DecisionKind::Approve,
+                    &DecisionText {
+                        feedback: None,
+                        answers,
+                    },
+                    Actor::Web,
+                )
                 .expect("approve");
         }
         last = run;
     }
-    let first = engine.runs(false).expect("runs").last().expect("a run").run_id.clone();
-    let frame = Frame { csrf: "x".into(), seq: 0 };
+    let first = engine
+        .runs(false)
+        .expect("runs")
+        .last()
+        .expect("a run")
+        .run_id
+        .clone();
+    let frame = Frame {
+        csrf: "x".into(),
+        seq: 0,
+    };
     let (mut view, mut moved, mut list) = (vec![], vec![], vec![]);
     for _ in 0..100 {
         let t = Instant::now();
@@ -109,7 +126,9 @@ fn main() {
         bearer: None,
         mcp: false,
     };
-    let bound = rt.block_on(maestro::web::bind(engine, &opts)).expect("bind");
+    let bound = rt
+        .block_on(maestro::web::bind(engine, &opts))
+        .expect("bind");
     let port = bound.addr.port();
     let cookie = format!("{}={}", bound.access.cookie, bound.access.token);
     rt.spawn(bound.run());

@@ -27,8 +27,19 @@ pub const ROLE_VARIABLES: &[&str] = &[
 
 /// The variables a report template may use (workflow-language.md, "Reports").
 pub const REPORT_VARIABLES: &[&str] = &[
-    "lang", "run", "stage", "output", "summary", "risks", "fields", "next", "consults", "checks",
-    "questions", "metrics", "decision",
+    "lang",
+    "run",
+    "stage",
+    "output",
+    "summary",
+    "risks",
+    "fields",
+    "next",
+    "consults",
+    "checks",
+    "questions",
+    "metrics",
+    "decision",
 ];
 
 /// Which fixed context a template renders in.
@@ -60,6 +71,16 @@ pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
+    // `sentence`: trimmed, with a full stop added when it ends without one, so a model's
+    // summary can be followed by more words in a report.
+    env.add_filter("sentence", |s: String| -> String {
+        let t = s.trim();
+        if t.is_empty() || t.ends_with(['.', '!', '?', '。', ':', '…']) {
+            t.to_string()
+        } else {
+            format!("{t}.")
+        }
+    });
     env
 }
 
@@ -88,8 +109,15 @@ pub fn check_in(source: &Arc<SourceFile>, context: Context, diags: &mut Vec<Diag
                 .detail()
                 .map_or_else(|| err.kind().to_string(), str::to_string);
             diags.push(
-                Diagnostic::new(Rule::TemplateError, source, span, format!("the {noun} template does not parse: {detail}"))
-                    .with_help("templates use minijinja (Jinja2) syntax: {{ var }}, {% if %}...{% endif %}"),
+                Diagnostic::new(
+                    Rule::TemplateError,
+                    source,
+                    span,
+                    format!("the {noun} template does not parse: {detail}"),
+                )
+                .with_help(
+                    "templates use minijinja (Jinja2) syntax: {{ var }}, {% if %}...{% endif %}",
+                ),
             );
             return false;
         }

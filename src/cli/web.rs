@@ -9,7 +9,12 @@ use crate::engine::Engine;
 use crate::web::{Options, bind};
 
 /// Refuses a non-loopback address without `--allow-remote`, and (for MCP) without a token.
-fn check_reach(addr: SocketAddr, listen: &ListenArgs, token: Option<&str>, mcp: bool) -> Result<(), i32> {
+fn check_reach(
+    addr: SocketAddr,
+    listen: &ListenArgs,
+    token: Option<&str>,
+    mcp: bool,
+) -> Result<(), i32> {
     if addr.ip().is_loopback() {
         return Ok(());
     }
@@ -22,7 +27,9 @@ fn check_reach(addr: SocketAddr, listen: &ListenArgs, token: Option<&str>, mcp: 
         return Err(EXIT_USAGE);
     }
     if mcp && token.is_none_or(str::is_empty) {
-        print_err("error: --allow-remote needs --token (or MAESTRO_HTTP_TOKEN) for /mcp\nhelp: choose a long random token and give it to your clients as a bearer token\n");
+        print_err(
+            "error: --allow-remote needs --token (or MAESTRO_HTTP_TOKEN) for /mcp\nhelp: choose a long random token and give it to your clients as a bearer token\n",
+        );
         return Err(EXIT_USAGE);
     }
     Ok(())
@@ -37,7 +44,9 @@ fn run(engine: Engine, opts: &Options, announce: impl FnOnce(&crate::web::Bound)
         let bound = match bind(Arc::new(engine), opts).await {
             Ok(b) => b,
             Err(e) => {
-                print_err(&format!("error: {e}\nhelp: choose another address or port (port 0 picks a free one)\n"));
+                print_err(&format!(
+                    "error: {e}\nhelp: choose another address or port (port 0 picks a free one)\n"
+                ));
                 return EXIT_USAGE;
             }
         };
@@ -97,7 +106,11 @@ pub(super) fn serve_http(engine: Engine, addr: SocketAddr, args: &ServeArgs) -> 
                 .split('/')
                 .next()
                 .unwrap_or_default(),
-            if b.access.bearer.is_some() { " (bearer token required)" } else { "" },
+            if b.access.bearer.is_some() {
+                " (bearer token required)"
+            } else {
+                ""
+            },
             b.page_url()
         ));
     })

@@ -398,7 +398,9 @@ fn compile(home: &Home, name: &str, display: &str, bytes: &[u8]) -> Result<Compi
             }
             assets.report = text(
                 Kind::Report,
-                s.report.as_ref().map_or(super::report::DEFAULT, |r| r.value.as_str()),
+                s.report
+                    .as_ref()
+                    .map_or(super::report::DEFAULT, |r| r.value.as_str()),
             );
             if let Some(out) = &s.output
                 && let Some(schema) = text(Kind::Schema, &out.value)

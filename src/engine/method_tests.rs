@@ -76,7 +76,12 @@ fn critical_answers(gate: &crate::engine::ApprovalView) -> BTreeMap<String, Stri
     gate.questions
         .iter()
         .filter(|q| q.priority == crate::workflow::Priority::Critical)
-        .map(|q| (q.id.clone(), q.options.first().cloned().unwrap_or_else(|| "fine".into())))
+        .map(|q| {
+            (
+                q.id.clone(),
+                q.options.first().cloned().unwrap_or_else(|| "fine".into()),
+            )
+        })
         .collect()
 }
 

@@ -120,7 +120,8 @@ impl Engine {
                     None => self.library.get(&r.value.workflow).ok().map(|e| e.compiled),
                 };
                 // A run whose version no longer compiles is still listed, without a budget.
-                let budget = wf.map_or_else(BudgetView::default, |wf| budget::view(&wf, &r.value, now));
+                let budget =
+                    wf.map_or_else(BudgetView::default, |wf| budget::view(&wf, &r.value, now));
                 out.push((RunSummary::of(&r.value), budget));
             }
             Ok::<_, Failure>(out)

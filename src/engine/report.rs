@@ -17,11 +17,11 @@ use serde_json::{Value, json};
 use super::events::{Events, Logged, RunEvent};
 use super::library::Compiled;
 use super::model::{Approval, ApprovalStatus, CheckFact, Run, RunStatus};
-use crate::workflow::Priority;
 use super::threads::Turn;
 use super::views::ApprovalView;
 use super::{Engine, Failure, step};
 use crate::store::{Table, Versioned};
+use crate::workflow::Priority;
 
 /// The report template a stage without `report` uses.
 pub const DEFAULT: &str = "default";
@@ -135,7 +135,8 @@ impl Engine {
     /// # Errors
     /// A state-file failure.
     pub fn run_consults(&self, run_id: &str) -> Result<Vec<Turn>, Failure> {
-        self.store.read(|tx| Ok::<_, Failure>(tx.run_turns(run_id)?))
+        self.store
+            .read(|tx| Ok::<_, Failure>(tx.run_turns(run_id)?))
     }
 
     /// The newest event's number: it changes whenever any run moves.
@@ -172,10 +173,7 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
         visit_window(log, a)
     };
     let window = log.get(start..=end).unwrap_or_default();
-    let (from, to) = (
-        window.first().map_or(a.created_at, |l| l.at),
-        a.created_at,
-    );
+    let (from, to) = (window.first().map_or(a.created_at, |l| l.at), a.created_at);
     let mut checks = BTreeMap::new();
     for l in window {
         if let RunEvent::CheckRecorded { name, fact, .. } = &l.event {
@@ -202,7 +200,12 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
         .questions
         .iter()
         .filter(|q| q.priority == Priority::Critical)
-        .filter(|q| words.answers.get(&q.id).is_some_and(|s| sounds_like_problem(s)))
+        .filter(|q| {
+            words
+                .answers
+                .get(&q.id)
+                .is_some_and(|s| sounds_like_problem(s))
+        })
         .map(|q| q.id.clone())
         .collect();
     let unanswered = if a.status == ApprovalStatus::Pending {
@@ -318,8 +321,9 @@ fn render(template: Option<&str>, ctx: &Value) -> String {
         )
     };
     let text = match template {
-        Some(t) => crate::template::render("report", t, ctx)
-            .unwrap_or_else(|e| fallback(&e.to_string())),
+        Some(t) => {
+            crate::template::render("report", t, ctx).unwrap_or_else(|e| fallback(&e.to_string()))
+        }
         None => fallback("no template"),
     };
     tidy(&text)
@@ -355,7 +359,11 @@ fn predict_next(wf: &Compiled, run: &Run, a: &Approval) -> Option<String> {
 }
 
 fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if line.chars().count() > max {
         format!("{}…", line.chars().take(max).collect::<String>())
     } else {
@@ -455,7 +463,15 @@ mod tests {
             assert!(sounds_like_problem(a), "{a}");
         }
         // "none" answers "what is missing?" with "nothing": not a problem.
-        for a in ["Yes", "All correct", "know it well", "note taken", "none", "없음", "네, 맞습니다"] {
+        for a in [
+            "Yes",
+            "All correct",
+            "know it well",
+            "note taken",
+            "none",
+            "없음",
+            "네, 맞습니다",
+        ] {
             assert!(!sounds_like_problem(a), "{a}");
         }
     }

@@ -81,8 +81,7 @@ impl Refusal {
 /// Compares two secrets in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -255,8 +254,14 @@ mod tests {
     #[test]
     fn host_and_origin_must_name_this_server() {
         let a = Access::new("127.0.0.1:7411".parse().unwrap(), &[], None);
-        assert!(a.check_site(&headers(&[(header::HOST, "127.0.0.1:7411")])).is_ok());
-        assert!(a.check_site(&headers(&[(header::HOST, "localhost:7411")])).is_ok());
+        assert!(
+            a.check_site(&headers(&[(header::HOST, "127.0.0.1:7411")]))
+                .is_ok()
+        );
+        assert!(
+            a.check_site(&headers(&[(header::HOST, "localhost:7411")]))
+                .is_ok()
+        );
         assert_eq!(
             a.check_site(&headers(&[(header::HOST, "evil.example:7411")])),
             Err(Refusal::Host)
@@ -276,8 +281,15 @@ mod tests {
             ]))
             .is_ok()
         );
-        let t = Access::new("127.0.0.1:7411".parse().unwrap(), &["m.example".into()], None);
-        assert!(t.check_site(&headers(&[(header::HOST, "m.example")])).is_ok());
+        let t = Access::new(
+            "127.0.0.1:7411".parse().unwrap(),
+            &["m.example".into()],
+            None,
+        );
+        assert!(
+            t.check_site(&headers(&[(header::HOST, "m.example")]))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -294,7 +306,10 @@ mod tests {
             a.check_token(&HeaderMap::new(), Some("token=nope")),
             Err(Refusal::Token)
         );
-        assert!(a.check_bearer(&headers(&[(header::AUTHORIZATION, "Bearer b")])).is_ok());
+        assert!(
+            a.check_bearer(&headers(&[(header::AUTHORIZATION, "Bearer b")]))
+                .is_ok()
+        );
         assert!(a.check_bearer(&HeaderMap::new()).is_err());
         assert!(!a.csrf_ok(None) && !a.csrf_ok(Some("x")) && a.csrf_ok(Some(&a.csrf.clone())));
     }

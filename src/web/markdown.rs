@@ -8,7 +8,10 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 /// Markdown to HTML that is safe to place in the page.
 #[must_use]
 pub fn to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    );
     let events = parser.filter_map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Some(Event::Text(t)),
         Event::Start(Tag::Link { .. } | Tag::Image { .. })
@@ -33,6 +36,9 @@ mod tests {
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("href"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
-        assert!(html.contains("<strong>b</strong>") && html.contains("<h2>T</h2>"), "{html}");
+        assert!(
+            html.contains("<strong>b</strong>") && html.contains("<h2>T</h2>"),
+            "{html}"
+        );
     }
 }

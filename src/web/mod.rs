@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Form, Path, Request, State};
+use axum::extract::{Form, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -84,7 +84,10 @@ fn failed(f: &Failure) -> Response {
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     };
-    html(status, pages::refused(&format!("{} ({})", f.message, f.code)))
+    html(
+        status,
+        pages::refused(&format!("{} ({})", f.message, f.code)),
+    )
 }
 
 /// The one door: Host and Origin for every route; then the page's token (URL or cookie)
@@ -133,7 +136,9 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
 async fn frame(app: &App) -> Frame {
     Frame {
         csrf: app.access.csrf.clone(),
-        seq: blocking(&app.engine, Engine::last_change).await.unwrap_or(0),
+        seq: blocking(&app.engine, Engine::last_change)
+            .await
+            .unwrap_or(0),
     }
 }
 
@@ -202,17 +207,15 @@ async fn decide(
     };
     let id2 = id.clone();
     let result = match kind {
-        Ok(kind) => {
-            blocking(&app.engine, move |e| e.decide(&id2, kind, &text, Actor::Web))
-                .await
-                .map_err(|f| format!("{} — {}", f.message, f.help))
-        }
+        Ok(kind) => blocking(&app.engine, move |e| {
+            e.decide(&id2, kind, &text, Actor::Web)
+        })
+        .await
+        .map_err(|f| format!("{} — {}", f.message, f.help)),
         Err(why) => Err(why),
     };
     match result {
-        Ok(decided) => {
-            Redirect::to(&format!("/runs/{}", decided.run.run_id)).into_response()
-        }
+        Ok(decided) => Redirect::to(&format!("/runs/{}", decided.run.run_id)).into_response(),
         Err(error) => {
             let id3 = id.clone();
             let Ok(approval) = blocking(&app.engine, move |e| e.approval(&id3)).await else {
@@ -234,13 +237,22 @@ async fn decide(
 }
 
 /// Server-sent events: `change` whenever the state file's newest event changes.
-async fn events(State(app): State<App>) -> Response {
+/// `since` is the change number the page was drawn at, so a move made between drawing the
+/// page and opening the stream is still sent.
+async fn events(State(app): State<App>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let since = q.get("since").and_then(|s| s.parse::<i64>().ok());
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let engine = Arc::clone(&app.engine);
     tokio::spawn(async move {
-        let mut last = blocking(&engine, Engine::last_change).await.unwrap_or(0);
+        let mut last = match since {
+            Some(s) => s,
+            None => blocking(&engine, Engine::last_change).await.unwrap_or(0),
+        };
+        let mut first = true;
         loop {
-            tokio::time::sleep(POLL).await;
+            if !std::mem::take(&mut first) {
+                tokio::time::sleep(POLL).await;
+            }
             if tx.is_closed() {
                 break;
             }
@@ -308,7 +320,9 @@ pub struct Bound {
 
 impl std::fmt::Debug for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Bound")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 

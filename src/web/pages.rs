@@ -179,7 +179,10 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
 fn report_json(r: &Report) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
-        o.insert("html".into(), Value::String(super::markdown::to_html(&r.markdown)));
+        o.insert(
+            "html".into(),
+            Value::String(super::markdown::to_html(&r.markdown)),
+        );
     }
     v
 }
@@ -191,11 +194,23 @@ fn describe(v: &Value) -> String {
         return String::new();
     };
     o.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "output" | "flags"))
+        .filter(|(k, _)| !matches!(k.as_str(), "output" | "flags" | "context" | "changes"))
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| match v {
-            Value::String(s) => format!("{k}: {s}"),
-            other => format!("{k}: {other}"),
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            // A workflow version reads as its first 8 digits, as `maestro runs` shows it; long
+            // words are cut (the reports and `maestro log` have them whole).
+            let v = if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                v[..8].to_string()
+            } else if v.chars().count() > 120 {
+                format!("{}…", v.chars().take(120).collect::<String>())
+            } else {
+                v
+            };
+            format!("{k}: {v}")
         })
         .collect::<Vec<_>>()
         .join(" · ")
@@ -217,7 +232,10 @@ mod tests {
         }
         let page = super::refused("<b>x</b>");
         assert!(page.contains("403"));
-        assert!(page.contains("&lt;b&gt;x") && !page.contains("<b>"), "{page}");
+        assert!(
+            page.contains("&lt;b&gt;x") && !page.contains("<b>"),
+            "{page}"
+        );
     }
 
     /// Every section of a run's page draws, with a decision, evidence and a hostile task.
@@ -240,21 +258,52 @@ mod tests {
             "constraints": [], "unknowns": [], "repro_steps": ["pytest"], "confidence": 0.8,
             "summary": "**bold** <b>raw</b>"
         });
-        let apr = engine.submit(&run, &output, None).unwrap().approval.unwrap().approval_id;
-        let frame = super::Frame { csrf: "c".into(), seq: 1 };
+        let apr = engine
+            .submit(&run, &output, None)
+            .unwrap()
+            .approval
+            .unwrap()
+            .approval_id;
+        let frame = super::Frame {
+            csrf: "c".into(),
+            seq: 1,
+        };
         let page = super::run(&engine, &run, &frame, &super::Draft::default()).unwrap();
-        for marker in ["id=\"decide\"", "name=\"q_analyze_accuracy\"", "<svg", "data-state=\"analyze\""] {
+        for marker in [
+            "id=\"decide\"",
+            "name=\"q_analyze_accuracy\"",
+            "<svg",
+            "data-state=\"analyze\"",
+        ] {
             assert!(page.contains(marker), "{marker}");
         }
-        assert!(!page.contains("<script>alert") && !page.contains("<img src=x") && !page.contains("<b>raw"));
+        assert!(
+            !page.contains("<script>alert")
+                && !page.contains("<img src=x")
+                && !page.contains("<b>raw")
+        );
         let mut answers = std::collections::BTreeMap::new();
-        answers.insert("analyze_completeness".to_string(), "No, the cache is missing".to_string());
+        answers.insert(
+            "analyze_completeness".to_string(),
+            "No, the cache is missing".to_string(),
+        );
         answers.insert("analyze_accuracy".to_string(), "All correct".to_string());
         engine
-            .decide(&apr, DecisionKind::Approve, &DecisionText { feedback: None, answers }, Actor::Web)
+            .decide(
+                &apr,
+                DecisionKind::Approve,
+                &DecisionText {
+                    feedback: None,
+                    answers,
+                },
+                Actor::Web,
+            )
             .unwrap();
         let page = super::run(&engine, &run, &frame, &super::Draft::default()).unwrap();
-        assert!(page.contains("flagged answers"), "a critical answer that says no is flagged");
+        assert!(
+            page.contains("flagged answers"),
+            "a critical answer that says no is flagged"
+        );
         assert!(!page.contains("id=\"decide\""), "no form once decided");
         let list = super::runs(&engine, &frame).unwrap();
         assert!(list.contains(&run) && !list.contains("<script>alert"));

@@ -743,10 +743,7 @@ async fn one_call_reviews_the_staged_change_against_the_approved_hypothesis() {
     let client = lab.connect().await;
     let run = lab.analysed_run(&client).await;
     let apr = submit_for_approval(&client, &run, hypotheses()).await;
-    assert_eq!(
-        crate::mcp::approve_answering(&lab.project, &apr).code,
-        0
-    );
+    assert_eq!(crate::mcp::approve_answering(&lab.project, &apr).code, 0);
     lab.write("src/lib.rs", "pub fn parse(s: &str) -> Option<u32> {\n    if s.len() > 0 { s.parse().ok() } else { None }\n}\n");
     lab.git(&["add", "src/lib.rs"]);
     lab.fake("echo", "");

@@ -149,7 +149,10 @@ pub(crate) fn approve_answering(p: &Project, apr: &str) -> crate::support::Outpu
     let mut args: Vec<String> = vec!["approve".into(), apr.into()];
     for q in approval["questions"].as_array().into_iter().flatten() {
         if q["priority"] == "critical" {
-            let answer = q["options"][0].as_str().unwrap_or("looks right").to_string();
+            let answer = q["options"][0]
+                .as_str()
+                .unwrap_or("looks right")
+                .to_string();
             args.push("--answer".into());
             args.push(format!("{}={answer}", q["id"].as_str().unwrap()));
         }

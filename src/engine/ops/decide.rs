@@ -134,7 +134,8 @@ pub(in crate::engine) fn apply_decision(
     // The seed's rule: critical questions must be answered before a stage is approved. A
     // timeout has no one to answer; revise and reject need no answers.
     if kind == DecisionKind::Approve && actor != Actor::Timeout {
-        let missing = crate::engine::report::unanswered_critical(&approval.questions, &text.answers);
+        let missing =
+            crate::engine::report::unanswered_critical(&approval.questions, &text.answers);
         if !missing.is_empty() {
             let id = &approval.id;
             let example = missing

@@ -12,12 +12,18 @@
     });
   }
   times(document);
+  // After a refused decision the address is the form's (/approvals/ID): show, and follow,
+  // the run's own page instead, so a reload never posts the form again.
+  var path = document.body.getAttribute("data-path") || location.pathname;
+  if (path !== location.pathname && window.history && history.replaceState) {
+    history.replaceState(null, "", path + location.hash);
+  }
   var live = document.getElementById("live");
   var busy = false;
   function refresh() {
     if (busy) { return; }
     busy = true;
-    fetch(location.pathname, { credentials: "same-origin", headers: { "X-Maestro-Live": "1" } })
+    fetch(path, { credentials: "same-origin", headers: { "X-Maestro-Live": "1" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
