@@ -136,6 +136,8 @@ async fn http_client(
     if let Some(token) = bearer {
         config = config.auth_header(token);
     }
+    // reqwest carries no TLS provider of its own (see providers::install_tls).
+    maestro::providers::install_tls();
     let transport = StreamableHttpClientTransport::from_config(config);
     bounded("an MCP client's handshake over HTTP", ().serve(transport)).await
 }
@@ -191,6 +193,8 @@ struct Answer {
 impl Page {
     /// Opens the URL the server printed: 303 to the same path, with the per-port cookie.
     async fn open(server: &HttpServer) -> Self {
+        // reqwest carries no TLS provider of its own (see providers::install_tls).
+        maestro::providers::install_tls();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
