@@ -146,11 +146,21 @@ impl Server {
             let id = approval.approval_id.clone();
             let report = self.call(move |e| e.report(&id)).await.ok();
             let markdown = report.as_ref().map(|r| r.markdown.as_str());
+            // A form's decision the engine refuses (an approval without the critical answers)
+            // leaves the approval pending, and the person is asked again the usual way.
+            let mut refused = String::new();
             if let Some(answer) = elicit::ask(&ctx.peer, &approval, markdown).await {
                 let id = approval.approval_id.clone();
-                let decided = self
+                let decided = match self
                     .call(move |e| e.decide(&id, answer.kind, &answer.text, Actor::Form))
-                    .await?;
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(why) => {
+                        refused = format!("The person's answer in the form was refused: {why}\n");
+                        return Ok(self.pending(submitted, approval, &refused));
+                    }
+                };
                 return Ok(Json(SubmitResult {
                     summary: format!(
                         "The person chose {} for stage `{}`; {}.",
@@ -164,27 +174,7 @@ impl Server {
                     brief: decided.brief,
                 }));
             }
-            let how = if approval.by == GateBy::Human {
-                format!(
-                    "Show the person the report and the questions, and ask them to decide on the approval page (`maestro ui`) or to run `maestro approve {id} --answer ID=...` (every critical question needs an answer), `maestro revise {id} --feedback \"...\"` or `maestro reject {id}`. Then call `status`.",
-                    id = approval.approval_id
-                )
-            } else {
-                format!(
-                    "Ask the person, then call `decide` with approval_id {} (or they can use `maestro approve`).",
-                    approval.approval_id
-                )
-            };
-            return Ok(Json(SubmitResult {
-                summary: format!(
-                    "Output accepted; stage `{}` waits for approval {}. {how}",
-                    approval.stage, approval.approval_id
-                ),
-                outcome: submitted.outcome,
-                run: submitted.run,
-                approval: Some(approval),
-                brief: None,
-            }));
+            return Ok(self.pending(submitted, approval, &refused));
         }
         Ok(Json(SubmitResult {
             summary: format!("Output accepted; {}.", where_now(&submitted.run)),
@@ -226,5 +216,37 @@ impl Server {
             run: d.run,
             brief: d.brief,
         }))
+    }
+}
+
+impl Server {
+    /// The answer of a submit whose stage now waits at its gate: how the person decides.
+    fn pending(
+        &self,
+        submitted: crate::engine::Submitted,
+        approval: crate::engine::ApprovalView,
+        refused: &str,
+    ) -> Json<SubmitResult> {
+        let how = if approval.by == GateBy::Human {
+            format!(
+                "Show the person the report and the questions, and ask them to decide on the approval page (`maestro ui`) or to run `maestro approve {id} --answer ID=...` (every critical question needs an answer), `maestro revise {id} --feedback \"...\"` or `maestro reject {id}`. Then call `status`.",
+                id = approval.approval_id
+            )
+        } else {
+            format!(
+                "Ask the person, then call `decide` with approval_id {} (or they can use `maestro approve`).",
+                approval.approval_id
+            )
+        };
+        Json(SubmitResult {
+            summary: format!(
+                "Output accepted; stage `{}` waits for approval {}. {refused}{how}",
+                approval.stage, approval.approval_id
+            ),
+            outcome: submitted.outcome,
+            run: submitted.run,
+            approval: Some(approval),
+            brief: None,
+        })
     }
 }

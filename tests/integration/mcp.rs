@@ -762,3 +762,45 @@ async fn the_tool_list_is_small_and_typed() {
     assert!(wire.len() <= 12_000, "tools/list is {} bytes", wire.len());
     client.cancel().await.unwrap();
 }
+
+/// A form that approves without answering every critical question is refused by the engine:
+/// the approval stays pending and the result says why and how the person decides instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_approval_without_critical_answers_leaves_the_gate_waiting() {
+    let p = Project::new();
+    let engine =
+        maestro::engine::Engine::open(maestro::home::Home::builtin(), &p.path().join("s.db"))
+            .unwrap();
+    let server = maestro::mcp::Server::new(std::sync::Arc::new(engine));
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move {
+        let running = server.serve(server_io).await.unwrap();
+        let _ = running.waiting().await;
+    });
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = FormFiller {
+        decision: "approve",
+        seen: seen.clone(),
+    }
+    .serve(client_io)
+    .await
+    .unwrap();
+    let r = ok(&call(&client, "start", json!({"task": "t"})).await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    let r = ok(&call(
+        &client,
+        "submit",
+        json!({"run_id": run, "output": analysis(0.9)}),
+    )
+    .await);
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(r["outcome"], "awaiting_approval", "{r}");
+    assert_eq!(r["approval"]["status"], "pending", "{r}");
+    let summary = r["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("refused") && summary.contains("analyze_completeness"),
+        "{summary}"
+    );
+    let s = ok(&call(&client, "status", json!({"run_id": run})).await);
+    assert_eq!(s["run"]["stage"], "analyze", "{s}");
+}
