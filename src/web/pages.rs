@@ -61,6 +61,9 @@ pub struct Frame {
     pub seq: i64,
 }
 
+/// How many runs the list shows (waiting ones first, then the newest).
+const LISTED_RUNS: usize = 200;
+
 /// `/`: runs, those waiting for a person first.
 ///
 /// # Errors
@@ -77,8 +80,11 @@ pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
         };
         (rank, std::cmp::Reverse(r.updated_at))
     });
+    // A person reads the newest runs; the rest are one command away.
+    let total = runs.len();
     let runs: Vec<Value> = runs
         .iter()
+        .take(LISTED_RUNS)
         .map(|(r, b)| {
             let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
             v["budget"] = serde_json::to_value(b).unwrap_or(Value::Null);
@@ -87,7 +93,8 @@ pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
         .collect();
     render(
         "runs.html",
-        &json!({"frame": frame, "runs": runs, "approvals": approvals}),
+        &json!({"frame": frame, "runs": runs, "approvals": approvals,
+                "more": total.saturating_sub(LISTED_RUNS)}),
     )
 }
 
