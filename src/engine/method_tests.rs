@@ -2,30 +2,13 @@
 //! file: consults by iteration, same error vs new error, the engine's own escalation, the
 //! improve stage's working time, an all-fail selection, and lean briefs.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
+use super::test_support::{TYPE, ZERO, approve, engine, test_check};
 use super::*;
-use crate::workspace::verify::CheckResult;
-
-fn engine() -> (tempfile::TempDir, Engine) {
-    let tmp = tempfile::tempdir().unwrap();
-    let engine = Engine::open(Home::builtin(), &tmp.path().join("state.db")).unwrap();
-    (tmp, engine)
-}
 
 fn start(engine: &Engine, lang: Option<&str>) -> String {
-    engine
-        .start(&StartRequest {
-            task: "average_rating raises ZeroDivisionError for a product with no reviews".into(),
-            workflow: Some("default".into()),
-            lang: lang.map(str::to_string),
-            ..Default::default()
-        })
-        .unwrap()
-        .run
-        .run_id
+    super::test_support::start(engine, "default", lang)
 }
 
 fn analysis() -> Value {
@@ -71,60 +54,11 @@ fn improvement(status: &str) -> Value {
 
 /// Submits `output` in the run's current stage and approves it as a person; returns where
 /// the run went.
-/// A person approving answers the critical questions (the engine refuses otherwise).
-fn critical_answers(gate: &crate::engine::ApprovalView) -> BTreeMap<String, String> {
-    gate.questions
-        .iter()
-        .filter(|q| q.priority == crate::workflow::Priority::Critical)
-        .map(|q| {
-            (
-                q.id.clone(),
-                q.options.first().cloned().unwrap_or_else(|| "fine".into()),
-            )
-        })
-        .collect()
-}
-
 fn pass(engine: &Engine, id: &str, output: &Value) -> (Option<String>, Option<String>) {
     let s = engine.submit(id, output, None).unwrap();
     let gate = s.approval.expect("every stage of `default` is gated");
-    let answers = critical_answers(&gate);
-    let approval = gate.approval_id;
-    let d = engine
-        .decide(
-            &approval,
-            DecisionKind::Approve,
-            &DecisionText {
-                feedback: None,
-                answers,
-            },
-            Actor::Terminal,
-        )
-        .unwrap();
-    (d.run.stage.clone(), d.run.end.clone())
+    approve(engine, &gate.approval_id, &[], "fine")
 }
-
-/// Records a `test` check for the run's current visit, as `verify` does.
-fn test_check(engine: &Engine, id: &str, failure: Option<&str>) {
-    let status = engine.status(id).unwrap();
-    let at = Some((status.summary.stage.clone().unwrap(), status.summary.visit));
-    let r = CheckResult {
-        name: "test".into(),
-        command: vec!["pytest".into(), "-x".into()],
-        passed: failure.is_none(),
-        exit_code: Some(i32::from(failure.is_some())),
-        timed_out: false,
-        counts: None,
-        duration_ms: 420,
-        output: failure.map_or_else(String::new, |f| {
-            format!("collected 5 items\nE   {f}\n===== 1 failed, 4 passed in 0.42s =====")
-        }),
-    };
-    engine.record_check(Some(id), &at, &r).unwrap();
-}
-
-const ZERO: &str = "ZeroDivisionError: division by zero";
-const TYPE: &str = "TypeError: '<' not supported between instances of 'NoneType' and 'float'";
 
 /// A run in `implement`, its first visit, with the original failure recorded in `analyze`.
 fn at_implement(engine: &Engine) -> String {
@@ -365,18 +299,7 @@ fn the_worked_example_is_shown_on_the_first_visit_only_and_in_the_runs_language(
             None,
         )
         .unwrap();
-    let gate = s.approval.unwrap();
-    engine
-        .decide(
-            &gate.approval_id,
-            DecisionKind::Approve,
-            &DecisionText {
-                feedback: None,
-                answers: critical_answers(&gate),
-            },
-            Actor::Terminal,
-        )
-        .unwrap();
+    approve(&engine, &s.approval.unwrap().approval_id, &[], "fine");
     assert_eq!(stage_of(&engine, &id), ("analyze".into(), 2));
     let second = engine.brief(&id).unwrap().skill;
     assert!(

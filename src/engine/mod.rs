@@ -139,4 +139,6 @@ mod method_tests;
 #[cfg(test)]
 mod report_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

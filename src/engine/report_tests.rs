@@ -3,40 +3,28 @@
 //! gate's report rendered by the engine from the stage's own template. Where a case would take
 //! a long run to reach, the template is rendered directly with a context of the same shape.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 
+use super::test_support::{TYPE, ZERO, engine, test_check};
 use super::*;
-use crate::home::Home;
-use crate::workflow::Priority;
-use crate::workspace::verify::CheckResult;
+
+/// A run of a shipped workflow in `lang`.
+fn start(engine: &Engine, workflow: &str, lang: &str) -> String {
+    super::test_support::start(engine, workflow, Some(lang))
+}
+
+/// Approves, answering critical questions (`special` first) with words that raise no flag.
+fn approve(
+    engine: &Engine,
+    approval: &str,
+    special: &[(&str, &str)],
+) -> (Option<String>, Option<String>) {
+    super::test_support::approve(engine, approval, special, "Nothing to add")
+}
 
 /// What `report::render` writes when a template fails: a template that reads a missing key in
 /// strict mode lands here.
 const FALLBACK: &str = "could not be rendered";
-
-const ZERO: &str = "ZeroDivisionError: division by zero";
-const TYPE: &str = "TypeError: '<' not supported between instances of 'NoneType' and 'float'";
-
-fn engine() -> (tempfile::TempDir, Engine) {
-    let tmp = tempfile::tempdir().unwrap();
-    let engine = Engine::open(Home::builtin(), &tmp.path().join("state.db")).unwrap();
-    (tmp, engine)
-}
-
-fn start(engine: &Engine, workflow: &str, lang: &str) -> String {
-    engine
-        .start(&StartRequest {
-            task: "average_rating raises ZeroDivisionError for a product with no reviews".into(),
-            workflow: Some(workflow.into()),
-            lang: Some(lang.into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .run
-        .run_id
-}
 
 /// Submits `output` in the run's current stage; returns the gate's approval id.
 fn submit(engine: &Engine, id: &str, output: &Value) -> String {
@@ -46,62 +34,6 @@ fn submit(engine: &Engine, id: &str, output: &Value) -> String {
         .approval
         .expect("every stage of the shipped workflows is gated")
         .approval_id
-}
-
-/// Approves as a person, answering every critical question (`special` first, else the first
-/// option, else words that raise no flag); returns where the run went.
-fn approve(
-    engine: &Engine,
-    approval: &str,
-    special: &[(&str, &str)],
-) -> (Option<String>, Option<String>) {
-    let report = engine.report(approval).unwrap();
-    let answers: BTreeMap<String, String> = report
-        .approval
-        .questions
-        .iter()
-        .filter(|q| q.priority == Priority::Critical)
-        .map(|q| {
-            let answer = special
-                .iter()
-                .find(|(id, _)| *id == q.id)
-                .map(|(_, a)| (*a).to_string())
-                .or_else(|| q.options.first().cloned())
-                .unwrap_or_else(|| "Nothing to add".into());
-            (q.id.clone(), answer)
-        })
-        .collect();
-    let d = engine
-        .decide(
-            approval,
-            DecisionKind::Approve,
-            &DecisionText {
-                feedback: None,
-                answers,
-            },
-            Actor::Terminal,
-        )
-        .unwrap();
-    (d.run.stage.clone(), d.run.end.clone())
-}
-
-/// Records a `test` check for the run's current visit, as `verify` does.
-fn test_check(engine: &Engine, id: &str, failure: Option<&str>) {
-    let status = engine.status(id).unwrap();
-    let at = Some((status.summary.stage.clone().unwrap(), status.summary.visit));
-    let r = CheckResult {
-        name: "test".into(),
-        command: vec!["pytest".into(), "-x".into()],
-        passed: failure.is_none(),
-        exit_code: Some(i32::from(failure.is_some())),
-        timed_out: false,
-        counts: None,
-        duration_ms: 420,
-        output: failure.map_or_else(String::new, |f| {
-            format!("collected 5 items\nE   {f}\n===== 1 failed, 4 passed in 0.42s =====")
-        }),
-    };
-    engine.record_check(Some(id), &at, &r).unwrap();
 }
 
 /// The report of `approval` as Markdown, checked for what every report must hold: its own

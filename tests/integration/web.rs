@@ -837,7 +837,10 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
     // questions in the middle.
     let png = browser.screenshot_down_to("#machine").await;
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    assert!(png.len() > 50_000, "a screenshot of a whole page, not a blank one");
+    assert!(
+        png.len() > 50_000,
+        "a screenshot of a whole page, not a blank one"
+    );
     // The README's picture is refreshed on request (MAESTRO_SCREENSHOT=1), so an ordinary test
     // run leaves the checkout clean; every run still takes the screenshot and keeps it.
     let images = if std::env::var_os("MAESTRO_SCREENSHOT").is_some() {
