@@ -101,11 +101,7 @@ pub(super) fn serve_http(engine: Engine, addr: SocketAddr, args: &ServeArgs) -> 
         // stderr: logs never go to stdout of a server.
         print_err(&format!(
             "maestro serve: MCP at http://{}/mcp{}\nmaestro serve: approval page at {}\n",
-            b.page_url()
-                .trim_start_matches("http://")
-                .split('/')
-                .next()
-                .unwrap_or_default(),
+            b.authority(),
             if b.access.bearer.is_some() {
                 " (bearer token required)"
             } else {

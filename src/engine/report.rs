@@ -53,6 +53,17 @@ pub struct Report {
     pub checks: BTreeMap<String, CheckFact>,
 }
 
+/// What [`Engine::run_record`] reads.
+#[derive(Debug)]
+pub struct RunRecord {
+    pub run: Run,
+    pub wf: std::sync::Arc<Compiled>,
+    pub log: Vec<Logged>,
+    /// The run's consults, whole, oldest first.
+    pub consults: Vec<Turn>,
+    pub reports: Vec<Report>,
+}
+
 /// A consult as a report lists it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConsultLine {
@@ -110,33 +121,32 @@ impl Engine {
         Ok(build(&wf, &run, &approval, &log, &turns))
     }
 
-    /// Every report of a run, oldest first.
+    /// A run with everything its page shows beside the summary, each read once: the run and
+    /// its workflow version, its log, its consults and every stage report (oldest first).
     ///
     /// # Errors
     /// An unknown run.
-    pub fn reports(&self, run_id: &str) -> Result<Vec<Report>, Failure> {
+    pub fn run_record(&self, run_id: &str) -> Result<RunRecord, Failure> {
         let (run, wf) = self.read_run(run_id)?;
-        let (approvals, turns) = self.store.read(|tx| {
+        let log = self.log(run_id)?;
+        let (approvals, consults) = self.store.read(|tx| {
             let a: Vec<Versioned<Approval>> = tx.list(Table::Approvals, None, Some(run_id))?;
             let t: Vec<Turn> = tx.run_turns(run_id)?;
             Ok::<_, Failure>((a, t))
         })?;
-        let log = self.log(run_id)?;
         let mut approvals: Vec<Approval> = approvals.into_iter().map(|v| v.value).collect();
         approvals.sort_by_key(|a| a.created_at);
-        Ok(approvals
+        let reports = approvals
             .iter()
-            .map(|a| build(&wf, &run, a, &log, &turns))
-            .collect())
-    }
-
-    /// A run's consults, whole, oldest first.
-    ///
-    /// # Errors
-    /// A state-file failure.
-    pub fn run_consults(&self, run_id: &str) -> Result<Vec<Turn>, Failure> {
-        self.store
-            .read(|tx| Ok::<_, Failure>(tx.run_turns(run_id)?))
+            .map(|a| build(&wf, &run, a, &log, &consults))
+            .collect();
+        Ok(RunRecord {
+            run,
+            wf,
+            log,
+            consults,
+            reports,
+        })
     }
 
     /// The newest event's number: it changes whenever any run moves.

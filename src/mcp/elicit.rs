@@ -85,6 +85,12 @@ pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
     })
 }
 
+/// Whether the client shows forms (MCP form elicitation).
+pub(super) fn offered(peer: &Peer<RoleServer>) -> bool {
+    peer.supported_elicitation_modes()
+        .contains(&ElicitationMode::Form)
+}
+
 /// Asks the person, if the client supports form elicitation. `None`: not asked, declined,
 /// cancelled or timed out; the approval then stays pending.
 pub(super) async fn ask(
@@ -92,10 +98,7 @@ pub(super) async fn ask(
     a: &ApprovalView,
     report: Option<&str>,
 ) -> Option<Answer> {
-    if !peer
-        .supported_elicitation_modes()
-        .contains(&ElicitationMode::Form)
-    {
+    if !offered(peer) {
         return None;
     }
     let schema: ElicitationSchema = serde_json::from_value(form(a)).ok()?;

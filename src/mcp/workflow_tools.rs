@@ -143,8 +143,13 @@ impl Server {
             .call(move |e| e.submit(&p.run_id, &p.output, p.event.as_deref()))
             .await?;
         if let Some(approval) = submitted.approval.clone() {
-            let id = approval.approval_id.clone();
-            let report = self.call(move |e| e.report(&id)).await.ok();
+            // The report is the form's message: rendered only for a client that shows forms.
+            let report = if elicit::offered(&ctx.peer) {
+                let id = approval.approval_id.clone();
+                self.call(move |e| e.report(&id)).await.ok()
+            } else {
+                None
+            };
             let markdown = report.as_ref().map(|r| r.markdown.as_str());
             // A form's decision the engine refuses (an approval without the critical answers)
             // leaves the approval pending, and the person is asked again the usual way.

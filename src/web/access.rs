@@ -231,7 +231,7 @@ impl Access {
 }
 
 /// `host:port` as a Host header names it (IPv6 in brackets).
-fn authority(addr: SocketAddr) -> String {
+pub(crate) fn authority(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),

@@ -40,6 +40,8 @@ const POLL: Duration = Duration::from_millis(400);
 struct App {
     engine: Arc<Engine>,
     access: Arc<Access>,
+    /// The state file's newest event number, as the one watcher last saw it.
+    changes: tokio::sync::watch::Receiver<i64>,
 }
 
 impl std::fmt::Debug for App {
@@ -236,35 +238,60 @@ async fn decide(
     }
 }
 
-/// Server-sent events: `change` whenever the state file's newest event changes.
-/// `since` is the change number the page was drawn at, so a move made between drawing the
-/// page and opening the stream is still sent.
-async fn events(State(app): State<App>, Query(q): Query<BTreeMap<String, String>>) -> Response {
-    let since = q.get("since").and_then(|s| s.parse::<i64>().ok());
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let engine = Arc::clone(&app.engine);
+/// One watcher of the state file per server, however many pages are open: it polls the
+/// newest event number (other processes write the file too) while at least one page listens,
+/// and publishes it when it moves.
+fn watch_changes(engine: Arc<Engine>, start: i64) -> tokio::sync::watch::Receiver<i64> {
+    let (tx, rx) = tokio::sync::watch::channel(start);
     tokio::spawn(async move {
-        let mut last = match since {
-            Some(s) => s,
-            None => blocking(&engine, Engine::last_change).await.unwrap_or(0),
-        };
-        let mut first = true;
         loop {
-            if !std::mem::take(&mut first) {
-                tokio::time::sleep(POLL).await;
-            }
+            tokio::time::sleep(POLL).await;
             if tx.is_closed() {
                 break;
             }
-            let Ok(now) = blocking(&engine, Engine::last_change).await else {
+            // The app keeps one receiver itself; more means a page is listening.
+            if tx.receiver_count() <= 1 {
                 continue;
-            };
-            if now != last {
-                last = now;
-                let ev = Event::default().event("change").data(now.to_string());
+            }
+            if let Ok(now) = blocking(&engine, Engine::last_change).await {
+                tx.send_if_modified(|v| std::mem::replace(v, now) != now);
+            }
+        }
+    });
+    rx
+}
+
+/// Server-sent events: `change` whenever the state file's newest event changes. `since` is
+/// the change number the page was drawn at, so a move made between drawing the page and
+/// opening the stream is still sent.
+async fn events(State(app): State<App>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let since = q.get("since").and_then(|s| s.parse::<i64>().ok());
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut changes = app.changes.clone();
+    changes.borrow_and_update();
+    // The watcher does not look while no page listens: read the number fresh once.
+    let now = blocking(&app.engine, Engine::last_change)
+        .await
+        .unwrap_or(0);
+    tokio::spawn(async move {
+        let mut last = since.unwrap_or(now);
+        let mut seen = now;
+        loop {
+            if seen != last {
+                last = seen;
+                let ev = Event::default().event("change").data(seen.to_string());
                 if tx.send(Ok(ev)).await.is_err() {
                     break;
                 }
+            }
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    seen = *changes.borrow_and_update();
+                }
+                () = tx.closed() => break,
             }
         }
     });
@@ -327,17 +354,20 @@ impl std::fmt::Debug for Bound {
 }
 
 impl Bound {
+    /// `host:port` to reach the server at (loopback when it listens on every address).
+    #[must_use]
+    pub fn authority(&self) -> String {
+        if self.addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", self.addr.port())
+        } else {
+            access::authority(self.addr)
+        }
+    }
+
     /// The page's URL with its token.
     #[must_use]
     pub fn page_url(&self) -> String {
-        let host = if self.addr.ip().is_unspecified() {
-            format!("127.0.0.1:{}", self.addr.port())
-        } else if self.addr.is_ipv6() {
-            format!("[{}]:{}", self.addr.ip(), self.addr.port())
-        } else {
-            self.addr.to_string()
-        };
-        format!("http://{host}/?token={}", self.access.token)
+        format!("http://{}/?token={}", self.authority(), self.access.token)
     }
 
     /// Serves until the process is stopped.
@@ -361,7 +391,9 @@ pub async fn bind(engine: Arc<Engine>, opts: &Options) -> Result<Bound, String> 
         .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let access = Arc::new(Access::new(addr, &opts.hosts, opts.bearer.clone()));
+    let start = blocking(&engine, Engine::last_change).await.unwrap_or(0);
     let app = App {
+        changes: watch_changes(Arc::clone(&engine), start),
         engine: Arc::clone(&engine),
         access: Arc::clone(&access),
     };

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use crate::compile::{SvgMarks, to_svg};
 use crate::engine::events::RunEvent;
 use crate::engine::report::Report;
-use crate::engine::threads::Turn;
 use crate::engine::work::{Evidence, EvidenceKind, EvidenceQuery};
 use crate::engine::{Engine, Failure, RunStatus};
 
@@ -113,8 +112,8 @@ pub struct Draft {
 /// An unknown run, or a state-file failure.
 pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<String, Failure> {
     let view = engine.status(id)?;
-    let (run, wf) = engine.read_run(id)?;
-    let log = engine.log(id)?;
+    let record = engine.run_record(id)?;
+    let (run, wf) = (&record.run, &record.wf);
     let mut marks = SvgMarks {
         current: run.stage.clone().or_else(|| run.end.clone()),
         waiting: run
@@ -124,7 +123,7 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
             .filter(|_| run.status == RunStatus::Waiting),
         ..SvgMarks::default()
     };
-    for l in &log {
+    for l in &record.log {
         match &l.event {
             RunEvent::StageEntered { stage, .. } if !marks.visited.contains(stage) => {
                 marks.visited.push(stage.clone());
@@ -142,13 +141,7 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
         }
     }
     let svg = to_svg(wf.workflow(), wf.machine(), &run.lang, &marks);
-    let reports: Vec<Value> = engine
-        .reports(id)?
-        .into_iter()
-        .rev()
-        .map(|r| report_json(&r))
-        .collect();
-    let turns: Vec<Turn> = engine.run_consults(id)?;
+    let reports: Vec<Value> = record.reports.iter().rev().map(report_json).collect();
     let evidence: Vec<Evidence> = engine.evidence(&EvidenceQuery {
         run_id: Some(id.to_string()),
         limit: Some(200),
@@ -175,7 +168,7 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
             "reports": reports,
             "pending": reports.first().filter(|r| r["approval"]["status"] == "pending"),
             "draft": draft,
-            "consults": turns,
+            "consults": record.consults,
             "evidence": evidence,
             "patches": patches,
             "history": history,

@@ -104,15 +104,7 @@ impl Lab {
         .await);
         let run = r["run_id"].as_str().unwrap().to_string();
         let apr = submit_for_approval(client, &run, analysis(0.9)).await;
-        let out = self.project.terminal(&[
-            "approve",
-            &apr,
-            "--answer",
-            "analyze_accuracy=All correct",
-            "--answer",
-            "analyze_completeness=nothing is missing",
-            "--no-input",
-        ]);
+        let out = crate::mcp::approve_answering(&self.project, &apr);
         assert_eq!(out.code, 0, "{}", out.stderr);
         run
     }

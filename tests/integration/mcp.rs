@@ -335,15 +335,7 @@ async fn a_whole_default_run_with_terminal_decisions_and_a_crash() {
     )
     .unwrap();
     drop(client);
-    let out = p.terminal(&[
-        "approve",
-        &apr,
-        "--answer",
-        "analyze_accuracy=All correct",
-        "--answer",
-        "analyze_completeness=nothing is missing",
-        "--no-input",
-    ]);
+    let out = approve_answering(&p, &apr);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("hypothesize"), "{}", out.stdout);
     let again = p.terminal(&["approve", &apr, "--no-input"]);
@@ -548,9 +540,15 @@ impl rmcp::ClientHandler for FormFiller {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn elicitation_decides_in_process_and_an_exhausted_loop_escalates() {
-    let p = Project::new();
+/// A server in process over a duplex pipe, in `p`'s folder, and a client that answers every
+/// form with `decision`; the counter says how many forms it saw.
+async fn form_filled(
+    p: &Project,
+    decision: &'static str,
+) -> (
+    RunningService<RoleClient, FormFiller>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     let home = maestro::home::Home::builtin();
     let engine = maestro::engine::Engine::open(home, &p.path().join("state.db")).unwrap();
     let server = maestro::mcp::Server::new(std::sync::Arc::new(engine));
@@ -561,12 +559,19 @@ async fn elicitation_decides_in_process_and_an_exhausted_loop_escalates() {
     });
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let client = FormFiller {
-        decision: "revise",
+        decision,
         seen: seen.clone(),
     }
     .serve(client_io)
     .await
     .unwrap();
+    (client, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elicitation_decides_in_process_and_an_exhausted_loop_escalates() {
+    let p = Project::new();
+    let (client, seen) = form_filled(&p, "revise").await;
     let r = ok(&call(&client, "start", json!({"task": "t", "lang": "ko"})).await);
     let run = r["run_id"].as_str().unwrap().to_string();
     assert_eq!(r["brief"]["title"], "예제 분석");
@@ -768,23 +773,7 @@ async fn the_tool_list_is_small_and_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_approval_without_critical_answers_leaves_the_gate_waiting() {
     let p = Project::new();
-    let engine =
-        maestro::engine::Engine::open(maestro::home::Home::builtin(), &p.path().join("s.db"))
-            .unwrap();
-    let server = maestro::mcp::Server::new(std::sync::Arc::new(engine));
-    let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    tokio::spawn(async move {
-        let running = server.serve(server_io).await.unwrap();
-        let _ = running.waiting().await;
-    });
-    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = FormFiller {
-        decision: "approve",
-        seen: seen.clone(),
-    }
-    .serve(client_io)
-    .await
-    .unwrap();
+    let (client, seen) = form_filled(&p, "approve").await;
     let r = ok(&call(&client, "start", json!({"task": "t"})).await);
     let run = r["run_id"].as_str().unwrap().to_string();
     let r = ok(&call(
