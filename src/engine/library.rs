@@ -33,7 +33,7 @@ pub struct StageAssets {
     /// The skill in the workflow's other languages (`skills/<name>.<lang>.md`), when written.
     pub skill_by_lang: BTreeMap<String, String>,
     pub schema: Option<Value>,
-    pub validator: Option<Arc<jsonschema::Validator>>,
+    pub validator: Option<Arc<crate::schema::Validator>>,
     /// The template of the stage's report for the person (`default` when the stage names
     /// none), so a pinned run keeps the report it started with.
     pub report: Option<String>,

@@ -227,11 +227,12 @@ pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
             )),
             Some(v) => {
                 if let Some(schema) = &rules.schema {
-                    match jsonschema::validator_for(schema) {
+                    match crate::schema::compile(schema) {
                         Ok(validator) => {
                             let errors: Vec<String> = validator
-                                .iter_errors(&v)
-                                .map(|e| format!("{} at `{}`", e, e.instance_path()))
+                                .violations(&v)
+                                .into_iter()
+                                .map(|e| format!("{} at `{}`", e.reason, e.pointer))
                                 .take(5)
                                 .collect();
                             if !errors.is_empty() {

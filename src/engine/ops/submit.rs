@@ -228,8 +228,9 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
     let assets = wf.assets(stage);
     if let Some(validator) = &assets.validator {
         let violations: Vec<Value> = validator
-            .iter_errors(output)
-            .map(|e| json!({"pointer": e.instance_path().to_string(), "reason": e.to_string()}))
+            .violations(output)
+            .into_iter()
+            .map(|v| json!({"pointer": v.pointer, "reason": v.reason}))
             .collect();
         if !violations.is_empty() {
             let first = &violations[0];
