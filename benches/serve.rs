@@ -51,7 +51,7 @@ fn main() {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
         .expect("getrusage");
     println!(
-        "serve cold start → initialize → tools/list → exit: median {:.1} ms, best {:.1} ms (goal ≤ 30 ms)",
+        "serve cold start → initialize → tools/list → exit: median {:.1} ms, best {:.1} ms (goal ≤ 10 ms)",
         median.as_secs_f64() * 1000.0,
         times[0].as_secs_f64() * 1000.0
     );
