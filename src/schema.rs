@@ -212,12 +212,6 @@ impl Validator {
 fn violations_of(err: &boon::ValidationError<'_, '_>) -> Vec<Violation> {
     let mut out = Vec::new();
     leaves(err, &mut out);
-    if out.is_empty() {
-        out.push(Violation {
-            pointer: err.instance_location.to_string(),
-            reason: err.kind.to_string(),
-        });
-    }
     out
 }
 

@@ -286,6 +286,23 @@ impl Page {
 }
 
 /// `application/x-www-form-urlencoded`: every byte but the unreserved ones as `%XX`.
+/// Starts a `default` run over `client` and submits its analysis: (run id, approval id).
+async fn start_at_gate(client: &RunningService<RoleClient, ()>, task: &str) -> (String, String) {
+    let r = ok(&bounded(
+        "start",
+        call(
+            client,
+            "start",
+            json!({"task": task, "workflow": "default"}),
+        ),
+    )
+    .await);
+    let run = r["run_id"].as_str().unwrap().to_string();
+    assert_eq!(r["brief"]["stage"], "analyze", "{r}");
+    let apr = bounded("submit", submit_for_approval(client, &run, analysis(0.9))).await;
+    (run, apr)
+}
+
 fn form_encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -359,18 +376,7 @@ async fn a_run_started_over_http_is_approved_on_the_page() {
         .await
         .unwrap();
 
-    let r = ok(&bounded(
-        "start",
-        call(
-            &client,
-            "start",
-            json!({"task": "parse() panics on empty input", "workflow": "default"}),
-        ),
-    )
-    .await);
-    let run = r["run_id"].as_str().unwrap().to_string();
-    assert_eq!(r["brief"]["stage"], "analyze", "{r}");
-    let apr = bounded("submit", submit_for_approval(&client, &run, analysis(0.9))).await;
+    let (run, apr) = start_at_gate(&client, "parse() panics on empty input").await;
     assert_eq!(
         stage_and_pending(&client, &run).await,
         ("analyze".to_string(), Some(apr.clone()))
@@ -489,17 +495,7 @@ async fn two_http_clients_a_terminal_and_a_stdio_server_share_one_queue() {
         .await
         .unwrap_or_else(|e| panic!("client B: {e}\n{}", server.stderr()));
 
-    let r = ok(&bounded(
-        "start",
-        call(
-            &a,
-            "start",
-            json!({"task": "shared run", "workflow": "default"}),
-        ),
-    )
-    .await);
-    let run = r["run_id"].as_str().unwrap().to_string();
-    let apr = bounded("submit", submit_for_approval(&a, &run, analysis(0.9))).await;
+    let (run, apr) = start_at_gate(&a, "shared run").await;
 
     // B, in its own session, sees A's run and its pending approval: by status and as a resource.
     let waiting = ("analyze".to_string(), Some(apr.clone()));

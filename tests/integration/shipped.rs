@@ -93,6 +93,19 @@ async fn approve_to_end(
     );
 }
 
+/// The model's own `decide` at a `by "human"` gate is refused.
+async fn model_cannot_approve(client: &RunningService<RoleClient, ()>, apr: &str) {
+    let e = err_text(
+        &call(
+            client,
+            "decide",
+            json!({"approval_id": apr, "decision": "approve"}),
+        )
+        .await,
+    );
+    assert!(e.contains("human_gate"), "{e}");
+}
+
 async fn status(client: &RunningService<RoleClient, ()>, run: &str) -> Value {
     ok(&call(client, "status", json!({"run_id": run})).await)["run"].clone()
 }
@@ -252,15 +265,7 @@ async fn an_analyze_run_stops_for_the_person_and_ends_at_analyzed() {
 
     // The person sends it round once, then approves a low-confidence analysis: the run ends.
     let apr = submit_for_approval(&client, &run, analysis(0.3)).await;
-    let e = err_text(
-        &call(
-            &client,
-            "decide",
-            json!({"approval_id": apr, "decision": "approve"}),
-        )
-        .await,
-    );
-    assert!(e.contains("human_gate"), "{e}");
+    model_cannot_approve(&client, &apr).await;
     let out = p.terminal(&[
         "revise",
         &apr,
@@ -471,15 +476,7 @@ async fn a_review_run_fits_its_budget_and_waits_for_the_person() {
         "{s}"
     );
     // Only a person decides what to act on.
-    let e = err_text(
-        &call(
-            &client,
-            "decide",
-            json!({"approval_id": apr, "decision": "approve"}),
-        )
-        .await,
-    );
-    assert!(e.contains("human_gate"), "{e}");
+    model_cannot_approve(&client, &apr).await;
     let listed = p.terminal(&["approvals"]);
     assert!(
         listed.stdout.contains(&apr)
