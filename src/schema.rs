@@ -75,35 +75,34 @@ pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Va
             return None;
         }
     }
-    if diags.len() == before {
-        match compile(&value) {
-            Ok(_) => {}
-            Err(Refusal::Invalid(violations)) => {
-                for v in violations {
-                    diags.push(
-                        Diagnostic::new(
-                            Rule::BadSchema,
-                            source,
-                            locate(text, &v.pointer),
-                            format!(
-                                "not a valid JSON Schema at `{}`: {}",
-                                display_pointer(&v.pointer),
-                                v.reason
-                            ),
-                        )
-                        .with_help(
-                            "check the keyword against the JSON Schema 2020-12 specification",
+    // The meta-schema check runs beside the `$ref` findings, so a person sees every problem at
+    // once; a compile error other than the meta-schema's is only news when nothing else was.
+    match compile(&value) {
+        Ok(_) => {}
+        Err(Refusal::Invalid(violations)) => {
+            for v in violations {
+                diags.push(
+                    Diagnostic::new(
+                        Rule::BadSchema,
+                        source,
+                        locate(text, &v.pointer),
+                        format!(
+                            "not a valid JSON Schema at `{}`: {}",
+                            display_pointer(&v.pointer),
+                            v.reason
                         ),
-                    );
-                }
+                    )
+                    .with_help("check the keyword against the JSON Schema 2020-12 specification"),
+                );
             }
-            Err(Refusal::Other(err)) => diags.push(Diagnostic::new(
-                Rule::BadSchema,
-                source,
-                Span::new(0, 1),
-                format!("the schema does not compile: {err}"),
-            )),
         }
+        Err(Refusal::Other(err)) if diags.len() == before => diags.push(Diagnostic::new(
+            Rule::BadSchema,
+            source,
+            Span::new(0, 1),
+            format!("the schema does not compile: {err}"),
+        )),
+        Err(Refusal::Other(_)) => {}
     }
     (diags.len() == before).then_some(value)
 }
@@ -218,8 +217,8 @@ fn violations_of(err: &boon::ValidationError<'_, '_>) -> Vec<Violation> {
 fn leaves(err: &boon::ValidationError<'_, '_>, out: &mut Vec<Violation>) {
     use boon::ErrorKind;
     let reason = match &err.kind {
-        ErrorKind::AnyOf => Some("matches none of the `anyOf` alternatives".to_string()),
-        ErrorKind::OneOf(None) => Some("matches none of the `oneOf` alternatives".to_string()),
+        ErrorKind::AnyOf => Some(none_matched("anyOf", err)),
+        ErrorKind::OneOf(None) => Some(none_matched("oneOf", err)),
         ErrorKind::OneOf(Some((i, j))) => Some(format!(
             "matches `oneOf` alternatives {i} and {j}; exactly one must match"
         )),
@@ -238,6 +237,22 @@ fn leaves(err: &boon::ValidationError<'_, '_>, out: &mut Vec<Violation>) {
                 leaves(cause, out);
             }
         }
+    }
+}
+
+/// "matches none of the `anyOf` alternatives (the first: value must be one of …)": the first
+/// alternative's reason is usually the one a person meant.
+fn none_matched(keyword: &str, err: &boon::ValidationError<'_, '_>) -> String {
+    let mut first = Vec::new();
+    if let Some(cause) = err.causes.first() {
+        leaves(cause, &mut first);
+    }
+    match first.first() {
+        Some(v) => format!(
+            "matches none of the `{keyword}` alternatives (the first: {})",
+            v.reason
+        ),
+        None => format!("matches none of the `{keyword}` alternatives"),
     }
 }
 
@@ -437,6 +452,10 @@ mod tests {
         let mut diags = Vec::new();
         assert!(check(&src, &mut diags).is_none());
         assert!(diags.iter().any(|d| d.message.contains("leaves this file")));
+        assert!(
+            diags.iter().any(|d| d.message.contains("at `/type`")),
+            "{diags:?}"
+        );
         assert!(diags.iter().all(|d| d.rule == Rule::BadSchema));
         let src = Arc::new(SourceFile::new("s.json", "{\"type\": \"object\",}"));
         let mut diags = Vec::new();
@@ -474,7 +493,10 @@ mod tests {
         assert!(at("/a").contains("string"), "{found:?}");
         assert!(at("/n").contains(">=1"), "{found:?}");
         assert!(at("/x~1y").contains("'p'"), "{found:?}");
-        assert!(at("/k").contains("anyOf"), "{found:?}");
+        assert!(
+            at("/k").contains("anyOf") && at("/k").contains("want string"),
+            "{found:?}"
+        );
         assert_eq!(found.len(), 5, "{found:?}");
     }
 
