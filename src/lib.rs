@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod error;
 pub mod home;
+pub mod hook;
 pub mod ids;
 pub mod init;
 mod join;

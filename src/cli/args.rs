@@ -52,6 +52,10 @@ pub enum Command {
     Upgrade(UpgradeArgs),
     /// Print the JSON that registers maestro as an MCP server (for .mcp.json or ~/.claude.json).
     McpConfig,
+    /// Answer a Claude Code hook: reads the hook's JSON on stdin. Holds Claude Code's edits and
+    /// commands while a run waits for a person or is in a read-only stage (the plugin and
+    /// `maestro init --claude` set it up).
+    Hook,
     /// Ask one provider (the same path as the MCP `consult` tool).
     Consult(ConsultArgs),
     /// List consult threads, or show one thread's turns in full.
@@ -254,7 +258,11 @@ pub struct InitArgs {
     /// Overwrite files you have edited.
     #[arg(long)]
     pub force: bool,
-    /// Also register maestro in the project's .mcp.json and write a Claude Code skill.
+    /// For Claude Code without the plugin: register maestro in the project's .mcp.json, write
+    /// the maestro skill, and merge maestro's hooks into .claude/settings.json.
     #[arg(long)]
     pub claude: bool,
+    /// With --claude: leave .claude/settings.json alone (no hooks).
+    #[arg(long, requires = "claude")]
+    pub no_hooks: bool,
 }

@@ -9,13 +9,27 @@ use crate::init::{InitReport, init};
 pub(super) fn run(args: &InitArgs) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
     if args.claude {
-        match crate::init::init_claude(&cwd, &server_entry()) {
+        match crate::init::init_claude(&cwd, !args.no_hooks) {
             Ok(written) => {
                 let mut out = String::new();
                 for f in written {
                     out.push_str(&format!("wrote  {f}\n"));
                 }
+                if !args.no_hooks {
+                    out.push_str(
+                        "hooks  Claude Code's edits and commands are held while a run waits for \
+                         you, and its edits in read-only stages (remove the `maestro hook` \
+                         entries from .claude/settings.json to turn this off)\n",
+                    );
+                }
                 print_out(&out);
+                if !on_path("maestro") {
+                    print_err(
+                        "note: `maestro` is not on PATH, and Claude Code starts it (and its \
+                         hooks) by that name: add the folder that holds it (for `cargo install`, \
+                         ~/.cargo/bin) to PATH\n",
+                    );
+                }
             }
             Err(err) => {
                 print_err(&format!("error: {err}\n"));
@@ -61,17 +75,18 @@ pub(super) fn run(args: &InitArgs) -> i32 {
     }
 }
 
-/// How Claude Code should start the server: this executable, `serve`.
-fn server_entry() -> serde_json::Value {
-    let command = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .unwrap_or_else(|| "maestro".to_string());
-    serde_json::json!({"type": "stdio", "command": command, "args": ["serve"], "env": {}})
+/// Whether an executable named `name` is in a folder on PATH.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let file = dir.join(name);
+            file.is_file() || file.with_extension("exe").is_file()
+        })
+    })
 }
 
 /// The `mcpServers` JSON for `.mcp.json` or `~/.claude.json`.
 pub(super) fn mcp_config_json() -> String {
-    let v = serde_json::json!({"mcpServers": {"maestro": server_entry()}});
+    let v = serde_json::json!({"mcpServers": {"maestro": crate::init::server_entry()}});
     serde_json::to_string_pretty(&v).unwrap_or_default()
 }

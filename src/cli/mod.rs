@@ -4,6 +4,7 @@
 mod args;
 mod decide;
 mod graph;
+mod hook;
 mod init;
 mod providers;
 mod runs;
@@ -47,6 +48,7 @@ where
         Command::Validate(a) => validate::run(&a, home),
         Command::Graph(a) => graph::run(&a, home),
         Command::Init(a) => init::run(&a),
+        Command::Hook => hook::run(cli.home.clone()),
         Command::McpConfig => {
             print_out(&format!("{}\n", init::mcp_config_json()));
             EXIT_OK

@@ -41,6 +41,9 @@ pub struct Brief {
     pub gate: Option<crate::workflow::GateBy>,
     /// The questions the person will be asked at the gate.
     pub questions: Vec<QuestionView>,
+    /// Whether files may be edited in this stage; when false (`edits #false`), `maestro hook`
+    /// refuses Claude Code's editing tools until the run moves on.
+    pub edits: bool,
 }
 
 /// The gate's questions in `lang`.
@@ -205,5 +208,6 @@ pub fn render(
         events: submittable_events(wf, &stage_name),
         gate,
         questions: questions(wf, &stage_name, lang),
+        edits: stage.edits(),
     })
 }

@@ -24,6 +24,9 @@ pub enum RunEvent {
         /// Where the workflow was found.
         source: String,
         context: RunContext,
+        /// The Claude Code session that started the run, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
     },
     StageEntered {
         stage: String,
@@ -147,6 +150,17 @@ pub enum RunEvent {
     /// A run stored before pinning was pinned to the version current when it was next used.
     WorkflowPinned {
         version: String,
+    },
+    /// `maestro hook` refused one of Claude Code's own tool calls because of this run.
+    ToolDenied {
+        /// The Claude Code session that made the call.
+        session: String,
+        tool: String,
+        rule: super::guard::HoldRule,
+        stage: Option<String>,
+        /// The file an editing tool would have written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
     },
 }
 

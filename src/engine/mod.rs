@@ -32,6 +32,7 @@ pub mod brief;
 pub mod budget;
 pub mod events;
 mod failure;
+pub mod guard;
 pub mod library;
 pub mod metrics;
 pub mod model;

@@ -131,6 +131,12 @@ pub struct Run {
     pub finished_at: Option<i64>,
     /// Why the run ended when that was not an ordinary end (e.g. a loop exhausted).
     pub note: Option<String>,
+    /// The Claude Code session whose maestro server started the run (`CLAUDE_CODE_SESSION_ID`
+    /// in the server's environment, never an argument the model could choose). `maestro hook`
+    /// holds that session to the run's read-only stages; `None` (started over HTTP, from the
+    /// page, or before sessions were recorded) holds every session of the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Run {

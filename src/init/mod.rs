@@ -70,53 +70,143 @@ pub fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
     Ok(Some(".maestro/conf/verify.yaml".into()))
 }
 
-/// The Claude Code skill `init --claude` writes (our own words).
-pub const CLAUDE_SKILL: &str = include_str!("claude-skill.md");
+/// The Claude Code skill `init --claude` writes (our own words); the plugin carries the same
+/// file.
+pub const CLAUDE_SKILL: &str = include_str!("../../plugin/skills/maestro/SKILL.md");
 
-/// Registers maestro in the project's `.mcp.json` (keeping other servers) and writes the
-/// Claude Code skill. Returns the files written.
+/// The hooks `init --claude` merges into `.claude/settings.json`: the plugin's own file, so
+/// both routes install the same guards.
+pub const CLAUDE_HOOKS: &str = include_str!("../../plugin/hooks/hooks.json");
+
+/// How Claude Code starts maestro's server: `maestro` found on PATH, never the absolute path
+/// of the binary that wrote it (the file is committed and shared by a team).
+#[must_use]
+pub fn server_entry() -> serde_json::Value {
+    serde_json::json!({"type": "stdio", "command": "maestro", "args": ["serve"], "env": {}})
+}
+
+/// Registers maestro in the project's `.mcp.json` (keeping other servers), writes the Claude
+/// Code skill and, with `hooks`, merges maestro's hooks into `.claude/settings.json` (keeping
+/// every other setting and hook). Returns the files written. Nothing is written when one of
+/// the JSON files cannot be read as an object.
 ///
 /// # Errors
-/// When a file cannot be read or written, or `.mcp.json` is not a JSON object.
-pub fn init_claude(project: &Path, server: &serde_json::Value) -> Result<Vec<String>, Error> {
+/// When a file cannot be read or written, or is not a JSON object of the expected shape.
+pub fn init_claude(project: &Path, hooks: bool) -> Result<Vec<String>, Error> {
     let mcp = project.join(".mcp.json");
-    let mut doc = match std::fs::read_to_string(&mcp) {
+    let mut mcp_doc = read_object(&mcp)?;
+    object_at(&mut mcp_doc, "mcpServers", &mcp)?.insert("maestro".to_string(), server_entry());
+    let settings = project.join(".claude/settings.json");
+    let settings_doc = if hooks {
+        let mut doc = read_object(&settings)?;
+        merge_hooks(&mut doc, &settings)?;
+        Some(doc)
+    } else {
+        None
+    };
+    let mut written = Vec::new();
+    write_json(&mcp, &mcp_doc)?;
+    written.push(".mcp.json".to_string());
+    let skill = project.join(".claude/skills/maestro/SKILL.md");
+    write_file(&skill, CLAUDE_SKILL)?;
+    written.push(".claude/skills/maestro/SKILL.md".to_string());
+    if let Some(doc) = settings_doc {
+        write_json(&settings, &doc)?;
+        written.push(".claude/settings.json".to_string());
+    }
+    Ok(written)
+}
+
+/// Whether a hook entry is one of maestro's (its command runs `maestro hook`).
+fn is_ours(hook: &serde_json::Value) -> bool {
+    hook.get("command")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|c| c.trim_start().starts_with("maestro hook"))
+}
+
+/// Puts maestro's hook groups into `doc["hooks"]`: an earlier copy of ours is replaced, every
+/// other group and hook stays as it was.
+fn merge_hooks(doc: &mut serde_json::Value, path: &Path) -> Result<(), Error> {
+    let ours: serde_json::Value =
+        serde_json::from_str(CLAUDE_HOOKS).expect("the built-in hooks are JSON");
+    let hooks = object_at(doc, "hooks", path)?;
+    for (event, groups) in ours["hooks"].as_object().into_iter().flatten() {
+        let list = hooks
+            .entry(event.clone())
+            .or_insert_with(|| serde_json::json!([]));
+        let Some(list) = list.as_array_mut() else {
+            return Err(Error::Other(format!(
+                "`hooks.{event}` in {} must be a list; fix it, then run again",
+                path.display()
+            )));
+        };
+        for group in list.iter_mut() {
+            if let Some(entries) = group.get_mut("hooks").and_then(|h| h.as_array_mut()) {
+                entries.retain(|h| !is_ours(h));
+            }
+        }
+        list.retain(|g| {
+            g.get("hooks")
+                .and_then(|h| h.as_array())
+                .is_none_or(|h| !h.is_empty())
+        });
+        list.extend(groups.as_array().into_iter().flatten().cloned());
+    }
+    Ok(())
+}
+
+/// A JSON file holding an object; a missing file is an empty object.
+fn read_object(path: &Path) -> Result<serde_json::Value, Error> {
+    let doc = match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
             Error::Other(format!(
                 "{} is not valid JSON ({e}); fix it or move it away, then run again",
-                mcp.display()
+                path.display()
             ))
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
-        Err(e) => return Err(Error::io(&mcp, e)),
+        Err(e) => return Err(Error::io(path, e)),
     };
-    let Some(obj) = doc.as_object_mut() else {
+    if !doc.is_object() {
         return Err(Error::Other(format!(
             "{} must hold a JSON object",
-            mcp.display()
+            path.display()
         )));
-    };
-    let servers = obj
-        .entry("mcpServers")
-        .or_insert_with(|| serde_json::json!({}));
-    let Some(servers) = servers.as_object_mut() else {
-        return Err(Error::Other(format!(
-            "`mcpServers` in {} must be an object",
-            mcp.display()
-        )));
-    };
-    servers.insert("maestro".to_string(), server.clone());
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    std::fs::write(&mcp, text).map_err(|e| Error::io(&mcp, e))?;
-    let skill = project.join(".claude/skills/maestro/SKILL.md");
-    if let Some(parent) = skill.parent() {
+    }
+    Ok(doc)
+}
+
+/// `doc[key]`, created as `{}` when missing; an error when it is something else.
+fn object_at<'a>(
+    doc: &'a mut serde_json::Value,
+    key: &str,
+    path: &Path,
+) -> Result<&'a mut serde_json::Map<String, serde_json::Value>, Error> {
+    let value = doc
+        .as_object_mut()
+        .map(|o| o.entry(key).or_insert_with(|| serde_json::json!({})));
+    value
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "`{key}` in {} must be an object; fix it, then run again",
+                path.display()
+            ))
+        })
+}
+
+fn write_json(path: &Path, doc: &serde_json::Value) -> Result<(), Error> {
+    write_file(
+        path,
+        &(serde_json::to_string_pretty(doc).unwrap_or_default() + "\n"),
+    )
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    std::fs::write(&skill, CLAUDE_SKILL).map_err(|e| Error::io(&skill, e))?;
-    Ok(vec![
-        ".mcp.json".to_string(),
-        ".claude/skills/maestro/SKILL.md".to_string(),
-    ])
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -149,8 +239,7 @@ mod tests {
             r#"{"mcpServers": {"other": {"command": "x"}}}"#,
         )
         .unwrap();
-        let server = serde_json::json!({"command": "maestro", "args": ["serve"]});
-        init_claude(tmp.path(), &server).unwrap();
+        init_claude(tmp.path(), false).unwrap();
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(tmp.path().join(".mcp.json")).unwrap())
                 .unwrap();
@@ -159,5 +248,62 @@ mod tests {
         let skill =
             std::fs::read_to_string(tmp.path().join(".claude/skills/maestro/SKILL.md")).unwrap();
         assert!(skill.starts_with("---\nname: maestro\n"));
+        assert!(!tmp.path().join(".claude/settings.json").exists());
+    }
+
+    #[test]
+    fn hooks_merge_into_settings_without_clobbering_and_only_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = tmp.path().join(".claude/settings.json");
+        std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+        let mine = serde_json::json!({
+            "model": "opus",
+            "hooks": {
+                "PreToolUse": [
+                    {"matcher": "Bash", "hooks": [{"type": "command", "command": "./lint.sh"}]},
+                    {"matcher": "Edit", "hooks": [{"type": "command", "command": "maestro hook --old"}]}
+                ],
+                "Stop": [{"hooks": [{"type": "command", "command": "./notify.sh"}]}]
+            }
+        });
+        std::fs::write(&settings, mine.to_string()).unwrap();
+        for _ in 0..2 {
+            let written = init_claude(tmp.path(), true).unwrap();
+            assert!(written.contains(&".claude/settings.json".to_string()));
+        }
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+        assert_eq!(doc["model"], "opus");
+        assert_eq!(
+            doc["hooks"]["Stop"][0]["hooks"][0]["command"],
+            "./notify.sh"
+        );
+        let pre = doc["hooks"]["PreToolUse"].as_array().unwrap();
+        // The person's Bash hook stays; the old maestro entry is replaced by one current copy.
+        assert_eq!(pre[0]["hooks"][0]["command"], "./lint.sh");
+        assert_eq!(pre.len(), 2, "{pre:?}");
+        assert!(pre[1]["matcher"].as_str().unwrap().contains("Edit"));
+        for event in ["SessionStart", "UserPromptSubmit"] {
+            let groups = doc["hooks"][event].as_array().unwrap();
+            assert_eq!(groups.len(), 1, "{event}: {groups:?}");
+            assert_eq!(groups[0]["hooks"][0]["command"], "maestro hook");
+        }
+        let mcp: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tmp.path().join(".mcp.json")).unwrap())
+                .unwrap();
+        assert_eq!(mcp["mcpServers"]["maestro"]["command"], "maestro");
+    }
+
+    #[test]
+    fn settings_that_are_not_an_object_stop_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join(".claude")).unwrap();
+        std::fs::write(tmp.path().join(".claude/settings.json"), "{\"hooks\": []}").unwrap();
+        let e = init_claude(tmp.path(), true).unwrap_err().to_string();
+        assert!(
+            e.contains("`hooks`") && e.contains("must be an object"),
+            "{e}"
+        );
+        assert!(!tmp.path().join(".mcp.json").exists(), "nothing is written");
     }
 }

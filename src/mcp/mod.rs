@@ -41,6 +41,9 @@ pub const INSTRUCTIONS: &str = include_str!("instructions.md");
 pub struct Server {
     engine: Arc<Engine>,
     tool_router: ToolRouter<Server>,
+    /// The Claude Code session this server serves (stdio only: Claude Code starts one server
+    /// per session and names it in `CLAUDE_CODE_SESSION_ID`). Runs started here record it.
+    session: Option<String>,
 }
 
 impl std::fmt::Debug for Server {
@@ -68,7 +71,19 @@ impl Server {
         Self {
             engine,
             tool_router,
+            session: None,
         }
+    }
+
+    /// This server serves the one Claude Code session named in its environment
+    /// (`CLAUDE_CODE_SESSION_ID`), as a stdio server started by Claude Code does.
+    #[must_use]
+    pub fn for_session_from_env(mut self) -> Self {
+        self.session = std::env::var("CLAUDE_CODE_SESSION_ID")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty() && s.len() <= 200);
+        self
     }
 
     /// Runs one engine call on a blocking thread; a refusal becomes the tool's error text.
@@ -404,7 +419,7 @@ impl ServerHandler for Server {
 /// # Errors
 /// The transport's failure, as words for stderr.
 pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
-    let server = Server::new(engine);
+    let server = Server::new(engine).for_session_from_env();
     let (stdin, stdout) = rmcp::transport::stdio();
     let running = server
         .serve((stdio::Guarded::new(stdin), stdout))

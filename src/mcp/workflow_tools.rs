@@ -48,6 +48,7 @@ impl Server {
                 constraints: ctx.constraints,
             },
             lang: p.lang,
+            session: self.session.clone(),
         };
         let started = self.call(move |e| e.start(&req)).await?;
         let summary = match &started.brief {

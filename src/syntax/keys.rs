@@ -273,6 +273,9 @@ pub static CONTEXT: Spec = Spec {
 /// A stage's working time, summed over its visits (the time a gate waits for a person does not
 /// count); past it the stage is not entered again.
 pub static WALL: Spec = leaf("wall", Args::One(Ty::Duration));
+/// `edits #false`: the stage is read-only for the orchestrator; `maestro hook` refuses Claude
+/// Code's editing tools while a run is in it.
+pub static EDITS: Spec = leaf("edits", Args::One(Ty::Bool));
 pub static RED_FLAGS: Spec = Spec {
     props: &[
         Prop {
@@ -395,7 +398,7 @@ pub static NEXT: Spec = Spec {
 };
 
 /// Children a stage and `defaults` share.
-const STAGE_SETTINGS: [Child; 12] = [
+const STAGE_SETTINGS: [Child; 13] = [
     once(&ROLE),
     once(&SKILL),
     once(&OUTPUT),
@@ -408,6 +411,7 @@ const STAGE_SETTINGS: [Child; 12] = [
     once(&VOTE),
     once(&GATE),
     once(&REPORT),
+    once(&EDITS),
 ];
 
 pub static DEFAULTS: Spec = Spec {
@@ -429,6 +433,7 @@ pub static STAGE: Spec = Spec {
         STAGE_SETTINGS[9],
         STAGE_SETTINGS[10],
         STAGE_SETTINGS[11],
+        STAGE_SETTINGS[12],
         many(&NEXT),
     ],
     ..leaf("stage", Args::One(Ty::Name))

@@ -215,6 +215,18 @@ fn settings(node: &Node) -> Settings {
         red_flags: node.child("red-flags").map(red_flags).unwrap_or_default(),
         vote: node.child("vote").map(vote),
         gate: node.child("gate").map(gate),
+        edits: node.child("edits").and_then(bool_arg),
+    }
+}
+
+/// A node's one boolean argument (`ensemble #true`, `edits #false`).
+fn bool_arg(node: &Node) -> Option<Spanned<bool>> {
+    match node.arg(0) {
+        Some(Spanned {
+            value: Value::Bool(b),
+            span,
+        }) => Some(Spanned::new(*b, *span)),
+        _ => None,
     }
 }
 
@@ -227,13 +239,7 @@ fn consult(node: &Node) -> Consult {
             .child("prefer")
             .map(|p| str_args(p, Ty::Str))
             .unwrap_or_default(),
-        ensemble: node.child("ensemble").and_then(|e| match e.arg(0) {
-            Some(Spanned {
-                value: Value::Bool(b),
-                span,
-            }) => Some(Spanned::new(*b, *span)),
-            _ => None,
-        }),
+        ensemble: node.child("ensemble").and_then(bool_arg),
         span: Some(node.span),
     }
 }
@@ -358,6 +364,7 @@ fn merge(stage: &mut Settings, d: &Settings) {
     or(&mut c.chars, &dc.chars);
     or(&mut c.span, &dc.span);
     or(&mut stage.gate, &d.gate);
+    or(&mut stage.edits, &d.edits);
     or(&mut stage.consult.max, &d.consult.max);
     or(&mut stage.consult.context_chars, &d.consult.context_chars);
     or(&mut stage.consult.from_visit, &d.consult.from_visit);

@@ -268,6 +268,12 @@ impl Stage {
             .unwrap_or_default()
     }
 
+    /// Whether the orchestrator may edit files while a run is in this stage (`edits`).
+    #[must_use]
+    pub fn edits(&self) -> bool {
+        self.settings.edits.as_ref().is_none_or(|e| e.value)
+    }
+
     #[must_use]
     pub fn max_visits(&self) -> Option<u32> {
         self.settings.max_visits.as_ref().map(|m| m.value)
@@ -318,6 +324,8 @@ pub struct Settings {
     pub red_flags: RedFlags,
     pub vote: Option<Vote>,
     pub gate: Option<Gate>,
+    /// `edits`: whether the orchestrator may edit files in this stage (`true` when unset).
+    pub edits: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1,12 +1,15 @@
 //! Integration tests: the real `maestro` binary, run through one builder.
 
 mod attacks;
+mod claude_hooks;
 mod consult;
 mod fuzz;
 mod fuzz_mcp;
+mod hook;
 mod http;
 mod mcp;
 mod patch;
+mod plugin;
 mod providers;
 mod quality;
 mod shipped;

@@ -37,6 +37,8 @@ impl Project {
                 .current_dir(self.path())
                 .env_remove("MAESTRO_HOME")
                 .env_remove("MAESTRO_STATE")
+                .env_remove("CLAUDE_CODE_SESSION_ID")
+                .env_remove("CLAUDE_PROJECT_DIR")
                 .env("XDG_CONFIG_HOME", self.config.path())
                 .env("NO_COLOR", "1");
         })
@@ -725,11 +727,26 @@ fn claude_code_setup_commands() {
     let mcp: Value =
         serde_json::from_str(&std::fs::read_to_string(p.path().join(".mcp.json")).unwrap())
             .unwrap();
+    // Portable: the name on PATH, not the path of the binary that wrote the file.
+    assert_eq!(mcp["mcpServers"]["maestro"]["command"], "maestro");
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join(".claude/settings.json")).unwrap(),
+    )
+    .unwrap();
+    let pre = &settings["hooks"]["PreToolUse"][0];
     assert!(
-        mcp["mcpServers"]["maestro"]["command"]
+        pre["matcher"].as_str().unwrap().contains("Bash"),
+        "{settings}"
+    );
+    assert!(
+        pre["hooks"][0]["command"]
             .as_str()
             .unwrap()
-            .ends_with("maestro")
+            .starts_with("maestro hook")
+    );
+    assert_eq!(
+        settings["hooks"]["SessionStart"][0]["hooks"][0]["command"],
+        "maestro hook"
     );
     let skill = std::fs::read_to_string(p.path().join(".claude/skills/maestro/SKILL.md")).unwrap();
     assert!(skill.contains("use maestro"));

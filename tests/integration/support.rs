@@ -70,6 +70,9 @@ impl Test {
         cmd.args(&self.args)
             .current_dir(&self.cwd)
             .env_remove("MAESTRO_HOME")
+            // Tests run inside Claude Code too; its session must not leak into maestro's.
+            .env_remove("CLAUDE_CODE_SESSION_ID")
+            .env_remove("CLAUDE_PROJECT_DIR")
             .env("XDG_CONFIG_HOME", self._config.path())
             .env("NO_COLOR", "1")
             .stdin(if self.stdin.is_some() {

@@ -18,6 +18,8 @@ pub struct StartRequest {
     pub workflow: Option<String>,
     pub context: RunContext,
     pub lang: Option<String>,
+    /// The Claude Code session asking, as the adapter knows it from its own environment.
+    pub session: Option<String>,
 }
 
 /// A new run and its first brief.
@@ -96,6 +98,7 @@ impl Engine {
             stage_entered_at: now,
             finished_at: None,
             note: None,
+            session: req.session.clone(),
         };
         let mut events: Events = vec![RunEvent::RunStarted {
             workflow: name.to_string(),
@@ -104,6 +107,7 @@ impl Engine {
             lang: run.lang.clone(),
             source: wf.display().to_string(),
             context: req.context.clone(),
+            session: req.session.clone(),
         }];
         step::enter(&wf, &mut run, &start, &mut events)?;
         self.store.write(|tx| {

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Stand-in for the Anthropic Messages API, so the real Claude Code CLI runs in tests without a
+model or a network. Python 3.11 standard library only.
+
+    anthropic_api.py SCRIPT LOG [--port-file FILE]
+
+Listens on 127.0.0.1 on a free port; the port goes on the first stdout line (and into FILE when
+given). SCRIPT is a JSON file: {"turns": [TURN, ...]} (or just the list). The main conversation's
+requests get the turns in order; a TURN is one of
+    {"text": "done"}
+    {"tool_use": {"name": "Edit", "input": {...}}}          (an "id" is made up when absent)
+    {"content": [BLOCK, ...]}                               (several blocks, e.g. text + tool_use)
+and the reply's stop_reason is "tool_use" when it holds a tool_use block, else "end_turn". Once the
+script is used up every further main request gets the text "script exhausted", so a CLI that
+asks more than a test expected ends instead of looping or stalling.
+
+Every request is appended to LOG as one JSON line: {"method", "path", "kind", "turn", "body"},
+kind "main" (answered from the script), "side" (a call that is not the conversation, answered
+with a short text without consuming the script), "count_tokens" or "other".
+
+Which requests are the conversation: Claude Code 2.1 sends it streaming, with its tool list and
+its agent system prompt ("You are an interactive agent that helps users with software engineering
+tasks"). Its own side calls (a session title, a model probe with max_tokens 1, a compaction
+summary) carry no tools and another system prompt; none were seen in `-p` runs of 2.1.197, but
+a future version may add one, and it must not eat a turn meant for the agent. Besides, before
+the first request the CLI sends `HEAD /` to warm the connection (answered 200)."""
+import json, os, random, string, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+args = sys.argv[1:]
+port_file = None
+if "--port-file" in args:
+    i = args.index("--port-file")
+    port_file = args[i + 1]
+    del args[i : i + 2]
+if len(args) != 2:
+    sys.stderr.write("usage: anthropic_api.py SCRIPT LOG [--port-file FILE]\n")
+    sys.exit(2)
+script_path, log_path = args
+
+try:
+    with open(script_path) as f:
+        script = json.load(f)
+except (OSError, ValueError) as e:
+    sys.stderr.write(f"{script_path}: cannot read the script: {e}\n")
+    sys.exit(2)
+turns = script["turns"] if isinstance(script, dict) else script
+if not isinstance(turns, list):
+    sys.stderr.write(f"{script_path}: expected {{\"turns\": [...]}} or a list of turns\n")
+    sys.exit(2)
+
+
+def make_id(prefix):
+    """An id shaped like the API's (`toolu_01` then 22 letters and digits), so recorded hook
+    inputs that carry one look like the real thing."""
+    return prefix + "_01" + "".join(random.choices(string.ascii_letters + string.digits, k=22))
+
+
+lock = threading.Lock()
+state = {"next": 0}
+
+
+def blocks_of(turn):
+    """The content blocks of one scripted turn, each tool_use given an id."""
+    if not isinstance(turn, dict):
+        raise ValueError("a turn is an object")
+    if "content" in turn:
+        blocks = [dict(b) for b in turn["content"]]
+    elif "tool_use" in turn:
+        blocks = [{"type": "tool_use", **turn["tool_use"]}]
+    elif "text" in turn:
+        blocks = [{"type": "text", "text": turn["text"]}]
+    else:
+        raise ValueError("a turn needs text, tool_use or content")
+    for b in blocks:
+        if b["type"] == "tool_use":
+            b.setdefault("id", make_id("toolu"))
+            b.setdefault("input", {})
+    return blocks
+
+
+AGENT_PROMPT = "You are an interactive agent"
+
+
+def is_main(body):
+    system = body.get("system")
+    text = system if isinstance(system, str) else " ".join(b.get("text", "") for b in system or [] if isinstance(b, dict))
+    return bool(body.get("tools")) or AGENT_PROMPT in text
+
+
+def message(model, blocks):
+    stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+    return {
+        "id": make_id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": blocks,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+    }
+
+
+def sse_events(msg):
+    """The events the streaming API sends for one finished message."""
+    start = dict(msg, content=[], stop_reason=None)
+    start["usage"] = dict(msg["usage"], output_tokens=1)
+    yield "message_start", {"type": "message_start", "message": start}
+    for i, b in enumerate(msg["content"]):
+        if b["type"] == "text":
+            yield "content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}}
+            yield "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": b["text"]}}
+        elif b["type"] == "tool_use":
+            yield "content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}}
+            yield "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": json.dumps(b["input"])}}
+        else:
+            yield "content_block_start", {"type": "content_block_start", "index": i, "content_block": b}
+        yield "content_block_stop", {"type": "content_block_stop", "index": i}
+    yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None}, "usage": {"output_tokens": msg["usage"]["output_tokens"]}}
+    yield "message_stop", {"type": "message_stop"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *a):
+        sys.stderr.write("anthropic_api: " + (fmt % a) + "\n")
+
+    def record(self, kind, turn, body):
+        line = json.dumps({"method": self.command, "path": self.path, "kind": kind, "turn": turn, "body": body})
+        with lock, open(log_path, "a") as f:
+            f.write(line + "\n")
+
+    def send_json(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("request-id", make_id("req"))
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        n = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def do_GET(self):
+        self.record("other", None, None)
+        path = self.path.split("?")[0]
+        if path.startswith("/v1/models"):
+            self.send_json(200, {"data": [], "has_more": False, "first_id": None, "last_id": None})
+        else:
+            self.send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"fake API: no {path}"}})
+
+    def do_HEAD(self):
+        self.record("other", None, None)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def do_POST(self):
+        body = self.read_body()
+        path = self.path.split("?")[0]
+        if path == "/v1/messages/count_tokens":
+            self.record("count_tokens", None, body)
+            self.send_json(200, {"input_tokens": 100})
+            return
+        if path != "/v1/messages" or not isinstance(body, dict):
+            self.record("other", None, body)
+            self.send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"fake API: no {path}"}})
+            return
+        if is_main(body):
+            with lock:
+                turn = state["next"]
+                state["next"] += 1
+            blocks = blocks_of(turns[turn]) if turn < len(turns) else [{"type": "text", "text": "script exhausted"}]
+            kind = "main"
+        else:
+            turn, kind = None, "side"
+            blocks = [{"type": "text", "text": "Side answer"}]
+        self.record(kind, turn, body)
+        msg = message(body.get("model", "claude-test"), blocks)
+        if not body.get("stream"):
+            self.send_json(200, msg)
+            return
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("request-id", make_id("req"))
+        self.send_header("connection", "close")
+        self.end_headers()
+        for name, data in sse_events(msg):
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def check(i, turn):
+    """A bad script fails at start with the turn it is about, not mid-run inside the CLI."""
+    try:
+        blocks = blocks_of(turn)
+        for b in blocks:
+            if b.get("type") == "tool_use" and not isinstance(b.get("name"), str):
+                raise ValueError("a tool_use needs a name")
+            if b.get("type") == "text" and not isinstance(b.get("text"), str):
+                raise ValueError("a text block needs a text string")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        sys.stderr.write(f"{script_path}: turn {i + 1}: {e}: {json.dumps(turn)}\n")
+        sys.exit(2)
+
+
+for i, turn in enumerate(turns):
+    check(i, turn)
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+port = server.server_address[1]
+if port_file:
+    with open(port_file + ".tmp", "w") as f:
+        f.write(f"{port}\n")
+    os.replace(port_file + ".tmp", port_file)
+print(port, flush=True)
+server.serve_forever()
