@@ -233,3 +233,64 @@ fn cannot_look(state: &Path, f: &Failure) -> String {
         f.help
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_prints_exactly_the_documented_fields() {
+        assert_eq!(
+            Output::deny("held".into()).to_line(),
+            "{\"hookSpecificOutput\":{\"hookEventName\":\"PreToolUse\",\"permissionDecision\":\"deny\",\"permissionDecisionReason\":\"held\"}}\n"
+        );
+        let context = Output {
+            hook_specific_output: Specific::SessionStart {
+                additional_context: "maestro: …".into(),
+            },
+        };
+        assert_eq!(
+            context.to_line(),
+            "{\"hookSpecificOutput\":{\"hookEventName\":\"SessionStart\",\"additionalContext\":\"maestro: …\"}}\n"
+        );
+    }
+
+    #[test]
+    fn only_what_may_be_a_guarded_call_fails_closed() {
+        for (raw, guarded) in [
+            ("", true),
+            ("[1]", true),
+            (r#"{"hook_event_name": "PreToolUse"}"#, true),
+            (
+                r#"{"hook_event_name": "PreToolUse", "tool_name": "PowerShell"}"#,
+                true,
+            ),
+            (
+                r#"{"hook_event_name": "PreToolUse", "tool_name": "NotebookEdit"}"#,
+                true,
+            ),
+            (
+                r#"{"hook_event_name": "PreToolUse", "tool_name": "Read"}"#,
+                false,
+            ),
+            (
+                r#"{"hook_event_name": "PreToolUse", "tool_name": "mcp__maestro__submit"}"#,
+                false,
+            ),
+            (r#"{"hook_event_name": "UserPromptSubmit"}"#, false),
+        ] {
+            assert_eq!(may_guard(raw.as_bytes()), guarded, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_project_is_claude_codes_not_the_shells() {
+        let cwd = Path::new("/elsewhere");
+        assert_eq!(
+            project_dir(Some(cwd), Some(PathBuf::from("/proj"))),
+            PathBuf::from("/proj")
+        );
+        assert_eq!(project_dir(Some(cwd), Some(PathBuf::new())), cwd);
+        assert_eq!(project_dir(Some(cwd), None), cwd);
+    }
+}

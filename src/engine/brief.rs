@@ -71,7 +71,12 @@ pub fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
 /// A stage's title in `lang`, or its name.
 #[must_use]
 pub fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
-    let workflow = wf.workflow();
+    stage_title(wf.workflow(), stage, lang)
+}
+
+/// A stage's title in `lang` (else the workflow's default language, else its name).
+#[must_use]
+pub fn stage_title(workflow: &crate::workflow::Workflow, stage: &str, lang: &str) -> String {
     workflow
         .stage(stage)
         .and_then(|s| s.title.as_ref())

@@ -17,14 +17,16 @@
 //! the trail of each run that caused it (`tool_denied`). A state that cannot be read is the
 //! caller's to refuse (fail closed): [`Engine::hold`] returns the failure.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::events::RunEvent;
-use super::library::Compiled;
 use super::model::{Approval, Run, RunStatus};
 use super::{Engine, Failure, brief};
-use crate::store::{Table, Versioned};
-use crate::workflow::GateBy;
+use crate::store::{Table, Tx, Versioned};
+use crate::syntax::ast::Format;
+use crate::workflow::{GateBy, Workflow};
 
 /// What a Claude Code tool can do to the project, as far as the guard cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -92,7 +94,11 @@ pub enum Verdict {
 /// An unfinished run with what the guard needs to know about it.
 struct Live {
     run: Run,
-    wf: std::sync::Arc<Compiled>,
+    /// The workflow of the version the run is pinned to, loaded only where a rule needs it
+    /// ([`Engine::with_workflows`]). Only its stages' `edits` and titles are read, so the hook
+    /// parses the workflow file alone: compiling the version's roles, reports and schemas
+    /// would cost ~20 ms on every tool call.
+    wf: Option<Arc<Workflow>>,
     /// The pending approval, when the run waits at a gate only a person decides.
     human_gate: Option<Approval>,
 }
@@ -106,7 +112,8 @@ impl Live {
         self.run
             .stage
             .as_deref()
-            .and_then(|s| self.wf.workflow().stage(s))
+            .zip(self.wf.as_deref())
+            .and_then(|(s, wf)| wf.stage(s))
             .is_some_and(|s| !s.edits())
     }
 
@@ -116,7 +123,11 @@ impl Live {
     }
 
     fn title(&self) -> String {
-        brief::title(&self.wf, self.stage(), &self.run.lang)
+        match (&self.wf, &self.human_gate) {
+            (Some(wf), _) => brief::stage_title(wf, self.stage(), &self.run.lang),
+            (None, Some(a)) => a.stage_title.clone(),
+            (None, None) => self.stage().to_string(),
+        }
     }
 }
 
@@ -132,22 +143,22 @@ impl Engine {
         if !kind.guarded() {
             return Ok(Verdict::Pass);
         }
-        let live = self.live_runs()?;
-        let gates: Vec<&Live> = live.iter().filter(|l| l.human_gate.is_some()).collect();
-        let read_only = || -> Vec<&Live> {
-            live.iter()
-                .filter(|l| l.read_only() && l.binds(call.session))
-                .collect()
-        };
+        let mut live = self.live_runs()?;
+        let at_gate = live.iter().any(|l| l.human_gate.is_some());
+        if !at_gate && kind == ToolKind::Edit {
+            self.with_workflows(&mut live, |l| l.binds(call.session))?;
+        }
+        let pick = |f: &dyn Fn(&Live) -> bool| live.iter().filter(|l| f(l)).collect::<Vec<_>>();
+        let read_only = |l: &Live| l.read_only() && l.binds(call.session);
         let control = call.path.and_then(|p| self.control_file(p));
-        let (rule, holding) = if !gates.is_empty() {
-            (HoldRule::HumanGate, gates)
-        } else if kind != ToolKind::Edit {
+        let (rule, holding) = if at_gate {
+            (HoldRule::HumanGate, pick(&|l| l.human_gate.is_some()))
+        } else if kind != ToolKind::Edit || live.is_empty() {
             return Ok(Verdict::Pass);
-        } else if let Some(held) = Some(read_only()).filter(|r| !r.is_empty()) {
-            (HoldRule::ReadOnlyStage, held)
-        } else if control.is_some() && !live.is_empty() {
-            (HoldRule::ControlFile, live.iter().collect())
+        } else if live.iter().any(read_only) {
+            (HoldRule::ReadOnlyStage, pick(&read_only))
+        } else if control.is_some() {
+            (HoldRule::ControlFile, pick(&|_| true))
         } else {
             return Ok(Verdict::Pass);
         };
@@ -167,7 +178,9 @@ impl Engine {
     /// The state file cannot be read.
     pub fn standing(&self, session: &str) -> Result<Option<String>, Failure> {
         const SHOWN: usize = 3;
-        let live = self.live_runs()?;
+        let mut live = self.live_runs()?;
+        let shown = live.len().min(SHOWN);
+        self.with_workflows(&mut live[..shown], |_| true)?;
         if live.is_empty() {
             return Ok(None);
         }
@@ -223,10 +236,6 @@ impl Engine {
             runs.sort_by_key(|r| std::cmp::Reverse(r.value.created_at));
             let mut live = Vec::with_capacity(runs.len());
             for Versioned { value: run, .. } in runs {
-                let wf = match &run.workflow_version {
-                    Some(v) => self.load_version(tx, v)?,
-                    None => self.library.get(&run.workflow)?.compiled,
-                };
                 let human_gate = match &run.pending_approval {
                     Some(id) => tx
                         .get::<Approval>(Table::Approvals, id)?
@@ -236,11 +245,43 @@ impl Engine {
                 };
                 live.push(Live {
                     run,
-                    wf,
+                    wf: None,
                     human_gate,
                 });
             }
             Ok(live)
+        })
+    }
+
+    /// Loads the pinned workflow of each run in `live` that `wanted` picks (each version
+    /// parsed once).
+    fn with_workflows(
+        &self,
+        live: &mut [Live],
+        wanted: impl Fn(&Live) -> bool,
+    ) -> Result<(), Failure> {
+        self.store.read(|tx| {
+            let mut versions: HashMap<String, Arc<Workflow>> = HashMap::new();
+            for l in live.iter_mut().filter(|l| wanted(l)) {
+                l.wf = Some(match &l.run.workflow_version {
+                    Some(v) => match versions.get(v) {
+                        Some(wf) => wf.clone(),
+                        None => {
+                            let wf = pinned_workflow(tx, v)?;
+                            versions.insert(v.clone(), wf.clone());
+                            wf
+                        }
+                    },
+                    None => Arc::new(
+                        self.library
+                            .get(&l.run.workflow)?
+                            .compiled
+                            .workflow()
+                            .clone(),
+                    ),
+                });
+            }
+            Ok(())
         })
     }
 
@@ -274,6 +315,25 @@ impl Engine {
             ));
         }
     }
+}
+
+/// The workflow of a stored version, parsed from its text alone.
+fn pinned_workflow(tx: &Tx<'_>, version: &str) -> Result<Arc<Workflow>, Failure> {
+    let s = super::ops::snapshot(tx, version)?;
+    let format = Format::from_path(&s.display).unwrap_or_else(|| Format::sniff(&s.text));
+    crate::loader::load_bytes(&s.display, s.text.as_bytes(), format)
+        .workflow
+        .map(Arc::new)
+        .ok_or_else(|| {
+            Failure::new(
+                "version_unreadable",
+                format!(
+                    "workflow version {version} of `{}` no longer parses",
+                    s.name
+                ),
+                "the state file is damaged or was written by another maestro; start a new run",
+            )
+        })
 }
 
 /// A warning on stderr (the hook's stdout is its answer to Claude Code).

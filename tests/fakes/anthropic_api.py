@@ -14,6 +14,14 @@ and the reply's stop_reason is "tool_use" when it holds a tool_use block, else "
 script is used up every further main request gets the text "script exhausted", so a CLI that
 asks more than a test expected ends instead of looping or stalling.
 
+An id the script cannot know in advance: inside a tool_use's input, the string `$RUN_ID` (alone
+or within a longer string, at any depth) becomes the first maestro run id (`run-` and 10
+lower-case letters and digits, as `new_id("run")` makes them) found in the tool_result blocks of
+the request being answered (its messages hold the whole conversation, a resumed one included),
+else in those of an earlier request. With no run id seen yet, the turn is answered with a text
+naming the problem instead (and a line on stderr), so the test fails on it rather than sending
+a literal `$RUN_ID` to maestro.
+
 Every request is appended to LOG as one JSON line: {"method", "path", "kind", "turn", "body"},
 kind "main" (answered from the script), "side" (a call that is not the conversation, answered
 with a short text without consuming the script), "count_tokens" or "other".
@@ -24,7 +32,7 @@ tasks"). Its own side calls (a session title, a model probe with max_tokens 1, a
 summary) carry no tools and another system prompt; none were seen in `-p` runs of 2.1.197, but
 a future version may add one, and it must not eat a turn meant for the agent. Besides, before
 the first request the CLI sends `HEAD /` to warm the connection (answered 200)."""
-import json, os, random, string, sys, threading
+import json, os, random, re, string, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 args = sys.argv[1:]
@@ -57,7 +65,37 @@ def make_id(prefix):
 
 
 lock = threading.Lock()
-state = {"next": 0}
+state = {"next": 0, "run_id": None}
+
+RUN_ID = "$RUN_ID"
+RUN_ID_PATTERN = re.compile(r"\brun-[0-9a-z]{10}\b")
+
+
+def run_id_in(body):
+    """The first run id in the tool_result blocks of a request's messages, or None."""
+    for m in body.get("messages") or []:
+        content = m.get("content") if isinstance(m, dict) else None
+        for b in content if isinstance(content, list) else []:
+            if isinstance(b, dict) and b.get("type") == "tool_result":
+                found = RUN_ID_PATTERN.search(json.dumps(b.get("content")))
+                if found:
+                    return found.group(0)
+    return None
+
+
+def substitute(value, run_id):
+    """`value` with every `$RUN_ID` in its strings replaced by `run_id`."""
+    if isinstance(value, str):
+        return value.replace(RUN_ID, run_id)
+    if isinstance(value, list):
+        return [substitute(v, run_id) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, run_id) for k, v in value.items()}
+    return value
+
+
+def wants_run_id(blocks):
+    return any(b["type"] == "tool_use" and RUN_ID in json.dumps(b["input"]) for b in blocks)
 
 
 def blocks_of(turn):
@@ -178,7 +216,16 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 turn = state["next"]
                 state["next"] += 1
+                state["run_id"] = run_id_in(body) or state["run_id"]
+                run_id = state["run_id"]
             blocks = blocks_of(turns[turn]) if turn < len(turns) else [{"type": "text", "text": "script exhausted"}]
+            if wants_run_id(blocks):
+                if run_id:
+                    blocks = [substitute(b, run_id) if b["type"] == "tool_use" else b for b in blocks]
+                else:
+                    problem = f"fake API: turn {turn + 1} uses {RUN_ID}, but no tool_result so far holds a run id (run-...)"
+                    sys.stderr.write(problem + "\n")
+                    blocks = [{"type": "text", "text": problem}]
             kind = "main"
         else:
             turn, kind = None, "side"

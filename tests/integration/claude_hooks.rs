@@ -6,6 +6,10 @@
 //! what Claude Code did with a tool call: whether the tool ran, and the `tool_result` the model
 //! was shown. The CLI lives in a temporary HOME and project; the real `~/.claude` is never read
 //! or written. One run takes about a second.
+//!
+//! The end-to-end test sets the project up as a user would (`maestro init --claude`) and walks
+//! a run through its gates: Claude Code's edits and commands are held while a stage waits for
+//! the person, its edits in read-only stages, and every session is told where the run stands.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -15,38 +19,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::repo;
-
-/// How to get the CLI, as a hint in messages.
-const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install @anthropic-ai/claude-code) and sets MAESTRO_CLAUDE_BIN to its node_modules/.bin/claude";
+use crate::support::{INSTALL_HINT, Test, claude_bin, repo};
 
 /// A stalled CLI fails the test instead of hanging it; a run normally ends in about a second.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The fake API writes its port within a fraction of a second of starting.
 const API_START_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The `claude` executable named by `MAESTRO_CLAUDE_BIN`; `None` (the test skips) when it is
-/// unset outside CI. Under CI a missing CLI is a failure: the hooks would go untested.
-pub(crate) fn claude_bin() -> Option<PathBuf> {
-    let Some(bin) = std::env::var_os("MAESTRO_CLAUDE_BIN").filter(|b| !b.is_empty()) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MAESTRO_CLAUDE_BIN is not set, so hooks cannot be run under Claude Code's CLI; {INSTALL_HINT}"
-        );
-        eprintln!(
-            "skipped: running hooks under Claude Code needs MAESTRO_CLAUDE_BIN (the path of its `claude` executable, npm @anthropic-ai/claude-code); {INSTALL_HINT}"
-        );
-        return None;
-    };
-    let bin = PathBuf::from(bin);
-    assert!(
-        bin.is_file(),
-        "MAESTRO_CLAUDE_BIN={} is not a file; {INSTALL_HINT}",
-        bin.display()
-    );
-    Some(bin)
-}
 
 /// Kills what is left of a process group: a hook or MCP server the CLI started must not
 /// outlive the test.
@@ -145,12 +124,13 @@ impl Drop for FakeApi {
 }
 
 /// A temporary HOME and project for the real `claude`, with the hooks a test gives it in the
-/// project's `.claude/settings.json`.
+/// project's `.claude/settings.json`, or whatever the test set up there itself.
 pub(crate) struct ClaudeHarness {
     bin: PathBuf,
     root: tempfile::TempDir,
-    hooks: Value,
-    args: Vec<String>,
+    /// `None`: the harness leaves `.claude/settings.json` alone (e.g. `maestro init --claude`
+    /// wrote it).
+    hooks: Option<Value>,
     runs: usize,
 }
 
@@ -162,8 +142,7 @@ impl ClaudeHarness {
         Self {
             bin,
             root,
-            hooks: json!({}),
-            args: Vec::new(),
+            hooks: None,
             runs: 0,
         }
     }
@@ -176,32 +155,29 @@ impl ClaudeHarness {
     /// The `hooks` object of the project's `.claude/settings.json`, as in Claude Code's docs:
     /// `{"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": "..."}]}]}`.
     pub(crate) fn hooks(mut self, hooks: Value) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
-    /// More arguments for `claude`, after the harness's own (e.g. `--mcp-config FILE`,
-    /// `--tools Read,Grep`, `--resume ID`).
-    #[allow(
-        dead_code,
-        reason = "the harness is for the maestro hook tests to come; the first test needs no extra flags"
-    )]
-    pub(crate) fn args(mut self, args: &[&str]) -> Self {
-        self.args.extend(args.iter().map(|a| (*a).to_string()));
+        self.hooks = Some(hooks);
         self
     }
 
     /// Runs `claude -p PROMPT` with the model's turns taken from `script` (see
     /// tests/fakes/anthropic_api.py for its form) and returns what it printed and sent.
     pub(crate) fn run(&mut self, prompt: &str, script: &Value) -> ClaudeRun {
+        self.run_with(prompt, &[], script)
+    }
+
+    /// As [`Self::run`], with more arguments for `claude` after the harness's own (e.g.
+    /// `--session-id UUID`, `--resume UUID`, `--tools Read,Grep`).
+    pub(crate) fn run_with(&mut self, prompt: &str, args: &[&str], script: &Value) -> ClaudeRun {
         self.runs += 1;
         let project = self.project();
         let home = self.root.path().join("home");
-        fs::write(
-            project.join(".claude/settings.json"),
-            serde_json::to_vec_pretty(&json!({ "hooks": self.hooks })).expect("settings JSON"),
-        )
-        .expect("write settings.json");
+        if let Some(hooks) = &self.hooks {
+            fs::write(
+                project.join(".claude/settings.json"),
+                serde_json::to_vec_pretty(&json!({ "hooks": hooks })).expect("settings JSON"),
+            )
+            .expect("write settings.json");
+        }
         let dir = self.root.path().join(format!("run{}", self.runs));
         let api = FakeApi::start(&dir, script);
         // The `maestro` under test first on PATH: hooks name `maestro`, as they do for a user
@@ -225,7 +201,7 @@ impl ClaudeHarness {
             // Every tool runs without a prompt, so a tool that did not run was held by a hook
             // (a PreToolUse deny applies in every mode, this one included).
             .args(["--permission-mode", "bypassPermissions"])
-            .args(&self.args)
+            .args(args)
             .current_dir(&project)
             // A clean environment: the developer's own Claude Code settings and credentials
             // (CLAUDE_*, ANTHROPIC_*) must neither leak in nor be used.
@@ -314,6 +290,23 @@ impl ClaudeRun {
             .collect()
     }
 
+    /// The `tool_result` the CLI sent the model for the tool call `id`, from any request of
+    /// this run (a resumed conversation repeats earlier results, so a scenario gives each of
+    /// its tool calls an id of its own).
+    pub(crate) fn result_for(&self, id: &str) -> &Value {
+        self.main_requests()
+            .into_iter()
+            .flat_map(|r| r["messages"].as_array().into_iter().flatten())
+            .flat_map(|m| m["content"].as_array().into_iter().flatten())
+            .find(|b| b["type"] == "tool_result" && b["tool_use_id"] == id)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no tool_result for the tool call {id} reached the fake API\n{}",
+                    self.describe()
+                )
+            })
+    }
+
     /// Everything about the run, for a failure message.
     pub(crate) fn describe(&self) -> String {
         let requests: Vec<String> = self
@@ -369,7 +362,9 @@ pub(crate) fn result_text(result: &Value) -> String {
 
 #[test]
 fn a_pre_tool_use_deny_holds_a_write_and_the_model_is_shown_the_reason() {
-    let Some(bin) = claude_bin() else { return };
+    let Some(bin) = claude_bin("maestro's hooks") else {
+        return;
+    };
     const WRITE_ID: &str = "toolu_01HeldByTestWrite000001";
     let script = |project: &Path| {
         json!({"turns": [
@@ -430,5 +425,331 @@ fn a_pre_tool_use_deny_holds_a_write_and_the_model_is_shown_the_reason() {
         result["is_error"],
         json!(true),
         "a denied call is an error result: {result}"
+    );
+}
+
+/// The Claude Code sessions of the end-to-end test, fixed with `--session-id` so the test knows
+/// which session started a run and which one made a call.
+const SESSION: &str = "0b5e1a8c-3f2d-4c6e-9a71-5d2f8e4b7c10";
+const OTHER_SESSION: &str = "0b5e1a8c-3f2d-4c6e-9a71-5d2f8e4b7c20";
+
+/// A file of the project that the model reads and tries to edit.
+const PARSER: &str = "pub fn parse(input: &str) -> Option<u32> {\n    input.parse().ok()\n}\n";
+
+/// A tool call id shaped like the API's (`toolu_01` and 22 characters), one per call of the
+/// scenario so that each call's result can be found.
+fn tool_id(tag: &str) -> String {
+    format!("toolu_01{tag:0<22}")
+}
+
+/// `maestro ARGS` in the project, as the person runs it in a terminal; it must succeed.
+fn maestro(project: &Path, args: &[&str]) -> crate::support::Output {
+    Test::new().args(args).current_dir(project).expect(0)
+}
+
+/// The run's audit trail: `maestro log RUN --jsonl`.
+fn trail(project: &Path, run: &str) -> Vec<Value> {
+    maestro(project, &["log", run, "--jsonl"]).json_lines()
+}
+
+/// The one approval waiting for `run`, as `maestro approvals --json` lists it.
+fn pending_approval(project: &Path, run: &str) -> Value {
+    let list = maestro(project, &["approvals", "--json"]).stdout;
+    let all: Value = serde_json::from_str(&list).expect("approvals --json");
+    let mine: Vec<&Value> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["run_id"] == run)
+        .collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "expected one approval waiting for {run}: {list}"
+    );
+    mine[0].clone()
+}
+
+/// The person approves in a terminal, answering every critical question (with its first
+/// option, or in words when it has none), as `maestro approve --no-input` requires.
+fn approve(project: &Path, approval: &Value) {
+    let id = approval["approval_id"].as_str().expect("approval_id");
+    let mut args = vec!["approve".to_string(), id.to_string()];
+    for q in approval["questions"].as_array().into_iter().flatten() {
+        if q["priority"] == "critical" {
+            let answer = q["options"][0].as_str().unwrap_or("looks right");
+            args.push("--answer".into());
+            args.push(format!(
+                "{}={answer}",
+                q["id"].as_str().expect("question id")
+            ));
+        }
+    }
+    args.push("--no-input".into());
+    maestro(
+        project,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+}
+
+/// Every line of every string in a request body that contains `needle`: the context hooks add
+/// reaches the model as text somewhere in the request (Claude Code 2.1.197 puts it in a
+/// `"role": "system"` entry of `messages`, prefixed "SessionStart hook additional context: ",
+/// and again after "UserPromptSubmit hook additional context: "), and where is the CLI's
+/// business; that it arrives is what matters.
+fn lines_with(body: &Value, needle: &str) -> Vec<String> {
+    fn walk(v: &Value, needle: &str, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                out.extend(s.lines().filter(|l| l.contains(needle)).map(str::to_string))
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, needle, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, needle, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, needle, &mut out);
+    out
+}
+
+/// Asserts the model was told where the run stands, in the first request of `claude`: a
+/// `maestro:` line that holds every one of `parts`.
+fn assert_told(run: &ClaudeRun, parts: &[&str]) {
+    let first = run.main_requests()[0];
+    let lines = lines_with(first, "maestro: ");
+    assert!(
+        lines.iter().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no `maestro:` context line with {parts:?} reached the model; the lines were:\n{}\n{}",
+        lines.join("\n"),
+        run.describe()
+    );
+}
+
+/// Asserts the call `id` was refused with words holding every one of `parts`.
+fn assert_denied(run: &ClaudeRun, id: &str, parts: &[&str]) {
+    let result = run.result_for(id);
+    let text = result_text(result);
+    assert_eq!(
+        result["is_error"],
+        json!(true),
+        "the call {id} was not refused: {result}\n{}",
+        run.describe()
+    );
+    for p in parts {
+        assert!(
+            text.contains(p),
+            "the refusal of {id} does not say {p:?}: {text}"
+        );
+    }
+}
+
+/// Asserts the call `id` ran, and returns what it answered.
+fn assert_ran(run: &ClaudeRun, id: &str) -> String {
+    let result = run.result_for(id);
+    assert_ne!(
+        result["is_error"],
+        json!(true),
+        "the call {id} failed: {result}\n{}",
+        run.describe()
+    );
+    result_text(result)
+}
+
+/// The "done when": while a stage waits for the person, Claude Code cannot edit the
+/// project, and is told why and how the person decides. Everything is real but the model: a
+/// project set up with `maestro init --claude`, Claude Code's CLI loading maestro's server
+/// from `.mcp.json` and running `maestro hook` from `.claude/settings.json`, and the person's
+/// decisions in a terminal. Four `claude -p` runs of about two seconds each.
+#[test]
+fn while_a_stage_waits_for_the_person_claude_code_cannot_edit_and_is_told_how_they_decide() {
+    let Some(bin) = claude_bin("maestro's hooks") else {
+        return;
+    };
+    let mut claude = ClaudeHarness::new(bin);
+    let project = claude.project();
+    fs::create_dir_all(project.join(".git")).expect("a git root");
+    fs::create_dir_all(project.join("src")).expect("src");
+    let parser = project.join("src/parser.rs");
+    fs::write(&parser, PARSER).expect("parser.rs");
+    maestro(&project, &["init", "--claude"]);
+
+    let notes = project.join("notes.md");
+    let made_by_bash = project.join("made-by-bash");
+    let write = |tag: &str| {
+        json!({"tool_use": {"id": tool_id(tag), "name": "Write",
+            "input": {"file_path": notes, "content": "# Notes\n"}}})
+    };
+    let bash = |tag: &str| {
+        json!({"tool_use": {"id": tool_id(tag), "name": "Bash",
+            "input": {"command": "touch made-by-bash", "description": "Make a file"}}})
+    };
+    let submit = |tag: &str, output: Value| {
+        json!({"tool_use": {"id": tool_id(tag), "name": "mcp__maestro__submit",
+            "input": {"run_id": "$RUN_ID", "output": output}}})
+    };
+
+    // 1. The session starts a run. No flag loads the project's `.mcp.json`: in print mode
+    // Claude Code approves its servers by itself as long as project settings are a setting
+    // source (the default), where an interactive session would ask the person once; so this
+    // is the server a user's `claude` starts, not one a test flag adds. `analyze` is marked
+    // `edits #false`, so the Write is held; then the model submits and the run waits at the
+    // stage's `by "human"` gate, where a Read still runs but an Edit and a command do not.
+    let run1 = claude.run_with(
+        "Fix the parser, with maestro",
+        &["--session-id", SESSION],
+        &json!({"turns": [
+            {"tool_use": {"id": tool_id("Start"), "name": "mcp__maestro__start",
+                "input": {"task": "fix the parser", "workflow": "default"}}},
+            write("AnalyzeWrite"),
+            submit("AnalyzeSubmit", crate::mcp::analysis(0.8)),
+            {"tool_use": {"id": tool_id("GateRead"), "name": "Read",
+                "input": {"file_path": parser}}},
+            {"tool_use": {"id": tool_id("GateEdit"), "name": "Edit", "input": {
+                "file_path": parser, "old_string": "input.parse()",
+                "new_string": "input.trim().parse()"}}},
+            bash("GateBash"),
+            {"text": "The analysis waits for your review."}
+        ]}),
+    );
+    run1.expect_success();
+    let tools: Vec<&str> = run1.main_requests()[0]["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"mcp__maestro__start"),
+        "the `maestro` server of the project's .mcp.json did not reach the model; its tools: {tools:?}\n{}",
+        run1.describe()
+    );
+    let started: Value =
+        serde_json::from_str(&assert_ran(&run1, &tool_id("Start"))).expect("start answers JSON");
+    let run = started["run_id"].as_str().expect("run_id").to_string();
+    assert_denied(
+        &run1,
+        &tool_id("AnalyzeWrite"),
+        &[&run, "stage `analyze`", "read-only (`edits #false`)"],
+    );
+    let submitted: Value = serde_json::from_str(&assert_ran(&run1, &tool_id("AnalyzeSubmit")))
+        .expect("submit answers JSON");
+    assert_eq!(submitted["outcome"], "awaiting_approval", "{submitted}");
+    let approval = pending_approval(&project, &run);
+    let apr = approval["approval_id"].as_str().expect("approval_id");
+    let approve_cmd = format!("maestro approve {apr}");
+    let gate_words = [run.as_str(), "stage `analyze`", apr, &approve_cmd];
+    assert!(assert_ran(&run1, &tool_id("GateRead")).contains("input.parse()"));
+    assert_denied(&run1, &tool_id("GateEdit"), &gate_words);
+    assert_denied(&run1, &tool_id("GateBash"), &gate_words);
+    assert!(!notes.exists(), "a held Write wrote notes.md");
+    assert!(!made_by_bash.exists(), "a held Bash command ran");
+    assert_eq!(
+        fs::read_to_string(&parser).expect("parser.rs"),
+        PARSER,
+        "a held Edit changed parser.rs"
+    );
+    // Claude Code gave the server it started its session: the run records it.
+    let started_event = trail(&project, &run)
+        .into_iter()
+        .find(|e| e["kind"] == "run_started")
+        .expect("a run_started event");
+    assert_eq!(
+        started_event["data"]["session"], SESSION,
+        "the run did not record the Claude Code session that started it (CLAUDE_CODE_SESSION_ID in `maestro serve`'s environment): {started_event}"
+    );
+
+    // 2. Another session of the same project (a second terminal) is told, as it starts, that
+    // a run waits for the person, and is held too: the person judges the work tree every
+    // session shares.
+    let run2 = claude.run_with(
+        "Where do things stand?",
+        &["--session-id", OTHER_SESSION],
+        &json!({"turns": [write("OtherWrite"), {"text": "A stage waits for you."}]}),
+    );
+    run2.expect_success();
+    let waits = format!("approval {apr} waits for a person");
+    let other_run = format!("another session's run {run}");
+    assert_told(&run2, &[&other_run, "stage `analyze`", &waits]);
+    assert_denied(&run2, &tool_id("OtherWrite"), &gate_words);
+    assert!(!notes.exists(), "a held Write wrote notes.md");
+
+    // 3. The person approves in a terminal; the run moves to `hypothesize`, read-only too. The
+    // session that started the run comes back (`--resume`), is told where its run stands,
+    // and its Write is held for the stage, not the gate; it submits its hypotheses.
+    approve(&project, &approval);
+    let run3 = claude.run_with(
+        "The analysis is approved; go on",
+        &["--resume", SESSION],
+        &json!({"turns": [
+            write("HypothesizeWrite"),
+            submit("HypothesizeSubmit", crate::mcp::hypotheses()),
+            {"text": "The hypotheses wait for your review."}
+        ]}),
+    );
+    run3.expect_success();
+    let own_run = format!("this session's run {run}");
+    assert_told(&run3, &[&own_run, "stage `hypothesize`", "read-only"]);
+    assert_denied(
+        &run3,
+        &tool_id("HypothesizeWrite"),
+        &[&run, "stage `hypothesize`", "read-only (`edits #false`)"],
+    );
+    assert!(!notes.exists(), "a held Write wrote notes.md");
+    let submitted: Value = serde_json::from_str(&assert_ran(&run3, &tool_id("HypothesizeSubmit")))
+        .expect("submit answers JSON");
+    assert_eq!(submitted["outcome"], "awaiting_approval", "{submitted}");
+
+    // 4. Approved again, the run is in `implement`, where edits and commands run: the same
+    // Write and command now land (so the files missing above were the hook's doing).
+    approve(&project, &pending_approval(&project, &run));
+    let run4 = claude.run_with(
+        "The hypotheses are approved; implement",
+        &["--resume", SESSION],
+        &json!({"turns": [
+            write("ImplementWrite"),
+            bash("ImplementBash"),
+            {"text": "Implemented."}
+        ]}),
+    );
+    run4.expect_success();
+    assert_told(&run4, &[&own_run, "stage `implement`"]);
+    assert_ran(&run4, &tool_id("ImplementWrite"));
+    assert_ran(&run4, &tool_id("ImplementBash"));
+    assert_eq!(
+        fs::read_to_string(&notes).ok().as_deref(),
+        Some("# Notes\n"),
+        "in `implement` the Write should have run\n{}",
+        run4.describe()
+    );
+    assert!(
+        made_by_bash.exists(),
+        "in `implement` the command should have run\n{}",
+        run4.describe()
+    );
+
+    // Every refusal is in the run's trail, with the session, tool, rule and stage; the calls
+    // that ran are not.
+    let denials: Vec<Value> = trail(&project, &run)
+        .into_iter()
+        .filter(|e| e["kind"] == "tool_denied")
+        .map(|e| {
+            json!([
+                e["data"]["session"],
+                e["data"]["tool"],
+                e["data"]["rule"],
+                e["data"]["stage"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        denials,
+        [
+            json!([SESSION, "Write", "read_only_stage", "analyze"]),
+            json!([SESSION, "Edit", "human_gate", "analyze"]),
+            json!([SESSION, "Bash", "human_gate", "analyze"]),
+            json!([OTHER_SESSION, "Write", "human_gate", "analyze"]),
+            json!([SESSION, "Write", "read_only_stage", "hypothesize"]),
+        ]
     );
 }

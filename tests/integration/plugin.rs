@@ -7,35 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::repo;
-
-/// How to get the CLI, as a hint in messages.
-const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install --prefix ~/.cache/maestro-claude-code @anthropic-ai/claude-code@2.1.197) and sets MAESTRO_CLAUDE_BIN to its node_modules/.bin/claude";
+use crate::support::{claude_bin, repo};
 
 /// The hook events the issue asks the plugin to bring (the guard and the two context lines).
 const REQUIRED_HOOK_EVENTS: [&str; 3] = ["PreToolUse", "SessionStart", "UserPromptSubmit"];
-
-/// The `claude` executable named by `MAESTRO_CLAUDE_BIN`; `None` (the test skips) when it is
-/// unset outside CI. Under CI a missing CLI is a failure: the plugin would go unchecked.
-fn claude_bin() -> Option<PathBuf> {
-    let Some(bin) = std::env::var_os("MAESTRO_CLAUDE_BIN").filter(|b| !b.is_empty()) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MAESTRO_CLAUDE_BIN is not set, so the plugin cannot be checked with Claude Code's CLI; {INSTALL_HINT}"
-        );
-        eprintln!(
-            "skipped: checking the plugin needs MAESTRO_CLAUDE_BIN (the path of Claude Code's `claude` executable, npm @anthropic-ai/claude-code); {INSTALL_HINT}"
-        );
-        return None;
-    };
-    let bin = PathBuf::from(bin);
-    assert!(
-        bin.is_file(),
-        "MAESTRO_CLAUDE_BIN={} is not a file; {INSTALL_HINT}",
-        bin.display()
-    );
-    Some(bin)
-}
 
 /// Claude Code's CLI in a home of its own: its settings, marketplaces, plugin cache and
 /// `.claude.json` live in a temporary directory, never in the real `~/.claude`.
@@ -164,7 +139,9 @@ fn inventory(details: &str, kind: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_plugin_and_its_marketplace_pass_claude_plugin_validate_strict() {
-    let Some(bin) = claude_bin() else { return };
+    let Some(bin) = claude_bin("the plugin") else {
+        return;
+    };
     let claude = Claude::new(bin);
     let scratch = tempfile::tempdir().unwrap();
     // The plugin folder (its manifest, hooks and skill), then the repository root, where
@@ -188,7 +165,9 @@ async fn the_plugin_and_its_marketplace_pass_claude_plugin_validate_strict() {
 
 #[tokio::test]
 async fn claude_installs_the_plugin_from_the_marketplace_with_its_server_skill_and_hooks() {
-    let Some(bin) = claude_bin() else { return };
+    let Some(bin) = claude_bin("the plugin") else {
+        return;
+    };
     let claude = Claude::new(bin);
     let project = tempfile::tempdir().unwrap();
     let root = repo();

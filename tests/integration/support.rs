@@ -8,6 +8,32 @@ pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// How to get Claude Code's CLI, as a hint in messages.
+pub(crate) const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install --prefix ~/.cache/maestro-claude-code @anthropic-ai/claude-code@2.1.197) and sets MAESTRO_CLAUDE_BIN to its node_modules/.bin/claude";
+
+/// The `claude` executable named by `MAESTRO_CLAUDE_BIN`; `None` (the test skips) when it is
+/// unset outside CI. Under CI a missing CLI is a failure: `what` (e.g. "the plugin") would go
+/// untested.
+pub(crate) fn claude_bin(what: &str) -> Option<PathBuf> {
+    let Some(bin) = std::env::var_os("MAESTRO_CLAUDE_BIN").filter(|b| !b.is_empty()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "MAESTRO_CLAUDE_BIN is not set, so {what} cannot be tested with Claude Code's CLI; {INSTALL_HINT}"
+        );
+        eprintln!(
+            "skipped: testing {what} with Claude Code's CLI needs MAESTRO_CLAUDE_BIN (the path of its `claude` executable, npm @anthropic-ai/claude-code); {INSTALL_HINT}"
+        );
+        return None;
+    };
+    let bin = PathBuf::from(bin);
+    assert!(
+        bin.is_file(),
+        "MAESTRO_CLAUDE_BIN={} is not a file; {INSTALL_HINT}",
+        bin.display()
+    );
+    Some(bin)
+}
+
 pub(crate) struct Output {
     pub(crate) code: i32,
     pub(crate) stdout: String,

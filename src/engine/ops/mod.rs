@@ -87,6 +87,18 @@ pub(super) fn append_all(tx: &Tx<'_>, run_id: &str, events: &Events) -> Result<(
     Ok(())
 }
 
+/// The stored snapshot of a workflow version.
+pub(super) fn snapshot(tx: &Tx<'_>, version: &str) -> Result<Snapshot, Failure> {
+    let snap: Versioned<Snapshot> = tx.get(Table::Versions, version)?.ok_or_else(|| {
+        Failure::new(
+            "unknown_version",
+            format!("the state file has no workflow version {version}"),
+            "the state file is damaged; start a new run",
+        )
+    })?;
+    Ok(snap.value)
+}
+
 impl Engine {
     /// Keeps a version's snapshot in the state file (once).
     pub(super) fn save_version(&self, tx: &Tx<'_>, c: &Arc<Compiled>) -> Result<(), Failure> {
@@ -118,14 +130,7 @@ impl Engine {
         if let Some(c) = self.library.cached(version) {
             return Ok(c);
         }
-        let snap: Versioned<Snapshot> = tx.get(Table::Versions, version)?.ok_or_else(|| {
-            Failure::new(
-                "unknown_version",
-                format!("the state file has no workflow version {version}"),
-                "the state file is damaged; start a new run",
-            )
-        })?;
-        self.library.pinned(&snap.value)
+        self.library.pinned(&snapshot(tx, version)?)
     }
 
     /// The workflow version a run is pinned to. A run stored before pinning existed is pinned
