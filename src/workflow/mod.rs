@@ -615,4 +615,56 @@ mod tests {
         let values = schema["enum"].as_array().cloned().unwrap_or_default();
         assert_eq!(values, ["reject", "revise", "approve"]);
     }
+
+    #[test]
+    fn edits_is_read_in_both_forms_inherited_from_defaults_and_true_when_unset() {
+        let load = |name: &str, text: &str| {
+            let format = if name.ends_with(".yaml") {
+                crate::syntax::ast::Format::Yaml
+            } else {
+                crate::syntax::ast::Format::Kdl
+            };
+            let loaded = crate::loader::load_bytes(name, text.as_bytes(), format);
+            assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+            loaded.workflow.unwrap()
+        };
+        let kdl = load(
+            "w.kdl",
+            r#"workflow "w" {
+    version 1
+    start "a"
+    defaults { edits #false }
+    stage "a" { next "b" }
+    stage "b" { edits #true; next "done" }
+    end "done"
+}"#,
+        );
+        assert!(!kdl.stage("a").unwrap().edits());
+        assert!(kdl.stage("b").unwrap().edits());
+        let yaml = load(
+            "w.yaml",
+            "workflow: w\nversion: 1\nstart: a\nstages:\n  a:\n    edits: false\n    next: [{to: b}]\n  b:\n    next: [{to: done}]\nends: [done]\n",
+        );
+        assert!(!yaml.stage("a").unwrap().edits());
+        assert!(
+            yaml.stage("b").unwrap().edits(),
+            "unset means edits are allowed"
+        );
+        // The shipped workflows: looking stages are read-only, working stages are not.
+        for (file, stage, edits) in [
+            ("default.kdl", "analyze", false),
+            ("default.kdl", "hypothesize", false),
+            ("default.kdl", "implement", true),
+            ("default.kdl", "debug", true),
+            ("default.kdl", "improve", true),
+            ("analyze.kdl", "analyze", false),
+            ("review.yaml", "review", false),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("workflows")
+                .join(file);
+            let wf = load(file, &std::fs::read_to_string(path).unwrap());
+            assert_eq!(wf.stage(stage).unwrap().edits(), edits, "{file} {stage}");
+        }
+    }
 }

@@ -401,3 +401,46 @@ async fn attack_the_hook_cannot_be_talked_out_of_a_hold() {
     assert!(pending.contains(&apr), "{pending}");
     client.cancel().await.unwrap();
 }
+
+/// The shipped PreToolUse command fails closed when `maestro` cannot run at all (not on PATH,
+/// or killed): Claude Code blocks a call only on exit code 2, so the command turns any other
+/// failure into 2 with a reason on stderr. With maestro there, its answer passes through.
+#[test]
+fn the_shipped_guard_command_blocks_when_maestro_cannot_run() {
+    let hooks: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("plugin/hooks/hooks.json")).unwrap(),
+    )
+    .unwrap();
+    let command = hooks["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    let p = Project::new();
+    let stdin = input("pre_tool_use_edit", p.path(), SESSION);
+    let run = |path: &str| {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", command])
+            .current_dir(p.path())
+            .env("PATH", path)
+            .env("CLAUDE_PROJECT_DIR", p.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        // A shell that never runs maestro may close stdin first: a broken pipe is fine here.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let missing = run("/nonexistent");
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let why = String::from_utf8_lossy(&missing.stderr);
+    assert!(why.contains("blocked") && why.contains("PATH"), "{why}");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_maestro")).parent().unwrap();
+    let present = run(&format!("{}:/usr/bin:/bin", bin_dir.display()));
+    assert_eq!(present.status.code(), Some(0), "{present:?}");
+    assert!(
+        present.stdout.is_empty(),
+        "no run here, so no decision: {present:?}"
+    );
+}
