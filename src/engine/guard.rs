@@ -220,7 +220,7 @@ impl Engine {
             ));
         }
         lines.push(
-            "maestro: `mcp__maestro__status` with a run_id gives its brief and what to do next."
+            "maestro: its `status` tool, with a run_id, gives the brief and what to do next."
                 .into(),
         );
         Ok(Some(lines.join("\n")))
@@ -372,7 +372,7 @@ fn gate_words(kind: ToolKind, holding: &[&Live]) -> String {
         " The person decides in a terminal (`maestro approve {id}`, `maestro revise {id} \
          --feedback \"...\"` or `maestro reject {id}`), on the approval page that `maestro ui` \
          prints, or in the form Claude Code shows. Until then, read, search and use maestro's \
-         tools (`mcp__maestro__status`); tell the person the stage is ready for their review, \
+         tools (`status`); tell the person the stage is ready for their review, \
          and do not try another way to change files."
     ));
     s
@@ -383,7 +383,7 @@ fn read_only_words(holding: &[&Live]) -> String {
     format!(
         "File edits are held by maestro: run {} (workflow `{}`) is in stage `{}` ({}), which \
          the workflow marks read-only (`edits #false`). Do this stage's work by reading, \
-         searching and running commands, then `submit` its output with `mcp__maestro__submit`; \
+         searching and running commands, then `submit` its output with maestro's `submit` tool; \
          edits are allowed again in a stage that permits them. A person can change this in the \
          workflow file.",
         l.run.id,

@@ -170,7 +170,6 @@ impl ClaudeHarness {
     pub(crate) fn run_with(&mut self, prompt: &str, args: &[&str], script: &Value) -> ClaudeRun {
         self.runs += 1;
         let project = self.project();
-        let home = self.root.path().join("home");
         if let Some(hooks) = &self.hooks {
             fs::write(
                 project.join(".claude/settings.json"),
@@ -180,21 +179,8 @@ impl ClaudeHarness {
         }
         let dir = self.root.path().join(format!("run{}", self.runs));
         let api = FakeApi::start(&dir, script);
-        // The `maestro` under test first on PATH: hooks name `maestro`, as they do for a user
-        // after `cargo install`, and another maestro on this machine must not answer instead.
-        let maestro_dir = Path::new(env!("CARGO_BIN_EXE_maestro"))
-            .parent()
-            .expect("the maestro binary has a directory");
-        let path = std::env::join_paths(
-            std::iter::once(maestro_dir.to_path_buf()).chain(
-                std::env::var_os("PATH")
-                    .iter()
-                    .flat_map(std::env::split_paths),
-            ),
-        )
-        .expect("PATH");
         let (stdout_path, stderr_path) = (dir.join("claude.stdout"), dir.join("claude.stderr"));
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.arg("-p")
             .arg(prompt)
             .args(["--output-format", "json"])
@@ -202,27 +188,10 @@ impl ClaudeHarness {
             // (a PreToolUse deny applies in every mode, this one included).
             .args(["--permission-mode", "bypassPermissions"])
             .args(args)
-            .current_dir(&project)
-            // A clean environment: the developer's own Claude Code settings and credentials
-            // (CLAUDE_*, ANTHROPIC_*) must neither leak in nor be used.
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", &home)
-            .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
             .env(
                 "ANTHROPIC_BASE_URL",
                 format!("http://127.0.0.1:{}", api.port),
             )
-            // Any non-empty key: the fake API does not check it, and with a key set the CLI
-            // never looks for a login.
-            .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-tests")
-            // No telemetry, error reports, update checks or feature-flag fetches: the machine
-            // may have no network, and a test must not call anthropic.com.
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            // As root (CI containers) the CLI refuses bypassPermissions ("cannot be used with
-            // root/sudo privileges") unless told it runs in a sandbox, which a test's
-            // throw-away project is.
-            .env("IS_SANDBOX", "1")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout_path).expect("stdout file"))
             .stderr(fs::File::create(&stderr_path).expect("stderr file"))
@@ -252,6 +221,53 @@ impl ClaudeHarness {
             run.describe()
         );
         run
+    }
+
+    /// `claude` in the project, with the harness's HOME and a clean environment (no model
+    /// yet: [`Self::run_with`] adds the fake API).
+    fn command(&self) -> Command {
+        let home = self.root.path().join("home");
+        // The `maestro` under test first on PATH: hooks name `maestro`, as they do for a user
+        // after `cargo install`, and another maestro on this machine must not answer instead.
+        let path = crate::support::path_with_maestro_first();
+        let mut cmd = Command::new(&self.bin);
+        cmd.current_dir(self.project())
+            // A clean environment: the developer's own Claude Code settings and credentials
+            // (CLAUDE_*, ANTHROPIC_*) must neither leak in nor be used.
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", &home)
+            .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
+            // Any non-empty key: the fake API does not check it, and with a key set the CLI
+            // never looks for a login.
+            .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-tests")
+            // No telemetry, error reports, update checks or feature-flag fetches: the machine
+            // may have no network, and a test must not call anthropic.com.
+            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+            // As root (CI containers) the CLI refuses bypassPermissions ("cannot be used with
+            // root/sudo privileges") unless told it runs in a sandbox, which a test's
+            // throw-away project is.
+            .env("IS_SANDBOX", "1");
+        cmd
+    }
+
+    /// `claude ARGS` (e.g. `plugin install …`) in the harness's HOME and project; it must
+    /// succeed. Returns its stdout.
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run claude");
+        assert!(
+            out.status.success(),
+            "claude {} failed: {}\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -752,4 +768,70 @@ fn while_a_stage_waits_for_the_person_claude_code_cannot_edit_and_is_told_how_th
             json!([SESSION, "Write", "read_only_stage", "hypothesize"]),
         ]
     );
+}
+
+/// The plugin route, as the README gives it: nothing in the project but its own files; the
+/// marketplace added and the plugin installed in the user's Claude Code. The plugin's server
+/// and hooks then hold a read-only stage and a gate as `init --claude` does.
+#[test]
+fn the_installed_plugin_brings_the_server_and_the_guards() {
+    let Some(bin) = claude_bin("the installed plugin") else {
+        return;
+    };
+    let mut claude = ClaudeHarness::new(bin);
+    let project = claude.project();
+    fs::create_dir_all(project.join(".git")).expect("a git root");
+    claude.cli(&[
+        "plugin",
+        "marketplace",
+        "add",
+        repo().to_str().expect("utf-8"),
+    ]);
+    claude.cli(&["plugin", "install", "maestro@maestro"]);
+    // The plugin's server is named `plugin:maestro:maestro`, so its tools are too.
+    let tool = |name: &str| format!("mcp__plugin_maestro_maestro__{name}");
+    let notes = project.join("notes.md");
+    let write = |tag: &str| {
+        json!({"tool_use": {"id": tool_id(tag), "name": "Write",
+            "input": {"file_path": notes, "content": "# Notes\n"}}})
+    };
+    let run1 = claude.run_with(
+        "Fix the parser, with maestro",
+        &["--session-id", SESSION],
+        &json!({"turns": [
+            {"tool_use": {"id": tool_id("Start"), "name": tool("start"),
+                "input": {"task": "fix the parser", "workflow": "default"}}},
+            write("AnalyzeWrite"),
+            {"tool_use": {"id": tool_id("AnalyzeSubmit"), "name": tool("submit"),
+                "input": {"run_id": "$RUN_ID", "output": crate::mcp::analysis(0.8)}}},
+            {"tool_use": {"id": tool_id("GateBash"), "name": "Bash",
+                "input": {"command": "touch made-by-bash", "description": "Make a file"}}},
+            {"text": "The analysis waits for your review."}
+        ]}),
+    );
+    run1.expect_success();
+    let started: Value =
+        serde_json::from_str(&assert_ran(&run1, &tool_id("Start"))).expect("start answers JSON");
+    let run = started["run_id"].as_str().expect("run_id").to_string();
+    // The project had no maestro files: the state file is the server's, from the plugin.
+    assert!(project.join(".maestro/state.db").is_file());
+    assert!(!project.join(".mcp.json").exists() && !project.join(".claude/settings.json").exists());
+    assert_denied(
+        &run1,
+        &tool_id("AnalyzeWrite"),
+        &[&run, "read-only (`edits #false`)"],
+    );
+    let apr = pending_approval(&project, &run)["approval_id"]
+        .as_str()
+        .expect("approval_id")
+        .to_string();
+    assert_denied(
+        &run1,
+        &tool_id("GateBash"),
+        &[&run, &apr, "maestro approve"],
+    );
+    assert!(!notes.exists() && !project.join("made-by-bash").exists());
+    // The skill came with it.
+    let skills = claude.cli(&["plugin", "details", "maestro@maestro"]);
+    assert!(skills.contains("Skills (1)"), "{skills}");
 }

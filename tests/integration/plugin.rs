@@ -40,17 +40,7 @@ impl Claude {
         // The directory of the `maestro` under test goes first on PATH: the plugin names
         // `maestro` (found on PATH, as it is for a user after `cargo install`), and another
         // maestro installed on this machine must not answer in its place.
-        let maestro_dir = Path::new(env!("CARGO_BIN_EXE_maestro"))
-            .parent()
-            .expect("the maestro binary has a directory");
-        let path = std::env::join_paths(
-            std::iter::once(maestro_dir.to_path_buf()).chain(
-                std::env::var_os("PATH")
-                    .iter()
-                    .flat_map(std::env::split_paths),
-            ),
-        )
-        .expect("PATH");
+        let path = crate::support::path_with_maestro_first();
         let mut cmd = tokio::process::Command::new(&self.bin);
         // A clean environment: the developer's own Claude Code settings (CLAUDE_*, ANTHROPIC_*)
         // or MAESTRO_HOME must not leak into the run. HOME, the XDG folders and

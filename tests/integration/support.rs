@@ -11,6 +11,23 @@ pub(crate) fn repo() -> PathBuf {
 /// How to get Claude Code's CLI, as a hint in messages.
 pub(crate) const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install --prefix ~/.cache/maestro-claude-code @anthropic-ai/claude-code@2.1.197) and sets MAESTRO_CLAUDE_BIN to its node_modules/.bin/claude";
 
+/// PATH with the folder of the `maestro` under test first: hooks and servers name `maestro`
+/// (found on PATH, as for a user after `cargo install`), and another maestro installed on this
+/// machine must not answer in its place.
+pub(crate) fn path_with_maestro_first() -> std::ffi::OsString {
+    let maestro_dir = Path::new(env!("CARGO_BIN_EXE_maestro"))
+        .parent()
+        .expect("the maestro binary has a directory");
+    std::env::join_paths(
+        std::iter::once(maestro_dir.to_path_buf()).chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        ),
+    )
+    .expect("PATH")
+}
+
 /// The `claude` executable named by `MAESTRO_CLAUDE_BIN`; `None` (the test skips) when it is
 /// unset outside CI. Under CI a missing CLI is a failure: `what` (e.g. "the plugin") would go
 /// untested.
