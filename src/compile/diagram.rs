@@ -21,6 +21,9 @@ pub(super) fn stage_lines(wf: &Workflow, i: usize, lang: &str) -> Vec<String> {
     if let Some(gate) = &stage.settings.gate {
         lines.push(format!("gate: {}", gate.by.as_str()));
     }
+    if !stage.edits() {
+        lines.push("read-only".to_string());
+    }
     if let Some(m) = stage.max_visits() {
         lines.push(format!("max {m} visits"));
     }
