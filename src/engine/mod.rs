@@ -78,6 +78,7 @@ impl Engine {
     /// # Errors
     /// When the state file cannot be opened.
     pub fn open(home: Home, state: &Path) -> Result<Engine, Failure> {
+        claim_state_dir(state);
         let store = Store::open(state)?;
         // `.maestro/state.db` sits in the workspace root; another state file means the
         // current directory is the workspace.
@@ -116,6 +117,29 @@ impl Engine {
                 ))
             })
     }
+}
+
+/// The `.gitignore` maestro writes into a `.maestro/` folder it creates only to hold its run
+/// state: with the plugin enabled everywhere, `maestro serve` starts in every project Claude
+/// Code opens, and the state file must not show up in `git status` there. `maestro init`
+/// replaces it with the one that ignores only the state (its workflows are for committing).
+pub const STATE_ONLY_GITIGNORE: &str = "# maestro made this folder for its run state (state.db).\n\
+     # `maestro init` replaces this file when you keep workflows here.\n*\n";
+
+/// Creates the `.maestro/` folder of a state file that has none yet, with
+/// [`STATE_ONLY_GITIGNORE`]. Anything else (a state file elsewhere, an existing folder) is left
+/// alone; failures surface when the store opens the file.
+fn claim_state_dir(state: &Path) {
+    let Some(dir) = state
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == ".maestro"))
+    else {
+        return;
+    };
+    if dir.exists() || std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let _ = std::fs::write(dir.join(".gitignore"), STATE_ONLY_GITIGNORE);
 }
 
 /// Where a project's state lives: `MAESTRO_STATE`, else `.maestro/state.db` in the project

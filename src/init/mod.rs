@@ -35,6 +35,8 @@ pub fn init(dir: &Path, force: bool) -> Result<InitReport, Error> {
                 report.unchanged += 1;
                 continue;
             }
+            // The folder was made for run state alone; its ignore-everything file is maestro's.
+            Ok(existing) if existing == crate::engine::STATE_ONLY_GITIGNORE.as_bytes() => {}
             Ok(_) if !force => {
                 report.kept.push(rel.to_string());
                 continue;

@@ -810,3 +810,39 @@ async fn a_form_approval_without_critical_answers_leaves_the_gate_waiting() {
     let s = ok(&call(&client, "status", json!({"run_id": run})).await);
     assert_eq!(s["run"]["stage"], "analyze", "{s}");
 }
+
+/// With the plugin enabled in every project, `maestro serve` starts wherever Claude Code opens:
+/// the state file it creates is ignored by git until the person runs `maestro init`, which
+/// then ignores only the state and lets the workflows be committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_folder_made_by_the_server_stays_out_of_git_status() {
+    let p = Project::new();
+    std::fs::remove_dir_all(p.path().join(".git")).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    let (client, _) = p.connect().await;
+    ok(&call(&client, "start", json!({"task": "look"})).await);
+    client.cancel().await.unwrap();
+    assert!(p.path().join(".maestro/state.db").is_file());
+    assert_eq!(git(&["status", "--porcelain", "--untracked-files=all"]), "");
+    let out = p.terminal(&["init"]);
+    assert!(
+        out.stdout.contains("wrote  .maestro/.gitignore"),
+        "{}",
+        out.stdout
+    );
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        status.contains(".maestro/workflows/default.kdl"),
+        "{status}"
+    );
+    assert!(!status.contains("state.db"), "{status}");
+}
