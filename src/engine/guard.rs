@@ -215,7 +215,7 @@ impl Engine {
         }
         if live.len() > SHOWN {
             lines.push(format!(
-                "maestro: {} more unfinished runs (`maestro runs --active`).",
+                "maestro: {} more unfinished runs (`maestro runs` lists them).",
                 live.len() - SHOWN
             ));
         }
@@ -226,7 +226,8 @@ impl Engine {
         Ok(Some(lines.join("\n")))
     }
 
-    /// The unfinished runs, newest first, with their pinned workflows and human gates.
+    /// The unfinished runs, newest first, with their human gates (workflows are loaded
+    /// separately, where a rule needs them).
     fn live_runs(&self) -> Result<Vec<Live>, Failure> {
         self.expire_due(None)?;
         self.store.read(|tx| {
