@@ -110,6 +110,14 @@ fn main() {
         "",
     );
     case("no state file: Edit", none.path(), "pre_tool_use_edit", "");
+    // What the plugin leaves in a project where only the server ever started.
+    Engine::open(Home::builtin(), &none.path().join(".maestro/state.db")).expect("open");
+    case(
+        "a state file, no runs: Edit",
+        none.path(),
+        "pre_tool_use_edit",
+        "",
+    );
     let read_only = project_with(1, false);
     case(
         "a run in a read-only stage: Edit (denied)",

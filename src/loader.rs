@@ -45,16 +45,32 @@ pub fn load_bytes(name: &str, bytes: &[u8], format: Format) -> Loaded {
     load(source, format)
 }
 
+/// The typed workflow of a file that compiled before (a pinned version), without the shape
+/// check and the machine: for readers that only need stage settings (`maestro hook`, on every
+/// tool call). `None` when it does not parse.
+#[must_use]
+pub fn workflow_only(name: &str, text: &str, format: Format) -> Option<Workflow> {
+    let source = Arc::new(SourceFile::new(name, text));
+    let mut diags = Vec::new();
+    parse_root(&source, format, &mut diags).map(|root| workflow::lower(&root, &source, format))
+}
+
+fn parse_root(
+    source: &Arc<SourceFile>,
+    format: Format,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Node> {
+    match format {
+        Format::Kdl => kdl::parse(source, diags).and_then(|nodes| kdl_root(nodes, source, diags)),
+        Format::Yaml => yaml::parse(source, diags),
+    }
+}
+
 /// Loads a workflow from a source file.
 #[must_use]
 pub fn load(source: Arc<SourceFile>, format: Format) -> Loaded {
     let mut diags = Vec::new();
-    let root = match format {
-        Format::Kdl => {
-            kdl::parse(&source, &mut diags).and_then(|nodes| kdl_root(nodes, &source, &mut diags))
-        }
-        Format::Yaml => yaml::parse(&source, &mut diags),
-    };
+    let root = parse_root(&source, format, &mut diags);
     let Some(root) = root else {
         return Loaded {
             source,

@@ -322,8 +322,7 @@ impl Engine {
 fn pinned_workflow(tx: &Tx<'_>, version: &str) -> Result<Arc<Workflow>, Failure> {
     let s = super::ops::snapshot(tx, version)?;
     let format = Format::from_path(&s.display).unwrap_or_else(|| Format::sniff(&s.text));
-    crate::loader::load_bytes(&s.display, s.text.as_bytes(), format)
-        .workflow
+    crate::loader::workflow_only(&s.display, &s.text, format)
         .map(Arc::new)
         .ok_or_else(|| {
             Failure::new(
