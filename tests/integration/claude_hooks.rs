@@ -226,24 +226,14 @@ impl ClaudeHarness {
     /// `claude` in the project, with the harness's HOME and a clean environment (no model
     /// yet: [`Self::run_with`] adds the fake API).
     fn command(&self) -> Command {
-        let home = self.root.path().join("home");
-        // The `maestro` under test first on PATH: hooks name `maestro`, as they do for a user
-        // after `cargo install`, and another maestro on this machine must not answer instead.
-        let path = crate::support::path_with_maestro_first();
-        let mut cmd = Command::new(&self.bin);
-        cmd.current_dir(self.project())
-            // A clean environment: the developer's own Claude Code settings and credentials
-            // (CLAUDE_*, ANTHROPIC_*) must neither leak in nor be used.
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", &home)
-            .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
-            // Any non-empty key: the fake API does not check it, and with a key set the CLI
-            // never looks for a login.
-            .env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-tests")
-            // No telemetry, error reports, update checks or feature-flag fetches: the machine
-            // may have no network, and a test must not call anthropic.com.
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        let mut cmd = crate::support::isolated_claude(
+            &self.bin,
+            &self.root.path().join("home"),
+            &self.project(),
+        );
+        // Any non-empty key: the fake API does not check it, and with a key set the CLI
+        // never looks for a login.
+        cmd.env("ANTHROPIC_API_KEY", "sk-ant-fake-key-for-tests")
             // As root (CI containers) the CLI refuses bypassPermissions ("cannot be used with
             // root/sudo privileges") unless told it runs in a sandbox, which a test's
             // throw-away project is.

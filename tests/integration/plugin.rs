@@ -36,35 +36,12 @@ impl Claude {
     /// Runs `claude <args>` in `cwd` and returns what it printed; a run that does not end in
     /// two minutes fails the test (each call takes about a second).
     async fn run(&self, args: &[&str], cwd: &Path) -> Run {
-        let home = self.home.path();
-        // The directory of the `maestro` under test goes first on PATH: the plugin names
-        // `maestro` (found on PATH, as it is for a user after `cargo install`), and another
-        // maestro installed on this machine must not answer in its place.
-        let path = crate::support::path_with_maestro_first();
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        // A clean environment: the developer's own Claude Code settings (CLAUDE_*, ANTHROPIC_*)
-        // or MAESTRO_HOME must not leak into the run. HOME, the XDG folders and
-        // CLAUDE_CONFIG_DIR (where the CLI keeps `settings.json`, `.claude.json` and
-        // `plugins/`) all point into the temporary home.
-        cmd.args(args)
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
-            // No update check and no telemetry: the tests have no network beyond registries.
-            .env("DISABLE_AUTOUPDATER", "1")
-            .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        if let Some(tmp) = std::env::var_os("TMPDIR") {
-            cmd.env("TMPDIR", tmp);
-        }
+        let mut cmd = tokio::process::Command::from(crate::support::isolated_claude(
+            &self.bin,
+            self.home.path(),
+            cwd,
+        ));
+        cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
         let desc = format!("claude {}", args.join(" "));
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await

@@ -11,10 +11,36 @@ pub(crate) fn repo() -> PathBuf {
 /// How to get Claude Code's CLI, as a hint in messages.
 pub(crate) const INSTALL_HINT: &str = "`.ci/run` installs it with npm (npm install --prefix ~/.cache/maestro-claude-code @anthropic-ai/claude-code@2.1.197) and sets MAESTRO_CLAUDE_BIN to its node_modules/.bin/claude";
 
+/// `claude` (the real CLI at `bin`) in a home of its own, run in `cwd`: a clean environment
+/// (the developer's own Claude Code settings and credentials, CLAUDE_*, ANTHROPIC_* or
+/// MAESTRO_HOME, neither leak in nor are used); HOME, the XDG folders and CLAUDE_CONFIG_DIR
+/// (where the CLI keeps `settings.json`, `.claude.json` and `plugins/`) inside `home`; no
+/// update check, telemetry or feature-flag fetch (the machine may have no network, and a test
+/// must not call anthropic.com); the `maestro` under test first on PATH.
+pub(crate) fn isolated_claude(bin: &Path, home: &Path, cwd: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(cwd)
+        .env_clear()
+        .env("PATH", path_with_maestro_first())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_STATE_HOME", home.join(".local/state"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("CLAUDE_CONFIG_DIR", home.join(".claude"))
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("NO_COLOR", "1");
+    if let Some(tmp) = std::env::var_os("TMPDIR") {
+        cmd.env("TMPDIR", tmp);
+    }
+    cmd
+}
+
 /// PATH with the folder of the `maestro` under test first: hooks and servers name `maestro`
 /// (found on PATH, as for a user after `cargo install`), and another maestro installed on this
 /// machine must not answer in its place.
-pub(crate) fn path_with_maestro_first() -> std::ffi::OsString {
+fn path_with_maestro_first() -> std::ffi::OsString {
     let maestro_dir = Path::new(env!("CARGO_BIN_EXE_maestro"))
         .parent()
         .expect("the maestro binary has a directory");
