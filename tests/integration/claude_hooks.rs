@@ -476,26 +476,12 @@ fn pending_approval(project: &Path, run: &str) -> Value {
     mine[0].clone()
 }
 
-/// The person approves in a terminal, answering every critical question (with its first
-/// option, or in words when it has none), as `maestro approve --no-input` requires.
+/// The person approves in a terminal, answering every critical question, as
+/// `maestro approve --no-input` requires.
 fn approve(project: &Path, approval: &Value) {
     let id = approval["approval_id"].as_str().expect("approval_id");
-    let mut args = vec!["approve".to_string(), id.to_string()];
-    for q in approval["questions"].as_array().into_iter().flatten() {
-        if q["priority"] == "critical" {
-            let answer = q["options"][0].as_str().unwrap_or("looks right");
-            args.push("--answer".into());
-            args.push(format!(
-                "{}={answer}",
-                q["id"].as_str().expect("question id")
-            ));
-        }
-    }
-    args.push("--no-input".into());
-    maestro(
-        project,
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let out = crate::mcp::approve_answering_in(project, id);
+    assert_eq!(out.code, 0, "maestro approve {id}: {}", out.stderr);
 }
 
 /// Every line of every string in a request body that contains `needle`: the context hooks add

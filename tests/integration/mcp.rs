@@ -141,7 +141,13 @@ fn improvement() -> Value {
 /// `maestro approve` from a terminal with an answer to every critical question of the
 /// approval (the first option, or words), as a person must give to approve.
 pub(crate) fn approve_answering(p: &Project, apr: &str) -> crate::support::Output {
-    let list = p.terminal(&["approvals", "--all", "--json"]);
+    approve_answering_in(p.path(), apr)
+}
+
+/// As [`approve_answering`], in the project at `dir`.
+pub(crate) fn approve_answering_in(dir: &Path, apr: &str) -> crate::support::Output {
+    let terminal = |args: &[&str]| Test::new().args(args).current_dir(dir).run();
+    let list = terminal(&["approvals", "--all", "--json"]);
     let all: Value = serde_json::from_str(&list.stdout).expect("approvals --json");
     let approval = all
         .as_array()
@@ -161,7 +167,7 @@ pub(crate) fn approve_answering(p: &Project, apr: &str) -> crate::support::Outpu
     }
     args.push("--no-input".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    p.terminal(&args)
+    terminal(&args)
 }
 
 /// Submits `output` and returns the approval id it opened.
