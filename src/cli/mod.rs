@@ -43,43 +43,45 @@ where
             };
         }
     };
-    let home = Home::resolve(&HomeOptions::from_env(cli.home.clone()));
+    // Resolved only by the commands that use it: the hook (before every guarded tool call)
+    // finds its home from the project Claude Code names, not from this process's directory.
+    let home = || Home::resolve(&HomeOptions::from_env(cli.home.clone()));
     match cli.command {
-        Command::Validate(a) => validate::run(&a, home),
-        Command::Graph(a) => graph::run(&a, home),
+        Command::Validate(a) => validate::run(&a, home()),
+        Command::Graph(a) => graph::run(&a, home()),
         Command::Init(a) => init::run(&a),
         Command::Hook => hook::run(cli.home.clone()),
         Command::McpConfig => {
             print_out(&format!("{}\n", init::mcp_config_json()));
             EXIT_OK
         }
-        Command::Serve(a) => match open_engine(home) {
+        Command::Serve(a) => match open_engine(home()) {
             Ok(engine) => match a.http {
                 Some(addr) => web::serve_http(engine, addr, &a),
                 None => serve(engine),
             },
             Err(code) => code,
         },
-        Command::Ui(a) => match open_engine(home) {
+        Command::Ui(a) => match open_engine(home()) {
             Ok(engine) => web::ui(engine, &a),
             Err(code) => code,
         },
-        Command::Consult(a) => providers::consult(&a, home),
-        Command::Threads(a) => with_engine(home, |e| providers::threads(&a, e)),
-        Command::Doctor(a) => providers::doctor(&a, &home),
-        Command::Runs(a) => with_engine(home, |e| runs::runs(&a, e)),
-        Command::Log(a) => with_engine(home, |e| runs::log(&a, e)),
-        Command::Approvals(a) => with_engine(home, |e| decide::approvals(&a, e)),
-        Command::Approve(a) => with_engine(home, |e| {
+        Command::Consult(a) => providers::consult(&a, home()),
+        Command::Threads(a) => with_engine(home(), |e| providers::threads(&a, e)),
+        Command::Doctor(a) => providers::doctor(&a, &home()),
+        Command::Runs(a) => with_engine(home(), |e| runs::runs(&a, e)),
+        Command::Log(a) => with_engine(home(), |e| runs::log(&a, e)),
+        Command::Approvals(a) => with_engine(home(), |e| decide::approvals(&a, e)),
+        Command::Approve(a) => with_engine(home(), |e| {
             decide::decide(&a, crate::engine::DecisionKind::Approve, e)
         }),
-        Command::Revise(a) => with_engine(home, |e| {
+        Command::Revise(a) => with_engine(home(), |e| {
             decide::decide(&a, crate::engine::DecisionKind::Revise, e)
         }),
-        Command::Reject(a) => with_engine(home, |e| {
+        Command::Reject(a) => with_engine(home(), |e| {
             decide::decide(&a, crate::engine::DecisionKind::Reject, e)
         }),
-        Command::Upgrade(a) => with_engine(home, |e| runs::upgrade(&a, e)),
+        Command::Upgrade(a) => with_engine(home(), |e| runs::upgrade(&a, e)),
         Command::Rules(a) => rules(&a),
     }
 }
