@@ -7,6 +7,7 @@ mod fuzz;
 mod fuzz_mcp;
 mod hook;
 mod http;
+mod layout;
 mod mcp;
 mod patch;
 mod plugin;
