@@ -24,11 +24,15 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
 /// of ~1 MiB of relocation records, so `maestro serve` peaks ~1.2 MiB lower (issue 12). A binary
 /// linked this way needs glibc 2.36 or newer to start, so it is used only when building for this
 /// very machine, on glibc, and this machine's glibc has it (`cargo install` builds where it runs).
+/// The target, when the build is for the machine it runs on (as `cargo install` builds): only
+/// then can the build tell what the linker and the C library are.
+fn native_target() -> Option<String> {
+    let target = std::env::var("TARGET").ok()?;
+    (std::env::var("HOST").ok()? == target).then_some(target)
+}
+
 fn packed_relocations() {
-    let (Ok(target), Ok(host)) = (std::env::var("TARGET"), std::env::var("HOST")) else {
-        return;
-    };
-    if target != host || !target.ends_with("-linux-gnu") {
+    if !native_target().is_some_and(|t| t.ends_with("-linux-gnu")) {
         return;
     }
     let Ok(out) = std::process::Command::new("getconf")
@@ -82,16 +86,13 @@ fn startup_layout(root: &Path) {
         layout("compiler's: a debug build (the list is for release builds)");
         return;
     }
-    let target = std::env::var("TARGET").unwrap_or_default();
-    let host = std::env::var("HOST").unwrap_or_default();
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     let other_linker = std::env::var_os("RUSTC_LINKER").is_some()
         || ["linker", "fuse-ld", "link-self-contained"]
             .iter()
             .any(|f| flags.contains(f));
     let path = script.to_string_lossy();
-    // `-Wl,` splits its argument at commas.
-    if target != "x86_64-unknown-linux-gnu" || host != target {
+    if native_target().as_deref() != Some("x86_64-unknown-linux-gnu") {
         layout("compiler's: not building for x86_64 Linux with glibc on it");
     } else if other_linker {
         layout("compiler's: another linker was chosen");
@@ -99,6 +100,7 @@ fn startup_layout(root: &Path) {
         // RUSTFLAGS replace the config's flags; the list would match nothing.
         layout("compiler's: the symbol names are not v0 (RUSTFLAGS replaced .cargo/config.toml)");
     } else if path.contains(',') || !script.is_file() {
+        // `-Wl,` splits its argument at commas.
         layout("compiler's: link/startup.ld is missing or its path has a comma");
     } else {
         layout("startup");

@@ -4,6 +4,13 @@
 
 const SCRIPT: &str = include_str!("../../link/startup.ld");
 
+/// Where the list is meant to work (build.rs, `startup_layout`).
+const LISTED_PLATFORM: bool = cfg!(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    target_env = "gnu"
+));
+
 /// The lists of section patterns, one per group, in order.
 fn groups() -> Vec<Vec<&'static str>> {
     let mut groups = Vec::new();
@@ -110,15 +117,10 @@ fn sections(elf: &[u8]) -> Vec<Section> {
 #[test]
 fn the_binary_under_test_starts_with_its_start_up_code() {
     let how = env!("MAESTRO_BUILT_LAYOUT");
-    let here = cfg!(all(
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    ));
     if how != "startup" {
         // Where the list is meant to work, only a debug build goes without it.
         assert!(
-            !(here && std::env::var_os("CI").is_some() && !how.contains("debug build")),
+            !(LISTED_PLATFORM && std::env::var_os("CI").is_some() && !how.contains("debug build")),
             "the build did not lay out the start-up code: {how}"
         );
         eprintln!("skipped: this build has the {how} layout");
@@ -151,11 +153,7 @@ fn the_binary_under_test_starts_with_its_start_up_code() {
 /// one whose standard-library names no longer match, fails here rather than in `cargo install`.
 #[test]
 fn the_linker_takes_the_list_and_it_matches_the_standard_library() {
-    if !cfg!(all(
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    )) {
+    if !LISTED_PLATFORM {
         eprintln!("skipped: the list is used only on x86_64 Linux with glibc");
         return;
     }
