@@ -25,14 +25,14 @@ use crate::support::{Output, Test, repo};
 /// A temp folder holding `ws/` (the git root the model works in), `outside/` (files the model
 /// must never reach), `home/` (HOME, steering the fakes), `bin/` (counting wrappers around
 /// the fakes) and `config/` (XDG_CONFIG_HOME).
-struct Lab {
+pub(crate) struct Lab {
     tmp: tempfile::TempDir,
 }
 
-const CLIS: [&str; 3] = ["codex", "gemini", "claude"];
+pub(crate) const CLIS: [&str; 3] = ["codex", "gemini", "claude"];
 
 impl Lab {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let lab = Self { tmp };
         for d in ["ws/.git", "outside", "home/.fake", "bin", "config"] {
@@ -57,50 +57,50 @@ impl Lab {
         lab
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.tmp.path().join("ws")
     }
 
-    fn outside(&self) -> PathBuf {
+    pub(crate) fn outside(&self) -> PathBuf {
         self.tmp.path().join("outside")
     }
 
-    fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.tmp.path().join("home")
     }
 
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.root().join(".maestro/state.db")
     }
 
     /// Writes a file below the workspace root, creating its folders.
-    fn write(&self, rel: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.root().join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
     }
 
-    fn workflow(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn workflow(&self, name: &str, text: &str) -> PathBuf {
         self.write(&format!(".maestro/workflows/{name}.kdl"), text)
     }
 
-    fn checks(&self, yaml: &str) {
+    pub(crate) fn checks(&self, yaml: &str) {
         self.write(".maestro/conf/verify.yaml", yaml);
     }
 
-    fn fake(&self, setting: &str, value: &str) {
+    pub(crate) fn fake(&self, setting: &str, value: &str) {
         std::fs::write(self.home().join(".fake").join(setting), value).unwrap();
     }
 
     /// Real consults the fake `cli` answered so far.
-    fn calls(&self, cli: &str) -> usize {
+    pub(crate) fn calls(&self, cli: &str) -> usize {
         std::fs::read_to_string(self.home().join(format!(".fake/calls-{cli}")))
             .map(|s| s.lines().count())
             .unwrap_or(0)
     }
 
-    fn path_var(&self) -> String {
+    pub(crate) fn path_var(&self) -> String {
         format!(
             "{}:{}",
             self.tmp.path().join("bin").display(),
@@ -108,7 +108,7 @@ impl Lab {
         )
     }
 
-    fn serve_command(&self) -> tokio::process::Command {
+    pub(crate) fn serve_command(&self) -> tokio::process::Command {
         let (root, config, home, path) = (
             self.root(),
             self.tmp.path().join("config"),
@@ -131,13 +131,13 @@ impl Lab {
         })
     }
 
-    async fn serve(&self) -> RunningService<RoleClient, ()> {
+    pub(crate) async fn serve(&self) -> RunningService<RoleClient, ()> {
         let transport = TokioChildProcess::new(self.serve_command()).unwrap();
         ().serve(transport).await.unwrap()
     }
 
     /// A terminal command in the workspace, with stdin not a terminal.
-    fn maestro(&self, args: &[&str]) -> Output {
+    pub(crate) fn maestro(&self, args: &[&str]) -> Output {
         Test::new()
             .args(args)
             .current_dir(&self.root())
@@ -152,13 +152,13 @@ impl Lab {
 }
 
 /// Everything a tool call returned, as one string: what the model would read.
-fn all_text(r: &CallToolResult) -> String {
+pub(crate) fn all_text(r: &CallToolResult) -> String {
     serde_json::to_string(r).unwrap()
 }
 
 /// The first value under `key` anywhere in `v` (breadth first), so a test keeps working when a
 /// typed result moves a field up or down a level.
-fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     let mut queue = std::collections::VecDeque::from([v]);
     while let Some(x) = queue.pop_front() {
         match x {
@@ -175,14 +175,14 @@ fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     None
 }
 
-fn contains_bytes(hay: &[u8], needle: &str) -> bool {
+pub(crate) fn contains_bytes(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     hay.windows(n.len()).any(|w| w == n)
 }
 
 /// Every regular file below `dir` with its bytes, symlinks not followed, the state file left
 /// out (a refused call may still touch SQLite's own files).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -215,7 +215,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
@@ -224,7 +224,7 @@ fn alive(pid: i32) -> bool {
 
 /// Starts `workflow` and returns the run id.
 /// Submits `output` to a gated stage and returns the approval it opened.
-async fn awaiting_approval(
+pub(crate) async fn awaiting_approval(
     client: &RunningService<RoleClient, ()>,
     run: &str,
     output: Value,
@@ -234,16 +234,20 @@ async fn awaiting_approval(
     r["approval"]["approval_id"].as_str().unwrap().to_string()
 }
 
-async fn start(client: &RunningService<RoleClient, ()>, workflow: &str, task: &str) -> String {
+pub(crate) async fn start(
+    client: &RunningService<RoleClient, ()>,
+    workflow: &str,
+    task: &str,
+) -> String {
     let r = ok(&call(client, "start", json!({"task": task, "workflow": workflow})).await);
     r["run_id"].as_str().unwrap().to_string()
 }
 
-async fn status(client: &RunningService<RoleClient, ()>, run: &str) -> Value {
+pub(crate) async fn status(client: &RunningService<RoleClient, ()>, run: &str) -> Value {
     ok(&call(client, "status", json!({"run_id": run})).await)
 }
 
-async fn consults_used(client: &RunningService<RoleClient, ()>, run: &str) -> u64 {
+pub(crate) async fn consults_used(client: &RunningService<RoleClient, ()>, run: &str) -> u64 {
     let s = status(client, run).await;
     find(&s["run"], "consults_used")
         .and_then(Value::as_u64)
@@ -251,18 +255,18 @@ async fn consults_used(client: &RunningService<RoleClient, ()>, run: &str) -> u6
 }
 
 /// A one-stage workflow: `gate` is the gate block (or empty), `edges` the `next` lines.
-fn one_stage(name: &str, extra: &str, gate: &str, edges: &str) -> String {
+pub(crate) fn one_stage(name: &str, extra: &str, gate: &str, edges: &str) -> String {
     format!(
         "workflow \"{name}\" {{\n    version 1\n    start \"review\"\n    stage \"review\" {{\n        max-visits 5\n{extra}{gate}{edges}    }}\n    end \"done\"\n}}\n"
     )
 }
 
-const HUMAN_GATE: &str = "        gate {\n            by \"human\"\n        }\n";
-const ANY_GATE: &str = "        gate {\n            by \"any\"\n        }\n";
-const TO_DONE: &str = "        next \"done\"\n";
+pub(crate) const HUMAN_GATE: &str = "        gate {\n            by \"human\"\n        }\n";
+pub(crate) const ANY_GATE: &str = "        gate {\n            by \"any\"\n        }\n";
+pub(crate) const TO_DONE: &str = "        next \"done\"\n";
 
 /// A diff creating `path` with `lines`.
-fn new_file(path: &str, lines: &[&str]) -> String {
+pub(crate) fn new_file(path: &str, lines: &[&str]) -> String {
     let mut d = format!(
         "--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{} @@\n",
         lines.len()

@@ -1,6 +1,14 @@
 //! Integration tests: the real `maestro` binary, run through one builder.
 
 mod attacks;
+mod attacks_budget;
+mod attacks_git;
+mod attacks_hold;
+mod attacks_http;
+mod attacks_init;
+mod attacks_mask;
+mod attacks_state;
+mod attacks_upgrade;
 mod claude_hooks;
 mod consult;
 mod fuzz;
