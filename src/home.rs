@@ -120,6 +120,9 @@ pub struct Home {
     pub layers: Vec<Layer>,
     /// When set, every asset `find` returns is recorded here (what a compile read).
     reads: Option<Arc<Mutex<Vec<Asset>>>>,
+    /// The user's config folder (`$XDG_CONFIG_HOME/maestro`), kept even while it does not
+    /// exist: a file written there later becomes a layer.
+    user_dir: Option<PathBuf>,
 }
 
 /// Inputs to [`Home::resolve`], so tests need not touch the process environment.
@@ -167,6 +170,7 @@ impl Home {
         Home {
             layers,
             reads: None,
+            user_dir: opts.user_config.clone(),
         }
     }
 
@@ -176,6 +180,7 @@ impl Home {
         Home {
             layers: vec![Layer::builtin()],
             reads: None,
+            user_dir: None,
         }
     }
 
@@ -190,6 +195,7 @@ impl Home {
                 files: Some(Arc::new(files)),
             }],
             reads: None,
+            user_dir: None,
         }
     }
 
@@ -201,9 +207,20 @@ impl Home {
             Home {
                 layers: self.layers.clone(),
                 reads: Some(log.clone()),
+                user_dir: self.user_dir.clone(),
             },
             log,
         )
+    }
+
+    /// Every folder of this home a person keeps assets in, the user's config folder even
+    /// before it exists: a file written in one changes what maestro runs, so these are
+    /// control places (`workspace::confine::ControlPlaces`).
+    #[must_use]
+    pub fn control_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.layers.iter().filter_map(|l| l.dir.clone()).collect();
+        dirs.extend(self.user_dir.clone());
+        dirs
     }
 
     /// Puts a folder in front of every other layer (the home a workflow file sits in).

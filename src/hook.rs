@@ -2,8 +2,8 @@
 //! hook's stdin, and the JSON the hook answers on stdout. The rules themselves live in
 //! `engine::guard`; this is only the adapter.
 //!
-//! - `PreToolUse` for an editing tool or a command: no output lets Claude Code's own
-//!   permissions decide (maestro never answers "allow", which would skip the person's
+//! - `PreToolUse` for any tool that is not known to change nothing (see
+//!   `engine::guard::ToolKind`): no output lets Claude Code's own permissions decide (maestro never answers "allow", which would skip the person's
 //!   permission prompts); a refusal is `permissionDecision: "deny"` with the reason the model
 //!   reads. A guard that cannot look refuses (fail closed).
 //! - `SessionStart` and `UserPromptSubmit`: `additionalContext` saying where the project's
@@ -156,11 +156,14 @@ pub fn answer(
         &state,
     );
     if guarded {
-        let path = input.path();
+        let tool = input.tool_name.as_deref().unwrap_or_default();
+        let paths: Vec<PathBuf> = input.path().into_iter().collect();
         let call = ToolCall {
-            session: &input.session_id,
-            tool: input.tool_name.as_deref().unwrap_or_default(),
-            path: path.as_deref(),
+            session: Some(input.session_id.as_str()).filter(|s| !s.is_empty()),
+            tool,
+            kind: ToolKind::of(tool),
+            paths: &paths,
+            run: None,
         };
         return match opened.and_then(|e| e.hold(&call)) {
             Ok(Verdict::Pass) => None,

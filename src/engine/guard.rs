@@ -1,24 +1,29 @@
-//! The orchestrator's own tools: whether Claude Code may edit a file or run a command right
-//! now, as `maestro hook` asks before each such call. This is the one place the rules live.
+//! The hold rule: whether a tool call may change the project right now. This is the one place
+//! the rule lives; `maestro hook` asks it before each of Claude Code's tool calls, and
+//! maestro's own tools that write files or run commands (`patch`, `restore`, `verify`) ask it
+//! before they act.
 //!
 //! Which runs count: the runs in this project's state file (the same file `maestro serve`
 //! uses from that directory) that are not finished. Of those:
-//! - a run waiting at a `by "human"` gate holds **every** session of the project: edits and
-//!   commands are refused until the person decides, because the person is judging the work
-//!   tree all sessions share;
-//! - a run in a stage marked `edits #false` holds the editing tools of the session that
-//!   started it (its `session`), and of every session when the run's session is unknown
-//!   (started over HTTP or from the page): a read-only stage is that run's discipline;
-//! - while any run is unfinished, maestro's control files (`.maestro/`, `.claude/`, `.git/`,
-//!   `.mcp.json`, as `workspace::confine` defines them) are not edited through Claude Code's
-//!   tools either: they decide the gates, the checks and the hooks themselves.
+//! - a run waiting at a `by "human"` gate holds **every** tool that can change anything, in
+//!   every session of the project, until the person decides: only tools known to change
+//!   nothing pass ([`ToolKind::Reads`], an allow-list; a tool nobody listed, another MCP
+//!   server's or one Claude Code adds next, is held);
+//! - a run in a stage marked `edits #false` holds the tools that write files
+//!   ([`ToolKind::Edits`]) of the session that started it (its `session`), of every session
+//!   when that is unknown (started over HTTP or from the page), and of any call that names
+//!   the run: a read-only stage is that run's discipline;
+//! - while any run is unfinished, maestro's control files are not written through those
+//!   tools either: `workspace::confine::control_file` decides on the real path (links
+//!   followed), inside the project (`.maestro/`, `.claude/`, `.git/`, `.mcp.json`) and outside
+//!   it (the asset home, Claude Code's user settings).
 //!
-//! Reads, searches and maestro's own MCP tools are never held. Every refusal is appended to
-//! the trail of each run that caused it (`tool_denied`). A state that cannot be read is the
-//! caller's to refuse (fail closed): [`Engine::hold`] returns the failure.
+//! Every refusal is appended to the trail of each run that caused it (`tool_denied`). A state
+//! that cannot be read is the caller's to refuse (fail closed): [`Engine::hold`] returns the
+//! failure.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::events::RunEvent;
@@ -27,35 +32,103 @@ use super::{Engine, Failure, brief};
 use crate::store::{Table, Tx, Versioned};
 use crate::syntax::ast::Format;
 use crate::workflow::{GateBy, Workflow};
+use crate::workspace::confine::{Control, control_file};
 
-/// What a Claude Code tool can do to the project, as far as the guard cares.
+/// What a tool can do to the project, as far as the hold rule cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolKind {
-    /// Writes files: Edit, Write, MultiEdit, NotebookEdit.
-    Edit,
-    /// Runs anything: Bash, PowerShell.
-    Command,
-    /// Everything else (reads, searches, web, MCP tools): never held.
+    /// Changes nothing: reading, searching, the task list, a question to the person, and
+    /// maestro's own tools (those of them that write or run are held by the engine itself,
+    /// with this same rule). Never held.
+    Reads,
+    /// Writes files: Edit, Write, MultiEdit, NotebookEdit, the worktree tools (a worktree
+    /// under `.claude/worktrees/` and a branch), maestro's `patch` and `restore`.
+    Edits,
+    /// Anything else: commands, other MCP servers' tools, tools nobody listed. Held while a
+    /// gate waits.
     Other,
 }
 
+/// Claude Code's tools that change nothing. An allow-list: a tool missing here is held at a
+/// gate, which is the safe mistake.
+const CLAUDE_READS: [&str; 21] = [
+    "Read",
+    "Grep",
+    "Glob",
+    "LS",
+    "NotebookRead",
+    "ToolSearch",
+    "TodoWrite",
+    "TodoRead",
+    "TaskCreate",
+    "TaskGet",
+    "TaskList",
+    "TaskUpdate",
+    "TaskOutput",
+    "BashOutput",
+    "ListMcpResourcesTool",
+    "ReadMcpResourceTool",
+    "AskUserQuestion",
+    "EnterPlanMode",
+    "ExitPlanMode",
+    "Skill",
+    "Sleep",
+];
+
+/// Claude Code's tools that write files.
+const CLAUDE_EDITS: [&str; 6] = [
+    "Edit",
+    "Write",
+    "MultiEdit",
+    "NotebookEdit",
+    "EnterWorktree",
+    "ExitWorktree",
+];
+
+/// Tools that write into a control folder whatever their input says: the worktree tools
+/// create and remove worktrees under `.claude/worktrees/`.
+const WORKTREE_TOOLS: [&str; 2] = ["EnterWorktree", "ExitWorktree"];
+
+/// How Claude Code names the tools of maestro's server: `maestro` from `.mcp.json` (`init
+/// --claude`), or the plugin's server.
+const OWN_SERVERS: [&str; 2] = ["mcp__maestro__", "mcp__plugin_maestro_maestro__"];
+
+/// The commands Claude Code runs, named as such in a refusal.
+const COMMANDS: [&str; 2] = ["Bash", "PowerShell"];
+
 impl ToolKind {
-    /// The kind of a Claude Code tool, by its name.
+    /// The kind of a tool, by the name Claude Code gives it.
     #[must_use]
     pub fn of(tool: &str) -> ToolKind {
-        match tool {
-            "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => ToolKind::Edit,
-            "Bash" | "PowerShell" => ToolKind::Command,
-            _ => ToolKind::Other,
+        if CLAUDE_READS.contains(&tool) || is_own_tool(tool) {
+            ToolKind::Reads
+        } else if CLAUDE_EDITS.contains(&tool) {
+            ToolKind::Edits
+        } else {
+            ToolKind::Other
         }
     }
 
-    /// Whether the guard looks at this tool at all (a crash while looking must refuse it).
+    /// Whether the hold rule looks at this tool at all (a crash while looking must refuse it).
     #[must_use]
     pub fn guarded(self) -> bool {
-        self != ToolKind::Other
+        self != ToolKind::Reads
     }
+}
+
+/// Whether `tool` is one of maestro's own tools: exactly one of its servers' prefixes and a
+/// plain tool name (so a server named `maestro__x` does not pass for maestro).
+fn is_own_tool(tool: &str) -> bool {
+    OWN_SERVERS.iter().any(|prefix| {
+        tool.strip_prefix(prefix).is_some_and(|name| {
+            !name.is_empty()
+                && !name.contains("__")
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+    })
 }
 
 /// Why a tool call was held.
@@ -68,18 +141,23 @@ pub enum HoldRule {
     HumanGate,
     /// The run's stage is marked `edits #false`.
     ReadOnlyStage,
-    /// The call would edit one of maestro's control files while a run is unfinished.
+    /// The call would write one of maestro's control files while a run is unfinished.
     ControlFile,
 }
 
-/// A tool call Claude Code is about to make.
+/// A tool call about to be made.
 #[derive(Debug, Clone, Copy)]
 pub struct ToolCall<'a> {
-    /// Claude Code's session id (`session_id` in the hook's input).
-    pub session: &'a str,
+    /// The Claude Code session making it (`session_id` in the hook's input; the stdio
+    /// server's `CLAUDE_CODE_SESSION_ID`); `None` when unknown (HTTP, a terminal).
+    pub session: Option<&'a str>,
     pub tool: &'a str,
-    /// The file an editing tool would write, as Claude Code names it (absolute).
-    pub path: Option<&'a Path>,
+    pub kind: ToolKind,
+    /// The files it would write, absolute or relative to the workspace.
+    pub paths: &'a [PathBuf],
+    /// The run the call names (maestro's own tools): its read-only stage binds the call
+    /// whatever the session.
+    pub run: Option<&'a str>,
 }
 
 /// The guard's answer.
@@ -117,9 +195,15 @@ impl Live {
             .is_some_and(|s| !s.edits())
     }
 
-    /// Whether this run's own discipline (a read-only stage) binds `session`.
-    fn binds(&self, session: &str) -> bool {
-        self.run.session.as_deref().is_none_or(|s| s == session)
+    /// Whether this run's own discipline (a read-only stage) binds `call`: its own session,
+    /// every session when the run's is unknown, a caller whose session is unknown, and any
+    /// call that names the run.
+    fn binds(&self, call: &ToolCall<'_>) -> bool {
+        call.run == Some(self.run.id.as_str())
+            || match (self.run.session.as_deref(), call.session) {
+                (Some(mine), Some(theirs)) => mine == theirs,
+                _ => true,
+            }
     }
 
     fn title(&self) -> String {
@@ -136,39 +220,62 @@ impl Engine {
     /// run that holds the call); a state file that does not exist yet is not created.
     ///
     /// # Errors
-    /// The state file or a run's workflow version cannot be read: the caller refuses guarded
-    /// tools then (a guard that cannot look must not wave a call through).
+    /// The state file or a run's workflow version cannot be read: the caller refuses then (a
+    /// guard that cannot look must not wave a call through).
     pub fn hold(&self, call: &ToolCall<'_>) -> Result<Verdict, Failure> {
-        let kind = ToolKind::of(call.tool);
-        if !kind.guarded() {
+        if call.kind == ToolKind::Reads {
             return Ok(Verdict::Pass);
         }
         let mut live = self.live_runs()?;
-        let at_gate = live.iter().any(|l| l.human_gate.is_some());
-        if !at_gate && kind == ToolKind::Edit {
-            self.with_workflows(&mut live, |l| l.binds(call.session))?;
+        if live.iter().any(|l| l.human_gate.is_some()) {
+            let holding: Vec<&Live> = live.iter().filter(|l| l.human_gate.is_some()).collect();
+            self.record_denial(call, HoldRule::HumanGate, &holding, None);
+            return Ok(Verdict::Deny(gate_words(call, &holding)));
         }
-        let pick = |f: &dyn Fn(&Live) -> bool| live.iter().filter(|l| f(l)).collect::<Vec<_>>();
-        let read_only = |l: &Live| l.read_only() && l.binds(call.session);
-        let control = call.path.and_then(|p| self.control_file(p));
-        let (rule, holding) = if at_gate {
-            (HoldRule::HumanGate, pick(&|l| l.human_gate.is_some()))
-        } else if kind != ToolKind::Edit || live.is_empty() {
+        if call.kind != ToolKind::Edits || live.is_empty() {
             return Ok(Verdict::Pass);
-        } else if live.iter().any(read_only) {
-            (HoldRule::ReadOnlyStage, pick(&read_only))
-        } else if control.is_some() {
-            (HoldRule::ControlFile, pick(&|_| true))
-        } else {
+        }
+        self.with_workflows(&mut live, |l| l.binds(call))?;
+        let read_only: Vec<&Live> = live
+            .iter()
+            .filter(|l| l.read_only() && l.binds(call))
+            .collect();
+        if !read_only.is_empty() {
+            self.record_denial(call, HoldRule::ReadOnlyStage, &read_only, None);
+            return Ok(Verdict::Deny(read_only_words(&read_only)));
+        }
+        let worktrees = WORKTREE_TOOLS
+            .contains(&call.tool)
+            .then(|| self.root.join(".claude/worktrees"));
+        let control = call
+            .paths
+            .iter()
+            .chain(worktrees.as_ref())
+            .find_map(|p| control_file(&self.root, p, &self.control).map(|c| (p, c)));
+        let Some((path, control)) = control else {
             return Ok(Verdict::Pass);
         };
-        let reason = match rule {
-            HoldRule::HumanGate => gate_words(kind, &holding),
-            HoldRule::ReadOnlyStage => read_only_words(&holding),
-            HoldRule::ControlFile => control_words(call, control.unwrap_or_default(), holding[0]),
-        };
-        self.record_denial(call, rule, &holding);
-        Ok(Verdict::Deny(reason))
+        let all: Vec<&Live> = live.iter().collect();
+        self.record_denial(call, HoldRule::ControlFile, &all, Some(path));
+        Ok(Verdict::Deny(control_words(path, &control, all[0])))
+    }
+
+    /// The hold rule for maestro's own tools that write files or run commands: `Ok` when
+    /// nothing holds the call, else the refusal (code `held`) with the same words the hook
+    /// gives Claude Code.
+    ///
+    /// # Errors
+    /// Held, or the state cannot be read.
+    pub fn hold_own(&self, call: &ToolCall<'_>) -> Result<(), Failure> {
+        match self.hold(call)? {
+            Verdict::Pass => Ok(()),
+            Verdict::Deny(reason) => Err(Failure::new(
+                "held",
+                reason,
+                "nothing was written or run; wait for the person's decision, or do this in a \
+                 stage that allows it",
+            )),
+        }
     }
 
     /// A few lines for the start of a session or a prompt: where this project's unfinished
@@ -184,6 +291,13 @@ impl Engine {
         if live.is_empty() {
             return Ok(None);
         }
+        let as_session = ToolCall {
+            session: Some(session),
+            tool: "",
+            kind: ToolKind::Edits,
+            paths: &[],
+            run: None,
+        };
         let mut lines = Vec::new();
         for l in live.iter().take(SHOWN) {
             let whose = match l.run.session.as_deref() {
@@ -207,7 +321,7 @@ impl Engine {
                 ));
             } else if l.run.status == RunStatus::Waiting {
                 line.push_str("; its output waits for a decision");
-            } else if l.read_only() && l.binds(session) {
+            } else if l.read_only() && l.binds(&as_session) {
                 line.push_str("; the stage is read-only (`edits #false`): no file edits");
             }
             line.push('.');
@@ -286,25 +400,26 @@ impl Engine {
         })
     }
 
-    /// Why `path` is a control file of this workspace, if it is one.
-    fn control_file(&self, path: &Path) -> Option<&'static str> {
-        let rel = path.strip_prefix(&self.root).unwrap_or(path);
-        crate::workspace::confine::control_reason(&rel.to_string_lossy())
-    }
-
     /// Appends the refusal to each holding run's trail. The refusal stands even when the
     /// trail cannot be written (it says so on stderr).
-    fn record_denial(&self, call: &ToolCall<'_>, rule: HoldRule, holding: &[&Live]) {
+    fn record_denial(
+        &self,
+        call: &ToolCall<'_>,
+        rule: HoldRule,
+        holding: &[&Live],
+        path: Option<&PathBuf>,
+    ) {
+        let path = path.or(call.paths.first());
         let written = self.store.write(|tx| {
             for l in holding {
                 tx.append(
                     &l.run.id,
                     &RunEvent::ToolDenied {
-                        session: call.session.to_string(),
+                        session: call.session.unwrap_or_default().to_string(),
                         tool: call.tool.to_string(),
                         rule,
                         stage: l.run.stage.clone(),
-                        path: call.path.map(|p| p.to_string_lossy().into_owned()),
+                        path: path.map(|p| p.to_string_lossy().into_owned()),
                     },
                 )?;
             }
@@ -342,11 +457,13 @@ fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
-fn gate_words(kind: ToolKind, holding: &[&Live]) -> String {
-    let what = if kind == ToolKind::Edit {
-        "File edits are held"
+fn gate_words(call: &ToolCall<'_>, holding: &[&Live]) -> String {
+    let what = if call.kind == ToolKind::Edits {
+        "File edits are held".to_string()
+    } else if COMMANDS.contains(&call.tool) {
+        "Commands are held".to_string()
     } else {
-        "Commands are held"
+        format!("`{}` is held", call.tool)
     };
     let mut s = format!(
         "{what} by maestro: a stage waits for a person's decision, and nothing changes the \
@@ -393,12 +510,11 @@ fn read_only_words(holding: &[&Live]) -> String {
     )
 }
 
-fn control_words(call: &ToolCall<'_>, why: &str, l: &Live) -> String {
+fn control_words(path: &Path, control: &Control, l: &Live) -> String {
     format!(
-        "This edit is held by maestro: {}{why}. While run {} is unfinished, control files \
-         are changed only by a person, outside Claude Code.",
-        call.path
-            .map_or_else(String::new, |p| format!("`{}`: ", p.display())),
+        "This edit is held by maestro: `{}`: {control}. While run {} is unfinished, control \
+         files are changed only by a person, outside Claude Code.",
+        path.display(),
         l.run.id
     )
 }

@@ -59,6 +59,7 @@ pub use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;
 use crate::store::Store;
+use crate::workspace::confine::ControlPlaces;
 
 /// Outputs larger than this are refused before anything else looks at them.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
@@ -70,6 +71,9 @@ pub struct Engine {
     pub store: Store,
     /// The workspace: files are packed from it and patches applied inside it.
     pub root: PathBuf,
+    /// Control places outside the workspace (the asset home, Claude Code's user settings),
+    /// read from the environment when the engine opens.
+    pub control: ControlPlaces,
 }
 
 impl Engine {
@@ -89,7 +93,9 @@ impl Engine {
             .map(Path::to_path_buf)
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
+        let control = ControlPlaces::from_env(&home.control_dirs());
         Ok(Engine {
+            control,
             library: Library::new(home),
             store,
             root,

@@ -47,6 +47,7 @@ pub(super) fn test_check(engine: &Engine, id: &str, failure: Option<&str>) {
         output: failure.map_or_else(String::new, |f| {
             format!("collected 5 items\nE   {f}\n===== 1 failed, 4 passed in 0.42s =====")
         }),
+        source: crate::workspace::verify::CheckSource::default(),
     };
     engine.record_check(Some(id), &at, &r).unwrap();
 }

@@ -496,6 +496,7 @@ workflow "c" {
         counts: None,
         duration_ms: 1,
         output: String::new(),
+        source: crate::workspace::verify::CheckSource::default(),
     };
     // A check recorded for an earlier visit does not count.
     engine

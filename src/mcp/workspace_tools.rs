@@ -60,7 +60,7 @@ impl Server {
     ) -> Result<Json<VerifyResult>, String> {
         let v = self
             .engine
-            .verify(p.checks, p.run_id, &ctx.ct)
+            .verify(p.checks, p.run_id, self.session.clone(), &ctx.ct)
             .await
             .map_err(|f| refusal(&f))?;
         Ok(Json(VerifyResult {
@@ -72,8 +72,13 @@ impl Server {
                         .counts
                         .map(|c| format!(" ({} passed, {} failed)", c.passed, c.failed))
                         .unwrap_or_default();
+                    let from = if r.source.outside_project {
+                        format!(" [configured outside the project, in {}]", r.source.file)
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "{}: {}{counts}",
+                        "{}: {}{counts}{from}",
                         r.name,
                         if r.passed { "passed" } else { "FAILED" }
                     )
@@ -96,8 +101,9 @@ impl Server {
         &self,
         Parameters(p): Parameters<PatchParams>,
     ) -> Result<Json<PatchResult>, String> {
+        let session = self.session.clone();
         let report = self
-            .call(move |e| e.patch(&p.diff, p.dry_run, p.run_id.as_deref()))
+            .call(move |e| e.patch(&p.diff, p.dry_run, p.run_id.as_deref(), session.as_deref()))
             .await?;
         let files: Vec<String> = report
             .files
@@ -128,8 +134,9 @@ impl Server {
         &self,
         Parameters(p): Parameters<RestoreParams>,
     ) -> Result<Json<RestoreResult>, String> {
+        let session = self.session.clone();
         let report = self
-            .call(move |e| e.restore(&p.backup_id, p.files.as_deref()))
+            .call(move |e| e.restore(&p.backup_id, p.files.as_deref(), session.as_deref()))
             .await?;
         Ok(Json(RestoreResult {
             summary: format!(

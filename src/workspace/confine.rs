@@ -67,6 +67,193 @@ pub fn control_reason(rel: &str) -> Option<&'static str> {
     (last.as_deref() == Some(".mcp.json")).then_some(MCP_JSON)
 }
 
+/// Places outside the workspace whose files steer maestro or the coding agent: every folder of
+/// maestro's asset home (`--home`/`MAESTRO_HOME`, the user's config dir, whether it exists yet
+/// or not) and Claude Code's user settings (`~/.claude/`, `~/.claude.json`, or the same under
+/// `CLAUDE_CONFIG_DIR`). A model that writes `~/.config/maestro/conf/verify.yaml` names the
+/// commands `verify` runs; one that writes `~/.claude/settings.json` turns the hooks off.
+#[derive(Debug, Clone, Default)]
+pub struct ControlPlaces {
+    /// Real (link-resolved) paths, each with why it is a control place.
+    places: Vec<(PathBuf, &'static str)>,
+}
+
+const ASSET_HOME: &str = "it is a control file: maestro's workflows, checks and providers live \
+                          in its asset home, and only a person edits them";
+const CLAUDE_USER: &str = "it is a control file: Claude Code's user settings, hooks and MCP \
+                           servers live there, and only a person edits them";
+
+impl ControlPlaces {
+    /// The asset home's folders and Claude Code's user files. `claude_dir` is
+    /// `CLAUDE_CONFIG_DIR`, else `~/.claude`; `home` is the user's home folder.
+    #[must_use]
+    pub fn new(asset_dirs: &[PathBuf], claude_dir: Option<PathBuf>, home: Option<&Path>) -> Self {
+        let mut places = Vec::new();
+        for d in asset_dirs {
+            places.push((d.clone(), ASSET_HOME));
+        }
+        let claude_dir = claude_dir.or_else(|| home.map(|h| h.join(".claude")));
+        if let Some(d) = claude_dir {
+            places.push((d.join(".claude.json"), CLAUDE_USER));
+            places.push((d, CLAUDE_USER));
+        }
+        if let Some(h) = home {
+            places.push((h.join(".claude.json"), CLAUDE_USER));
+        }
+        let places = places
+            .into_iter()
+            .filter_map(|(p, why)| Some((real_path(&absolute(&p)?)?, why)))
+            .collect();
+        ControlPlaces { places }
+    }
+
+    /// From the process's environment (`CLAUDE_CONFIG_DIR`, `HOME`) and the asset home's
+    /// folders.
+    #[must_use]
+    pub fn from_env(asset_dirs: &[PathBuf]) -> Self {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        ControlPlaces::new(asset_dirs, var("CLAUDE_CONFIG_DIR"), var("HOME").as_deref())
+    }
+
+    fn reason(&self, real: &Path) -> Option<&'static str> {
+        let lower = |p: &Path| PathBuf::from(p.to_string_lossy().to_lowercase());
+        let real_lower = lower(real);
+        self.places
+            .iter()
+            .find(|(p, _)| real.starts_with(p) || real_lower.starts_with(lower(p)))
+            .map(|(_, why)| *why)
+    }
+}
+
+/// `path` made absolute against the current directory, without touching the disk.
+fn absolute(path: &Path) -> Option<PathBuf> {
+    if path.is_absolute() {
+        Some(path.to_path_buf())
+    } else {
+        Some(std::env::current_dir().ok()?.join(path))
+    }
+}
+
+/// Where `path` (absolute) really leads: every symbolic link on the way followed, dangling
+/// ones too (a write through a dangling link creates the file it names), `..` applied to the
+/// real folder it follows. Parts that do not exist yet are kept as they are. `None` for a loop
+/// of links.
+#[must_use]
+pub fn real_path(path: &Path) -> Option<PathBuf> {
+    use std::collections::VecDeque;
+    /// As the kernel's limit on links in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut todo: VecDeque<std::ffi::OsString> = VecDeque::new();
+    let mut real = PathBuf::from("/");
+    let push_front = |todo: &mut VecDeque<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => todo.push_front(n.to_os_string()),
+                Component::ParentDir => todo.push_front("..".into()),
+                Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut todo, path);
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        if part == ".." {
+            real.pop();
+            continue;
+        }
+        let next = real.join(&part);
+        match next.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return None;
+                }
+                let target = std::fs::read_link(&next).ok()?;
+                if target.is_absolute() {
+                    real = PathBuf::from("/");
+                }
+                push_front(&mut todo, &target);
+            }
+            _ => real = next,
+        }
+    }
+    Some(real)
+}
+
+/// Why writing `path` would change a control file, judged on where it really leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Control {
+    pub reason: &'static str,
+    /// Where a link on the way led (relative to the workspace when inside it), when the path
+    /// as written is not itself a control file.
+    pub through_link: Option<String>,
+}
+
+impl std::fmt::Display for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.through_link {
+            Some(real) => write!(
+                f,
+                "a symbolic link in the path leads to `{real}`: {}",
+                self.reason
+            ),
+            None => f.write_str(self.reason),
+        }
+    }
+}
+
+/// The one decision "is this a control file": `path` (absolute, or relative to `root`) is
+/// judged on its text (`.maestro/`, `.claude/`, `.git/` at any depth and in any letter case,
+/// `.mcp.json`) and on its real location (every link followed, a file that does not exist yet
+/// judged by its folder), inside the workspace by the same names and outside it by
+/// `outside` (the asset home, Claude Code's user settings). A loop of links counts as a
+/// control file: nothing safe can be said of it. The hook, `patch`, `restore` and `init` all
+/// ask this.
+#[must_use]
+pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option<Control> {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    };
+    let root_real = real_path(&absolute(root)?).unwrap_or_else(|| root.to_path_buf());
+    // As written: relative to the root as given or as resolved.
+    let written = full
+        .strip_prefix(root)
+        .or_else(|_| full.strip_prefix(&root_real))
+        .unwrap_or(&full);
+    if let Some(reason) = control_reason(&written.to_string_lossy()) {
+        return Some(Control {
+            reason,
+            through_link: None,
+        });
+    }
+    let Some(real) = absolute(&full).and_then(|f| real_path(&f)) else {
+        return Some(Control {
+            reason: "a loop of symbolic links: where it leads cannot be told, so it is treated \
+                     as a control file",
+            through_link: None,
+        });
+    };
+    let (shown, reason) = match real.strip_prefix(&root_real) {
+        Ok(rel) => (
+            rel.to_string_lossy().into_owned(),
+            control_reason(&rel.to_string_lossy()),
+        ),
+        Err(_) => (real.to_string_lossy().into_owned(), None),
+    };
+    let reason = reason.or_else(|| outside.reason(&real))?;
+    let direct = absolute(&full).is_some_and(|f| f == real);
+    Some(Control {
+        reason,
+        through_link: (!direct).then_some(shown),
+    })
+}
+
 /// File extensions of source code and prose: a file named `secrets.md` or `secret_reason.rs`
 /// is about secrets, it does not hold them.
 const SOURCE_OR_PROSE: [&str; 30] = [
@@ -218,8 +405,9 @@ pub fn writable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
         reason,
     };
     let norm = lexical(rel).map_err(|r| refuse(r.into()))?;
-    if let Some(why) = control_reason(&norm) {
-        return Err(refuse(why.into()));
+    // The whole workspace is the limit here (below), so only its own control files matter.
+    if let Some(c) = control_file(root, Path::new(&norm), &ControlPlaces::default()) {
+        return Err(refuse(c.to_string()));
     }
     if let Some(why) = secret_reason(&norm) {
         return Err(refuse(format!(
@@ -255,11 +443,6 @@ pub fn writable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
         return Err(refuse(
             "a symbolic link in the path leads to the workspace root itself".into(),
         ));
-    }
-    if let Some(why) = control_reason(&real_rel) {
-        return Err(refuse(format!(
-            "a symbolic link in the path leads to `{real_rel}`: {why}"
-        )));
     }
     if let Some(why) = secret_reason(&real_rel) {
         return Err(refuse(format!(

@@ -26,6 +26,18 @@ pub struct Check {
     pub argv: Vec<String>,
     pub timeout: Duration,
     pub cwd: Option<String>,
+    pub source: CheckSource,
+}
+
+/// Where a check is configured, shown with its result: a check that the project's own file
+/// does not name (the user's config folder, `MAESTRO_HOME`) says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct CheckSource {
+    /// The file that names the check.
+    pub file: String,
+    /// The file is not the project's own `.maestro/conf/verify.yaml`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outside_project: bool,
 }
 
 /// Pass/fail counts parsed from a runner's summary.
@@ -50,6 +62,8 @@ pub struct CheckResult {
     pub duration_ms: u64,
     /// The tail of stdout and stderr, masked.
     pub output: String,
+    /// Where the check is configured.
+    pub source: CheckSource,
 }
 
 fn scalar(n: &YNode) -> Option<String> {
@@ -195,6 +209,10 @@ pub fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
                 argv,
                 timeout: Duration::from_secs(timeout),
                 cwd,
+                source: CheckSource {
+                    file: name.to_string(),
+                    outside_project: false,
+                },
             }),
             _ => problems.extend(why.into_iter().map(|w| format!("check `{check}`: {w}"))),
         }
@@ -362,6 +380,7 @@ pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> Chec
                 counts: None,
                 duration_ms: 0,
                 output: why,
+                source: check.source.clone(),
             };
         }
     };
@@ -414,6 +433,7 @@ pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> Chec
                 counts: parse_counts(&text),
                 duration_ms: u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX),
                 output: super::mask::mask(&text).into_owned(),
+                source: check.source.clone(),
             }
         }
         Err(e) => CheckResult {
@@ -425,6 +445,7 @@ pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> Chec
             counts: None,
             duration_ms: 0,
             output: e.to_string(),
+            source: check.source.clone(),
         },
     }
 }
@@ -523,6 +544,7 @@ mod tests {
             argv: vec!["touch".into(), "ran".into()],
             timeout: Duration::from_secs(10),
             cwd: Some(cwd.into()),
+            source: CheckSource::default(),
         };
         let cancel = CancellationToken::new();
         for (cwd, words) in [

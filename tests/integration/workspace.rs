@@ -245,6 +245,7 @@ fn a_check_that_hangs_is_killed_at_its_timeout() {
         argv: vec!["sleep".into(), "30".into()],
         timeout: std::time::Duration::from_secs(1),
         cwd: None,
+        source: maestro::workspace::verify::CheckSource::default(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let start = std::time::Instant::now();

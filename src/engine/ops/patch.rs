@@ -1,8 +1,11 @@
 //! `patch` and `restore`: diffs applied inside the workspace after a backup, and taken back.
 //! What may be written is decided by `workspace/confine.rs`; this records what happened.
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 
+use super::super::guard::{ToolCall, ToolKind};
 use super::super::work::{EvidenceKind, Note};
 use super::super::{Engine, Failure};
 use crate::store::{Row, Table, Versioned};
@@ -17,17 +20,39 @@ fn workspace_failure(e: &impl std::fmt::Display, code: &'static str) -> Failure 
 }
 
 impl Engine {
-    /// Applies (or dry-runs) a diff in the workspace, backed up and recorded.
+    /// Applies (or dry-runs) a diff in the workspace, backed up and recorded. `session` is
+    /// the Claude Code session calling (the hold rule of `guard.rs` applies as to Claude
+    /// Code's own Write).
     ///
     /// # Errors
-    /// An unknown run (checked before anything is written), or a refused diff.
+    /// An unknown run (checked before anything is written), a hold (a gate waits, or a
+    /// read-only stage), or a refused diff.
     pub fn patch(
         &self,
         diff: &str,
         dry_run: bool,
         run_id: Option<&str>,
+        session: Option<&str>,
     ) -> Result<PatchReport, Failure> {
         self.require_run(run_id)?;
+        if !dry_run {
+            let paths: Vec<PathBuf> = crate::workspace::diff::parse(diff)
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter_map(|f| f.new_path.as_ref().or(f.old_path.as_ref()))
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.hold_own(&ToolCall {
+                session,
+                tool: "patch",
+                kind: ToolKind::Edits,
+                paths: &paths,
+                run: run_id,
+            })?;
+        }
         let report = backup::apply(&self.root, diff, dry_run)
             .map_err(|e| workspace_failure(&e, "patch_refused"))?;
         if let Some(id) = &report.backup_id {
@@ -56,22 +81,38 @@ impl Engine {
         Ok(report)
     }
 
-    /// Restores a backup made by `patch`.
+    /// Restores a backup made by `patch`, under the same hold rule (the backup's run binds
+    /// it as if it were named).
     ///
     /// # Errors
-    /// An invalid or unknown backup id.
+    /// An invalid or unknown backup id, or a hold.
     pub fn restore(
         &self,
         backup_id: &str,
         files: Option<&[String]>,
+        session: Option<&str>,
     ) -> Result<RestoreReport, Failure> {
-        let report = backup::restore(&self.root, backup_id, files)
-            .map_err(|e| workspace_failure(&e, "restore_refused"))?;
         let row: Option<Versioned<Value>> =
             self.store.read(|tx| tx.get(Table::Backups, backup_id))?;
         let run_id = row
             .as_ref()
             .and_then(|r| r.value["run_id"].as_str().map(str::to_string));
+        let paths: Vec<PathBuf> = row
+            .as_ref()
+            .and_then(|r| r.value["files"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["path"].as_str().map(PathBuf::from))
+            .collect();
+        self.hold_own(&ToolCall {
+            session,
+            tool: "restore",
+            kind: ToolKind::Edits,
+            paths: &paths,
+            run: run_id.as_deref(),
+        })?;
+        let report = backup::restore(&self.root, backup_id, files)
+            .map_err(|e| workspace_failure(&e, "restore_refused"))?;
         if let Some(r) = row {
             self.store.write(|tx| {
                 tx.update(

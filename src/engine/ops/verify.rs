@@ -9,10 +9,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::super::events::RunEvent;
+use super::super::guard::{ToolCall, ToolKind};
 use super::super::model::{CheckFact, RunStatus};
 use super::super::work::{EvidenceKind, Note};
 use super::super::{Engine, Failure};
-use crate::home::Kind;
+use crate::home::{Kind, Origin};
 use crate::workspace::signature::failure_signature;
 use crate::workspace::verify::{self, Check, CheckResult};
 
@@ -32,7 +33,17 @@ impl Engine {
     #[must_use]
     pub fn checks(&self) -> (Vec<Check>, Vec<String>) {
         match self.library.home.find(Kind::Config, "verify") {
-            Ok(Some(a)) => verify::parse_config(&a.display, &String::from_utf8_lossy(&a.bytes)),
+            Ok(Some(a)) => {
+                let (mut checks, problems) =
+                    verify::parse_config(&a.display, &String::from_utf8_lossy(&a.bytes));
+                // A layer other than the project's own names commands the project does not:
+                // every result says where it came from.
+                let outside = a.origin != Origin::Project;
+                for c in &mut checks {
+                    c.source.outside_project = outside;
+                }
+                (checks, problems)
+            }
             _ => (
                 Vec::new(),
                 vec![
@@ -95,9 +106,18 @@ impl Engine {
         &self,
         names: &[String],
         run_id: Option<&str>,
+        session: Option<&str>,
     ) -> Result<(Vec<Check>, Visit), Failure> {
         let run = self.require_run(run_id)?;
         let checks = self.plan_checks(names)?;
+        // Checks are commands: held while a gate waits, as Claude Code's own Bash is.
+        self.hold_own(&ToolCall {
+            session,
+            tool: "verify",
+            kind: ToolKind::Other,
+            paths: &[],
+            run: run_id,
+        })?;
         let at = run
             .filter(|r| r.status != RunStatus::Finished)
             .and_then(|r| Some((r.stage.clone()?, r.visit())));
@@ -173,7 +193,7 @@ impl Engine {
             ),
             source: Some(r.command.join(" ")),
             links: Vec::new(),
-            data: json!({"name": r.name, "passed": r.passed, "counts": r.counts, "exit_code": r.exit_code}),
+            data: json!({"name": r.name, "passed": r.passed, "counts": r.counts, "exit_code": r.exit_code, "configured_in": r.source}),
         })?;
         Ok(())
     }
@@ -186,11 +206,12 @@ impl Engine {
         self: &Arc<Self>,
         names: Vec<String>,
         run_id: Option<String>,
+        session: Option<String>,
         cancel: &CancellationToken,
     ) -> Result<Verified, Failure> {
         let rid = run_id.clone();
         let (checks, at) = self
-            .blocking(move |e| e.plan_verify(&names, rid.as_deref()))
+            .blocking(move |e| e.plan_verify(&names, rid.as_deref(), session.as_deref()))
             .await?;
         let mut results = Vec::new();
         for check in &checks {
