@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use maestro::providers::{ProviderSet, Request, config};
+use std::sync::Arc;
+
+use maestro::providers::{ProviderSet, config};
 use tokio_util::sync::CancellationToken;
 
 const ANSWER: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0,"usage":{"input_tokens":1,"output_tokens":1}}"#;
@@ -32,25 +34,48 @@ fn set(delay: &str) -> ProviderSet {
     }
 }
 
+/// A provider call outside every project (no state file, nothing to charge): the library's
+/// `consult` without an engine, which is the bare call plus the prompt's assembly.
+fn bare(set: ProviderSet) -> impl Fn(&tokio::runtime::Runtime, &CancellationToken) {
+    let set = Arc::new(set);
+    move |rt, cancel| {
+        let ask = maestro::consult::Ask {
+            prompt: "q".into(),
+            provider: Some("a".into()),
+            ..maestro::consult::Ask::default()
+        };
+        rt.block_on(maestro::consult::consult(None, set.clone(), ask, cancel))
+            .expect("answer");
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let cancel = CancellationToken::new();
     let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    // Calls outside every run are free only where no state file can hold a run.
+    let nowhere = tempfile::tempdir().expect("tmp");
+    std::env::set_current_dir(nowhere.path()).expect("cd");
 
-    let slow = set("sleep 1;");
+    let slow = Arc::new(set("sleep 1;"));
     let mut walls = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let reqs: Vec<Request> = names
-            .iter()
-            .map(|n| Request {
-                provider: n.clone(),
-                prompt: "q".into(),
-                ..Request::default()
-            })
-            .collect();
-        let results = rt.block_on(slow.ensemble(&reqs, 3, &cancel, &|_, _, _| {}));
-        assert!(results.iter().all(Result::is_ok));
+        let ask = maestro::consult::EnsembleAsk {
+            prompt: "q".into(),
+            providers: names.clone(),
+            ..maestro::consult::EnsembleAsk::default()
+        };
+        let out = rt
+            .block_on(maestro::consult::ensemble(
+                None,
+                slow.clone(),
+                ask,
+                &cancel,
+                &|_, _, _| {},
+            ))
+            .expect("answers");
+        assert_eq!(out.answers.len(), 3, "{:?}", out.failures);
         walls.push(t.elapsed());
     }
     walls.sort();
@@ -60,18 +85,13 @@ fn main() {
         walls[4].as_secs_f64()
     );
 
-    let fast = set("");
-    let req = Request {
-        provider: "a".into(),
-        prompt: "q".into(),
-        ..Request::default()
-    };
+    let fast = bare(set(""));
     let n = 200;
     let mut consult = Vec::with_capacity(n);
     let mut direct = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        rt.block_on(fast.consult(&req, &cancel)).expect("answer");
+        fast(&rt, &cancel);
         consult.push(t.elapsed());
         let t = Instant::now();
         let mut child = std::process::Command::new("/bin/sh")
@@ -102,14 +122,14 @@ fn main() {
 
     // The library's consult: the provider call plus planning and keeping the turn.
     let tmp = tempfile::tempdir().expect("tmp");
-    let engine = std::sync::Arc::new(
+    let engine = Arc::new(
         maestro::engine::Engine::open(
             maestro::home::Home::builtin(),
             &tmp.path().join(".maestro/state.db"),
         )
         .expect("engine"),
     );
-    let fast_set = std::sync::Arc::new(set(""));
+    let fast_set = Arc::new(set(""));
     let ask = |thread: Option<String>| maestro::consult::Ask {
         prompt: "q".into(),
         provider: Some("a".into()),
@@ -157,11 +177,11 @@ fn main() {
     );
 
     // util-linux `setsid` leaves the session; the sleep keeps the fake's stdout open.
-    let leaves = set("setsid sleep 30 &");
+    let leaves = bare(set("setsid sleep 30 &"));
     let mut left = Vec::with_capacity(20);
     for _ in 0..20 {
         let t = Instant::now();
-        rt.block_on(leaves.consult(&req, &cancel)).expect("answer");
+        leaves(&rt, &cancel);
         left.push(t.elapsed());
     }
     let l = median(&mut left);

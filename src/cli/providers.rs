@@ -55,6 +55,11 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
         thread_id: args.thread_id.clone(),
         run_id: args.run_id.clone(),
         timeout_s: args.timeout,
+        // Claude Code gives the commands its Bash tool runs its session: a `maestro consult`
+        // the model runs from a shell is charged to that session's run like the tool.
+        session: std::env::var("CLAUDE_CODE_SESSION_ID")
+            .ok()
+            .filter(|s| !s.is_empty()),
     };
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();

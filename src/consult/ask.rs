@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::stance::{self, Member, Stance, Verdict};
 use super::thread::{self, Replay};
 use super::{
-    blank_vars, charge, choose, no_provider, provider_failure, render_role, require_run,
-    with_engine,
+    blank_vars, choose, no_provider, pay, payer, provider_failure, render_role, with_engine,
 };
+use crate::engine::budget::Ticket;
 use crate::engine::threads::Turn;
 use crate::engine::work::{EvidenceKind, Note};
 use crate::engine::{BudgetView, ConsultMemory, Engine, Failure, RunEvent};
@@ -42,6 +42,10 @@ pub struct Ask {
     pub thread_id: Option<String>,
     pub run_id: Option<String>,
     pub timeout_s: Option<u64>,
+    /// The Claude Code session asking (the server's `CLAUDE_CODE_SESSION_ID`, never an
+    /// argument): a consult without `run_id` from a session with an unfinished run is that
+    /// run's.
+    pub session: Option<String>,
 }
 
 /// One answer as the tools return it: whole, with where it is kept and what it tripped.
@@ -198,16 +202,11 @@ fn join_prompt(parts: &[&str]) -> String {
         .join("\n\n")
 }
 
-fn unknown_thread_without_state() -> Failure {
-    Failure::new(
-        "no_state",
-        "a thread id was given but no state is open",
-        "run inside the project whose `.maestro/state.db` holds the thread",
-    )
-}
-
 /// A consult, prepared on the engine's side and paid for.
 struct Prepared {
+    ticket: Ticket,
+    /// The run charged (decided by the engine, whatever the call named).
+    run_id: Option<String>,
     req: Request,
     budget: Option<BudgetView>,
     packed: Option<String>,
@@ -215,12 +214,16 @@ struct Prepared {
 }
 
 fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prepared, Failure> {
-    let run_id = ask.run_id.as_deref();
-    require_run(engine, run_id)?;
+    let payer = payer(
+        engine,
+        ask.run_id.as_deref(),
+        ask.thread_id.as_deref(),
+        ask.session.as_deref(),
+    )?;
+    let run_id = payer.run_id();
     let prior = match (&ask.thread_id, engine) {
         (Some(t), Some(e)) => e.thread(t)?,
-        (Some(_), None) => return Err(unknown_thread_without_state()),
-        (None, _) => Vec::new(),
+        (None, _) | (Some(_), None) => Vec::new(),
     };
     let provider = match prior.last() {
         Some(last) => {
@@ -288,8 +291,10 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
     };
     let prompt = join_prompt(&[&role, &history, &now, &ask.prompt, &context_head, &material]);
     // Last: nothing is charged for a request refused above.
-    let budget = charge(engine, run_id, 1, &format!("consult {provider}"))?;
+    let (mut tickets, budget) = pay(engine, &payer, 1, &format!("consult {provider}"))?;
     Ok(Prepared {
+        ticket: tickets.remove(0),
+        run_id: run_id.map(str::to_string),
         req: Request {
             provider,
             model: ask.model.clone(),
@@ -396,11 +401,18 @@ pub async fn consult(
     cancel: &CancellationToken,
 ) -> Result<Consulted, Failure> {
     let (s, a) = (set.clone(), ask.clone());
-    let prepared = with_engine(engine, move |e| prepare(e, &s, &a)).await?;
-    let answer = match set.consult(&prepared.req, cancel).await {
+    let Prepared {
+        ticket,
+        run_id,
+        req,
+        budget,
+        packed,
+        replay,
+    } = with_engine(engine, move |e| prepare(e, &s, &a)).await?;
+    let answer = match set.consult(ticket, &req, cancel).await {
         Ok(a) => a,
         Err(err) => {
-            let (run_id, failure) = (ask.run_id.clone(), provider_failure(&err));
+            let (run_id, failure) = (run_id.clone(), provider_failure(&err));
             with_engine(engine, move |e| {
                 super::record_failures(e, run_id.as_deref(), &[err]);
                 Ok(())
@@ -409,24 +421,24 @@ pub async fn consult(
             return Err(failure);
         }
     };
-    let packed = prepared.packed.clone();
+    let kept = packed.clone();
     let reply = with_engine(engine, move |e| {
         keep(
             e,
-            ask.run_id.as_deref(),
+            run_id.as_deref(),
             ask.thread_id.as_deref(),
             &ask.prompt,
-            default_role(ask.role.as_deref(), ask.run_id.as_deref()),
-            packed.as_deref(),
+            default_role(ask.role.as_deref(), run_id.as_deref()),
+            kept.as_deref(),
             answer,
         )
     })
     .await?;
     Ok(Consulted {
         reply,
-        packed: prepared.packed,
-        replay: prepared.replay,
-        budget: prepared.budget,
+        packed,
+        replay,
+        budget,
     })
 }
 
@@ -444,11 +456,15 @@ pub struct EnsembleAsk {
     pub stances: Vec<Member>,
     pub run_id: Option<String>,
     pub baseline_confidence: Option<f64>,
+    /// The Claude Code session asking, as for [`Ask::session`].
+    pub session: Option<String>,
 }
 
 /// Who will be asked what, already paid for.
 struct EnsemblePlan {
-    requests: Vec<(Request, Option<Member>)>,
+    requests: Vec<(Ticket, Request, Option<Member>)>,
+    /// The run charged (decided by the engine, whatever the call named).
+    run_id: Option<String>,
     concurrency: usize,
     reduced: Option<String>,
     budget: Option<BudgetView>,
@@ -461,8 +477,9 @@ fn members(
     engine: Option<&Engine>,
     set: &ProviderSet,
     ask: &EnsembleAsk,
+    run_id: Option<&str>,
 ) -> Result<Vec<(String, Option<Member>)>, Failure> {
-    let chosen = choose(engine, &ask.providers, ask.run_id.as_deref(), set)?;
+    let chosen = choose(engine, &ask.providers, run_id, set)?;
     if ask.stances.is_empty() {
         return Ok(chosen.into_iter().map(|p| (p, None)).collect());
     }
@@ -493,9 +510,9 @@ fn plan_ensemble(
     set: &ProviderSet,
     ask: &EnsembleAsk,
 ) -> Result<EnsemblePlan, Failure> {
-    let run_id = ask.run_id.as_deref();
-    require_run(engine, run_id)?;
-    let mut members = members(engine, set, ask)?;
+    let payer = payer(engine, ask.run_id.as_deref(), None, ask.session.as_deref())?;
+    let run_id = payer.run_id();
+    let mut members = members(engine, set, ask, run_id)?;
     if let Some(n) = ask.n {
         members.truncate(n.max(1));
     }
@@ -569,7 +586,7 @@ fn plan_ensemble(
     }
     let n = u32::try_from(members.len()).unwrap_or(u32::MAX);
     let names: Vec<&str> = members.iter().map(|(p, _)| p.as_str()).collect();
-    let budget = charge(engine, run_id, n, &format!("ensemble {}", names.join(",")))?;
+    let (tickets, budget) = pay(engine, &payer, n, &format!("ensemble {}", names.join(",")))?;
     let context_head = if material.is_empty() {
         ""
     } else {
@@ -578,9 +595,11 @@ fn plan_ensemble(
     let requests = members
         .into_iter()
         .zip(stance_texts)
-        .map(|((provider, member), stance_text)| {
+        .zip(tickets)
+        .map(|(((provider, member), stance_text), ticket)| {
             let prompt = join_prompt(&[&role, &stance_text, &ask.prompt, context_head, &material]);
             (
+                ticket,
                 Request {
                     provider,
                     prompt,
@@ -592,6 +611,7 @@ fn plan_ensemble(
         .collect();
     Ok(EnsemblePlan {
         requests,
+        run_id: run_id.map(str::to_string),
         concurrency: max_agents as usize,
         reduced,
         budget,
@@ -655,10 +675,13 @@ pub async fn ensemble(
 ) -> Result<Ensembled, Failure> {
     let (s, a) = (set.clone(), ask.clone());
     let plan = with_engine(engine, move |e| plan_ensemble(e, &s, &a)).await?;
-    let requests: Vec<Request> = plan.requests.iter().map(|(r, _)| r.clone()).collect();
-    let results = set
-        .ensemble(&requests, plan.concurrency, cancel, on_done)
-        .await;
+    let mut calls = Vec::with_capacity(plan.requests.len());
+    let mut members = Vec::with_capacity(plan.requests.len());
+    for (ticket, req, member) in plan.requests {
+        calls.push((ticket, req));
+        members.push(member);
+    }
+    let results = set.ensemble(calls, plan.concurrency, cancel, on_done).await;
     let mut out = Ensembled {
         reduced: plan.reduced,
         budget: plan.budget,
@@ -666,7 +689,7 @@ pub async fn ensemble(
         ..Ensembled::default()
     };
     let mut answered = Vec::new();
-    for (r, (_, member)) in results.into_iter().zip(plan.requests) {
+    for (r, member) in results.into_iter().zip(members) {
         match r {
             Ok(a) => answered.push((a, member)),
             Err(e) => out.failures.push(e),
@@ -674,7 +697,7 @@ pub async fn ensemble(
     }
     let with_stances = !ask.stances.is_empty();
     let (run_id, question, role, packed, failed) = (
-        ask.run_id.clone(),
+        plan.run_id,
         ask.prompt.clone(),
         ask.role.clone(),
         plan.packed,

@@ -143,6 +143,7 @@ pub async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: CalibrateAsk,
+    session: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<Calibrated, Failure> {
     if ask.is_listing() {
@@ -194,31 +195,33 @@ pub async fn run(
                 ask.provider.iter().cloned().collect::<Vec<_>>(),
                 ask.run_id.clone(),
             );
-            let provider = with_engine(engine, move |e| {
-                super::require_run(e, rid.as_deref())?;
-                super::choose(e, &given, rid.as_deref(), &s).map(|n| n[0].clone())
+            let (provider, payer) = with_engine(engine, move |e| {
+                let payer = super::payer(e, rid.as_deref(), None, session.as_deref())?;
+                let provider = super::choose(e, &given, payer.run_id(), &s)?[0].clone();
+                Ok((provider, payer))
             })
             .await?;
             let mut judged = Vec::new();
             let mut stopped = None;
             for _ in 0..n {
-                if let (Some(e), Some(id)) = (engine, ask.run_id.clone())
-                    && let Err(f) = e
-                        .blocking(move |e| e.charge_consults(&id, 1, "calibration sample"))
+                let p = payer.clone();
+                let ticket =
+                    match with_engine(engine, move |e| super::pay(e, &p, 1, "calibration sample"))
                         .await
-                {
-                    if judged.is_empty() {
-                        return Err(f);
-                    }
-                    stopped = Some(f.message);
-                    break;
-                }
+                    {
+                        Ok((mut tickets, _)) => tickets.remove(0),
+                        Err(f) if judged.is_empty() => return Err(f),
+                        Err(f) => {
+                            stopped = Some(f.message);
+                            break;
+                        }
+                    };
                 let req = Request {
                     provider: provider.clone(),
                     prompt: prompt.clone(),
                     ..Request::default()
                 };
-                let Ok(a) = set.consult(&req, cancel).await else {
+                let Ok(a) = set.consult(ticket, &req, cancel).await else {
                     judged.push(None);
                     continue;
                 };

@@ -1,7 +1,9 @@
 //! Consulting other models, with budgets: the one path the MCP tools (`consult`, `ensemble`,
-//! `vote`, `calibrate`, `select`) and the CLI (`maestro consult`) share. With a run, every
-//! provider call is charged through [`Engine::charge_consults`] *before* it is made (nothing
-//! runs if the budget cannot pay), and the tokens and cost providers report are recorded.
+//! `vote`, `calibrate`, `select`) and the CLI (`maestro consult`) share. Every provider call is
+//! paid through [`Engine::pay`] *before* it is made (nothing runs if the budget cannot pay):
+//! the run it belongs to is decided by [`Engine::payer`] (a thread's run, the named run, the
+//! calling session's run), and a provider can only be called with the ticket the payment
+//! returns. The tokens and cost providers report are recorded.
 //!
 //! Engine calls run on blocking threads ([`Engine::blocking`]); provider calls are async and
 //! never hold anything of the engine.
@@ -23,6 +25,7 @@ pub use ask::{Ask, Consulted, EnsembleAsk, Ensembled, Reply, consult, ensemble};
 
 use std::sync::Arc;
 
+use crate::engine::budget::{Payer, Ticket};
 use crate::engine::work::{EvidenceKind, Note};
 use crate::engine::{BudgetView, Engine, Failure};
 use crate::home::{Home, Kind};
@@ -115,32 +118,52 @@ pub(crate) fn no_state() -> Failure {
     )
 }
 
-/// Checks that the run (when given) exists and can be charged, before anything is asked.
+fn unknown_thread_without_state() -> Failure {
+    Failure::new(
+        "no_state",
+        "a thread id was given but no state is open",
+        "run inside the project whose `.maestro/state.db` holds the thread",
+    )
+}
+
+/// Who pays for a provider call ([`Engine::payer`]: the thread's run, the named run, the
+/// calling session's run). Without an engine only a call in a project with no state file at
+/// all goes free. Decided before anything else, so the run's memory and rules apply.
 ///
 /// # Errors
-/// An unknown run, or a run id without an open state file.
-pub(crate) fn require_run(engine: Option<&Engine>, run_id: Option<&str>) -> Result<(), Failure> {
-    match (engine, run_id) {
-        (Some(e), id) => e.require_run(id).map(drop),
-        (None, Some(_)) => Err(no_state()),
-        (None, None) => Ok(()),
+/// As [`Engine::payer`]; a run or thread named without a state file.
+pub(crate) fn payer(
+    engine: Option<&Engine>,
+    run_id: Option<&str>,
+    thread_id: Option<&str>,
+    session: Option<&str>,
+) -> Result<Payer, Failure> {
+    match engine {
+        Some(e) => e.payer(run_id, thread_id, session),
+        None if run_id.is_some() => Err(no_state()),
+        None if thread_id.is_some() => Err(unknown_thread_without_state()),
+        None => {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+            Payer::without_state(&crate::engine::state_path(&cwd)).ok_or_else(no_state)
+        }
     }
 }
 
-/// Charges a run (when given) for `n` provider calls: the one budget door.
+/// Pays for `n` provider calls: the one budget door. The tickets are what the calls take.
 ///
 /// # Errors
 /// A spent budget, an unknown, finished or waiting run; nothing is charged then.
-pub(crate) fn charge(
+pub(crate) fn pay(
     engine: Option<&Engine>,
-    run_id: Option<&str>,
+    payer: &Payer,
     n: u32,
     what: &str,
-) -> Result<Option<BudgetView>, Failure> {
-    match (engine, run_id) {
-        (Some(e), Some(id)) => e.charge_consults(id, n, what).map(Some),
-        (None, Some(_)) => Err(no_state()),
-        _ => Ok(None),
+) -> Result<(Vec<Ticket>, Option<BudgetView>), Failure> {
+    match engine {
+        Some(e) => e.pay(payer, n, what),
+        None => crate::engine::budget::free(payer, n)
+            .map(|t| (t, None))
+            .ok_or_else(no_state),
     }
 }
 

@@ -261,11 +261,16 @@ pub async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: SelectAsk,
+    session: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<Selection, Failure> {
     check_ask(&ask)?;
     let rid = ask.run_id.clone();
-    with_engine(engine, move |e| super::require_run(e, rid.as_deref())).await?;
+    let payer = with_engine(engine, move |e| {
+        super::payer(e, rid.as_deref(), None, session.as_deref())
+    })
+    .await?;
+    let run_id = payer.run_id().map(str::to_string);
     let mut signals = Signals {
         tests: ask.test_results.clone(),
         lint: ask.lint_results.clone(),
@@ -286,10 +291,10 @@ pub async fn run(
         if set.get(&provider).is_none() {
             return Err(unknown_provider(&provider, &set));
         }
-        let a = ask.clone();
+        let (a, rid, p) = (ask.clone(), run_id.clone(), payer.clone());
         // Rendered before the charge: a broken role costs nothing.
-        let prompt = with_engine(engine, move |e| {
-            let run = match (e, a.run_id.as_deref()) {
+        let (prompt, tickets) = with_engine(engine, move |e| {
+            let run = match (e, rid.as_deref()) {
                 (Some(e), Some(id)) => Some(JudgeRun::of(e, id)?),
                 _ => None,
             };
@@ -301,25 +306,27 @@ pub async fn run(
                     &builtin
                 }
             };
-            let p = judge_prompt(home, &a, run.as_ref())?;
-            if !p.ids.is_empty() {
-                super::charge(e, a.run_id.as_deref(), 1, "selection judge")?;
-            }
-            Ok(p)
+            let prompt = judge_prompt(home, &a, run.as_ref())?;
+            let tickets = if prompt.ids.is_empty() {
+                Vec::new()
+            } else {
+                super::pay(e, &p, 1, "selection judge")?.0
+            };
+            Ok((prompt, tickets))
         })
         .await?;
         // Every candidate red-flagged: nothing to judge, nothing asked or charged.
-        if !prompt.ids.is_empty() {
+        if let Some(ticket) = tickets.into_iter().next() {
             let req = Request {
                 provider: provider.clone(),
                 prompt: prompt.text.clone(),
                 ..Request::default()
             };
             let answer = set
-                .consult(&req, cancel)
+                .consult(ticket, &req, cancel)
                 .await
                 .map_err(|e| provider_failure(&e))?;
-            let (a, run_id) = (answer.clone(), ask.run_id.clone());
+            let (a, run_id) = (answer.clone(), run_id.clone());
             with_engine(engine, move |e| {
                 // In the evidence chain with its usage: the judge is paid for.
                 super::record(e, run_id.as_deref(), std::slice::from_ref(&a));

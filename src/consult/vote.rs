@@ -66,7 +66,8 @@ fn stage_vote(e: Option<&Engine>, run_id: Option<&str>) -> Result<StageVote, Fai
     })
 }
 
-/// Runs a vote, charging each sample to the run.
+/// Runs a vote, charging each sample to the run it belongs to ([`Engine::payer`]: the named
+/// run, else the calling `session`'s).
 ///
 /// # Errors
 /// An unknown micro-step, provider or run (before anything is asked).
@@ -74,6 +75,7 @@ pub async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: VoteAsk,
+    session: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<VoteResult, Failure> {
     let step = match &ask.step {
@@ -90,11 +92,10 @@ pub async fn run(
         None => None,
     };
     let (s, given, rid) = (set.clone(), ask.providers.clone(), ask.run_id.clone());
-    let (names, stage) = with_engine(engine, move |e| {
-        Ok((
-            choose(e, &given, rid.as_deref(), &s)?,
-            stage_vote(e, rid.as_deref())?,
-        ))
+    let (names, stage, payer) = with_engine(engine, move |e| {
+        let payer = super::payer(e, rid.as_deref(), None, session.as_deref())?;
+        let rid = payer.run_id();
+        Ok((choose(e, &given, rid, &s)?, stage_vote(e, rid)?, payer))
     })
     .await?;
     let k = ask
@@ -125,26 +126,26 @@ pub async fn run(
     let sampler = |i: usize| {
         let (set, names, question, cancel) =
             (set.clone(), names.clone(), question.clone(), cancel.clone());
-        let (engine, run_id) = (engine.cloned(), ask.run_id.clone());
+        let (engine, payer) = (engine.cloned(), payer.clone());
         async move {
-            if let (Some(e), Some(id)) = (&engine, run_id) {
-                e.blocking(move |e| e.charge_consults(&id, 1, "vote sample"))
-                    .await
-                    .map_err(|f| SampleError::Budget(f.message))?;
-            }
+            let (mut tickets, _) = with_engine(engine.as_ref(), move |e| {
+                super::pay(e, &payer, 1, "vote sample")
+            })
+            .await
+            .map_err(|f| SampleError::Budget(f.message))?;
             let req = Request {
                 provider: names[i % names.len()].clone(),
                 prompt: (*question).clone(),
                 ..Request::default()
             };
-            set.consult(&req, &cancel)
+            set.consult(tickets.remove(0), &req, &cancel)
                 .await
                 .map(|a| a.text)
                 .map_err(|e| SampleError::Unavailable(e.to_string()))
         }
     };
     let r = vote::vote(sampler, &cfg).await;
-    let (run_id, rr) = (ask.run_id.clone(), r.clone());
+    let (run_id, rr) = (payer.run_id().map(str::to_string), r.clone());
     with_engine(engine, move |e| {
         let Some(e) = e else { return Ok(()) };
         e.record(

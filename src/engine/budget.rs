@@ -146,3 +146,66 @@ pub fn charge(wf: &Compiled, run: &mut Run, n: u32, now_ms: i64) -> Result<Budge
     run.consults_in_visit += n;
     Ok(view(wf, run, now_ms))
 }
+
+/// Leave to make one provider call, and the only way to reach a provider: `ProviderSet`'s
+/// calls take one by value, and only the engine issues them ([`super::Engine::pay`]), charged
+/// to the run the call belongs to, or free for a call that belongs to no run. A new door that
+/// forgets to pay does not compile.
+#[derive(Debug)]
+#[must_use = "a ticket is a paid provider call"]
+pub struct Ticket {
+    run_id: Option<String>,
+}
+
+impl Ticket {
+    /// `n` tickets for `run_id` (already charged), or free ones for `None`.
+    pub(in crate::engine) fn issue(run_id: Option<&str>, n: u32) -> Vec<Ticket> {
+        (0..n)
+            .map(|_| Ticket {
+                run_id: run_id.map(str::to_string),
+            })
+            .collect()
+    }
+
+    /// The run this call was charged to; `None` for a call outside every run.
+    #[must_use]
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+}
+
+/// The run a provider call belongs to, as [`super::Engine::payer`] decided it: the run of the
+/// thread it continues, the run it names, or the one unfinished run its session started.
+/// Only the engine makes one, so a call cannot declare itself free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payer {
+    run_id: Option<String>,
+}
+
+impl Payer {
+    pub(in crate::engine) fn new(run_id: Option<String>) -> Payer {
+        Payer { run_id }
+    }
+
+    /// The run charged; `None` outside every run.
+    #[must_use]
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+}
+
+impl Payer {
+    /// The payer of a call in a project where no run can exist: no state file at `state`
+    /// (nothing was ever started there). `None` when the file exists: then the engine decides.
+    #[must_use]
+    pub fn without_state(state: &std::path::Path) -> Option<Payer> {
+        (!state.exists()).then(|| Payer::new(None))
+    }
+}
+
+/// Free tickets for a call the engine (or an absent state file) found to belong to no run;
+/// `None` for a payer with a run, whose calls only [`super::Engine::pay`] can charge.
+#[must_use]
+pub fn free(payer: &Payer, n: u32) -> Option<Vec<Ticket>> {
+    payer.run_id.is_none().then(|| Ticket::issue(None, n))
+}

@@ -131,6 +131,7 @@ impl Server {
             thread_id: p.thread_id,
             run_id: p.run_id,
             timeout_s: p.timeout_s,
+            session: self.session.clone(),
         };
         let _beat = Heartbeat::start(
             ctx.peer.clone(),
@@ -198,6 +199,7 @@ impl Server {
             stances: p.stances,
             run_id: p.run_id,
             baseline_confidence: p.baseline_confidence,
+            session: self.session.clone(),
         };
         let peer = ctx.peer.clone();
         let token = ctx.meta.get_progress_token();

@@ -36,9 +36,10 @@ impl Server {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<VoteResult>>, String> {
         let set = self.provider_set().await?;
-        let r = crate::consult::vote::run(Some(&self.engine), set, ask, &ctx.ct)
-            .await
-            .map_err(|f| refusal(&f))?;
+        let r =
+            crate::consult::vote::run(Some(&self.engine), set, ask, self.session.clone(), &ctx.ct)
+                .await
+                .map_err(|f| refusal(&f))?;
         let summary = match (&r.winner, r.converged, r.stop_reason) {
             (Some(_), true, _) => format!(
                 "converged: the winner leads by {} after {} samples ({} discarded)",
@@ -101,9 +102,15 @@ impl Server {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<Calibrated>>, String> {
         let set = self.provider_set().await?;
-        let r = crate::consult::calibrate::run(Some(&self.engine), set, ask, &ctx.ct)
-            .await
-            .map_err(|f| refusal(&f))?;
+        let r = crate::consult::calibrate::run(
+            Some(&self.engine),
+            set,
+            ask,
+            self.session.clone(),
+            &ctx.ct,
+        )
+        .await
+        .map_err(|f| refusal(&f))?;
         let summary = match &r.calibration {
             Some(c) => format!(
                 "k_min = {} for p = {:.4} over {} steps (p_full = {:.4}, ~{:.2} samples per step){}",
@@ -142,9 +149,15 @@ impl Server {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Reported<Selection>>, String> {
         let set = self.provider_set().await?;
-        let r = crate::consult::select::run(Some(&self.engine), set, ask, &ctx.ct)
-            .await
-            .map_err(|f| refusal(&f))?;
+        let r = crate::consult::select::run(
+            Some(&self.engine),
+            set,
+            ask,
+            self.session.clone(),
+            &ctx.ct,
+        )
+        .await
+        .map_err(|f| refusal(&f))?;
         let mut summary = match &r.winner {
             Some(w) => format!("selected {w}: {}", r.rationale),
             None => r.rationale.clone(),

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Kind, ProviderConfig};
 use parse::{FailKind, Parser};
 
+use crate::engine::budget::Ticket;
 use crate::home::{Home, Kind as AssetKind};
 use crate::process::{self, Ended, Spec};
 
@@ -240,12 +241,14 @@ impl ProviderSet {
             .collect()
     }
 
-    /// Asks one provider, retrying transient failures with backoff.
+    /// Asks one provider, retrying transient failures with backoff. The ticket is the call's
+    /// payment (`Engine::pay`): no provider is reached without one.
     ///
     /// # Errors
     /// A [`ProviderError`] that quotes the provider and says what to do.
-    pub async fn consult(
+    pub(crate) async fn consult(
         &self,
+        _paid: Ticket,
         req: &Request,
         cancel: &CancellationToken,
     ) -> Result<Answer, ProviderError> {
@@ -341,11 +344,11 @@ impl ProviderSet {
         }
     }
 
-    /// Asks several providers at once (one request each), at most `concurrency` at a time;
-    /// results in the requests' order.
-    pub async fn ensemble(
+    /// Asks several providers at once (one paid request each), at most `concurrency` at a
+    /// time; results in the requests' order.
+    pub(crate) async fn ensemble(
         &self,
-        requests: &[Request],
+        requests: Vec<(Ticket, Request)>,
         concurrency: usize,
         cancel: &CancellationToken,
         on_done: &(dyn Fn(&str, usize, usize) + Send + Sync),
@@ -354,12 +357,12 @@ impl ProviderSet {
         let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let finished = AtomicUsize::new(0);
         let total = requests.len();
-        let calls = requests.iter().map(|req| {
+        let calls = requests.into_iter().map(|(paid, req)| {
             let gate = gate.clone();
             let finished = &finished;
             async move {
                 let _permit = gate.acquire().await;
-                let r = self.consult(req, cancel).await;
+                let r = self.consult(paid, &req, cancel).await;
                 on_done(
                     &req.provider,
                     finished.fetch_add(1, Ordering::SeqCst) + 1,
@@ -685,6 +688,15 @@ mod tests {
         assert_eq!(ErrorKind::from(FailKind::Malformed), ErrorKind::Malformed);
     }
 
+    /// A call outside every project: no state file, so it is free.
+    fn free() -> Ticket {
+        let payer = crate::engine::budget::Payer::without_state(std::path::Path::new(
+            "/nonexistent/.maestro/state.db",
+        ))
+        .unwrap();
+        crate::engine::budget::free(&payer, 1).unwrap().remove(0)
+    }
+
     #[tokio::test]
     async fn a_skipped_entry_is_reported_as_a_config_error_not_as_unknown() {
         let (providers, problems) = config::parse(
@@ -701,10 +713,10 @@ mod tests {
             ..Request::default()
         };
         let cancel = CancellationToken::new();
-        let e = set.consult(&ask("a"), &cancel).await.unwrap_err();
+        let e = set.consult(free(), &ask("a"), &cancel).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("`enabled` must be"), "{e}");
-        let e = set.consult(&ask("b"), &cancel).await.unwrap_err();
+        let e = set.consult(free(), &ask("b"), &cancel).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::UnknownProvider);
     }
 }

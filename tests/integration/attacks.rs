@@ -1555,7 +1555,7 @@ fn providers_yaml_with_unknown_keys_or_enabled_no_is_a_problem_and_the_entry_is_
 
 /// One stage allowing 2 consults per visit, preferring the fake claude; the gate lets the model
 /// decide, so nothing here waits for a person.
-fn budgeted(lab: &Lab) {
+pub(crate) fn budgeted(lab: &Lab) {
     lab.workflow(
         "budgeted",
         &one_stage(
