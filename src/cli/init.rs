@@ -9,11 +9,22 @@ use crate::init::{InitReport, init};
 pub(super) fn run(args: &InitArgs) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
     if args.claude {
-        match crate::init::init_claude(&cwd, !args.no_hooks) {
-            Ok(written) => {
+        let user_settings = std::env::var_os("CLAUDE_CONFIG_DIR")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".claude")))
+            .map(|d| d.join("settings.json"));
+        match crate::init::init_claude(&cwd, !args.no_hooks, args.force, user_settings.as_deref()) {
+            Ok(setup) => {
                 let mut out = String::new();
-                for f in written {
+                for f in setup.written {
                     out.push_str(&format!("wrote  {f}\n"));
+                }
+                for w in setup.warnings {
+                    print_err(&format!(
+                        "warning: {w} (kept because of --force: maestro's hooks do not hold \
+                         Claude Code until it is removed)\n"
+                    ));
                 }
                 if !args.no_hooks {
                     out.push_str(
@@ -37,7 +48,7 @@ pub(super) fn run(args: &InitArgs) -> i32 {
             }
         }
     }
-    match init(&cwd.join(".maestro"), args.force) {
+    match init(&cwd, args.force) {
         Ok(InitReport {
             written,
             kept,

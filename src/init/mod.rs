@@ -1,10 +1,15 @@
 //! Copies the built-in assets into a project's `.maestro/`, never overwriting a person's edits
-//! unless asked to.
+//! unless asked to, and sets a project up for Claude Code (`--claude`).
+//!
+//! A checkout may be hostile: every file is written only where no symbolic link is on the way
+//! (`workspace::confine::own_file`), through a temporary file created exclusively, and a
+//! setting that would turn the hooks off is reported rather than passed over.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::home::builtin_files;
+use crate::workspace::confine::{own_file, write_atomic};
 
 /// Run state lives beside the assets but is never committed.
 const GITIGNORE: &str =
@@ -18,18 +23,27 @@ pub struct InitReport {
     pub unchanged: usize,
 }
 
-/// Writes the defaults into `dir`.
+/// Where `rel` may be written below `project`: no link on the way (see `own_file`).
+fn target(project: &Path, rel: &str) -> Result<PathBuf, Error> {
+    own_file(project, rel).map_err(|r| Error::Other(format!("{r}")))
+}
+
+/// Writes the defaults into the project's `.maestro/`.
 ///
 /// # Errors
-/// When a file cannot be written.
-pub fn init(dir: &Path, force: bool) -> Result<InitReport, Error> {
+/// When a file cannot be written, or a link is on the way to one (nothing is written then).
+pub fn init(project: &Path, force: bool) -> Result<InitReport, Error> {
     let mut report = InitReport::default();
-    let files = builtin_files()
+    let files: Vec<(&str, &str)> = builtin_files()
         .iter()
         .copied()
-        .chain(std::iter::once((".gitignore", GITIGNORE)));
-    for (rel, text) in files {
-        let path = dir.join(rel);
+        .chain(std::iter::once((".gitignore", GITIGNORE)))
+        .collect();
+    let paths = files
+        .iter()
+        .map(|(rel, _)| target(project, &format!(".maestro/{rel}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    for ((rel, text), path) in files.into_iter().zip(paths) {
         match std::fs::read(&path) {
             Ok(existing) if existing == text.as_bytes() => {
                 report.unchanged += 1;
@@ -43,10 +57,7 @@ pub fn init(dir: &Path, force: bool) -> Result<InitReport, Error> {
             }
             _ => {}
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        write_file(&path, text)?;
         report.written.push(rel.to_string());
     }
     Ok(report)
@@ -58,18 +69,16 @@ pub fn init(dir: &Path, force: bool) -> Result<InitReport, Error> {
 /// # Errors
 /// When the file cannot be written.
 pub fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
-    let path = project.join(".maestro/conf/verify.yaml");
-    if path.exists() {
+    let rel = ".maestro/conf/verify.yaml";
+    let path = target(project, rel)?;
+    if path.symlink_metadata().is_ok() {
         return Ok(None);
     }
     let Some(text) = crate::workspace::verify::proposal(project) else {
         return Ok(None);
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-    Ok(Some(".maestro/conf/verify.yaml".into()))
+    write_file(&path, &text)?;
+    Ok(Some(rel.into()))
 }
 
 /// The Claude Code skill `init --claude` writes (our own words); the plugin carries the same
@@ -87,36 +96,103 @@ pub fn server_entry() -> serde_json::Value {
     serde_json::json!({"type": "stdio", "command": "maestro", "args": ["serve"], "env": {}})
 }
 
+/// What `init --claude` did.
+#[derive(Debug, Default)]
+pub struct ClaudeSetup {
+    pub written: Vec<String>,
+    /// Settings that defeat the hooks, kept because `--force` was given.
+    pub warnings: Vec<String>,
+}
+
 /// Registers maestro in the project's `.mcp.json` (keeping other servers), writes the Claude
 /// Code skill and, with `hooks`, merges maestro's hooks into `.claude/settings.json` (keeping
-/// every other setting and hook). Returns the files written. Nothing is written when one of
-/// the JSON files cannot be read as an object.
+/// every other setting and hook). Nothing is written when a file cannot be read as an object,
+/// when a link is on the way to one, or (unless `force`) when a setting would turn the hooks
+/// off: the project's `.claude/settings.json` or `settings.local.json`, or the user's
+/// `user_settings` (`~/.claude/settings.json`).
 ///
 /// # Errors
-/// When a file cannot be read or written, or is not a JSON object of the expected shape.
-pub fn init_claude(project: &Path, hooks: bool) -> Result<Vec<String>, Error> {
-    let mcp = project.join(".mcp.json");
+/// As above, or a file that cannot be read or written.
+pub fn init_claude(
+    project: &Path,
+    hooks: bool,
+    force: bool,
+    user_settings: Option<&Path>,
+) -> Result<ClaudeSetup, Error> {
+    let mcp = target(project, ".mcp.json")?;
+    let skill = target(project, ".claude/skills/maestro/SKILL.md")?;
+    let settings = target(project, ".claude/settings.json")?;
     let mut mcp_doc = read_object(&mcp)?;
     object_at(&mut mcp_doc, "mcpServers", &mcp)?.insert("maestro".to_string(), server_entry());
-    let settings = project.join(".claude/settings.json");
+    let mut setup = ClaudeSetup::default();
     let settings_doc = if hooks {
         let mut doc = read_object(&settings)?;
         merge_hooks(&mut doc, &settings)?;
+        let local = project.join(".claude/settings.local.json");
+        let mut defeats = hook_defeats(".claude/settings.json", &doc);
+        for (shown, path) in [
+            (
+                ".claude/settings.local.json".to_string(),
+                Some(local.as_path()),
+            ),
+            (
+                user_settings.map_or_else(String::new, |p| p.display().to_string()),
+                user_settings,
+            ),
+        ] {
+            let other = path
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            if let Some(other) = other {
+                defeats.extend(hook_defeats(&shown, &other));
+            }
+        }
+        if !defeats.is_empty() && !force {
+            return Err(Error::Other(format!(
+                "{}. maestro's hooks would be installed but never run (or a person's permission \
+                 prompts skipped), so its gates would not hold Claude Code's tools. Remove the \
+                 setting, or run again with --force to install anyway. Nothing was written.",
+                defeats.join("; ")
+            )));
+        }
+        setup.warnings = defeats;
         Some(doc)
     } else {
         None
     };
-    let mut written = Vec::new();
     write_json(&mcp, &mcp_doc)?;
-    written.push(".mcp.json".to_string());
-    let skill = project.join(".claude/skills/maestro/SKILL.md");
+    setup.written.push(".mcp.json".to_string());
     write_file(&skill, CLAUDE_SKILL)?;
-    written.push(".claude/skills/maestro/SKILL.md".to_string());
+    setup
+        .written
+        .push(".claude/skills/maestro/SKILL.md".to_string());
     if let Some(doc) = settings_doc {
         write_json(&settings, &doc)?;
-        written.push(".claude/settings.json".to_string());
+        setup.written.push(".claude/settings.json".to_string());
     }
-    Ok(written)
+    Ok(setup)
+}
+
+/// The settings in `doc` (a Claude Code settings file shown as `shown`) that defeat maestro's
+/// hooks: `disableAllHooks`, and a permission mode that skips the person's prompts.
+fn hook_defeats(shown: &str, doc: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if doc.get("disableAllHooks") == Some(&serde_json::Value::Bool(true)) {
+        out.push(format!(
+            "{shown} sets `disableAllHooks: true`: Claude Code runs no hooks at all"
+        ));
+    }
+    if let Some(mode) = doc
+        .pointer("/permissions/defaultMode")
+        .and_then(serde_json::Value::as_str)
+        .filter(|m| *m == "bypassPermissions")
+    {
+        out.push(format!(
+            "{shown} sets `permissions.defaultMode: {mode}`: every call that no hook refuses \
+             runs without asking you"
+        ));
+    }
+    out
 }
 
 /// Whether a hook entry is one of maestro's (its command runs `maestro hook`).
@@ -204,11 +280,10 @@ fn write_json(path: &Path, doc: &serde_json::Value) -> Result<(), Error> {
     )
 }
 
+/// Writes a file `target` judged: through a temporary file made exclusively, never through a
+/// link.
 fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    write_atomic(path, text.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -219,16 +294,16 @@ mod tests {
     fn init_keeps_edits_unless_forced() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(".maestro");
-        let first = init(&dir, false).unwrap();
+        let first = init(tmp.path(), false).unwrap();
         assert!(first.written.iter().any(|f| f == "workflows/default.kdl"));
         assert!(first.kept.is_empty());
         let wf = dir.join("workflows/default.kdl");
         std::fs::write(&wf, "// mine\n").unwrap();
-        let second = init(&dir, false).unwrap();
+        let second = init(tmp.path(), false).unwrap();
         assert_eq!(second.kept, vec!["workflows/default.kdl".to_string()]);
         assert!(second.written.is_empty());
         assert_eq!(std::fs::read_to_string(&wf).unwrap(), "// mine\n");
-        let third = init(&dir, true).unwrap();
+        let third = init(tmp.path(), true).unwrap();
         assert_eq!(third.written, vec!["workflows/default.kdl".to_string()]);
         assert_ne!(std::fs::read_to_string(&wf).unwrap(), "// mine\n");
     }
@@ -241,7 +316,7 @@ mod tests {
             r#"{"mcpServers": {"other": {"command": "x"}}}"#,
         )
         .unwrap();
-        init_claude(tmp.path(), false).unwrap();
+        init_claude(tmp.path(), false, false, None).unwrap();
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(tmp.path().join(".mcp.json")).unwrap())
                 .unwrap();
@@ -270,8 +345,8 @@ mod tests {
         });
         std::fs::write(&settings, mine.to_string()).unwrap();
         for _ in 0..2 {
-            let written = init_claude(tmp.path(), true).unwrap();
-            assert!(written.contains(&".claude/settings.json".to_string()));
+            let setup = init_claude(tmp.path(), true, false, None).unwrap();
+            assert!(setup.written.contains(&".claude/settings.json".to_string()));
         }
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
@@ -284,7 +359,7 @@ mod tests {
         // The person's Bash hook stays; the old maestro entry is replaced by one current copy.
         assert_eq!(pre[0]["hooks"][0]["command"], "./lint.sh");
         assert_eq!(pre.len(), 2, "{pre:?}");
-        assert!(pre[1]["matcher"].as_str().unwrap().contains("Edit"));
+        assert_eq!(pre[1]["matcher"], "*", "the hook sees every tool");
         for event in ["SessionStart", "UserPromptSubmit"] {
             let groups = doc["hooks"][event].as_array().unwrap();
             assert_eq!(groups.len(), 1, "{event}: {groups:?}");
@@ -301,7 +376,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join(".claude")).unwrap();
         std::fs::write(tmp.path().join(".claude/settings.json"), "{\"hooks\": []}").unwrap();
-        let e = init_claude(tmp.path(), true).unwrap_err().to_string();
+        let e = init_claude(tmp.path(), true, false, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`hooks`") && e.contains("must be an object"),
             "{e}"

@@ -93,6 +93,9 @@ impl Store {
                 source,
             })?;
         }
+        if std::fs::symlink_metadata(path).is_err() {
+            create(path)?;
+        }
         if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
             return Err(StoreError::Empty {
                 path: path.to_path_buf(),
@@ -237,6 +240,51 @@ impl Store {
 
 /// Connections kept for reuse; more are opened when several threads work at once.
 const POOL_SIZE: usize = 4;
+
+/// Creates a new state file whole: built and migrated under a temporary name beside `path`,
+/// then linked into place only if nothing is there yet. Several processes opening a new
+/// project at once (the plugin's server and Claude Code's session-start hook) each build one;
+/// the first link wins and the others open it. A file never appears at `path` half made, so
+/// the zero-byte refusal is left for a file that really was truncated.
+fn create(path: &Path) -> Result<(), StoreError> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let name = path
+        .file_name()
+        .map_or_else(|| "state.db".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.{:016x}.new", h.finish()));
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let built = (|| {
+        let conn = connect(&tmp)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|source| StoreError::Sqlite {
+                path: tmp.clone(),
+                source,
+            })?;
+        let store = Store {
+            pool: Mutex::new(vec![conn]),
+            path: tmp.clone(),
+        };
+        store.migrate()?;
+        // Closing the last connection checkpoints the WAL into the file and removes it.
+        drop(store);
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    })();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = tmp.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    built
+}
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let err = |source| StoreError::Sqlite {

@@ -254,6 +254,51 @@ pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option
     })
 }
 
+/// Decides whether a command a person runs (`maestro init`) may write `rel` below `root`: a
+/// control file is what it writes on purpose, so only the way there is judged. No symbolic
+/// link may be on the way or at the file (a committed `SKILL.md -> ~/.bashrc` or a dangling
+/// `.mcp.json -> /elsewhere` must not redirect the write), and nothing leaves the root.
+/// Returns the path to write (through [`write_atomic`], which creates its temporary file
+/// exclusively).
+///
+/// # Errors
+/// Absolute paths or `..`, a link anywhere on the way, something that is not a regular file
+/// at `rel`.
+pub fn own_file(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
+    let refuse = |reason: String| Refused {
+        path: rel.to_string(),
+        reason,
+    };
+    let norm = lexical(rel).map_err(|r| refuse(r.into()))?;
+    let root = canonical_root(root, rel)?;
+    let full = root.join(&norm);
+    let mut probe = root.clone();
+    for part in Path::new(&norm).components() {
+        probe.push(part);
+        match probe.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&probe)
+                    .map_or_else(|_| "?".into(), |t| t.display().to_string());
+                return Err(refuse(format!(
+                    "`{}` is a symbolic link (to `{to}`); maestro does not write through links \
+                     in a checkout, so a link cannot send the write elsewhere: remove it and \
+                     run again",
+                    probe.strip_prefix(&root).unwrap_or(&probe).display()
+                )));
+            }
+            Ok(_) => {}
+            // Nothing below a missing part exists, so no link either.
+            Err(_) => break,
+        }
+    }
+    if full.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        return Err(refuse(
+            "it is not a regular file (a directory or a device)".into(),
+        ));
+    }
+    Ok(full)
+}
+
 /// File extensions of source code and prose: a file named `secrets.md` or `secret_reason.rs`
 /// is about secrets, it does not hold them.
 const SOURCE_OR_PROSE: [&str; 30] = [
@@ -598,7 +643,7 @@ const TEMP_TRIES: usize = 16;
 /// # Errors
 /// `path` is a symbolic link, no temporary name was free, or an I/O failure (the temporary
 /// file is removed).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

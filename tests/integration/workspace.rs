@@ -56,7 +56,8 @@ async fn patch_verify_restore_with_evidence_over_mcp() {
     let r = ok(&call(
         &client,
         "start",
-        json!({"task": "fix add", "context": {"files": ["src/lib.rs"]}}),
+        // A workflow whose stage edits: `default` begins read-only (`analyze`).
+        json!({"task": "fix add", "workflow": "consult", "context": {"files": ["src/lib.rs"]}}),
     )
     .await);
     let run = r["run_id"].as_str().unwrap().to_string();
