@@ -10,19 +10,23 @@
 //!   by its name) and the new file's addition, never as a diff against the secret's content.
 //! - As much of the changed files' surroundings as fits the budget: whole functions, then 20
 //!   lines, then 3, then each file's diff cut, the largest first.
-//! - `git` runs as a plain subprocess in the workspace root with everything that could start
-//!   another program or wait for a person turned off (pager, hooks, fsmonitor, external diff
-//!   drivers, textconv, prompts), under a time limit and an output cap. Git missing, not a
-//!   repository, an unknown ref: a refusal, never a panic.
+//! - `git` runs as a plain subprocess in the workspace root that can start no other program
+//!   and wait for no person, whatever the repository, the user's git config or maestro's
+//!   environment say (pager, filters, hooks, fsmonitor, external diff drivers, textconv,
+//!   submodules, lazy fetch and every transport, prompts: `git.rs` lists them), under a time
+//!   limit and an output cap. Git missing, not a repository, an unknown ref, a blob a partial
+//!   clone lacks: a refusal, never a panic and never a fetch.
 //! - A workspace below the repository's top sees only its own subtree (`--relative`), with
 //!   paths relative to the workspace, as `confine` judges them.
 //! - Masking is the caller's (`context::pack` masks the whole packed text).
 //!
-//! `spec.rs` parses the diff asked for, `git.rs` runs git, `fit.rs` fits the text to the
-//! budget; this file decides what is shown.
+//! `spec.rs` parses the diff asked for, `git.rs` runs git (`overrides.rs` finds the filter
+//! drivers to switch off), `fit.rs` fits the text to the budget; this file decides what is
+//! shown.
 
 mod fit;
 mod git;
+mod overrides;
 mod spec;
 
 use std::ffi::{OsStr, OsString};
@@ -32,7 +36,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use fit::{MIN_FILE_CHARS, cut_to_fit, longest_backtick_run, split};
-use git::{GitError, git};
+use git::{Git, GitError};
 
 use super::confine;
 use super::context::Refusal;
@@ -86,11 +90,18 @@ const CONTEXTS: [(&str, &str); 3] = [
 #[must_use]
 pub fn pack(root: &Path, spec: &DiffSpec, budget: usize) -> DiffSection {
     let mut out = DiffSection::default();
-    if let Err(reason) = probe(root, spec) {
+    let git = match Git::open(root) {
+        Ok(g) => g,
+        Err(e) => {
+            out.refused.push(whole_diff(e.explain(spec)));
+            return out;
+        }
+    };
+    if let Err(reason) = probe(&git, spec) {
         out.refused.push(whole_diff(reason));
         return out;
     }
-    let changed = match changed_paths(root, spec) {
+    let changed = match changed_paths(&git, spec) {
         Ok(c) => c,
         Err(reason) => {
             out.refused.push(whole_diff(reason));
@@ -141,7 +152,7 @@ pub fn pack(root: &Path, spec: &DiffSpec, budget: usize) -> DiffSection {
         });
         return out;
     }
-    let (text, label, capped) = match widest_that_fits(root, spec, excludes, room) {
+    let (text, label, capped) = match widest_that_fits(&git, spec, excludes, room) {
         Ok(d) => d,
         Err(reason) => {
             out.refused.push(whole_diff(reason));
@@ -189,10 +200,11 @@ fn whole_diff(reason: String) -> Refusal {
 }
 
 /// Whether git can produce the diff at all: a work tree, and for `base:` a commit.
-fn probe(root: &Path, spec: &DiffSpec) -> Result<(), String> {
+fn probe(git: &Git, spec: &DiffSpec) -> Result<(), String> {
     // Outside a work tree `git diff` compares any two paths it is given (`--no-index`), so
     // nothing else runs until git confirms the workspace is in one.
-    let inside = git(root, &args(&["rev-parse", "--is-inside-work-tree"]), 64)
+    let inside = git
+        .rev_parse(&args(&["--is-inside-work-tree"]), 64)
         .map_err(|e| e.explain(spec))?;
     if inside.bytes.trim_ascii() != b"true" {
         return Err(
@@ -207,11 +219,7 @@ fn probe(root: &Path, spec: &DiffSpec) -> Result<(), String> {
     // A ref built by hand (not through `FromStr`) is checked all the same.
     check_ref(r).map_err(|why| format!("`{spec}`: {why}"))?;
     let commit = format!("{r}^{{commit}}");
-    match git(
-        root,
-        &args(&["rev-parse", "--verify", "--end-of-options", &commit]),
-        4096,
-    ) {
+    match git.rev_parse(&args(&["--verify", "--end-of-options", &commit]), 4096) {
         Ok(_) => Ok(()),
         Err(GitError::Failed(_)) => Err(format!(
             "`{r}` names no commit in this repository; use a branch, tag or commit that exists \
@@ -226,10 +234,12 @@ fn args(a: &[&str]) -> Vec<OsString> {
 }
 
 /// The paths the diff changes, relative to the workspace root, as git names them.
-fn changed_paths(root: &Path, spec: &DiffSpec) -> Result<Vec<Vec<u8>>, String> {
+fn changed_paths(git: &Git, spec: &DiffSpec) -> Result<Vec<Vec<u8>>, String> {
     let mut cmd = common_args(spec);
     cmd.extend(args(&["--name-only", "-z", "--"]));
-    let o = git(root, &cmd, MAX_NAMES_BYTES).map_err(|e| e.explain(spec))?;
+    let o = git
+        .diff(&cmd, MAX_NAMES_BYTES)
+        .map_err(|e| e.explain(spec))?;
     if o.capped {
         return Err(format!(
             "the `{spec}` diff changes too many files to list; name the ones to review in \
@@ -264,7 +274,7 @@ fn nothing_to_show(spec: &DiffSpec, withheld: &[&str]) -> String {
 /// The diff text with the widest surroundings that fit `room` characters (or the narrowest,
 /// to be cut), its context label, and whether git wrote more than was read.
 fn widest_that_fits(
-    root: &Path,
+    git: &Git,
     spec: &DiffSpec,
     excludes: Vec<OsString>,
     room: usize,
@@ -275,7 +285,7 @@ fn widest_that_fits(
         let mut a = common_args(spec);
         a.push(flag.into());
         a.extend(tail.iter().cloned());
-        git(root, &a, cap)
+        git.diff(&a, cap)
             .map(|o| (String::from_utf8_lossy(&o.bytes).into_owned(), o.capped))
             .map_err(|e| e.explain(spec))
     };
@@ -332,16 +342,13 @@ fn judge(root: &Path, rel: &str) -> Result<(), String> {
     }
 }
 
-/// The arguments every `git diff` of `spec` shares.
+/// The arguments every `git diff` of `spec` shares (`git.rs` adds the ones that keep programs
+/// from starting).
 fn common_args(spec: &DiffSpec) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
-        "diff",
-        "--no-ext-diff",
-        "--no-textconv",
         "--no-color",
         "--no-renames",
         "--relative",
-        "--submodule=short",
         "--src-prefix=a/",
         "--dst-prefix=b/",
     ]
