@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::args::{ListenArgs, ServeArgs, UiArgs};
-use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, print_err, print_out, runtime};
+use super::{EXIT_OK, EXIT_USAGE, print_err, print_out, runtime};
 use crate::engine::Engine;
 use crate::web::{Options, bind};
 
@@ -52,13 +52,7 @@ fn run(engine: Engine, opts: &Options, announce: impl FnOnce(&crate::web::Bound)
         };
         announce(&bound);
         tokio::select! {
-            r = bound.run() => match r {
-                Ok(()) => EXIT_OK,
-                Err(e) => {
-                    print_err(&format!("maestro: the server stopped: {e}\n"));
-                    EXIT_FINDINGS
-                }
-            },
+            never = bound.run() => match never {},
             _ = tokio::signal::ctrl_c() => EXIT_OK,
         }
     })

@@ -15,9 +15,12 @@ mod consult_tools;
 mod elicit;
 pub mod params;
 mod quality_tools;
+pub(crate) mod sessions;
 pub mod stdio;
 mod workflow_tools;
 mod workspace_tools;
+
+pub use sessions::MAX_SESSIONS;
 
 use std::sync::Arc;
 
@@ -431,25 +434,31 @@ pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
 
 /// MCP over Streamable HTTP: one [`Server`] per session, all over the same engine, so every
 /// client shares one state file and one approval queue. Host and Origin are checked here too
-/// (rmcp's own check), behind the page's guard (`web::access`).
-#[must_use]
-pub fn http_service(
+/// (rmcp's own check), behind the page's guard (`web::access`). At most [`MAX_SESSIONS`]
+/// sessions are kept (`sessions`); the returned handle tells the HTTP layer when a new one
+/// would be refused, so that it answers 503 before rmcp is asked.
+pub(crate) fn http_service(
     engine: Arc<Engine>,
     access: &crate::web::access::Access,
-) -> rmcp::transport::streamable_http_server::StreamableHttpService<
-    Server,
-    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
-> {
+) -> (
+    rmcp::transport::streamable_http_server::StreamableHttpService<Server, sessions::Sessions>,
+    Arc<sessions::Sessions>,
+) {
     use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        StreamableHttpServerConfig, StreamableHttpService,
     };
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(access.hosts())
         .with_allowed_origins(access.origins())
         .enforce_origin_validation();
-    StreamableHttpService::new(
-        move || Ok(Server::new(Arc::clone(&engine))),
-        Arc::new(LocalSessionManager::default()),
+    // One server built, cloned per session: building one makes every tool's schemas anew,
+    // and a clone shares them.
+    let server = Server::new(engine);
+    let sessions = Arc::new(sessions::Sessions::default());
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::clone(&sessions),
         config,
-    )
+    );
+    (service, sessions)
 }

@@ -230,6 +230,21 @@ impl Access {
     }
 }
 
+/// Where the token redirect may send a browser: `path` when it can only name a page of this
+/// server, else `/`.
+///
+/// `//evil.example/` is a network-path reference (another host, this scheme), and browsers read
+/// `\` as `/` in http(s) URLs, so `/\evil.example/` is one too; they drop tabs and newlines
+/// first. An allow-list is kept instead of a list of those tricks: one leading `/`, then only
+/// characters a URL path carries as they are (RFC 3986 `pchar` and `/`). Percent-escapes stay
+/// escaped in a Location — `/%2F%2Fevil.example/` names a path on this host — so `%` may pass.
+#[must_use]
+pub(crate) fn local_path(path: &str) -> &str {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@%/".contains(&b);
+    let local = path.starts_with('/') && !path.starts_with("//") && path.bytes().all(plain);
+    if local { path } else { "/" }
+}
+
 /// `host:port` as a Host header names it (IPv6 in brackets).
 pub(crate) fn authority(addr: SocketAddr) -> String {
     match addr {
@@ -290,6 +305,34 @@ mod tests {
             t.check_site(&headers(&[(header::HOST, "m.example")]))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_token_redirect_keeps_only_a_path_on_this_host() {
+        for local in [
+            "/",
+            "/runs/r-1",
+            "/events",
+            "/%2F%2Fevil.example/",
+            "/a//b",
+            "/r@x:1",
+        ] {
+            assert_eq!(local_path(local), local);
+        }
+        for away in [
+            "//evil.example/",
+            "///evil.example",
+            "/\\evil.example/",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "evil.example",
+            "",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(local_path(away), "/", "{away:?}");
+        }
     }
 
     #[test]

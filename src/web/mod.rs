@@ -3,7 +3,9 @@
 //!
 //! Every request passes [`access::Access`] first (Host, Origin, token), in [`guard`]; forms
 //! also carry a CSRF token. A person's decision on the page is recorded as `Actor::Web` and
-//! goes through the engine's one gate check like every other decision.
+//! goes through the engine's one gate check like every other decision. Connections are served
+//! by [`listen`], within its limits (open connections, header-read and idle timeouts); MCP
+//! sessions are capped by `mcp::sessions`.
 
 #![allow(
     clippy::result_large_err,
@@ -11,6 +13,7 @@
 )]
 
 pub mod access;
+pub mod listen;
 pub mod markdown;
 pub mod pages;
 
@@ -30,6 +33,7 @@ use axum::routing::{get, post};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::engine::{Actor, DecisionKind, DecisionText, Engine, Failure};
+use crate::mcp::sessions::Sessions;
 use access::{Access, Refusal};
 use pages::{Draft, Frame};
 
@@ -42,6 +46,8 @@ struct App {
     access: Arc<Access>,
     /// The state file's newest event number, as the one watcher last saw it.
     changes: tokio::sync::watch::Receiver<i64>,
+    /// `/mcp`'s sessions, when MCP is served.
+    sessions: Option<Arc<Sessions>>,
 }
 
 impl std::fmt::Debug for App {
@@ -102,6 +108,9 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     if path == "/mcp" || path.starts_with("/mcp/") {
         return match a.check_bearer(req.headers()) {
+            Ok(()) if opens_session(&req) && app.sessions.as_ref().is_some_and(|s| s.full()) => {
+                sessions_full()
+            }
             Ok(()) => next.run(req).await,
             Err(why) => refused(why),
         };
@@ -112,7 +121,7 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
     match a.check_token(req.headers(), req.uri().query()) {
         // The token came in the URL: keep it in a cookie and drop it from the address bar.
         Ok(true) if req.method() == axum::http::Method::GET => {
-            let mut r = Redirect::to(&path).into_response();
+            let mut r = Redirect::to(access::local_path(&path)).into_response();
             if let Ok(v) = HeaderValue::from_str(&a.set_cookie()) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -133,6 +142,28 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         }
         Err(why) => refused(why),
     }
+}
+
+/// A POST to `/mcp` without a session id: an `initialize`, which would make a session. (A
+/// client of the 2026 protocol, which keeps no sessions, posts without one too; it is refused
+/// only while every session is in use, and told when to come back.)
+fn opens_session(req: &Request) -> bool {
+    req.method() == axum::http::Method::POST && !req.headers().contains_key("mcp-session-id")
+}
+
+/// The answer to a new MCP session when every one of them is in use: 503, and when to try
+/// again. Sessions are in use while a request or stream of theirs is open, so places come free
+/// as tool calls end and clients go; half a minute spares the server a client that retries
+/// at once.
+fn sessions_full() -> Response {
+    let mut r = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        crate::mcp::sessions::SessionsError::Full.to_string(),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    r
 }
 
 async fn frame(app: &App) -> Frame {
@@ -370,14 +401,9 @@ impl Bound {
         format!("http://{}/?token={}", self.authority(), self.access.token)
     }
 
-    /// Serves until the process is stopped.
-    ///
-    /// # Errors
-    /// The server's failure, as words.
-    pub async fn run(self) -> Result<(), String> {
-        axum::serve(self.listener, self.router)
-            .await
-            .map_err(|e| e.to_string())
+    /// Serves until the process is stopped (a failed connection or `accept` never stops it).
+    pub async fn run(self) -> std::convert::Infallible {
+        listen::serve(self.listener, self.router).await
     }
 }
 
@@ -392,14 +418,18 @@ pub async fn bind(engine: Arc<Engine>, opts: &Options) -> Result<Bound, String> 
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let access = Arc::new(Access::new(addr, &opts.hosts, opts.bearer.clone()));
     let start = blocking(&engine, Engine::last_change).await.unwrap_or(0);
+    let mcp = opts
+        .mcp
+        .then(|| crate::mcp::http_service(Arc::clone(&engine), &access));
     let app = App {
         changes: watch_changes(Arc::clone(&engine), start),
-        engine: Arc::clone(&engine),
+        engine,
         access: Arc::clone(&access),
+        sessions: mcp.as_ref().map(|(_, sessions)| Arc::clone(sessions)),
     };
     let mut router = page_routes();
-    if opts.mcp {
-        router = router.nest_service("/mcp", crate::mcp::http_service(engine, &access));
+    if let Some((service, _)) = mcp {
+        router = router.nest_service("/mcp", service);
     }
     let router = router
         .layer(middleware::from_fn_with_state(app.clone(), guard))
