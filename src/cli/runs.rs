@@ -167,8 +167,21 @@ pub(super) fn upgrade(args: &UpgradeArgs, engine: &Engine) -> i32 {
         Snapshot::short(&preview.from),
         Snapshot::short(&preview.to)
     );
+    // Each change prints as the audit trail records it (`Change::summary`), so the terminal
+    // and `maestro log` never say different things.
     for c in &preview.changes {
-        let _ = writeln!(text, "  - {c}");
+        let _ = writeln!(text, "  {c}");
+    }
+    let loosening = preview
+        .diff
+        .iter()
+        .filter(|c| c.effect == crate::engine::ops::upgrade::Effect::Loosens)
+        .count();
+    if loosening > 0 {
+        let _ = writeln!(
+            text,
+            "{loosening} of these loosen your control over the run (marked `!`): read them before moving it."
+        );
     }
     if !args.json {
         print_out(&text);

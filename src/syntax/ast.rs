@@ -12,6 +12,14 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
+/// A spanned value serialises as its value: where it was written is not what it means, and
+/// every edit above it moves it (`maestro upgrade` compares serialised workflows).
+impl<T: serde::Serialize> serde::Serialize for Spanned<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
 impl<T> Spanned<T> {
     pub const fn new(value: T, span: Span) -> Self {
         Self { value, span }

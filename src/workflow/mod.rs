@@ -18,9 +18,15 @@ pub const DEFAULT_LANG: &str = "en";
 pub const DEFAULT_CAPABILITY_THRESHOLD: f64 = 0.45;
 pub const DEFAULT_MAX_AGENTS: u32 = 3;
 
-#[derive(Debug, Clone)]
+/// Serialised (spans, source and syntax left out) so two versions can be compared field by
+/// field: `maestro upgrade` diffs these trees, so a new field is compared without anyone
+/// remembering to list it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Workflow {
+    #[serde(skip)]
     pub source: Arc<SourceFile>,
+    /// The same workflow written in the other syntax means the same thing.
+    #[serde(skip)]
     pub format: Format,
     pub name: Spanned<String>,
     pub version: Option<i128>,
@@ -33,6 +39,7 @@ pub struct Workflow {
     pub stages: Vec<Stage>,
     pub ends: Vec<Spanned<String>>,
     /// The whole `workflow` node.
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -56,11 +63,12 @@ impl Workflow {
 }
 
 /// Human-facing text in several languages: `title "Analysis" ko="분석"`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Texts {
     /// The unnamed argument: text in the workflow's default language.
     pub default: Option<Spanned<String>>,
     pub by_lang: Vec<(String, Spanned<String>)>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -85,16 +93,17 @@ impl Texts {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Budget {
     pub consults: Option<Spanned<u32>>,
     pub wall_secs: Option<u64>,
     pub tokens: Option<u64>,
     pub cost_usd: Option<f64>,
+    #[serde(skip)]
     pub span: Option<Span>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Policy {
     pub capability_threshold: f64,
     /// `max-agents` as written, else the preset's.
@@ -236,15 +245,18 @@ impl Topology {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Stage {
     pub name: Spanned<String>,
     pub title: Option<Texts>,
+    /// Flattened: the settings are written in the stage's own block.
+    #[serde(flatten)]
     pub settings: Settings,
     pub next: Vec<Edge>,
     /// `next` entries with no usable target (a shape finding already says why). The graph rules
     /// stay quiet about this stage's exits rather than echo that finding.
     pub invalid_next: usize,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -308,7 +320,7 @@ impl Stage {
 }
 
 /// Everything a stage may set and `defaults` may supply.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Settings {
     pub role: Option<Spanned<String>>,
     pub skill: Option<Spanned<String>>,
@@ -328,7 +340,7 @@ pub struct Settings {
     pub edits: Option<Spanned<bool>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Consult {
     /// Consults allowed per visit; ensemble members and vote samples count.
     pub max: Option<Spanned<u32>>,
@@ -339,6 +351,7 @@ pub struct Consult {
     pub from_visit: Option<Spanned<u32>>,
     pub prefer: Vec<Spanned<String>>,
     pub ensemble: Option<Spanned<bool>>,
+    #[serde(skip)]
     pub span: Option<Span>,
 }
 
@@ -350,7 +363,7 @@ impl Consult {
 }
 
 /// `context files=.. lines=.. error-lines=.. chars=..`: what a stage's context may hold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ContextLimits {
     pub files: Option<u32>,
     /// Lines per file.
@@ -358,6 +371,7 @@ pub struct ContextLimits {
     /// Lines of error output (the newest kept).
     pub error_lines: Option<u32>,
     pub chars: Option<Spanned<u32>>,
+    #[serde(skip)]
     pub span: Option<Span>,
 }
 
@@ -381,13 +395,14 @@ pub struct RedFlags {
 }
 
 /// Defaults for the `vote` tool in a stage: a fixed margin `k`, or one derived from a target.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Vote {
     pub k: Option<u32>,
     pub max_samples: Option<u32>,
     pub target: Option<Spanned<f64>>,
     pub p: Option<Spanned<f64>>,
     pub steps: Option<u32>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -450,12 +465,13 @@ impl OnTimeout {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Gate {
     pub by: GateBy,
     pub timeout_secs: Option<u64>,
     pub on_timeout: Option<OnTimeout>,
     pub questions: Vec<Question>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -502,7 +518,7 @@ impl Priority {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Question {
     pub id: Spanned<String>,
     pub priority: Priority,
@@ -510,6 +526,7 @@ pub struct Question {
     /// Answer options: `(None, ..)` in the default language, `(Some(lang), ..)` translated.
     /// Empty: a free-text answer.
     pub options: Vec<(Option<String>, Vec<String>)>,
+    #[serde(skip)]
     pub span: Span,
 }
 
@@ -526,11 +543,12 @@ impl Question {
 }
 
 /// `next "target" on="event" when="guard"`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Edge {
     pub to: Spanned<String>,
     pub on: Option<Spanned<String>>,
     pub when: Option<Spanned<String>>,
+    #[serde(skip)]
     pub span: Span,
 }
 
