@@ -39,7 +39,7 @@ const READ_ONLY_THEN_EDIT: &str = r#"workflow "ro" {
 
 impl Lab {
     /// `maestro serve` as Claude Code starts it for `session`.
-    async fn serve_as(&self, session: &str) -> RunningService<RoleClient, ()> {
+    pub(crate) async fn serve_as(&self, session: &str) -> RunningService<RoleClient, ()> {
         let session = session.to_string();
         let cmd = self.serve_command().configure(move |c| {
             c.env("CLAUDE_CODE_SESSION_ID", &session);
