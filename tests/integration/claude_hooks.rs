@@ -601,6 +601,9 @@ fn while_a_stage_waits_for_the_person_claude_code_cannot_edit_and_is_told_how_th
                 "file_path": parser, "old_string": "input.parse()",
                 "new_string": "input.trim().parse()"}}},
             bash("GateBash"),
+            // Not one of the tools a list once named: at a gate only reads pass (issue 21).
+            {"tool_use": {"id": tool_id("GateWorktree"), "name": "EnterWorktree",
+                "input": {"name": "side"}}},
             {"text": "The analysis waits for your review."}
         ]}),
     );
@@ -634,6 +637,15 @@ fn while_a_stage_waits_for_the_person_claude_code_cannot_edit_and_is_told_how_th
     assert!(assert_ran(&run1, &tool_id("GateRead")).contains("input.parse()"));
     assert_denied(&run1, &tool_id("GateEdit"), &gate_words);
     assert_denied(&run1, &tool_id("GateBash"), &gate_words);
+    assert!(
+        tools.contains(&"EnterWorktree"),
+        "Claude Code no longer offers EnterWorktree; pick another tool no list names: {tools:?}"
+    );
+    assert_denied(&run1, &tool_id("GateWorktree"), &gate_words);
+    assert!(
+        !project.join(".claude/worktrees").exists(),
+        "a held EnterWorktree made a worktree"
+    );
     assert!(!notes.exists(), "a held Write wrote notes.md");
     assert!(!made_by_bash.exists(), "a held Bash command ran");
     assert_eq!(
@@ -740,6 +752,7 @@ fn while_a_stage_waits_for_the_person_claude_code_cannot_edit_and_is_told_how_th
             json!([SESSION, "Write", "read_only_stage", "analyze"]),
             json!([SESSION, "Edit", "human_gate", "analyze"]),
             json!([SESSION, "Bash", "human_gate", "analyze"]),
+            json!([SESSION, "EnterWorktree", "human_gate", "analyze"]),
             json!([OTHER_SESSION, "Write", "human_gate", "analyze"]),
             json!([SESSION, "Write", "read_only_stage", "hypothesize"]),
         ]
