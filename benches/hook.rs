@@ -1,5 +1,5 @@
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
-//! `maestro hook` as Claude Code runs it before every guarded tool call: the whole process,
+//! `maestro hook` as Claude Code runs it before every tool call: the whole process,
 //! spawn → JSON on stdin → answer on stdout → exit, timed from outside. Median and p90 for the
 //! cases a session meets: no maestro here at all, a run in a read-only stage, a run waiting at
 //! a gate, 100 unfinished runs, and the session-start context line.
@@ -52,7 +52,20 @@ fn once(project: &Path, stdin: &str) -> (Duration, String) {
 }
 
 fn case(name: &str, project: &Path, recorded: &str, expect: &str) {
-    let stdin = input(recorded, project);
+    case_input(name, project, &input(recorded, project), expect);
+}
+
+/// A recorded input with another tool's name: a tool no list names (every tool reaches the
+/// hook now, and all but the known reads open the state file).
+fn case_as(name: &str, project: &Path, recorded: &str, tool: &str, expect: &str) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&input(recorded, project)).expect("recorded JSON");
+    v["tool_name"] = serde_json::json!(tool);
+    case_input(name, project, &v.to_string(), expect);
+}
+
+fn case_input(name: &str, project: &Path, stdin: &str, expect: &str) {
+    let stdin = stdin.to_string();
     let (_, first) = once(project, &stdin);
     assert!(
         first.contains(expect),
@@ -131,6 +144,13 @@ fn main() {
         "pre_tool_use_bash",
         "",
     );
+    case_as(
+        "a run in a read-only stage: WebFetch (passes)",
+        read_only.path(),
+        "pre_tool_use_bash",
+        "WebFetch",
+        "",
+    );
     let gate = project_with(1, true);
     // For profiling one case by hand: keep this project and say where it is.
     if std::env::var_os("HOOK_BENCH_KEEP").is_some() {
@@ -142,6 +162,19 @@ fn main() {
         "a run at a human gate: Bash (denied)",
         gate.path(),
         "pre_tool_use_bash",
+        "waits",
+    );
+    case(
+        "a run at a human gate: Read (passes)",
+        gate.path(),
+        "pre_tool_use_read",
+        "",
+    );
+    case_as(
+        "a run at a human gate: EnterWorktree (denied)",
+        gate.path(),
+        "pre_tool_use_bash",
+        "EnterWorktree",
         "waits",
     );
     case(
