@@ -1,22 +1,32 @@
 //! One masking function for everything maestro sends to a provider, stores or logs.
 //!
+//! Two layers. The patterns here are maestro's own, for what needs judgement or more than one
+//! line (a `name = value` literal or code, a private key block cut short, a URL's password,
+//! and the formats maestro always named); vendors' token formats come from a maintained rule
+//! set kept as data (gitleaks' default rules, see `secret_rules`), which runs after them on
+//! what they left.
+//!
 //! Most text has nothing to mask, and the engine masks every string it stores, so the common
-//! case must be cheap and return the text borrowed. Every pattern but one starts with a literal
-//! (`sk-`, `-----BEGIN `, `://`…), which the regex engine finds with a SIMD prefilter at
-//! gigabytes per second; the `name = value` pattern has no literal start, so a literal
-//! [`ANCHOR`] (the name's keyword and a separator) finds the lines worth a full match, which
-//! never crosses a line. In front of all, one literal [`GATE`] search answers "nothing here"
-//! for most short strings. (A `RegexSet` over all patterns was ~150 MB/s on source code; this is
-//! several times faster, see `benches/context.rs`.) A match judged to be code is kept and
-//! costs no copy.
+//! case must be cheap and return the text borrowed. In front of all, one Aho–Corasick pass
+//! ([`WAKE`]) looks for every pattern's keywords, both layers' (`sk-`, `-----begin `, `://`,
+//! `password`, `npm_`…): a text with none is returned as it is, and of the rest only the
+//! patterns whose keywords it holds run (a rule is compiled the first time it runs, so the
+//! first call of a process compiles nothing it does not need). Every pattern here but one
+//! starts with a literal, which the regex engine finds with a SIMD prefilter; the
+//! `name = value` pattern has no literal start, so a literal [`ANCHOR`] (the name's keyword
+//! and a separator) finds the lines worth a full match, which never crosses a line. A match
+//! judged to be code is kept and costs no copy.
 //!
 //! Word boundaries are ASCII (`(?-u:\b)`): a Unicode `\b` makes the fast DFA give up on any
 //! non-ASCII byte (packed context is full of `…` and `–`), and secrets are ASCII anyway.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::{Captures, Regex};
+
+use super::secret_rules;
+use super::secret_rules::keywords::Keywords;
 
 /// How a match becomes masked text.
 #[derive(Clone, Copy)]
@@ -61,8 +71,18 @@ const ASSIGNED_VALUE: &str = r#"(?P<sep>[ \t]*(?::=|=>|:|=)[ \t]*)(?P<val>\\"(?:
 struct Pattern {
     /// `[masked:<kind>]`
     label: String,
-    re: Regex,
+    source: String,
+    /// Compiled at the first text that wakes the pattern: a URL compiles `url-password` alone,
+    /// not the `name = value` pattern (the largest, ~2 ms).
+    re: OnceLock<Regex>,
     replace: Replace,
+}
+
+impl Pattern {
+    fn regex(&self) -> &Regex {
+        self.re
+            .get_or_init(|| Regex::new(&self.source).expect("masking patterns are valid"))
+    }
 }
 
 /// (what it is, pattern, how to replace). Patterns match the secret itself, not its
@@ -86,7 +106,12 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             r"(?-u:\b)(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}(?-u:\b)|(?-u:\b)github_pat_[A-Za-z0-9_]{22,}(?-u:\b)".into(),
             Replace::Whole,
         ),
-        ("gitlab-token", r"(?-u:\b)glpat-[A-Za-z0-9_\-]{20,}(?-u:\b)".into(), Replace::Whole),
+        // With a routable token's `.<2><7>` tail: masking up to the dot would leave it behind.
+        (
+            "gitlab-token",
+            r"(?-u:\b)glpat-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{9})?(?-u:\b)".into(),
+            Replace::Whole,
+        ),
         (
             "slack-token",
             r"(?-u:\b)(?:xox[abposre]|xapp)-[A-Za-z0-9\-]{10,}(?-u:\b)".into(),
@@ -124,9 +149,10 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     ];
     specs
         .into_iter()
-        .map(|(kind, p, replace)| Pattern {
+        .map(|(kind, source, replace)| Pattern {
             label: masked(kind),
-            re: Regex::new(&p).expect("masking patterns are valid"),
+            source,
+            re: OnceLock::new(),
             replace,
         })
         .collect()
@@ -182,41 +208,71 @@ static ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the anchor is valid")
 });
 
-/// One search that every text with something to mask matches: the literal each pattern starts
-/// with (or must contain), and the [`ANCHOR`]. Most strings the engine stores miss it, and
-/// then masking costs this one search instead of one per pattern.
-static GATE: LazyLock<Regex> = LazyLock::new(|| {
-    let literals = [
-        "-----BEGIN ",
-        "sk-",
-        "AIza",
-        "ghp_",
-        "gho_",
-        "ghu_",
-        "ghs_",
-        "ghr_",
-        "github_pat_",
-        "glpat-",
-        "xox",
-        "xapp-",
-        "AKIA",
-        "ASIA",
-        "k_live_",
-        "hf_",
-        "eyJ",
-        "bearer",
-        "Bearer",
-        "BEARER",
-        "uthorization:",
-        "UTHORIZATION:",
-        "://",
-    ];
-    Regex::new(&format!(
-        "{}|{}",
-        literals.map(regex::escape).join("|"),
-        ANCHOR.as_str()
-    ))
-    .expect("the gate is valid")
+/// Each of [`PATTERNS`]' kinds, in its order, with the keywords (matched ASCII-case-
+/// insensitively) one of which a text must hold for the pattern to match: the literal it starts
+/// with or must contain, or for `assigned-secret` the names [`ANCHOR`] looks for.
+const KEYWORDS: [(&str, &[&str]); 16] = [
+    ("private-key", &["-----begin "]),
+    ("anthropic-key", &["sk-"]),
+    ("openai-key", &["sk-"]),
+    ("google-key", &["aiza"]),
+    (
+        "github-token",
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+    ),
+    ("gitlab-token", &["glpat-"]),
+    ("slack-token", &["xox", "xapp-"]),
+    ("aws-access-key", &["akia", "asia"]),
+    ("stripe-key", &["k_live_"]),
+    ("huggingface-token", &["hf_"]),
+    ("jwt", &["eyj"]),
+    ("bearer-token", &["bearer"]),
+    ("basic-auth", &["authorization:"]),
+    ("aws-secret", &["aws_secret_access_key"]),
+    ("url-password", &["://"]),
+    (
+        "assigned-secret",
+        &[
+            "password",
+            "passwd",
+            "passphrase",
+            "secret",
+            "token",
+            "_pwd",
+            "apikey",
+            "api_key",
+            "api-key",
+            "accesskey",
+            "access_key",
+            "access-key",
+            "privatekey",
+            "private_key",
+            "private-key",
+            "clientkey",
+            "client_key",
+            "client-key",
+            "encryptionkey",
+            "encryption_key",
+            "encryption-key",
+            "signingkey",
+            "signing_key",
+            "signing-key",
+            "masterkey",
+            "master_key",
+            "master-key",
+        ],
+    ),
+];
+
+/// The one keyword pass: [`KEYWORDS`]' groups first, then the rule set's, in their orders.
+static WAKE: LazyLock<Keywords> = LazyLock::new(|| {
+    let ours = KEYWORDS
+        .iter()
+        .map(|(_, k)| k.iter().copied().map(str::to_owned).collect());
+    Keywords::new(
+        ours.chain(secret_rules::keywords())
+            .collect::<Vec<Vec<String>>>(),
+    )
 });
 
 /// Values after a secret's name that are types, keywords or placeholders, not secrets.
@@ -269,7 +325,7 @@ const NOT_A_VALUE: [&str; 44] = [
 
 /// `${VAR}`, `$VAR`, `{{ var }}`, `%(var)s`, `<your password>`, or something already masked:
 /// a reference to a secret, not one.
-fn is_reference(v: &str) -> bool {
+pub(super) fn is_reference(v: &str) -> bool {
     let ident = |s: &str| {
         !s.is_empty()
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -432,7 +488,7 @@ fn replace_changed<'h>(
 }
 
 /// The `name = value` pattern, run only on the lines where [`ANCHOR`] finds a name.
-fn replace_assigned(re: &Regex, text: &str) -> Option<String> {
+fn replace_assigned(p: &Pattern, text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     // Where the next anchor may start (past the line just judged), and how far `out` holds
     // the text.
@@ -445,7 +501,8 @@ fn replace_assigned(re: &Regex, text: &str) -> Option<String> {
         let end = text[m.end()..]
             .find('\n')
             .map_or(text.len(), |i| m.end() + i);
-        if let Some(line) = replace_changed(re, &text[start..end], assigned) {
+        // Compiled at the first anchored line: a name alone (`secrets.yaml`) costs no compile.
+        if let Some(line) = replace_changed(p.regex(), &text[start..end], assigned) {
             let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
             buf.push_str(&text[copied..start]);
             buf.push_str(&line);
@@ -463,33 +520,40 @@ fn replace_assigned(re: &Regex, text: &str) -> Option<String> {
 /// nothing to mask.
 #[must_use]
 pub fn mask(text: &str) -> Cow<'_, str> {
-    if !GATE.is_match(text) {
+    let Some(woken) = WAKE.scan(text) else {
         return Cow::Borrowed(text);
-    }
+    };
+    let (ours, rules) = woken.split_at(KEYWORDS.len());
     let mut out = Cow::Borrowed(text);
-    for p in PATTERNS.iter() {
+    for (p, _) in PATTERNS.iter().zip(ours).filter(|(_, w)| **w) {
         let replaced = match p.replace {
-            Replace::Whole => match p.re.replace_all(&out, p.label.as_str()) {
+            Replace::Whole => match p.regex().replace_all(&out, p.label.as_str()) {
                 Cow::Owned(s) => Some(s),
                 Cow::Borrowed(_) => None,
             },
             Replace::UrlPassword => {
-                replace_changed(&p.re, &out, |c| match (c.get(0), c.get(1), c.get(2)) {
+                replace_changed(p.regex(), &out, |c| match (c.get(0), c.get(1), c.get(2)) {
                     (Some(_), Some(user), Some(pw)) if !pw.as_str().starts_with("[masked:") => {
                         Cow::Owned(format!("{}{}@", user.as_str(), p.label))
                     }
                     (whole, ..) => Cow::Borrowed(whole.map_or("", |m| m.as_str())),
                 })
             }
-            Replace::Credentials => replace_changed(&p.re, &out, |c| match c.get(0) {
+            Replace::Credentials => replace_changed(p.regex(), &out, |c| match c.get(0) {
                 Some(whole) if c.name("param").is_some() => Cow::Borrowed(whole.as_str()),
                 _ => Cow::Owned(p.label.clone()),
             }),
-            Replace::Assigned => replace_assigned(&p.re, &out),
+            Replace::Assigned => replace_assigned(p, &out),
         };
         if let Some(s) = replaced {
             out = Cow::Owned(s);
         }
+    }
+    // The rules run on what the patterns left: a secret masked here is not found twice. The
+    // keywords were looked for in `text`; masking only removes text (a label holds no rule's
+    // keyword that could wake a rule to match it), so the rules that may match are among them.
+    if let Some(s) = secret_rules::mask(&out, rules) {
+        out = Cow::Owned(s);
     }
     out
 }
@@ -497,6 +561,13 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_pattern_has_its_keywords_in_its_order() {
+        let kinds: Vec<String> = KEYWORDS.iter().map(|(k, _)| masked(k)).collect();
+        let labels: Vec<&String> = PATTERNS.iter().map(|p| &p.label).collect();
+        assert_eq!(labels, kinds.iter().collect::<Vec<_>>());
+    }
 
     #[test]
     fn realistic_keys_are_masked() {
@@ -536,6 +607,101 @@ mod tests {
             assert!(m.contains(&format!("[masked:{kind}]")), "{text} → {m}");
         }
         assert!(!mask("sk-proj-abcDEF1234567890abcdef1234567890").contains("abcDEF"));
+    }
+
+    /// The formats an audit found passing (issue 21), as they appear in code and notes, with
+    /// random values of each format's shape: (text, the secret, the label it gets).
+    const AUDITED: [(&str, &str, &str); 17] = [
+        (
+            "| npm | npm_k00s4n46l67paax1ejooc102cv85hxbjfhb3 |",
+            "npm_k00s4n46l67paax1ejooc102cv85hxbjfhb3",
+            "npm-access-token",
+        ),
+        (
+            "twine upload -p pypi-AgEIcHlwaS5vcmcuRZ-txe8EjzAjp8XzRs0LU5XO-XIdlu_a-iCOoxvSQSNFnviw2VueE0ubS-WFFui409hKg dist/*",
+            "pypi-AgEIcHlwaS5vcmcuRZ-txe8EjzAjp8XzRs0LU5XO-XIdlu_a-iCOoxvSQSNFnviw2VueE0ubS-WFFui409hKg",
+            "pypi-upload-token",
+        ),
+        (
+            r#"sg.set_api("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")"#,
+            "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",
+            "sendgrid-api-token",
+        ),
+        (
+            "?access=ya29.a0X7iYwDGOfFXtNL_mhPNLyiPzTiO1njj5c48XZjCdg3fFJZ26EZXP_Dke9w_VB5HF9",
+            "ya29.a0X7iYwDGOfFXtNL_mhPNLyiPzTiO1njj5c48XZjCdg3fFJZ26EZXP_Dke9w_VB5HF9",
+            "google-oauth-access-token",
+        ),
+        (
+            "doctl auth init -t dop_v1_e704396eb0b54d196dc77e022d641fffa484b99022536b8b151f8c5137b8d66d",
+            "dop_v1_e704396eb0b54d196dc77e022d641fffa484b99022536b8b151f8c5137b8d66d",
+            "digitalocean-pat",
+        ),
+        (
+            r#"Session(shop, "2024-01", "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")"#,
+            "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",
+            "shopify-access-token",
+        ),
+        (
+            "databricks configure --pat dapi679eb27c5bb40d0636b9357def6685dc",
+            "dapi679eb27c5bb40d0636b9357def6685dc",
+            "databricks-api-token",
+        ),
+        (
+            "notify: https://hooks.slack.com/services/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",
+            "https://hooks.slack.com/services/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",
+            "slack-webhook-url",
+        ),
+        (
+            "https://discord.com/api/webhooks/2757569791415471395/jNFqsHnLBAr--BeQVbysKhH0hpcD4_V3cUsSZ46C4Dc6ClS_tvbIPQMBg6xztbutCovo",
+            "jNFqsHnLBAr--BeQVbysKhH0hpcD4_V3cUsSZ46C4Dc6ClS_tvbIPQMBg6xztbutCovo",
+            "discord-webhook-url",
+        ),
+        (
+            "https://api.telegram.org/bot6113380133:AAmFA3bZMOT1e-fZ9xekG8HuLRV_HXLgoKl/getMe",
+            "6113380133:AAmFA3bZMOT1e-fZ9xekG8HuLRV_HXLgoKl",
+            "telegram-bot-token",
+        ),
+        (
+            "AccountName=acme;AccountKey=+PrtNNXoI4DgV2n8BUzf/MQ3xc2zueBBvRbD5FTWyJxV9sQVsKkhFMPWvYdIIBDpdAWy/Bv3WLqXgralv6o8gj==;EndpointSuffix=core.windows.net",
+            "+PrtNNXoI4DgV2n8BUzf/MQ3xc2zueBBvRbD5FTWyJxV9sQVsKkhFMPWvYdIIBDpdAWy/Bv3WLqXgralv6o8gj==",
+            "azure-storage-key",
+        ),
+        (
+            r#"auth=("api", "key-a359e9dc38b0d8ea8b4bb652850a15b6")"#,
+            "key-a359e9dc38b0d8ea8b4bb652850a15b6",
+            "mailgun-api-key",
+        ),
+        (
+            r#"Client("SK0105a74a56359d8a6cc9179a79d62ee5", api_secret)"#,
+            "SK0105a74a56359d8a6cc9179a79d62ee5",
+            "twilio-api-key",
+        ),
+        (
+            r#"fetch(url, { headers: { Authorization: "lin_api_lUNCd4y6Ff5TJF567k0J6hNZaUXbtHjUOaO4e389" } })"#,
+            "lin_api_lUNCd4y6Ff5TJF567k0J6hNZaUXbtHjUOaO4e389",
+            "linear-api-key",
+        ),
+        (
+            "AGE-SECRET-KEY-1U96HEULSTNWNYF265SKE8HR9V0A47J073V5576WSDT2XTS7M30S98JYD2Q",
+            "AGE-SECRET-KEY-1U96HEULSTNWNYF265SKE8HR9V0A47J073V5576WSDT2XTS7M30S98JYD2Q",
+            "age-secret-key",
+        ),
+        ("password is Xq7hunter2", "Xq7hunter2", "prose-secret"),
+        ("the password is hunter2", "hunter2", "prose-secret"),
+    ];
+
+    #[test]
+    fn audited_formats_are_masked_and_only_the_secret_changes() {
+        for (text, secret, kind) in AUDITED {
+            let m = mask(text);
+            assert_eq!(
+                m,
+                text.replacen(secret, &format!("[masked:{kind}]"), 1),
+                "{text}"
+            );
+            assert!(matches!(mask(&m), Cow::Borrowed(_)), "masking twice: {m}");
+        }
     }
 
     /// (text, the secret that must be gone, what must remain).

@@ -13,5 +13,6 @@ pub mod diff;
 pub mod gitdiff;
 pub mod mask;
 pub mod patch;
+mod secret_rules;
 pub mod signature;
 pub mod verify;
