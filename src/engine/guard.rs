@@ -410,7 +410,7 @@ impl Engine {
         path: Option<&PathBuf>,
     ) {
         let path = path.or(call.paths.first());
-        let written = self.store.write(|tx| {
+        let written = self.store.write_relaxed(|tx| {
             for l in holding {
                 tx.append(
                     &l.run.id,
@@ -435,7 +435,7 @@ impl Engine {
 
 /// The workflow of a stored version, parsed from its text alone.
 fn pinned_workflow(tx: &Tx<'_>, version: &str) -> Result<Arc<Workflow>, Failure> {
-    let s = super::ops::snapshot(tx, version)?;
+    let s = super::ops::workflow_text(tx, version)?;
     let format = Format::from_path(&s.display).unwrap_or_else(|| Format::sniff(&s.text));
     crate::loader::workflow_only(&s.display, &s.text, format)
         .map(Arc::new)

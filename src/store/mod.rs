@@ -226,6 +226,41 @@ impl Store {
         self.transaction(TransactionBehavior::Immediate, f)
     }
 
+    /// As [`Store::write`], but the commit does not wait for the disk (`synchronous=NORMAL`
+    /// for this one transaction: the WAL is synced at the next checkpoint). For a record that
+    /// may be lost to a power cut without harm, written where the wait would cost most: the
+    /// hook's `tool_denied`, in a process that lives a few milliseconds before every tool call.
+    /// The refusal itself does not depend on the record.
+    ///
+    /// # Errors
+    /// A database failure, or `f`'s own error (nothing is written then).
+    pub fn write_relaxed<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.take().map_err(E::from)?;
+        let set = |mode: &str| {
+            conn.pragma_update(None, "synchronous", mode)
+                .map_err(|e| E::from(self.sqlite(e)))
+        };
+        let result = set("NORMAL").and_then(|()| {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+                .map_err(|e| E::from(self.sqlite(e)))?;
+            let out = f(&Tx {
+                conn: &tx,
+                path: &self.path,
+            })?;
+            tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
+            Ok(out)
+        });
+        // Back to every commit synced before the connection serves anyone else; one that
+        // cannot be set back is not reused.
+        if set("FULL").is_ok() {
+            self.give_back(conn);
+        }
+        result
+    }
+
     /// Runs `f` in a read transaction (a consistent snapshot).
     ///
     /// # Errors
@@ -270,7 +305,15 @@ fn create(path: &Path) -> Result<(), StoreError> {
             path: tmp.clone(),
         };
         store.migrate()?;
-        // Closing the last connection checkpoints the WAL into the file and removes it.
+        // Everything into the file itself before it is linked into place (connections do not
+        // checkpoint when they close, see `connect`).
+        store
+            .take()?
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|source| StoreError::Sqlite {
+                path: tmp.clone(),
+                source,
+            })?;
         drop(store);
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => Ok(()),
@@ -292,6 +335,16 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
         source,
     };
     let conn = Connection::open(path).map_err(err)?;
+    // A short-lived process (the hook before every tool call, a CLI command) would otherwise
+    // checkpoint the WAL into the file and delete it as it closes: a directory and three file
+    // syncs more for every refusal the hook records, and the next writer creates the WAL
+    // again. Commits still sync the WAL (`synchronous=FULL`), and SQLite checkpoints as the WAL
+    // grows (every 1,000 pages), so nothing is less durable.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(err)?;

@@ -99,6 +99,26 @@ pub(super) fn snapshot(tx: &Tx<'_>, version: &str) -> Result<Snapshot, Failure> 
     Ok(snap.value)
 }
 
+/// A stored version's workflow file alone (`files` skipped unread): the hook needs only the
+/// stages' `edits` and titles, before every tool call.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WorkflowText {
+    pub(super) name: String,
+    pub(super) display: String,
+    pub(super) text: String,
+}
+
+pub(super) fn workflow_text(tx: &Tx<'_>, version: &str) -> Result<WorkflowText, Failure> {
+    let snap: Versioned<WorkflowText> = tx.get(Table::Versions, version)?.ok_or_else(|| {
+        Failure::new(
+            "unknown_version",
+            format!("the state file has no workflow version {version}"),
+            "the state file is damaged; start a new run",
+        )
+    })?;
+    Ok(snap.value)
+}
+
 impl Engine {
     /// Keeps a version's snapshot in the state file (once).
     pub(super) fn save_version(&self, tx: &Tx<'_>, c: &Arc<Compiled>) -> Result<(), Failure> {
