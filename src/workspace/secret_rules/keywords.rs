@@ -9,8 +9,8 @@
 //! A short text (most strings the store masks: ids, names, paths, one-line facts) is not worth
 //! building the automaton for: the first `mask` of a short-lived process (the hook, which masks
 //! a refusal's few fields) would pay ~1 ms to build it for a 60-byte string. Up to
-//! [`SHORT_TEXT`] bytes each position of a lower-cased copy is looked up by its first two
-//! bytes in a small index of the keywords instead, with the same answer; the automaton is built
+//! [`SHORT_TEXT`] bytes each position is looked up by its two bytes (lower-cased) in a flat
+//! table of the keywords' first two bytes instead, with the same answer; the automaton is built
 //! at the first longer text.
 //!
 //! Weighed and not chosen: a DFA (three times the build cost, paid by the first `mask` of every
@@ -27,8 +27,13 @@ const SHORT_TEXT: usize = 512;
 pub(crate) struct Keywords {
     /// Lower case, each once.
     words: Vec<String>,
-    /// The words by their first two bytes (one-byte words by that byte, second byte 0).
-    by_start: std::collections::HashMap<[u8; 2], Vec<usize>>,
+    /// The short-text index: for two bytes `a b` (folded by [`pair`] into 4,096 places, 8 KiB
+    /// that stay in the cache), 1 + the place in `starts` of the words that may begin with
+    /// them; 0 for none. A one-byte word is filed under `a 0`.
+    pairs: Vec<u16>,
+    starts: Vec<Vec<usize>>,
+    /// Whether any word is one byte long (then each position is also looked up alone).
+    singles: bool,
     /// Built at the first text longer than [`SHORT_TEXT`].
     ac: OnceLock<AhoCorasick>,
     /// For each keyword (by pattern index in `ac`), the groups it wakes.
@@ -59,20 +64,25 @@ impl Keywords {
                 wakes[at].push(g);
             }
         }
-        let mut by_start: std::collections::HashMap<[u8; 2], Vec<usize>> =
-            std::collections::HashMap::new();
+        let mut pairs = vec![0u16; 1 << 12];
+        let mut starts: Vec<Vec<usize>> = Vec::new();
         for (i, w) in words.iter().enumerate() {
             let b = w.as_bytes();
             if let Some(&first) = b.first() {
-                by_start
-                    .entry([first, b.get(1).copied().unwrap_or(0)])
-                    .or_default()
-                    .push(i);
+                let slot = &mut pairs[pair(first, b.get(1).copied().unwrap_or(0))];
+                if *slot == 0 {
+                    starts.push(Vec::new());
+                    *slot = u16::try_from(starts.len()).expect("fewer than 65,535 keyword starts");
+                }
+                starts[usize::from(*slot) - 1].push(i);
             }
         }
+        let singles = words.iter().any(|w| w.len() == 1);
         Self {
             words,
-            by_start,
+            pairs,
+            starts,
+            singles,
             ac: OnceLock::new(),
             wakes,
             groups: n,
@@ -99,18 +109,26 @@ impl Keywords {
             }
         };
         if text.len() <= SHORT_TEXT {
-            let lower = text.to_ascii_lowercase();
-            let b = lower.as_bytes();
+            let b = text.as_bytes();
             for at in 0..b.len() {
-                let next = b.get(at + 1).copied().unwrap_or(0);
-                for key in [[b[at], next], [b[at], 0]] {
-                    for &i in self.by_start.get(&key).into_iter().flatten() {
-                        if b[at..].starts_with(self.words[i].as_bytes()) {
+                let first = b[at].to_ascii_lowercase();
+                let next = b.get(at + 1).map_or(0, u8::to_ascii_lowercase);
+                let keys = [pair(first, next), pair(first, 0)];
+                let keys = if next == 0 || !self.singles {
+                    &keys[..1]
+                } else {
+                    &keys[..]
+                };
+                for &key in keys {
+                    let slot = usize::from(self.pairs[key]);
+                    if slot == 0 {
+                        continue;
+                    }
+                    for &i in &self.starts[slot - 1] {
+                        let w = self.words[i].as_bytes();
+                        if b.len() - at >= w.len() && b[at..at + w.len()].eq_ignore_ascii_case(w) {
                             wake(i);
                         }
-                    }
-                    if next == 0 {
-                        break;
                     }
                 }
             }
@@ -121,6 +139,13 @@ impl Keywords {
         }
         woken
     }
+}
+
+/// The short-text index's place for two bytes: their low six bits each, which keeps letters,
+/// digits and most punctuation apart (words that share a place are told apart by comparing
+/// them whole).
+fn pair(a: u8, b: u8) -> usize {
+    usize::from(a & 0x3f) << 6 | usize::from(b & 0x3f)
 }
 
 #[cfg(test)]
