@@ -201,18 +201,29 @@ impl Store {
         E: From<StoreError>,
     {
         let conn = self.take().map_err(E::from)?;
-        let result = (|| {
-            let tx = rusqlite::Transaction::new_unchecked(&conn, behavior)
-                .map_err(|e| E::from(self.sqlite(e)))?;
-            let out = f(&Tx {
-                conn: &tx,
-                path: &self.path,
-            })?;
-            tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
-            Ok(out)
-        })();
+        let result = self.run(&conn, behavior, f);
         self.give_back(conn);
         result
+    }
+
+    /// `f` in one transaction on `conn`, committed when it returns `Ok`.
+    fn run<T, E>(
+        &self,
+        conn: &Connection,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = rusqlite::Transaction::new_unchecked(conn, behavior)
+            .map_err(|e| E::from(self.sqlite(e)))?;
+        let out = f(&Tx {
+            conn: &tx,
+            path: &self.path,
+        })?;
+        tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
+        Ok(out)
     }
 
     /// Runs `f` in one immediate (write-locking) transaction; commits when it returns `Ok`.
@@ -243,16 +254,8 @@ impl Store {
             conn.pragma_update(None, "synchronous", mode)
                 .map_err(|e| E::from(self.sqlite(e)))
         };
-        let result = set("NORMAL").and_then(|()| {
-            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
-                .map_err(|e| E::from(self.sqlite(e)))?;
-            let out = f(&Tx {
-                conn: &tx,
-                path: &self.path,
-            })?;
-            tx.commit().map_err(|e| E::from(self.sqlite(e)))?;
-            Ok(out)
-        });
+        let result =
+            set("NORMAL").and_then(|()| self.run(&conn, TransactionBehavior::Immediate, f));
         // Back to every commit synced before the connection serves anyone else; one that
         // cannot be set back is not reused.
         if set("FULL").is_ok() {

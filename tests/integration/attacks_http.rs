@@ -3,6 +3,7 @@
 //! still answers a person, the process's memory and open files stay bounded, a redirect never
 //! leaves the host. Speeds are the benches' business: every wait here is a generous bound.
 
+use crate::web::{Reply, read_reply};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -170,22 +171,6 @@ impl Drop for Server {
     }
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
 /// One request on a new connection; the reply read to the end of its body (by Content-Length,
 /// or until the server closes).
 fn exchange(addr: SocketAddr, req: &str) -> Result<Reply, String> {
@@ -193,39 +178,7 @@ fn exchange(addr: SocketAddr, req: &str) -> Result<Reply, String> {
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(req.as_bytes())
         .map_err(|e| format!("write: {e}"))?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        let n = s.read(&mut buf).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if len.is_some_and(|len| raw.len() >= end + 4 + len) {
-                break;
-            }
-        }
-    }
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("not an HTTP reply: {raw:?}"))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status in {head:?}"))?;
-    Ok(Reply {
-        status,
-        head: head.to_string(),
-        body: body.to_string(),
-    })
+    read_reply(&mut s)
 }
 
 /// Whether the server has closed `s`: a read sees the end (or a reset) rather than waiting.

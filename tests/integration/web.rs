@@ -127,14 +127,14 @@ impl Drop for Ui {
 
 /// A reply read off a raw socket.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
             k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
@@ -159,14 +159,16 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     s.write_all(req.as_bytes()).unwrap();
-    // Read to the end of the body: by its Content-Length, or until the server closes (not
-    // every server honours `Connection: close`).
+    read_reply(&mut s).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Reads a reply to the end of its body: by its Content-Length, or until the server closes
+/// (not every server honours `Connection: close`).
+pub(crate) fn read_reply(s: &mut TcpStream) -> Result<Reply, String> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16384];
     loop {
-        let n = s
-            .read(&mut buf)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let n = s.read(&mut buf).map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             break;
         }
@@ -185,17 +187,17 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     let raw = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = raw
         .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP reply: {raw}"));
+        .ok_or_else(|| format!("not an HTTP reply: {raw:?}"))?;
     let status = head
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head}"));
-    Reply {
+        .ok_or_else(|| format!("no status in {head:?}"))?;
+    Ok(Reply {
         status,
         head: head.to_string(),
         body: body.to_string(),
-    }
+    })
 }
 
 /// `application/x-www-form-urlencoded`, as a browser encodes a form.

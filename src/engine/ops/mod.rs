@@ -89,14 +89,19 @@ pub(super) fn append_all(tx: &Tx<'_>, run_id: &str, events: &Events) -> Result<(
 
 /// The stored snapshot of a workflow version.
 pub(super) fn snapshot(tx: &Tx<'_>, version: &str) -> Result<Snapshot, Failure> {
-    let snap: Versioned<Snapshot> = tx.get(Table::Versions, version)?.ok_or_else(|| {
+    version_row(tx, version)
+}
+
+/// A stored version, decoded as `T` (the whole snapshot, or a part of it).
+fn version_row<T: serde::de::DeserializeOwned>(tx: &Tx<'_>, version: &str) -> Result<T, Failure> {
+    let row: Versioned<T> = tx.get(Table::Versions, version)?.ok_or_else(|| {
         Failure::new(
             "unknown_version",
             format!("the state file has no workflow version {version}"),
             "the state file is damaged; start a new run",
         )
     })?;
-    Ok(snap.value)
+    Ok(row.value)
 }
 
 /// A stored version's workflow file alone (`files` skipped unread): the hook needs only the
@@ -109,14 +114,7 @@ pub(super) struct WorkflowText {
 }
 
 pub(super) fn workflow_text(tx: &Tx<'_>, version: &str) -> Result<WorkflowText, Failure> {
-    let snap: Versioned<WorkflowText> = tx.get(Table::Versions, version)?.ok_or_else(|| {
-        Failure::new(
-            "unknown_version",
-            format!("the state file has no workflow version {version}"),
-            "the state file is damaged; start a new run",
-        )
-    })?;
-    Ok(snap.value)
+    version_row(tx, version)
 }
 
 impl Engine {
