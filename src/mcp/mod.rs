@@ -455,10 +455,7 @@ pub(crate) fn http_service(
     // and a clone shares them.
     let server = Server::new(engine);
     let sessions = Arc::new(sessions::Sessions::default());
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::clone(&sessions),
-        config,
-    );
+    let service =
+        StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
     (service, sessions)
 }

@@ -175,6 +175,25 @@ pub(crate) fn find<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     None
 }
 
+/// `context` of one file (one per call, so that one miss cannot hide behind another): the
+/// result's JSON and everything it returned as text; asserts that the file was read.
+pub(crate) async fn context_of(
+    client: &RunningService<RoleClient, ()>,
+    file: &str,
+) -> (Value, String) {
+    let r = call(client, "context", json!({"files": [file]})).await;
+    let v = ok(&r);
+    let included: Vec<&str> = find(&v, "included")
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["path"].as_str())
+        .collect();
+    assert_eq!(included, [file], "{file}: {v}");
+    let text = all_text(&r);
+    (v, text)
+}
+
 pub(crate) fn contains_bytes(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     hay.windows(n.len()).any(|w| w == n)
@@ -965,18 +984,9 @@ async fn packed_files_have_every_kind_of_secret_masked() {
     }
     let client = lab.serve().await;
     for (i, (_, value)) in cases.iter().enumerate() {
-        // One file per call: one miss cannot hide behind another.
-        let r = call(&client, "context", json!({"files": [files[i]]})).await;
-        let v = ok(&r);
-        let included: Vec<&str> = find(&v, "included")
-            .and_then(Value::as_array)
-            .unwrap()
-            .iter()
-            .filter_map(|x| x["path"].as_str())
-            .collect();
-        assert_eq!(included, [files[i].as_str()], "{}: {v}", files[i]);
+        let (v, text) = context_of(&client, &files[i]).await;
         assert!(
-            !all_text(&r).contains(value),
+            !text.contains(value),
             "{}: `{value}` was not masked:\n{}",
             files[i],
             v["packed"]["text"]

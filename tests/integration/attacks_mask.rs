@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::attacks::{Lab, TO_DONE, all_text, contains_bytes, find, one_stage};
+use crate::attacks::{Lab, TO_DONE, contains_bytes, context_of, one_stage};
 use crate::mcp::{call, ok};
 
 /// (a line as it would appear in a repository or a message, the part that must not appear).
@@ -89,17 +89,7 @@ async fn packed_files_have_every_audited_format_masked() {
     let client = lab.serve().await;
     let mut leaks = Vec::new();
     for (i, (line, secret)) in FORMATS.iter().enumerate() {
-        // One file per call: one miss cannot hide behind another.
-        let r = call(&client, "context", json!({"files": [files[i]]})).await;
-        let v = ok(&r);
-        let included: Vec<&str> = find(&v, "included")
-            .and_then(Value::as_array)
-            .unwrap()
-            .iter()
-            .filter_map(|x| x["path"].as_str())
-            .collect();
-        assert_eq!(included, [files[i].as_str()], "{}: {v}", files[i]);
-        let text = all_text(&r);
+        let (v, text) = context_of(&client, &files[i]).await;
         if text.contains(secret) {
             leaks.push(format!("{line}\n  → {}", v["packed"]["text"]));
             continue;

@@ -79,28 +79,17 @@ impl fmt::Display for Seg {
 
 /// `stages[analyze].consult.from-visit`.
 pub(super) fn path_text(path: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Seg::Field(f) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(f);
-            }
-            Seg::Key(_) | Seg::Index(_) => {
-                out.push('[');
-                out.push_str(&seg.to_string());
-                out.push(']');
-            }
-        }
-    }
-    out
+    write_path(path, |seg| format!("[{seg}]"))
 }
 
 /// The path with every item replaced by `*`: what the rule table matches
 /// (`stages[*].consult.from-visit`).
 pub(super) fn shape(path: &[Seg]) -> String {
+    write_path(path, |_| "[*]".to_owned())
+}
+
+/// Fields joined by dots, each key or index written by `item`.
+fn write_path(path: &[Seg], item: impl Fn(&Seg) -> String) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -110,7 +99,7 @@ pub(super) fn shape(path: &[Seg]) -> String {
                 }
                 out.push_str(f);
             }
-            Seg::Key(_) | Seg::Index(_) => out.push_str("[*]"),
+            Seg::Key(_) | Seg::Index(_) => out.push_str(&item(seg)),
         }
     }
     out
