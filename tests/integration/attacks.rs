@@ -149,6 +149,17 @@ impl Lab {
             .env("PATH", &self.path_var())
             .run()
     }
+
+    /// The workflow version run `id` is pinned to, as `maestro runs ID --json` says.
+    pub(crate) fn pinned_version(&self, id: &str) -> String {
+        let out = self.maestro(&["runs", id, "--json"]);
+        let v: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+        find(&v, "workflow_version")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no workflow_version in {v}"))
+            .to_string()
+    }
 }
 
 /// Everything a tool call returned, as one string: what the model would read.
@@ -456,15 +467,7 @@ async fn adding_a_self_approving_timeout_mid_run_approves_nothing_and_upgrade_is
         "no name@version in:\n{}",
         listed.stdout
     );
-    let version = |id: &str| -> String {
-        let out = lab.maestro(&["runs", id, "--json"]);
-        let v: Value = serde_json::from_str(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
-        find(&v, "workflow_version")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no workflow_version in {v}"))
-            .to_string()
-    };
+    let version = |id: &str| lab.pinned_version(id);
     let (old, new) = (version(&run), version(&fresh));
     assert_ne!(old, new, "an edited workflow kept its version");
     let list: Value =

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::attacks::{Lab, find, start};
+use crate::attacks::{Lab, start};
 
 const BEFORE: &str = r#"workflow "audit" {
     version 1
@@ -125,15 +125,7 @@ async fn an_upgrade_that_loosens_control_lists_every_loosening_and_is_not_wordin
             .unwrap_or_else(|| panic!("{path} missing from the structured diff: {preview}"));
         assert_eq!(change["effect"], "loosens", "{change}");
     }
-    let version = || -> String {
-        let out = lab.maestro(&["runs", &run, "--json"]);
-        let v: Value = serde_json::from_str(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
-        find(&v, "workflow_version")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no workflow_version in {v}"))
-            .to_string()
-    };
+    let version = || lab.pinned_version(&run);
     let pinned = version();
     assert_eq!(
         Some(pinned.as_str()),
