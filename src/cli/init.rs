@@ -9,11 +9,8 @@ use crate::init::{InitReport, init};
 pub(super) fn run(args: &InitArgs) -> i32 {
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
     if args.claude {
-        let user_settings = std::env::var_os("CLAUDE_CONFIG_DIR")
-            .filter(|d| !d.is_empty())
-            .map(std::path::PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".claude")))
-            .map(|d| d.join("settings.json"));
+        let user_settings =
+            crate::workspace::confine::claude_user_dir().map(|d| d.join("settings.json"));
         match crate::init::init_claude(&cwd, !args.no_hooks, args.force, user_settings.as_deref()) {
             Ok(setup) => {
                 let mut out = String::new();

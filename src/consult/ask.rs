@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::stance::{self, Member, Stance, Verdict};
 use super::thread::{self, Replay};
 use super::{
-    blank_vars, choose, no_provider, pay, payer, provider_failure, render_role, with_engine,
+    blank_vars, choose, no_provider, pay, pay_one, payer, provider_failure, render_role,
+    with_engine,
 };
 use crate::engine::budget::Ticket;
 use crate::engine::threads::Turn;
@@ -291,9 +292,9 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
     };
     let prompt = join_prompt(&[&role, &history, &now, &ask.prompt, &context_head, &material]);
     // Last: nothing is charged for a request refused above.
-    let (mut tickets, budget) = pay(engine, &payer, 1, &format!("consult {provider}"))?;
+    let (ticket, budget) = pay_one(engine, &payer, &format!("consult {provider}"))?;
     Ok(Prepared {
-        ticket: tickets.remove(0),
+        ticket,
         run_id: run_id.map(str::to_string),
         req: Request {
             provider,

@@ -206,10 +206,10 @@ pub async fn run(
             for _ in 0..n {
                 let p = payer.clone();
                 let ticket =
-                    match with_engine(engine, move |e| super::pay(e, &p, 1, "calibration sample"))
+                    match with_engine(engine, move |e| super::pay_one(e, &p, "calibration sample"))
                         .await
                     {
-                        Ok((mut tickets, _)) => tickets.remove(0),
+                        Ok((ticket, _)) => ticket,
                         Err(f) if judged.is_empty() => return Err(f),
                         Err(f) => {
                             stopped = Some(f.message);

@@ -167,6 +167,23 @@ pub(crate) fn pay(
     }
 }
 
+/// Pays for one provider call ([`pay`] with `n` = 1): its ticket and the budget after it.
+///
+/// # Errors
+/// As [`pay`].
+pub(crate) fn pay_one(
+    engine: Option<&Engine>,
+    payer: &Payer,
+    what: &str,
+) -> Result<(Ticket, Option<BudgetView>), Failure> {
+    let (tickets, budget) = pay(engine, payer, 1, what)?;
+    let ticket = tickets
+        .into_iter()
+        .next()
+        .expect("one ticket is issued for one call");
+    Ok((ticket, budget))
+}
+
 /// Records answers that are not consults of their own (a judge's verdict) in the run's
 /// evidence chain, and adds the tokens and cost they reported.
 pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[Answer]) {

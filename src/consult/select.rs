@@ -293,7 +293,7 @@ pub async fn run(
         }
         let (a, rid, p) = (ask.clone(), run_id.clone(), payer.clone());
         // Rendered before the charge: a broken role costs nothing.
-        let (prompt, tickets) = with_engine(engine, move |e| {
+        let (prompt, ticket) = with_engine(engine, move |e| {
             let run = match (e, rid.as_deref()) {
                 (Some(e), Some(id)) => Some(JudgeRun::of(e, id)?),
                 _ => None,
@@ -307,16 +307,16 @@ pub async fn run(
                 }
             };
             let prompt = judge_prompt(home, &a, run.as_ref())?;
-            let tickets = if prompt.ids.is_empty() {
-                Vec::new()
+            let ticket = if prompt.ids.is_empty() {
+                None
             } else {
-                super::pay(e, &p, 1, "selection judge")?.0
+                Some(super::pay_one(e, &p, "selection judge")?.0)
             };
-            Ok((prompt, tickets))
+            Ok((prompt, ticket))
         })
         .await?;
         // Every candidate red-flagged: nothing to judge, nothing asked or charged.
-        if let Some(ticket) = tickets.into_iter().next() {
+        if let Some(ticket) = ticket {
             let req = Request {
                 provider: provider.clone(),
                 prompt: prompt.text.clone(),

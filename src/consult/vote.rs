@@ -128,8 +128,8 @@ pub async fn run(
             (set.clone(), names.clone(), question.clone(), cancel.clone());
         let (engine, payer) = (engine.cloned(), payer.clone());
         async move {
-            let (mut tickets, _) = with_engine(engine.as_ref(), move |e| {
-                super::pay(e, &payer, 1, "vote sample")
+            let (ticket, _) = with_engine(engine.as_ref(), move |e| {
+                super::pay_one(e, &payer, "vote sample")
             })
             .await
             .map_err(|f| SampleError::Budget(f.message))?;
@@ -138,7 +138,7 @@ pub async fn run(
                 prompt: (*question).clone(),
                 ..Request::default()
             };
-            set.consult(tickets.remove(0), &req, &cancel)
+            set.consult(ticket, &req, &cancel)
                 .await
                 .map(|a| a.text)
                 .map_err(|e| SampleError::Unavailable(e.to_string()))

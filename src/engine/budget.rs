@@ -192,9 +192,7 @@ impl Payer {
     pub fn run_id(&self) -> Option<&str> {
         self.run_id.as_deref()
     }
-}
 
-impl Payer {
     /// The payer of a call in a project where no run can exist: no state file at `state`
     /// (nothing was ever started there). `None` when the file exists: then the engine decides.
     #[must_use]

@@ -199,11 +199,15 @@ impl Live {
     /// every session when the run's is unknown, a caller whose session is unknown, and any
     /// call that names the run.
     fn binds(&self, call: &ToolCall<'_>) -> bool {
-        call.run == Some(self.run.id.as_str())
-            || match (self.run.session.as_deref(), call.session) {
-                (Some(mine), Some(theirs)) => mine == theirs,
-                _ => true,
-            }
+        call.run == Some(self.run.id.as_str()) || self.binds_session(call.session)
+    }
+
+    /// Whether this run's discipline binds `session`: its own, or either is unknown.
+    fn binds_session(&self, session: Option<&str>) -> bool {
+        match (self.run.session.as_deref(), session) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        }
     }
 
     fn title(&self) -> String {
@@ -227,8 +231,8 @@ impl Engine {
             return Ok(Verdict::Pass);
         }
         let mut live = self.live_runs()?;
-        if live.iter().any(|l| l.human_gate.is_some()) {
-            let holding: Vec<&Live> = live.iter().filter(|l| l.human_gate.is_some()).collect();
+        let holding: Vec<&Live> = live.iter().filter(|l| l.human_gate.is_some()).collect();
+        if !holding.is_empty() {
             self.record_denial(call, HoldRule::HumanGate, &holding, None);
             return Ok(Verdict::Deny(gate_words(call, &holding)));
         }
@@ -291,13 +295,6 @@ impl Engine {
         if live.is_empty() {
             return Ok(None);
         }
-        let as_session = ToolCall {
-            session: Some(session),
-            tool: "",
-            kind: ToolKind::Edits,
-            paths: &[],
-            run: None,
-        };
         let mut lines = Vec::new();
         for l in live.iter().take(SHOWN) {
             let whose = match l.run.session.as_deref() {
@@ -321,7 +318,7 @@ impl Engine {
                 ));
             } else if l.run.status == RunStatus::Waiting {
                 line.push_str("; its output waits for a decision");
-            } else if l.read_only() && l.binds(&as_session) {
+            } else if l.read_only() && l.binds_session(Some(session)) {
                 line.push_str("; the stage is read-only (`edits #false`): no file edits");
             }
             line.push('.');

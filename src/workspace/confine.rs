@@ -84,17 +84,16 @@ const CLAUDE_USER: &str = "it is a control file: Claude Code's user settings, ho
                            servers live there, and only a person edits them";
 
 impl ControlPlaces {
-    /// The asset home's folders and Claude Code's user files. `claude_dir` is
-    /// `CLAUDE_CONFIG_DIR`, else `~/.claude`; `home` is the user's home folder.
+    /// The asset home's folders and Claude Code's user files: `claude_dir` (see
+    /// [`claude_user_dir`], which holds its `.claude.json` when set by `CLAUDE_CONFIG_DIR`)
+    /// and `~/.claude.json` in `home`, the user's home folder.
     #[must_use]
     pub fn new(asset_dirs: &[PathBuf], claude_dir: Option<PathBuf>, home: Option<&Path>) -> Self {
         let mut places = Vec::new();
         for d in asset_dirs {
             places.push((d.clone(), ASSET_HOME));
         }
-        let claude_dir = claude_dir.or_else(|| home.map(|h| h.join(".claude")));
         if let Some(d) = claude_dir {
-            places.push((d.join(".claude.json"), CLAUDE_USER));
             places.push((d, CLAUDE_USER));
         }
         if let Some(h) = home {
@@ -111,12 +110,7 @@ impl ControlPlaces {
     /// folders.
     #[must_use]
     pub fn from_env(asset_dirs: &[PathBuf]) -> Self {
-        let var = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        ControlPlaces::new(asset_dirs, var("CLAUDE_CONFIG_DIR"), var("HOME").as_deref())
+        ControlPlaces::new(asset_dirs, claude_user_dir(), env_dir("HOME").as_deref())
     }
 
     fn reason(&self, real: &Path) -> Option<&'static str> {
@@ -127,6 +121,20 @@ impl ControlPlaces {
             .find(|(p, _)| real.starts_with(p) || real_lower.starts_with(lower(p)))
             .map(|(_, why)| *why)
     }
+}
+
+/// A folder named by an environment variable, unless it is unset or empty.
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Claude Code's user folder (settings, hooks, MCP servers): `CLAUDE_CONFIG_DIR`, else
+/// `~/.claude`.
+#[must_use]
+pub fn claude_user_dir() -> Option<PathBuf> {
+    env_dir("CLAUDE_CONFIG_DIR").or_else(|| env_dir("HOME").map(|h| h.join(".claude")))
 }
 
 /// `path` made absolute against the current directory, without touching the disk.
@@ -211,8 +219,8 @@ impl std::fmt::Display for Control {
 /// `.mcp.json`) and on its real location (every link followed, a file that does not exist yet
 /// judged by its folder), inside the workspace by the same names and outside it by
 /// `outside` (the asset home, Claude Code's user settings). A loop of links counts as a
-/// control file: nothing safe can be said of it. The hook, `patch`, `restore` and `init` all
-/// ask this.
+/// control file: nothing safe can be said of it. The hook, `patch` and `restore` ask this
+/// (`init`, which writes control files on purpose, asks [`own_file`]).
 #[must_use]
 pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option<Control> {
     let full = if path.is_absolute() {
@@ -232,7 +240,8 @@ pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option
             through_link: None,
         });
     }
-    let Some(real) = absolute(&full).and_then(|f| real_path(&f)) else {
+    let abs = absolute(&full);
+    let Some(real) = abs.as_deref().and_then(real_path) else {
         return Some(Control {
             reason: "a loop of symbolic links: where it leads cannot be told, so it is treated \
                      as a control file",
@@ -247,10 +256,9 @@ pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option
         Err(_) => (real.to_string_lossy().into_owned(), None),
     };
     let reason = reason.or_else(|| outside.reason(&real))?;
-    let direct = absolute(&full).is_some_and(|f| f == real);
     Some(Control {
         reason,
-        through_link: (!direct).then_some(shown),
+        through_link: (abs.as_ref() != Some(&real)).then_some(shown),
     })
 }
 
