@@ -3,8 +3,8 @@
 //! `engine::guard`; this is only the adapter.
 //!
 //! - `PreToolUse` for any tool that is not known to change nothing (see
-//!   `engine::guard::ToolKind`): no output lets Claude Code's own permissions decide (maestro never answers "allow", which would skip the person's
-//!   permission prompts); a refusal is `permissionDecision: "deny"` with the reason the model
+//!   `engine::guard::ToolKind`): no output lets Claude Code's own permissions decide (maestro
+//!   never answers "allow", which would skip the person's permission prompts); a refusal is `permissionDecision: "deny"` with the reason the model
 //!   reads. A guard that cannot look refuses (fail closed).
 //! - `SessionStart` and `UserPromptSubmit`: `additionalContext` saying where the project's
 //!   unfinished runs stand, or nothing. These never block (fail open).
