@@ -175,7 +175,7 @@ pub fn answer(
         Ok(Some(text)) => text,
         Ok(None) => return None,
         Err(f) => format!(
-            "maestro: {}; until that is fixed, maestro's hook holds file edits and commands.",
+            "maestro: {}; until that is fixed, maestro's hook holds every tool but reads.",
             cannot_read(&state, &f)
         ),
     };
@@ -229,7 +229,7 @@ fn cannot_read(state: &Path, f: &Failure) -> String {
 
 fn cannot_look(state: &Path, f: &Failure) -> String {
     format!(
-        "{}, so it holds file edits and commands: a guard that cannot look must not let a call \
+        "{}, so it holds every tool but reads: a guard that cannot look must not let a call \
          through. {} A person can check it with `maestro runs`, or move the file away to start \
          over with no runs.",
         cannot_read(state, f),

@@ -52,9 +52,10 @@ pub enum Command {
     Upgrade(UpgradeArgs),
     /// Print the JSON that registers maestro as an MCP server (for .mcp.json or ~/.claude.json).
     McpConfig,
-    /// Answer a Claude Code hook: reads the hook's JSON on stdin. Holds Claude Code's edits and
-    /// commands while a run waits for a person or is in a read-only stage (the plugin and
-    /// `maestro init --claude` set it up).
+    /// Answer a Claude Code hook: reads the hook's JSON on stdin. While a run waits for a
+    /// person, holds every Claude Code tool that can change something (only reads pass); in a
+    /// read-only stage, the tools that write files (the plugin and `maestro init --claude` set
+    /// it up).
     Hook,
     /// Ask one provider (the same path as the MCP `consult` tool).
     Consult(ConsultArgs),

@@ -25,9 +25,10 @@ pub(super) fn run(args: &InitArgs) -> i32 {
                 }
                 if !args.no_hooks {
                     out.push_str(
-                        "hooks  Claude Code's edits and commands are held while a run waits for \
-                         you, and its edits in read-only stages (remove the `maestro hook` \
-                         entries from .claude/settings.json to turn this off)\n",
+                        "hooks  Claude Code's tools that can change something are held while a \
+                         run waits for you (only reads pass), and its file writes in read-only \
+                         stages (remove the `maestro hook` entries from .claude/settings.json to \
+                         turn this off)\n",
                     );
                 }
                 print_out(&out);

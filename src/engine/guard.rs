@@ -312,8 +312,8 @@ impl Engine {
             );
             if let Some(a) = &l.human_gate {
                 line.push_str(&format!(
-                    "; approval {} waits for a person, so edits and commands are held until \
-                     they decide (`maestro approvals`, or the page `maestro ui` prints)",
+                    "; approval {} waits for a person, so every tool that can change something \
+                     (edits, commands, worktrees, other servers' tools) is held until they decide (`maestro approvals`, or the page `maestro ui` prints)",
                     a.id
                 ));
             } else if l.run.status == RunStatus::Waiting {
