@@ -14,9 +14,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use maestro::workspace::context::{ContextRequest, pack};
-use maestro::workspace::gitdiff::DiffSpec;
-use maestro::workspace::mask::mask;
+use maestro::testing::workspace::DiffSpec;
+use maestro::testing::workspace::mask;
+use maestro::testing::workspace::{ContextRequest, pack};
 
 fn main() {
     bench_first_mask();

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use maestro::engine::{Engine, StartRequest};
-use maestro::home::{Home, Origin};
+use maestro::{Engine, StartRequest};
+use maestro::{Home, Origin};
 
 const FLOW: &str = r#"
 workflow "b" {

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use maestro::engine::{Engine, StartRequest};
-use maestro::home::Home;
+use maestro::Home;
+use maestro::{Engine, StartRequest};
 
 const SESSION: &str = "6af7e315-04c9-47b5-89ab-7562cffd4eee";
 

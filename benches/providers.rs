@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use maestro::providers::{ProviderSet, config};
+use maestro::testing::providers::{ProviderSet, config};
 use tokio_util::sync::CancellationToken;
 
 const ANSWER: &str = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0,"usage":{"input_tokens":1,"output_tokens":1}}"#;
@@ -39,13 +39,18 @@ fn set(delay: &str) -> ProviderSet {
 fn bare(set: ProviderSet) -> impl Fn(&tokio::runtime::Runtime, &CancellationToken) {
     let set = Arc::new(set);
     move |rt, cancel| {
-        let ask = maestro::consult::Ask {
+        let ask = maestro::testing::consult::Ask {
             prompt: "q".into(),
             provider: Some("a".into()),
-            ..maestro::consult::Ask::default()
+            ..maestro::testing::consult::Ask::default()
         };
-        rt.block_on(maestro::consult::consult(None, set.clone(), ask, cancel))
-            .expect("answer");
+        rt.block_on(maestro::testing::consult::consult(
+            None,
+            set.clone(),
+            ask,
+            cancel,
+        ))
+        .expect("answer");
     }
 }
 
@@ -61,13 +66,13 @@ fn main() {
     let mut walls = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let ask = maestro::consult::EnsembleAsk {
+        let ask = maestro::testing::consult::EnsembleAsk {
             prompt: "q".into(),
             providers: names.clone(),
-            ..maestro::consult::EnsembleAsk::default()
+            ..maestro::testing::consult::EnsembleAsk::default()
         };
         let out = rt
-            .block_on(maestro::consult::ensemble(
+            .block_on(maestro::testing::consult::ensemble(
                 None,
                 slow.clone(),
                 ask,
@@ -123,25 +128,25 @@ fn main() {
     // The library's consult: the provider call plus planning and keeping the turn.
     let tmp = tempfile::tempdir().expect("tmp");
     let engine = Arc::new(
-        maestro::engine::Engine::open(
-            maestro::home::Home::builtin(),
+        maestro::Engine::open(
+            maestro::Home::builtin(),
             &tmp.path().join(".maestro/state.db"),
         )
         .expect("engine"),
     );
     let fast_set = Arc::new(set(""));
-    let ask = |thread: Option<String>| maestro::consult::Ask {
+    let ask = |thread: Option<String>| maestro::testing::consult::Ask {
         prompt: "q".into(),
         provider: Some("a".into()),
         thread_id: thread,
-        ..maestro::consult::Ask::default()
+        ..maestro::testing::consult::Ask::default()
     };
     let mut whole = Vec::with_capacity(n);
     let mut follow = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
         let first = rt
-            .block_on(maestro::consult::consult(
+            .block_on(maestro::testing::consult::consult(
                 Some(&engine),
                 fast_set.clone(),
                 ask(None),
@@ -150,7 +155,7 @@ fn main() {
             .expect("answer");
         whole.push(t.elapsed());
         let thread = first.reply.thread_id.clone();
-        rt.block_on(maestro::consult::consult(
+        rt.block_on(maestro::testing::consult::consult(
             Some(&engine),
             fast_set.clone(),
             ask(thread.clone()),
@@ -158,7 +163,7 @@ fn main() {
         ))
         .expect("answer");
         let t = Instant::now();
-        rt.block_on(maestro::consult::consult(
+        rt.block_on(maestro::testing::consult::consult(
             Some(&engine),
             fast_set.clone(),
             ask(thread),

@@ -7,9 +7,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use maestro::engine::{Actor, DecisionKind, DecisionText, Engine, StartRequest};
-use maestro::home::Home;
-use maestro::web::pages::{self, Draft, Frame};
+use maestro::Home;
+use maestro::testing::web::{Draft, Frame, pages};
+use maestro::{Actor, DecisionKind, DecisionText, Engine, StartRequest};
 
 fn stats(name: &str, mut xs: Vec<Duration>) {
     xs.sort();
@@ -120,14 +120,14 @@ fn main() {
         .build()
         .expect("runtime");
     let engine = std::sync::Arc::new(engine);
-    let opts = maestro::web::Options {
+    let opts = maestro::testing::web::Options {
         addr: "127.0.0.1:0".parse().expect("addr"),
         hosts: vec![],
         bearer: None,
         mcp: false,
     };
     let bound = rt
-        .block_on(maestro::web::bind(engine, &opts))
+        .block_on(maestro::testing::web::bind(engine, &opts))
         .expect("bind");
     let port = bound.addr.port();
     let cookie = format!("{}={}", bound.access.cookie, bound.access.token);

@@ -5,9 +5,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use maestro::quality::calibrate::expected_samples;
-use maestro::quality::redflag::RuleSet;
-use maestro::quality::vote::{Format, VoteConfig, vote};
+use maestro::testing::quality::RuleSet;
+use maestro::testing::quality::expected_samples;
+use maestro::testing::quality::{Format, VoteConfig, vote};
 use rand::{RngExt, SeedableRng};
 
 fn main() {
@@ -29,7 +29,7 @@ fn main() {
                 let right = rng.lock().expect("rng").random_bool(p);
                 async move {
                     tokio::time::sleep(latency).await;
-                    Ok::<_, maestro::quality::vote::SampleError>(
+                    Ok::<_, maestro::testing::quality::SampleError>(
                         if right { "right" } else { "wrong" }.to_string(),
                     )
                 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -11,13 +11,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Usage(String),
-    #[error("{0}")]
     Other(String),
 }
 
 impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
             source,

@@ -19,7 +19,7 @@ mod builtin {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     Workflow,
     Role,
     Skill,
@@ -31,7 +31,7 @@ pub enum Kind {
 
 impl Kind {
     #[must_use]
-    pub const fn dir(self) -> &'static str {
+    pub(crate) const fn dir(self) -> &'static str {
         match self {
             Kind::Workflow => "workflows",
             Kind::Role => "roles",
@@ -44,7 +44,7 @@ impl Kind {
 
     /// File extensions, most preferred first.
     #[must_use]
-    pub const fn extensions(self) -> &'static [&'static str] {
+    pub(crate) const fn extensions(self) -> &'static [&'static str] {
         match self {
             Kind::Workflow => &[".kdl", ".yaml", ".yml"],
             Kind::Role => &[".md.j2"],
@@ -56,7 +56,7 @@ impl Kind {
     }
 
     #[must_use]
-    pub const fn noun(self) -> &'static str {
+    pub(crate) const fn noun(self) -> &'static str {
         match self {
             Kind::Workflow => "workflow",
             Kind::Role => "role",
@@ -83,7 +83,7 @@ pub enum Origin {
 }
 
 #[derive(Debug, Clone)]
-pub struct Layer {
+pub(crate) struct Layer {
     pub origin: Origin,
     /// `None` for the built-in and pinned layers.
     pub dir: Option<PathBuf>,
@@ -94,7 +94,7 @@ pub struct Layer {
 /// Whether `name` may name an asset: `[a-z0-9_-]+`, at most 64 characters. Lookups refuse
 /// anything else before touching the disk, so a name can never be a path.
 #[must_use]
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -104,20 +104,19 @@ pub fn valid_name(name: &str) -> bool {
 
 /// One asset's text and where it was found.
 #[derive(Debug, Clone)]
-pub struct Asset {
+pub(crate) struct Asset {
     pub kind: Kind,
     pub name: String,
     /// What to show people: a path, or `builtin:roles/judge.md.j2`.
     pub display: String,
     pub bytes: Vec<u8>,
     pub origin: Origin,
-    pub path: Option<PathBuf>,
 }
 
 /// The resolved layers.
 #[derive(Debug, Clone)]
 pub struct Home {
-    pub layers: Vec<Layer>,
+    pub(crate) layers: Vec<Layer>,
     /// When set, every asset `find` returns is recorded here (what a compile read).
     reads: Option<Arc<Mutex<Vec<Asset>>>>,
     /// The user's config folder (`$XDG_CONFIG_HOME/maestro`), kept even while it does not
@@ -127,7 +126,7 @@ pub struct Home {
 
 /// Inputs to [`Home::resolve`], so tests need not touch the process environment.
 #[derive(Debug, Clone, Default)]
-pub struct HomeOptions {
+pub(crate) struct HomeOptions {
     pub explicit: Option<PathBuf>,
     pub cwd: PathBuf,
     pub user_config: Option<PathBuf>,
@@ -136,7 +135,7 @@ pub struct HomeOptions {
 impl HomeOptions {
     /// Reads `MAESTRO_HOME`, `XDG_CONFIG_HOME` and `HOME` from the environment.
     #[must_use]
-    pub fn from_env(flag: Option<PathBuf>) -> Self {
+    pub(crate) fn from_env(flag: Option<PathBuf>) -> Self {
         let env_home = std::env::var_os("MAESTRO_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
@@ -155,7 +154,7 @@ impl HomeOptions {
 
 impl Home {
     #[must_use]
-    pub fn resolve(opts: &HomeOptions) -> Home {
+    pub(crate) fn resolve(opts: &HomeOptions) -> Home {
         let mut layers = Vec::new();
         if let Some(dir) = &opts.explicit {
             layers.push(Layer::dir(Origin::Explicit, dir.clone()));
@@ -187,7 +186,7 @@ impl Home {
     /// A home that serves exactly `files` (relative paths → bytes), then nothing else: how a
     /// pinned workflow version is compiled again, independent of today's files.
     #[must_use]
-    pub fn pinned(files: BTreeMap<String, Vec<u8>>) -> Home {
+    pub(crate) fn pinned(files: BTreeMap<String, Vec<u8>>) -> Home {
         Home {
             layers: vec![Layer {
                 origin: Origin::Pinned,
@@ -201,7 +200,7 @@ impl Home {
 
     /// This home, recording every asset found from now on.
     #[must_use]
-    pub fn recording(&self) -> (Home, Arc<Mutex<Vec<Asset>>>) {
+    pub(crate) fn recording(&self) -> (Home, Arc<Mutex<Vec<Asset>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         (
             Home {
@@ -217,7 +216,7 @@ impl Home {
     /// before it exists: a file written in one changes what maestro runs, so these are
     /// control places (`workspace::confine::ControlPlaces`).
     #[must_use]
-    pub fn control_dirs(&self) -> Vec<PathBuf> {
+    pub(crate) fn control_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self.layers.iter().filter_map(|l| l.dir.clone()).collect();
         dirs.extend(self.user_dir.clone());
         dirs
@@ -236,7 +235,7 @@ impl Home {
     ///
     /// # Errors
     /// When the file exists but cannot be read.
-    pub fn find(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
+    pub(crate) fn find(&self, kind: Kind, name: &str) -> Result<Option<Asset>, Error> {
         if !valid_name(name) {
             return Ok(None);
         }
@@ -254,7 +253,7 @@ impl Home {
     ///
     /// # Errors
     /// When the file exists but cannot be read.
-    pub fn find_translation(
+    pub(crate) fn find_translation(
         &self,
         kind: Kind,
         name: &str,
@@ -284,7 +283,6 @@ impl Home {
                             display: format!("pinned:{rel}"),
                             bytes: bytes.clone(),
                             origin: layer.origin,
-                            path: None,
                         }));
                     }
                     continue;
@@ -300,7 +298,6 @@ impl Home {
                                 display: path.display().to_string(),
                                 bytes,
                                 origin: layer.origin,
-                                path: Some(path),
                             }));
                         }
                     }
@@ -312,7 +309,6 @@ impl Home {
                                 display: format!("builtin:{rel}"),
                                 bytes: text.as_bytes().to_vec(),
                                 origin: Origin::Builtin,
-                                path: None,
                             }));
                         }
                     }
@@ -322,15 +318,9 @@ impl Home {
         Ok(None)
     }
 
-    /// Whether an asset exists, without reading it.
-    #[must_use]
-    pub fn exists(&self, kind: Kind, name: &str) -> bool {
-        self.names(kind).iter().any(|n| n == name)
-    }
-
     /// Every asset name of a kind across all layers, sorted, each once.
     #[must_use]
-    pub fn names(&self, kind: Kind) -> Vec<String> {
+    pub(crate) fn names(&self, kind: Kind) -> Vec<String> {
         let mut names = Vec::new();
         for layer in &self.layers {
             if let Some(files) = &layer.files {
@@ -400,7 +390,7 @@ impl Layer {
 
 /// The project's `.maestro/`: from `cwd` upward, stopping at the git root.
 #[must_use]
-pub fn project_dir(cwd: &Path) -> Option<PathBuf> {
+pub(crate) fn project_dir(cwd: &Path) -> Option<PathBuf> {
     for dir in cwd.ancestors() {
         let candidate = dir.join(".maestro");
         if candidate.is_dir() {
@@ -415,7 +405,7 @@ pub fn project_dir(cwd: &Path) -> Option<PathBuf> {
 
 /// Every built-in asset as (relative path, contents), for `maestro init`.
 #[must_use]
-pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+pub(crate) fn builtin_files() -> &'static [(&'static str, &'static str)] {
     builtin::BUILTIN
 }
 

@@ -26,7 +26,7 @@ use crate::home::{Home, HomeOptions};
 
 /// The hook events maestro answers; the others get no output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub enum Event {
+pub(crate) enum Event {
     PreToolUse,
     SessionStart,
     UserPromptSubmit,
@@ -36,7 +36,7 @@ pub enum Event {
 
 /// The fields of the hook's input that maestro reads (Claude Code sends more).
 #[derive(Debug, Clone, serde::Deserialize)]
-pub struct Input {
+pub(crate) struct Input {
     pub hook_event_name: Event,
     #[serde(default)]
     pub session_id: String,
@@ -60,14 +60,14 @@ impl Input {
 
 /// What the hook prints: exactly the documented shape.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Output {
+pub(crate) struct Output {
     #[serde(rename = "hookSpecificOutput")]
     pub hook_specific_output: Specific,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "hookEventName")]
-pub enum Specific {
+pub(crate) enum Specific {
     PreToolUse {
         #[serde(rename = "permissionDecision")]
         permission_decision: Permission,
@@ -87,13 +87,13 @@ pub enum Specific {
 /// maestro only ever refuses; the other decisions stay with Claude Code and the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Permission {
+pub(crate) enum Permission {
     Deny,
 }
 
 impl Output {
     #[must_use]
-    pub fn deny(reason: String) -> Output {
+    pub(crate) fn deny(reason: String) -> Output {
         Output {
             hook_specific_output: Specific::PreToolUse {
                 permission_decision: Permission::Deny,
@@ -104,7 +104,7 @@ impl Output {
 
     /// The JSON line for stdout.
     #[must_use]
-    pub fn to_line(&self) -> String {
+    pub(crate) fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_default() + "\n"
     }
 }
@@ -113,7 +113,10 @@ impl Output {
 /// MCP servers it starts; the model cannot move it), else the input's `cwd`, else the
 /// process's own directory.
 #[must_use]
-pub fn project_dir(input_cwd: Option<&Path>, claude_project_dir: Option<PathBuf>) -> PathBuf {
+pub(crate) fn project_dir(
+    input_cwd: Option<&Path>,
+    claude_project_dir: Option<PathBuf>,
+) -> PathBuf {
     claude_project_dir
         .filter(|p| !p.as_os_str().is_empty())
         .or_else(|| input_cwd.map(Path::to_path_buf))
@@ -124,7 +127,7 @@ pub fn project_dir(input_cwd: Option<&Path>, claude_project_dir: Option<PathBuf>
 /// Answers one hook call. `raw` is the hook's stdin; `home` and `project` as the process
 /// found them. `None`: print nothing.
 #[must_use]
-pub fn answer(
+pub(crate) fn answer(
     raw: &[u8],
     home: &HomeOptions,
     claude_project_dir: Option<PathBuf>,
@@ -195,7 +198,7 @@ pub fn answer(
 /// Whether `raw` may be a call the guard holds, read as leniently as possible: when the
 /// hook fails, this decides between refusing (fail closed) and saying nothing (fail open).
 #[must_use]
-pub fn may_guard(raw: &[u8]) -> bool {
+pub(crate) fn may_guard(raw: &[u8]) -> bool {
     let v: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
     let tool = v.get("tool_name").and_then(Value::as_str);
     match v.get("hook_event_name").and_then(Value::as_str) {

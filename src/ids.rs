@@ -2,7 +2,7 @@
 
 /// Milliseconds since the Unix epoch.
 #[must_use]
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -10,7 +10,7 @@ pub fn now_ms() -> i64 {
 
 /// A fresh id: `prefix-` and 10 base-36 characters from the clock and a random hash.
 #[must_use]
-pub fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -17,7 +17,7 @@ pub struct Loaded {
     pub source: Arc<SourceFile>,
     pub format: Format,
     pub workflow: Option<Workflow>,
-    pub machine: Option<Machine>,
+    pub(crate) machine: Option<Machine>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -49,7 +49,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], format: Format) -> Loaded {
 /// check and the machine: for readers that only need stage settings (`maestro hook`, on every
 /// tool call). `None` when it does not parse.
 #[must_use]
-pub fn workflow_only(name: &str, text: &str, format: Format) -> Option<Workflow> {
+pub(crate) fn workflow_only(name: &str, text: &str, format: Format) -> Option<Workflow> {
     let source = Arc::new(SourceFile::new(name, text));
     let mut diags = Vec::new();
     parse_root(&source, format, &mut diags).map(|root| workflow::lower(&root, &source, format))
@@ -68,7 +68,7 @@ fn parse_root(
 
 /// Loads a workflow from a source file.
 #[must_use]
-pub fn load(source: Arc<SourceFile>, format: Format) -> Loaded {
+pub(crate) fn load(source: Arc<SourceFile>, format: Format) -> Loaded {
     let mut diags = Vec::new();
     let root = parse_root(&source, format, &mut diags);
     let Some(root) = root else {

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(maestro::cli::run(std::env::args_os()));
+    std::process::exit(maestro::run(std::env::args_os()));
 }

@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 /// What to run and how long it may take.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub argv: Vec<String>,
     /// Written to the child's stdin, which is then closed.
     pub stdin: Vec<u8>,
@@ -60,7 +60,7 @@ pub struct Spec {
 
 /// Why the process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     Exited(i32),
     /// Killed by a signal it did not get from us.
     Signaled(i32),
@@ -71,17 +71,16 @@ pub enum Ended {
 
 /// What came back.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub ended: Ended,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub stdout_truncated: bool,
-    pub stderr_truncated: bool,
     pub elapsed: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     #[error("`{0}` was not found on PATH")]
     NotFound(String),
     #[error("cannot start `{program}`: {message}")]
@@ -91,7 +90,7 @@ pub enum SpawnError {
 }
 
 /// The environment variable that carries the tags of the calls a process belongs to.
-pub const TAG_VAR: &str = "MAESTRO_CALL_TAGS";
+pub(crate) const TAG_VAR: &str = "MAESTRO_CALL_TAGS";
 
 /// How long the drains may still take once everything was killed: only a process the sweep
 /// cannot see (see the module comment) can hold a pipe open that long.
@@ -220,7 +219,7 @@ async fn finish(
 ///
 /// # Errors
 /// Only when the process cannot be started; everything after that is in the [`Outcome`].
-pub async fn run(spec: &Spec, cancel: &CancellationToken) -> Result<Outcome, SpawnError> {
+pub(crate) async fn run(spec: &Spec, cancel: &CancellationToken) -> Result<Outcome, SpawnError> {
     let program = spec.argv.first().ok_or(SpawnError::Empty)?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(&spec.argv[1..])
@@ -346,13 +345,12 @@ pub async fn run(spec: &Spec, cancel: &CancellationToken) -> Result<Outcome, Spa
     // them in case a process the sweep cannot see still holds a pipe.
     let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
     let (stdout, stdout_truncated) = finish(deadline, out_task, &out_kept).await;
-    let (stderr, stderr_truncated) = finish(deadline, err_task, &err_kept).await;
+    let (stderr, _) = finish(deadline, err_task, &err_kept).await;
     Ok(Outcome {
         ended,
         stdout,
         stderr,
         stdout_truncated,
-        stderr_truncated,
         elapsed: start.elapsed(),
     })
 }

@@ -18,7 +18,7 @@ const KNOWN_DRAFTS: &[&str] = &[
 ];
 
 /// Parses and checks a schema file. Returns the schema when it is usable.
-pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Value> {
+pub(crate) fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Value> {
     let text = &*source.text;
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -292,7 +292,7 @@ fn remote_refs(v: &Value, pointer: String, out: &mut Vec<(String, String)>) {
 
 /// The span of the value at a JSON pointer in the JSON text (the whole text if not found).
 #[must_use]
-pub fn locate(text: &str, pointer: &str) -> Span {
+pub(crate) fn locate(text: &str, pointer: &str) -> Span {
     let tokens: Vec<String> = if pointer.is_empty() {
         Vec::new()
     } else {

@@ -14,18 +14,8 @@ pub struct Span {
 
 impl Span {
     #[must_use]
-    pub const fn new(start: usize, end: usize) -> Self {
+    pub(crate) const fn new(start: usize, end: usize) -> Self {
         Self { start, end }
-    }
-
-    #[must_use]
-    pub const fn len(self) -> usize {
-        self.end.saturating_sub(self.start)
-    }
-
-    #[must_use]
-    pub const fn is_empty(self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -50,7 +40,7 @@ fn chars_in(bytes: &[u8]) -> usize {
 
 impl SourceFile {
     #[must_use]
-    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -72,7 +62,7 @@ impl SourceFile {
     /// Builds a source from raw bytes; invalid UTF-8 is replaced so it can still be shown.
     /// Returns the byte offset of the first invalid sequence, if any.
     #[must_use]
-    pub fn from_bytes(name: impl Into<String>, bytes: &[u8]) -> (Self, Option<usize>) {
+    pub(crate) fn from_bytes(name: impl Into<String>, bytes: &[u8]) -> (Self, Option<usize>) {
         match std::str::from_utf8(bytes) {
             Ok(text) => (Self::new(name, text), None),
             Err(err) => {
@@ -84,7 +74,7 @@ impl SourceFile {
 
     /// 1-based line and 1-based character column of a byte offset (clamped to the text).
     #[must_use]
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = self.floor_char_boundary(offset.min(self.text.len()));
         let line = match self.line_starts.binary_search(&offset) {
             Ok(i) => i,
@@ -104,18 +94,9 @@ impl SourceFile {
 
     /// Byte offset of the start of a 1-based line (clamped).
     #[must_use]
-    pub fn line_start(&self, line: usize) -> usize {
+    pub(crate) fn line_start(&self, line: usize) -> usize {
         let idx = line.saturating_sub(1).min(self.line_starts.len() - 1);
         self.line_starts[idx]
-    }
-
-    /// The byte offset of the `n`th character; YAML markers count characters, not bytes.
-    #[must_use]
-    pub fn char_to_byte(&self, n: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(n)
-            .map_or(self.text.len(), |(i, _)| i)
     }
 
     fn floor_char_boundary(&self, mut offset: usize) -> usize {
@@ -131,7 +112,7 @@ impl SourceFile {
 /// ASCII text needs no table. Otherwise the byte offset of every 64th character is kept, and
 /// the rest is a short walk: a megabyte of text costs 125 KB, not 8 MB.
 #[derive(Debug)]
-pub struct CharIndex<'a> {
+pub(crate) struct CharIndex<'a> {
     text: &'a str,
     ascii: bool,
     /// `marks[k]`: the byte offset of character `k * 64`.
@@ -142,7 +123,7 @@ impl<'a> CharIndex<'a> {
     const STEP: usize = 64;
 
     #[must_use]
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         let ascii = text.is_ascii();
         let marks = if ascii {
             Vec::new()
@@ -157,7 +138,7 @@ impl<'a> CharIndex<'a> {
 
     /// The byte offset of a character index; the end of the text past its last character.
     #[must_use]
-    pub fn byte(&self, char_index: usize) -> usize {
+    pub(crate) fn byte(&self, char_index: usize) -> usize {
         if self.ascii {
             return char_index.min(self.text.len());
         }

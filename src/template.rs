@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::source::{SourceFile, Span};
 
 /// The variables a role template may use (workflow-language.md, "Template context for roles").
-pub const ROLE_VARIABLES: &[&str] = &[
+pub(crate) const ROLE_VARIABLES: &[&str] = &[
     "task",
     "workflow",
     "stage",
@@ -26,7 +26,7 @@ pub const ROLE_VARIABLES: &[&str] = &[
 ];
 
 /// The variables a report template may use (workflow-language.md, "Reports").
-pub const REPORT_VARIABLES: &[&str] = &[
+pub(crate) const REPORT_VARIABLES: &[&str] = &[
     "lang",
     "run",
     "stage",
@@ -44,7 +44,7 @@ pub const REPORT_VARIABLES: &[&str] = &[
 
 /// Which fixed context a template renders in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub(crate) enum Context {
     Role,
     Report,
 }
@@ -67,7 +67,7 @@ impl Context {
 
 /// The environment roles render in: strict, so a typo fails loudly instead of printing nothing.
 #[must_use]
-pub fn environment() -> Environment<'static> {
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
@@ -84,13 +84,12 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
-/// Parses a role template and checks the variables it uses. Findings point into the role file.
-pub fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> bool {
-    check_in(source, Context::Role, diags)
-}
-
 /// Parses a role or report template and checks the variables it uses against its context.
-pub fn check_in(source: &Arc<SourceFile>, context: Context, diags: &mut Vec<Diagnostic>) -> bool {
+pub(crate) fn check_in(
+    source: &Arc<SourceFile>,
+    context: Context,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
     let (vars, noun) = (context.variables(), context.noun());
     let env = environment();
     let text = &*source.text;
@@ -155,14 +154,14 @@ pub fn check_in(source: &Arc<SourceFile>, context: Context, diags: &mut Vec<Diag
 /// minijinja parses a chain like `a or a or ...` or `a.b.b...` in a loop, but compiles, walks
 /// and drops the resulting tree recursively, one stack frame per operator: about a thousand
 /// overflow a 2 MiB stack in a debug build. A real guard or template tag holds a handful.
-pub const MAX_OPERATORS: usize = 256;
+pub(crate) const MAX_OPERATORS: usize = 256;
 
 /// Compiles a role template, refusing one that minijinja could not handle safely (see
 /// [`MAX_OPERATORS`]). Every place that turns a role file into a template should use this.
 ///
 /// # Errors
 /// minijinja's syntax error, or the refusal as a syntax error.
-pub fn parse<'s>(
+pub(crate) fn parse<'s>(
     env: &'s Environment<'static>,
     name: &'s str,
     text: &'s str,
@@ -184,21 +183,20 @@ pub fn parse<'s>(
 ///
 /// # Errors
 /// A refused or broken template, or a render failure.
-pub fn render(name: &str, text: &str, ctx: &serde_json::Value) -> Result<String, minijinja::Error> {
+pub(crate) fn render(
+    name: &str,
+    text: &str,
+    ctx: &serde_json::Value,
+) -> Result<String, minijinja::Error> {
     let env = environment();
     parse(&env, name, text)?.render(ctx)
 }
 
-/// Where `var` is first read as a variable inside a `{{ }}` or `{% %}` tag.
-#[must_use]
-pub fn find_variable(text: &str, var: &str) -> Span {
-    find_reference(text, var, true).map_or(Span::new(0, 0), |i| Span::new(i, i + var.len()))
-}
-
 /// The byte offset where `path` (a name, or a dotted path like `output.x`) is first read as a
 /// variable. See [`references`].
+#[cfg(test)]
 #[must_use]
-pub fn find_reference(code: &str, path: &str, template: bool) -> Option<usize> {
+fn find_reference(code: &str, path: &str, template: bool) -> Option<usize> {
     references(code, template).get(path).copied()
 }
 
@@ -210,7 +208,7 @@ const MAX_PATH_SEGMENTS: usize = 8;
 /// as part of a longer name. With `template`, only the inside of `{{ }}` and `{% %}` tags is
 /// code; otherwise all of `code` is one expression.
 #[must_use]
-pub fn references(code: &str, template: bool) -> HashMap<String, usize> {
+pub(crate) fn references(code: &str, template: bool) -> HashMap<String, usize> {
     let mut found: HashMap<String, usize> = HashMap::new();
     scan(code, template, |at, rest, prev, _| {
         let starts_name = rest.starts_with(|c: char| c.is_alphabetic() || c == '_');
@@ -245,7 +243,7 @@ fn is_ident(c: char) -> bool {
 /// The offset of the first expression (a tag, or all of `code` when not `template`) that holds
 /// more than [`MAX_OPERATORS`] operators.
 #[must_use]
-pub fn too_many_operators(code: &str, template: bool) -> Option<usize> {
+pub(crate) fn too_many_operators(code: &str, template: bool) -> Option<usize> {
     const WORDS: [&str; 6] = ["and", "or", "not", "is", "in", "if"];
     let mut count = 0usize;
     let mut region = usize::MAX;
@@ -343,7 +341,7 @@ mod tests {
         let text = "Hello {{ task }}\n{% if stag.visit > 1 %}again{% endif %}\n";
         let src = Arc::new(SourceFile::new("r.md.j2", text));
         let mut diags = Vec::new();
-        assert!(!check(&src, &mut diags));
+        assert!(!check_in(&src, Context::Role, &mut diags));
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].rule, Rule::UndefinedVariable);
         assert_eq!(&text[diags[0].span.start..diags[0].span.end], "stag");
@@ -402,7 +400,7 @@ mod tests {
             "{% set ns = namespace(n=0) %}{% for i in range(2) %}{{ dict(a=i) }}{% endfor %}{{ taks }}",
         ));
         let mut diags = Vec::new();
-        assert!(!check(&src, &mut diags));
+        assert!(!check_in(&src, Context::Role, &mut diags));
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(diags[0].message.contains("`taks`"));
     }
@@ -411,7 +409,7 @@ mod tests {
     fn parse_errors_are_template_errors() {
         let src = Arc::new(SourceFile::new("r.md.j2", "line\n{% if task %}\nno end\n"));
         let mut diags = Vec::new();
-        assert!(!check(&src, &mut diags));
+        assert!(!check_in(&src, Context::Role, &mut diags));
         assert_eq!(diags[0].rule, Rule::TemplateError);
     }
 
@@ -422,6 +420,6 @@ mod tests {
             "{% for f in feedback %}{{ f.text }}{% endfor %}{% set x = 1 %}{{ x }}",
         ));
         let mut diags = Vec::new();
-        assert!(check(&src, &mut diags), "{diags:?}");
+        assert!(check_in(&src, Context::Role, &mut diags), "{diags:?}");
     }
 }

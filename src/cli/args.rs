@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "A workflow interpreter that lets Claude Code consult other models, with a person approving each step"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Asset home to search first (overrides MAESTRO_HOME).
     #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
@@ -20,7 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Lint workflow files; with no path, the whole resolved home and the assets it uses.
     Validate(ValidateArgs),
     /// Draw a workflow's state machine.
@@ -67,7 +67,7 @@ pub enum Command {
 
 /// Where an HTTP server listens and who may reach it.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ListenArgs {
+pub(crate) struct ListenArgs {
     /// Allow an address other than loopback (anyone who can reach it and has the token may
     /// decide your gates: use a tunnel or a firewall).
     #[arg(long)]
@@ -79,7 +79,7 @@ pub struct ListenArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Serve MCP over Streamable HTTP at ADDR (e.g. 127.0.0.1:7411) instead of stdio: `/mcp`
     /// for clients, `/` for the approval page.
     #[arg(long, value_name = "ADDR")]
@@ -93,7 +93,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct UiArgs {
+pub(crate) struct UiArgs {
     /// Where to listen; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:7410", value_name = "ADDR")]
     pub addr: std::net::SocketAddr,
@@ -102,7 +102,7 @@ pub struct UiArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ConsultArgs {
+pub(crate) struct ConsultArgs {
     /// The question; `-` reads it from standard input.
     pub prompt: String,
     /// Provider name from conf/providers.yaml (default: the first enabled one).
@@ -134,7 +134,7 @@ pub struct ConsultArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ThreadsArgs {
+pub(crate) struct ThreadsArgs {
     /// A thread id: print its turns whole.
     pub thread: Option<String>,
     /// Print JSON.
@@ -143,14 +143,14 @@ pub struct ThreadsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RunsArgs {
+pub(crate) struct RunsArgs {
     /// A run id: show that run in full.
     pub run: Option<String>,
     /// Print JSON.
@@ -162,7 +162,7 @@ pub struct RunsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     pub run: String,
     /// One JSON object per event (the default prints one readable line per event).
     #[arg(long)]
@@ -170,7 +170,7 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ApprovalsArgs {
+pub(crate) struct ApprovalsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -180,7 +180,7 @@ pub struct ApprovalsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DecideArgs {
+pub(crate) struct DecideArgs {
     /// The approval id (from `maestro approvals`).
     pub id: String,
     /// Words for the orchestrator (required by `revise`).
@@ -198,7 +198,7 @@ pub struct DecideArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct UpgradeArgs {
+pub(crate) struct UpgradeArgs {
     /// The run id (from `maestro runs`).
     pub run: String,
     /// Move without asking (the changes are still printed).
@@ -210,21 +210,21 @@ pub struct UpgradeArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     /// Print the documentation of this rule (e.g. `unbounded-loop`).
     #[arg(long, value_name = "ID")]
     pub explain: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Human,
     Json,
     Github,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// Workflow files (.kdl, .yaml, .yml); `-` reads one from standard input.
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
@@ -235,7 +235,7 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     Mermaid,
     Dot,
     /// A standalone SVG picture (the same drawing the approval page shows).
@@ -243,7 +243,7 @@ pub enum GraphFormat {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct GraphArgs {
+pub(crate) struct GraphArgs {
     /// A workflow name from the home, or a path to a workflow file.
     #[arg(default_value = "default")]
     pub workflow: String,
@@ -255,7 +255,7 @@ pub struct GraphArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Overwrite files you have edited.
     #[arg(long)]
     pub force: bool,

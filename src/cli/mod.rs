@@ -16,15 +16,15 @@ use std::io::Write;
 
 use clap::Parser;
 
-pub use args::Cli;
+pub(crate) use args::Cli;
 use args::Command;
 
 use crate::home::{Home, HomeOptions};
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FINDINGS: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_FATAL: i32 = 3;
+pub(crate) const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_USAGE: i32 = 2;
+pub(crate) const EXIT_FATAL: i32 = 3;
 
 /// Runs the command line and returns the process exit code.
 pub fn run<I, T>(args: I) -> i32

@@ -74,7 +74,7 @@ fn mermaid_id(name: &str) -> String {
 
 /// Renders a Mermaid flowchart.
 #[must_use]
-pub fn to_mermaid(wf: &Workflow, m: &Machine, lang: &str) -> String {
+pub(crate) fn to_mermaid(wf: &Workflow, m: &Machine, lang: &str) -> String {
     let mut out = String::from("flowchart TD\n");
     let _ = writeln!(
         out,
@@ -126,7 +126,7 @@ fn dot_escape(s: &str) -> String {
 
 /// Renders a Graphviz digraph.
 #[must_use]
-pub fn to_dot(wf: &Workflow, m: &Machine, lang: &str) -> String {
+pub(crate) fn to_dot(wf: &Workflow, m: &Machine, lang: &str) -> String {
     let mut out = format!("digraph \"{}\" {{\n", dot_escape(&wf.name.value));
     out.push_str("    rankdir=TB;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
     out.push_str("    edge [fontname=\"Helvetica\", fontsize=10];\n");

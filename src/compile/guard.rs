@@ -8,7 +8,8 @@ use minijinja::{Environment, Expression, UndefinedBehavior};
 /// last `verify` of check `<name>` in the current visit: recorded facts, not the model's claims;
 /// `previous` holds the checks recorded before this visit and the stage's previous output;
 /// `selection` the visit's last `select`.
-pub const GUARD_VARIABLES: &[&str] = &["output", "checks", "previous", "selection", "run", "stage"];
+pub(crate) const GUARD_VARIABLES: &[&str] =
+    &["output", "checks", "previous", "selection", "run", "stage"];
 
 static GUARD_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -19,7 +20,7 @@ static GUARD_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// A compiled `when` expression.
 #[derive(Clone)]
-pub struct Guard {
+pub(crate) struct Guard {
     pub source: String,
     expr: Arc<Expression<'static, 'static>>,
 }
@@ -35,13 +36,13 @@ impl Guard {
     ///
     /// # Errors
     /// When evaluation fails (e.g. comparing a string with a number).
-    pub fn eval(&self, ctx: &serde_json::Value) -> Result<bool, minijinja::Error> {
+    pub(crate) fn eval(&self, ctx: &serde_json::Value) -> Result<bool, minijinja::Error> {
         self.expr.eval(ctx).map(|v| v.is_true())
     }
 
     /// Top-level and dotted variable paths the guard reads, e.g. `output.confidence`.
     #[must_use]
-    pub fn variables(&self, nested: bool) -> Vec<String> {
+    pub(crate) fn variables(&self, nested: bool) -> Vec<String> {
         // Globals (`range`, `dict`, `namespace`) are functions, not variables the guard reads.
         let mut v: Vec<String> = self
             .expr
@@ -61,7 +62,7 @@ impl Guard {
 ///
 /// # Errors
 /// The parser's error when the expression does not parse.
-pub fn compile_guard(source: &str) -> Result<Guard, minijinja::Error> {
+pub(crate) fn compile_guard(source: &str) -> Result<Guard, minijinja::Error> {
     // minijinja 2.24's expression lexer panics ("empty lexer stack") on a variable-end marker,
     // so refuse template delimiters before it sees them; they never belong in an expression.
     if let Some(delim) = ["}}", "{{", "%}", "{%"]

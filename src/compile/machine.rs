@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::workflow::Workflow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateKind {
+pub(crate) enum StateKind {
     /// Index into `Workflow::stages`.
     Stage(usize),
     /// Index into `Workflow::ends`.
@@ -17,14 +17,14 @@ pub enum StateKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct State {
+pub(crate) struct State {
     pub name: String,
     pub kind: StateKind,
 }
 
 /// One `next`: from its stage, on `event`, if `guard` holds.
 #[derive(Debug, Clone)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// Index into the source stage's `next` list (file order: first match wins).
     pub edge: usize,
     pub event: String,
@@ -32,7 +32,7 @@ pub struct Transition {
 }
 
 #[derive(Debug, Clone)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub graph: DiGraph<State, Transition>,
     pub index: HashMap<String, NodeIndex>,
     pub start: Option<NodeIndex>,
@@ -40,12 +40,12 @@ pub struct Machine {
 
 impl Machine {
     #[must_use]
-    pub fn node(&self, name: &str) -> Option<NodeIndex> {
+    pub(crate) fn node(&self, name: &str) -> Option<NodeIndex> {
         self.index.get(name).copied()
     }
 
     /// Stage nodes, in file order.
-    pub fn stages(&self) -> impl Iterator<Item = (NodeIndex, usize)> + '_ {
+    pub(crate) fn stages(&self) -> impl Iterator<Item = (NodeIndex, usize)> + '_ {
         self.graph
             .node_indices()
             .filter_map(|i| match self.graph[i].kind {
@@ -55,13 +55,13 @@ impl Machine {
     }
 
     #[must_use]
-    pub fn is_end(&self, i: NodeIndex) -> bool {
+    pub(crate) fn is_end(&self, i: NodeIndex) -> bool {
         matches!(self.graph[i].kind, StateKind::End(_))
     }
 }
 
 /// Builds the machine; findings for duplicate names, unknown targets and bad guards.
-pub fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
+pub(crate) fn compile(wf: &Workflow, diags: &mut Vec<Diagnostic>) -> Machine {
     let src = &wf.source;
     let mut graph = DiGraph::new();
     let mut index: HashMap<String, NodeIndex> = HashMap::new();

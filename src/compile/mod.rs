@@ -8,7 +8,7 @@ mod guard;
 mod machine;
 mod svg;
 
-pub use diagram::{to_dot, to_mermaid};
-pub use guard::{GUARD_VARIABLES, Guard, compile_guard};
-pub use machine::{Machine, State, StateKind, Transition, compile};
-pub use svg::{SvgMarks, to_svg};
+pub(crate) use diagram::{to_dot, to_mermaid};
+pub(crate) use guard::{GUARD_VARIABLES, compile_guard};
+pub(crate) use machine::{Machine, StateKind, compile};
+pub(crate) use svg::{SvgMarks, to_svg};

@@ -23,7 +23,7 @@ use crate::workflow::Workflow;
 
 /// What the page marks on the drawing: where the run is and the way it came.
 #[derive(Debug, Clone, Default)]
-pub struct SvgMarks {
+pub(crate) struct SvgMarks {
     /// The stage or end the run is in now.
     pub current: Option<String>,
     /// Stages and ends the run has been in (any visit).
@@ -36,7 +36,7 @@ pub struct SvgMarks {
 
 /// Draws the machine as a standalone SVG 1.1 document.
 #[must_use]
-pub fn to_svg(wf: &Workflow, m: &Machine, lang: &str, marks: &SvgMarks) -> String {
+pub(crate) fn to_svg(wf: &Workflow, m: &Machine, lang: &str, marks: &SvgMarks) -> String {
     let mut d = Drawing::build(wf, m, lang);
     d.layout();
     d.render(&wf.name.value, marks)

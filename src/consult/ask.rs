@@ -53,7 +53,7 @@ pub struct Ask {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Reply {
     #[serde(flatten)]
-    pub answer: Answer,
+    pub(crate) answer: Answer,
     /// The consult's id: `maestro://consults/<id>` holds the whole text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consult_id: Option<String>,
@@ -69,11 +69,11 @@ pub struct Reply {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stance: Option<Stance>,
+    pub(crate) stance: Option<Stance>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub focus: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
+    pub(crate) verdict: Option<Verdict>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub points: Vec<String>,
 }
@@ -89,9 +89,9 @@ pub struct Consulted {
     pub packed: Option<String>,
     /// How the thread's earlier turns went into the prompt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replay: Option<Replay>,
+    pub(crate) replay: Option<Replay>,
     /// The run's budget after the charge, when a run was given.
-    pub budget: Option<BudgetView>,
+    pub(crate) budget: Option<BudgetView>,
 }
 
 /// Red flags checked on a consult's answer. Length is not one: a long answer is what was
@@ -627,17 +627,17 @@ pub struct Ensembled {
     pub failures: Vec<ProviderError>,
     /// With stances: the providers by verdict, for the asker to weigh.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub positions: Option<Positions>,
+    pub(crate) positions: Option<Positions>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packed: Option<String>,
     /// Why fewer providers were asked, if so.
     pub reduced: Option<String>,
-    pub budget: Option<BudgetView>,
+    pub(crate) budget: Option<BudgetView>,
 }
 
 /// Members grouped by their verdict (`provider (stance)`), and the points each raised.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct Positions {
+pub(crate) struct Positions {
     pub agree: Vec<String>,
     pub disagree: Vec<String>,
     pub mixed: Vec<String>,

@@ -17,12 +17,12 @@ use crate::quality::redflag::{self, RuleSet};
 use crate::quality::{steps, vote};
 
 /// The most samples one calibration may draw.
-pub const MAX_SAMPLES: u32 = 50;
+pub(crate) const MAX_SAMPLES: u32 = 50;
 
 /// How a sample is judged correct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Oracle {
+pub(crate) enum Oracle {
     /// The answer equals this one (compared canonically: as JSON when both parse, else as
     /// whitespace- and case-normalised text).
     Expected(Value),
@@ -33,7 +33,7 @@ pub enum Oracle {
 impl Oracle {
     /// Whether the oracle accepts a sample.
     #[must_use]
-    pub fn accepts(&self, answer: &str) -> bool {
+    pub(crate) fn accepts(&self, answer: &str) -> bool {
         match self {
             Oracle::Expected(expected) => {
                 let want = expected
@@ -62,7 +62,7 @@ impl Oracle {
 /// What to calibrate (the `calibrate` tool's arguments; `///` lines reach the model).
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CalibrateAsk {
+pub(crate) struct CalibrateAsk {
     /// Per-step accuracy.
     pub p: Option<f64>,
     /// Or sample this to estimate p.
@@ -84,7 +84,7 @@ pub struct CalibrateAsk {
 
 /// The calibration, and the estimate of p when it was measured.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Calibrated {
+pub(crate) struct Calibrated {
     /// Absent when the micro-steps were listed instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
@@ -99,7 +99,7 @@ pub struct Calibrated {
 impl CalibrateAsk {
     /// Nothing to calibrate was given: the caller wants the micro-steps.
     #[must_use]
-    pub fn is_listing(&self) -> bool {
+    pub(crate) fn is_listing(&self) -> bool {
         self.p.is_none()
             && self.step_prompt.is_none()
             && self.oracle.is_none()
@@ -123,7 +123,7 @@ fn unknown_step(name: &str) -> Failure {
 ///
 /// # Errors
 /// An unknown step name.
-pub fn list(step: Option<&str>) -> Result<Vec<steps::MicroStep>, Failure> {
+pub(crate) fn list(step: Option<&str>) -> Result<Vec<steps::MicroStep>, Failure> {
     match step {
         Some(name) => Ok(vec![steps::get(name).ok_or_else(|| unknown_step(name))?]),
         None => Ok(steps::all()),
@@ -139,7 +139,7 @@ fn bad(code: &'static str, message: impl Into<String>, help: impl Into<String>) 
 /// # Errors
 /// Missing inputs, too many samples, an unknown provider or run, a budget that paid for no
 /// sample, or inputs the formulas refuse.
-pub async fn run(
+pub(crate) async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: CalibrateAsk,

@@ -13,7 +13,7 @@ use crate::quality::steps;
 /// What to check (the `red_flag` tool's arguments; `///` lines reach the model).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RedFlagAsk {
+pub(crate) struct RedFlagAsk {
     pub content: String,
     pub format: Option<AnswerFormat>,
     #[serde(default)]
@@ -29,7 +29,7 @@ pub struct RedFlagAsk {
 
 /// Whether the content passes, and the rules it trips.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct RedFlagged {
+pub(crate) struct RedFlagged {
     pub valid: bool,
     pub flags: Vec<Flag>,
 }
@@ -43,7 +43,7 @@ fn trimmed(s: &str) -> String {
 /// # Errors
 /// A name that is not a schema of the library (the known ones are listed), or one that is
 /// not JSON.
-pub fn library_schema(home: &Home, name: &str) -> Result<Value, Failure> {
+pub(crate) fn library_schema(home: &Home, name: &str) -> Result<Value, Failure> {
     let asset = home
         .find(Kind::Schema, name)
         .ok()
@@ -99,7 +99,7 @@ fn stage_rules(e: &Engine, run: &str, stage: &str) -> Result<RuleSet, Failure> {
 ///
 /// # Errors
 /// An unknown run, stage, step or schema; a stage without a run; a stage and a step at once.
-pub fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
+pub(crate) fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
     let mut rules = match (&ask.stage, &ask.step, &ask.run_id) {
         (Some(_), Some(_), _) => {
             return Err(Failure::new(
@@ -155,7 +155,7 @@ pub fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failure> {
 /// What to coordinate (the `coordinate` tool's arguments; `///` lines reach the model).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CoordinateAsk {
+pub(crate) struct CoordinateAsk {
     pub task: String,
     pub code_context: Option<String>,
     pub error_logs: Option<String>,
@@ -172,11 +172,11 @@ pub struct CoordinateAsk {
 }
 
 /// The most answers one redundancy check compares (pairwise: the work grows as the square).
-pub const MAX_ANSWERS: usize = 20;
+pub(crate) const MAX_ANSWERS: usize = 20;
 
 /// The recommended topology, with the rule that decided it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Coordinated {
+pub(crate) struct Coordinated {
     pub recommendation: Recommendation,
     /// What the rules recommend, when the caller forced another choice.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,7 +191,7 @@ pub struct Coordinated {
 ///
 /// # Errors
 /// An unknown run; more than [`MAX_ANSWERS`] answers.
-pub fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failure> {
+pub(crate) fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failure> {
     if ask.answers.len() > MAX_ANSWERS {
         return Err(Failure::new(
             "too_many_answers",

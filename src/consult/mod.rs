@@ -14,14 +14,18 @@
 )]
 
 mod ask;
-pub mod calibrate;
-pub mod checks;
-pub mod select;
-pub mod stance;
-pub mod thread;
-pub mod vote;
+pub(crate) mod calibrate;
+pub(crate) mod checks;
+pub(crate) mod select;
+pub(crate) mod stance;
+pub(crate) mod thread;
+pub(crate) mod vote;
 
-pub use ask::{Ask, Consulted, EnsembleAsk, Ensembled, Reply, consult, ensemble};
+pub use ask::Ask;
+pub use ask::EnsembleAsk;
+pub use ask::consult;
+pub use ask::ensemble;
+pub(crate) use ask::{Consulted, Ensembled, Reply};
 
 use std::sync::Arc;
 
@@ -249,7 +253,7 @@ pub(crate) async fn with_engine<T: Send + 'static>(
 /// The template variables a role sees outside a run: the task and nothing else. With a run,
 /// [`Engine::role_vars`] gives the same variables as the stage's brief.
 #[must_use]
-pub fn blank_vars(task: &str) -> serde_json::Value {
+pub(crate) fn blank_vars(task: &str) -> serde_json::Value {
     serde_json::json!({
         "task": task, "workflow": {"name": "consult", "summary": ""},
         "stage": {"name": "consult", "title": "consult", "visit": 1, "max_visits": null, "topology": "sas"},
@@ -263,7 +267,11 @@ pub fn blank_vars(task: &str) -> serde_json::Value {
 ///
 /// # Errors
 /// An invalid or unknown role, or one that does not render.
-pub fn render_role(home: &Home, role: &str, vars: &serde_json::Value) -> Result<String, Failure> {
+pub(crate) fn render_role(
+    home: &Home,
+    role: &str,
+    vars: &serde_json::Value,
+) -> Result<String, Failure> {
     if !crate::home::valid_name(role) {
         return Err(crate::engine::library::bad_name("role", role));
     }
@@ -282,18 +290,6 @@ pub fn render_role(home: &Home, role: &str, vars: &serde_json::Value) -> Result<
             "run `maestro validate` and fix the role template",
         )
     })
-}
-
-/// The prompt framed by a role template, when one is named.
-///
-/// # Errors
-/// An unknown role, or one that does not render.
-pub fn frame(home: &Home, role: Option<&str>, prompt: &str) -> Result<String, Failure> {
-    let Some(role) = role else {
-        return Ok(prompt.to_string());
-    };
-    let role_text = render_role(home, role, &blank_vars(prompt))?;
-    Ok(format!("{role_text}\n\n{prompt}"))
 }
 
 /// Flags of a provider's argv that its recorded or live `--help` text does not mention.

@@ -28,7 +28,7 @@ pub struct SelectAsk {
     #[schemars(with = "Vec<BTreeMap<String, serde_json::Value>>")]
     pub candidates: Vec<Candidate>,
     #[serde(default)]
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     /// Candidate id → tests passed.
     #[serde(default)]
     pub test_results: BTreeMap<String, bool>,
@@ -38,7 +38,7 @@ pub struct SelectAsk {
     // Undocumented on purpose: the names say it, and the tool list is paid for in every
     // session. The rubric defaults by the run's stage, else `general`; criteria go to the
     // judge.
-    pub rubric: Option<Rubric>,
+    pub(crate) rubric: Option<Rubric>,
     #[serde(default)]
     pub criteria: Vec<String>,
     pub run_id: Option<String>,
@@ -59,7 +59,7 @@ impl JudgeRun {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn of(e: &Engine, run_id: &str) -> Result<JudgeRun, Failure> {
+    pub(crate) fn of(e: &Engine, run_id: &str) -> Result<JudgeRun, Failure> {
         let (run, _) = e.read_run(run_id)?;
         Ok(JudgeRun {
             task: run.task,
@@ -74,7 +74,7 @@ impl JudgeRun {
 #[derive(Debug, Clone)]
 pub struct JudgePrompt {
     pub text: String,
-    pub rubric: Rubric,
+    pub(crate) rubric: Rubric,
     /// The candidates the judge sees: those that pass the red flags.
     pub ids: Vec<String>,
     /// Set when the candidates did not fit [`JUDGE_BUDGET_CHARS`] and were cut.
@@ -257,7 +257,7 @@ fn check_ask(ask: &SelectAsk) -> Result<(), Failure> {
 /// No candidates, duplicate ids, results naming unknown candidates, bad criteria, an unknown
 /// judge or run, a judge role that does not render or a spent budget (the judge is not asked
 /// then), or a judge whose answer does not parse.
-pub async fn run(
+pub(crate) async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: SelectAsk,

@@ -19,7 +19,7 @@ pub enum Stance {
 impl Stance {
     /// The name serde writes.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Stance::For => "for",
             Stance::Against => "against",
@@ -40,7 +40,7 @@ pub struct Member {
 /// A member's verdict on the question, read from its `VERDICT:` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Agree,
     Disagree,
     Mixed,
@@ -49,7 +49,7 @@ pub enum Verdict {
 /// The verdict and key points at the end of an answer written under the `stance` role.
 /// Both are optional: a member that ignored the format still has its whole answer.
 #[must_use]
-pub fn position(text: &str) -> (Option<Verdict>, Vec<String>) {
+pub(crate) fn position(text: &str) -> (Option<Verdict>, Vec<String>) {
     let mut verdict = None;
     let mut points = Vec::new();
     let mut in_points = false;

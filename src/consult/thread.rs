@@ -10,7 +10,7 @@ use crate::engine::threads::Turn;
 
 /// How the earlier turns went into the prompt.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
-pub struct Replay {
+pub(crate) struct Replay {
     /// Turns replayed whole.
     pub whole: Vec<u32>,
     /// Turns replayed as a summary, oldest first.
@@ -24,7 +24,7 @@ pub struct Replay {
 impl Replay {
     /// One line for the tool result, e.g. "replayed turns 1–2 (1 summarised)".
     #[must_use]
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let n = self.whole.len() + self.summarised.len();
         let mut s = format!("replayed {n} earlier turn(s)");
         if !self.summarised.is_empty() {
@@ -101,7 +101,7 @@ const HEADING: &str = "## The conversation so far\n\
 
 /// The earlier turns as prompt text within `budget` characters, and how they were fitted.
 #[must_use]
-pub fn replay(turns: &[Turn], budget: usize) -> (String, Replay) {
+pub(crate) fn replay(turns: &[Turn], budget: usize) -> (String, Replay) {
     if turns.is_empty() {
         return (String::new(), Replay::default());
     }

@@ -17,7 +17,7 @@ use crate::quality::vote::{self, Format, SampleError, VoteConfig, VoteResult};
 /// What to vote on (the `vote` tool's arguments; `///` lines reach the model).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VoteAsk {
+pub(crate) struct VoteAsk {
     pub question: String,
     /// Default: the step's, the stage's, or 3.
     pub k: Option<u32>,
@@ -71,7 +71,7 @@ fn stage_vote(e: Option<&Engine>, run_id: Option<&str>) -> Result<StageVote, Fai
 ///
 /// # Errors
 /// An unknown micro-step, provider or run (before anything is asked).
-pub async fn run(
+pub(crate) async fn run(
     engine: Option<&Arc<Engine>>,
     set: Arc<ProviderSet>,
     ask: VoteAsk,

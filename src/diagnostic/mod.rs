@@ -4,11 +4,11 @@
 //! part of maestro (lint, loader, CLI, MCP, engine) can name rules and findings without an
 //! import cycle. `crate::lint::registry` re-exports [`Rule`] for older paths.
 
-pub mod rules;
+pub(crate) mod rules;
 
 use serde::Serialize;
 
-pub use self::rules::Rule;
+pub(crate) use self::rules::Rule;
 use crate::source::{SourceFile, Span};
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub enum Severity {
 
 impl Severity {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -31,7 +31,7 @@ impl Severity {
 
 /// A secondary place that helps explain a finding ("first defined here").
 #[derive(Debug, Clone)]
-pub struct Label {
+pub(crate) struct Label {
     pub span: Span,
     pub text: String,
 }
@@ -47,13 +47,13 @@ pub struct Diagnostic {
     pub span: Span,
     /// What the primary span is, shown under the underline.
     pub label: Option<String>,
-    pub labels: Vec<Label>,
+    pub(crate) labels: Vec<Label>,
     pub help: Option<String>,
 }
 
 impl Diagnostic {
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         rule: Rule,
         source: &Arc<SourceFile>,
         span: Span,
@@ -78,13 +78,13 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(clip(help.into()));
         self
     }
 
     #[must_use]
-    pub fn with_help_opt(mut self, help: Option<String>) -> Self {
+    pub(crate) fn with_help_opt(mut self, help: Option<String>) -> Self {
         if let Some(help) = help {
             self.help = Some(clip(help));
         }
@@ -92,13 +92,13 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn with_label(mut self, text: impl Into<String>) -> Self {
+    pub(crate) fn with_label(mut self, text: impl Into<String>) -> Self {
         self.label = Some(text.into());
         self
     }
 
     #[must_use]
-    pub fn with_related(mut self, span: Span, text: impl Into<String>) -> Self {
+    pub(crate) fn with_related(mut self, span: Span, text: impl Into<String>) -> Self {
         self.labels.push(Label {
             span,
             text: text.into(),
@@ -127,7 +127,7 @@ impl Diagnostic {
 
     /// The plain-data form used by `--format json` and by MCP results.
     #[must_use]
-    pub fn to_record(&self) -> Record {
+    pub(crate) fn to_record(&self) -> Record {
         let loc = self.location();
         Record {
             rule: self.rule.id(),
@@ -154,7 +154,7 @@ pub struct Location {
 
 /// A finding as JSON: the fields the contract names, in its order.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     pub rule: &'static str,
     pub severity: Severity,
     pub file: String,
@@ -167,7 +167,7 @@ pub struct Record {
 }
 
 /// Orders findings by file, then position, then rule, so output is stable.
-pub fn sort(diags: &mut [Diagnostic]) {
+pub(crate) fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
         let ka = (a.source.as_ref().map(|s| &*s.name), a.span.start, a.rule);
         let kb = (b.source.as_ref().map(|s| &*s.name), b.span.start, b.rule);
@@ -177,7 +177,7 @@ pub fn sort(diags: &mut [Diagnostic]) {
 
 /// The most characters of a message or help. Messages quote what the file says, and a file can
 /// say a megabyte in one value.
-pub const MAX_MESSAGE_CHARS: usize = 500;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 500;
 
 fn clip(mut s: String) -> String {
     if let Some((cut, _)) = s.char_indices().nth(MAX_MESSAGE_CHARS) {
@@ -195,7 +195,7 @@ pub const MAX_FINDINGS_PER_FILE: usize = 1000;
 /// Keeps the first [`MAX_FINDINGS_PER_FILE`] findings of each file (`diags` sorted by file) and
 /// adds, per file that had more, one finding that counts the rest. It carries the rule of the
 /// first error left out (or of the first warning), so the exit code stays what it would be.
-pub fn cap(diags: &mut Vec<Diagnostic>) {
+pub(crate) fn cap(diags: &mut Vec<Diagnostic>) {
     let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len().min(MAX_FINDINGS_PER_FILE + 1));
     let mut i = 0;
     let all = std::mem::take(diags);
@@ -236,11 +236,11 @@ pub fn cap(diags: &mut Vec<Diagnostic>) {
 
 /// Past this many candidates "did you mean" gives no suggestion: comparing every unknown name
 /// of a huge file with every known one would be quadratic.
-pub const MAX_SUGGESTION_CANDIDATES: usize = 500;
+pub(crate) const MAX_SUGGESTION_CANDIDATES: usize = 500;
 
 /// "did you mean" help: the closest candidate within a small edit distance.
 #[must_use]
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {

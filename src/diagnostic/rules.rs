@@ -29,13 +29,13 @@ macro_rules! rules {
 
             /// What the rule finds, in one line.
             #[must_use]
-            pub const fn summary(self) -> &'static str {
+            pub(crate) const fn summary(self) -> &'static str {
                 match self { $( Rule::$variant => $summary, )* }
             }
 
             /// The rule's whole documentation: `docs/rules/<id>.md`, as Markdown.
             #[must_use]
-            pub const fn doc(self) -> &'static str {
+            pub(crate) const fn doc(self) -> &'static str {
                 match self {
                     $( Rule::$variant => include_str!(concat!(
                         env!("CARGO_MANIFEST_DIR"), "/docs/rules/", $id, ".md"

@@ -12,7 +12,7 @@ use super::step::submittable_events;
 
 /// Everything the orchestrator needs to do one stage's work.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Brief {
+pub(crate) struct Brief {
     pub run_id: String,
     pub workflow: String,
     pub stage: String,
@@ -48,7 +48,7 @@ pub struct Brief {
 
 /// The gate's questions in `lang`.
 #[must_use]
-pub fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
+pub(crate) fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
     let workflow = wf.workflow();
     let default = workflow.default_lang();
     workflow
@@ -70,13 +70,13 @@ pub fn questions(wf: &Compiled, stage: &str, lang: &str) -> Vec<QuestionView> {
 
 /// A stage's title in `lang`, or its name.
 #[must_use]
-pub fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
+pub(crate) fn title(wf: &Compiled, stage: &str, lang: &str) -> String {
     stage_title(wf.workflow(), stage, lang)
 }
 
 /// A stage's title in `lang` (else the workflow's default language, else its name).
 #[must_use]
-pub fn stage_title(workflow: &crate::workflow::Workflow, stage: &str, lang: &str) -> String {
+pub(crate) fn stage_title(workflow: &crate::workflow::Workflow, stage: &str, lang: &str) -> String {
     workflow
         .stage(stage)
         .and_then(|s| s.title.as_ref())
@@ -89,7 +89,7 @@ pub fn stage_title(workflow: &crate::workflow::Workflow, stage: &str, lang: &str
 /// constraints, the packed context and the output schema. A stage's brief and a consult
 /// made for the run (`consult` with `run_id` and a `role`) render with the same variables.
 #[must_use]
-pub fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &str) -> Value {
+pub(crate) fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &str) -> Value {
     let workflow = wf.workflow();
     let stage_name = run.stage.clone().unwrap_or_default();
     let stage = workflow.stage(&stage_name);
@@ -129,12 +129,12 @@ pub fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, context: &st
 
 /// The line in a skill file after which its worked example begins: shown on a stage's first
 /// visit only, to keep later briefs lean.
-pub const FIRST_VISIT_MARKER: &str = "<!-- first-visit -->";
+pub(crate) const FIRST_VISIT_MARKER: &str = "<!-- first-visit -->";
 
 /// A stage's skill for a brief: in the run's language when a translation exists, and without
 /// the part after [`FIRST_VISIT_MARKER`] after the first visit.
 #[must_use]
-pub fn skill_text(assets: &super::library::StageAssets, lang: &str, visit: u32) -> String {
+pub(crate) fn skill_text(assets: &super::library::StageAssets, lang: &str, visit: u32) -> String {
     let text = assets
         .skill_by_lang
         .get(lang)
@@ -153,7 +153,7 @@ pub fn skill_text(assets: &super::library::StageAssets, lang: &str, visit: u32) 
 ///
 /// # Errors
 /// When the run is not in a stage, or its role template fails to render.
-pub fn render(
+pub(crate) fn render(
     wf: &Compiled,
     run: &Run,
     budget: BudgetView,

@@ -10,7 +10,7 @@ use super::model::Run;
 
 /// What is left, as shown in briefs and status.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct BudgetView {
+pub(crate) struct BudgetView {
     pub consults_used: u32,
     /// Left for the whole run; `None` when unlimited.
     pub consults_left_run: Option<u32>,
@@ -28,7 +28,7 @@ pub struct BudgetView {
 
 /// The budget left in `run` now.
 #[must_use]
-pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
+pub(crate) fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
     let workflow = wf.workflow();
     let b = &workflow.budget;
     let stage = run.stage.as_ref().and_then(|s| workflow.stage(s));
@@ -63,7 +63,7 @@ pub fn view(wf: &Compiled, run: &Run, now_ms: i64) -> BudgetView {
 
 /// How many of `n` consults the budget can pay for now (0 when a limit is spent).
 #[must_use]
-pub fn affordable(v: &BudgetView, n: u32) -> u32 {
+pub(crate) fn affordable(v: &BudgetView, n: u32) -> u32 {
     if v.wall_secs_left == Some(0)
         || v.stage_secs_left == Some(0)
         || v.tokens_left == Some(0)
@@ -85,7 +85,12 @@ pub fn affordable(v: &BudgetView, n: u32) -> u32 {
 ///
 /// # Errors
 /// `budget_exhausted` naming the limit and the counts left; nothing is charged then.
-pub fn charge(wf: &Compiled, run: &mut Run, n: u32, now_ms: i64) -> Result<BudgetView, Failure> {
+pub(crate) fn charge(
+    wf: &Compiled,
+    run: &mut Run,
+    n: u32,
+    now_ms: i64,
+) -> Result<BudgetView, Failure> {
     let v = view(wf, run, now_ms);
     let stage = run.stage.clone().unwrap_or_default();
     let refuse = |what: String| {
@@ -153,7 +158,7 @@ pub fn charge(wf: &Compiled, run: &mut Run, n: u32, now_ms: i64) -> Result<Budge
 /// forgets to pay does not compile.
 #[derive(Debug)]
 #[must_use = "a ticket is a paid provider call"]
-pub struct Ticket {
+pub(crate) struct Ticket {
     run_id: Option<String>,
 }
 
@@ -169,7 +174,7 @@ impl Ticket {
 
     /// The run this call was charged to; `None` for a call outside every run.
     #[must_use]
-    pub fn run_id(&self) -> Option<&str> {
+    pub(crate) fn run_id(&self) -> Option<&str> {
         self.run_id.as_deref()
     }
 }
@@ -178,7 +183,7 @@ impl Ticket {
 /// thread it continues, the run it names, or the one unfinished run its session started.
 /// Only the engine makes one, so a call cannot declare itself free.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payer {
+pub(crate) struct Payer {
     run_id: Option<String>,
 }
 
@@ -189,14 +194,14 @@ impl Payer {
 
     /// The run charged; `None` outside every run.
     #[must_use]
-    pub fn run_id(&self) -> Option<&str> {
+    pub(crate) fn run_id(&self) -> Option<&str> {
         self.run_id.as_deref()
     }
 
     /// The payer of a call in a project where no run can exist: no state file at `state`
     /// (nothing was ever started there). `None` when the file exists: then the engine decides.
     #[must_use]
-    pub fn without_state(state: &std::path::Path) -> Option<Payer> {
+    pub(crate) fn without_state(state: &std::path::Path) -> Option<Payer> {
         (!state.exists()).then(|| Payer::new(None))
     }
 }
@@ -204,6 +209,6 @@ impl Payer {
 /// Free tickets for a call the engine (or an absent state file) found to belong to no run;
 /// `None` for a payer with a run, whose calls only [`super::Engine::pay`] can charge.
 #[must_use]
-pub fn free(payer: &Payer, n: u32) -> Option<Vec<Ticket>> {
+pub(crate) fn free(payer: &Payer, n: u32) -> Option<Vec<Ticket>> {
     payer.run_id.is_none().then(|| Ticket::issue(None, n))
 }

@@ -13,7 +13,7 @@ use crate::workflow::{GateBy, Topology};
 /// One event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
-pub enum RunEvent {
+pub(crate) enum RunEvent {
     RunStarted {
         workflow: String,
         /// The pinned workflow version.
@@ -167,7 +167,7 @@ pub enum RunEvent {
 impl RunEvent {
     /// The event's stage, when it names one.
     #[must_use]
-    pub fn stage(&self) -> Option<&str> {
+    pub(crate) fn stage(&self) -> Option<&str> {
         match self {
             RunEvent::StageEntered { stage, .. }
             | RunEvent::StageExhausted { stage, .. }
@@ -186,7 +186,7 @@ impl RunEvent {
 }
 
 /// Events a step produced, to append in the same transaction.
-pub type Events = Vec<RunEvent>;
+pub(crate) type Events = Vec<RunEvent>;
 
 /// An event as stored, with its place in the log.
-pub type Logged = crate::store::Logged<RunEvent>;
+pub(crate) type Logged = crate::store::Logged<RunEvent>;

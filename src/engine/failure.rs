@@ -18,7 +18,11 @@ pub struct Failure {
 
 impl Failure {
     #[must_use]
-    pub fn new(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             message: message.into(),
@@ -28,7 +32,7 @@ impl Failure {
     }
 
     #[must_use]
-    pub fn with_details(mut self, details: Value) -> Self {
+    pub(crate) fn with_details(mut self, details: Value) -> Self {
         self.details = details;
         self
     }
@@ -37,7 +41,7 @@ impl Failure {
 impl Failure {
     /// The run has reached an end; nothing more can happen in it.
     #[must_use]
-    pub fn run_finished(run: &super::Run) -> Self {
+    pub(crate) fn run_finished(run: &super::Run) -> Self {
         Failure::new(
             "run_finished",
             format!(
@@ -51,7 +55,7 @@ impl Failure {
 
     /// A stage a request named that the workflow does not have; the help lists its stages.
     #[must_use]
-    pub fn no_such_stage(workflow: &crate::workflow::Workflow, stage: &str) -> Self {
+    pub(crate) fn no_such_stage(workflow: &crate::workflow::Workflow, stage: &str) -> Self {
         Failure::new(
             "unknown_stage",
             format!(
@@ -73,7 +77,7 @@ impl Failure {
 
     /// The run sits in a stage that the current workflow file no longer has.
     #[must_use]
-    pub fn stage_gone(stage: &str) -> Self {
+    pub(crate) fn stage_gone(stage: &str) -> Self {
         Failure::new(
             "unknown_stage",
             format!("the run is in `{stage}`, which the workflow no longer has"),

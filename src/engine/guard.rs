@@ -37,7 +37,7 @@ use crate::workspace::confine::{Control, control_file};
 /// What a tool can do to the project, as far as the hold rule cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ToolKind {
+pub(crate) enum ToolKind {
     /// Changes nothing: reading, searching, the task list, a question to the person, and
     /// maestro's own tools (those of them that write or run are held by the engine itself,
     /// with this same rule). Never held.
@@ -100,7 +100,7 @@ const COMMANDS: [&str; 2] = ["Bash", "PowerShell"];
 impl ToolKind {
     /// The kind of a tool, by the name Claude Code gives it.
     #[must_use]
-    pub fn of(tool: &str) -> ToolKind {
+    pub(crate) fn of(tool: &str) -> ToolKind {
         if CLAUDE_READS.contains(&tool) || is_own_tool(tool) {
             ToolKind::Reads
         } else if CLAUDE_EDITS.contains(&tool) {
@@ -112,7 +112,7 @@ impl ToolKind {
 
     /// Whether the hold rule looks at this tool at all (a crash while looking must refuse it).
     #[must_use]
-    pub fn guarded(self) -> bool {
+    pub(crate) fn guarded(self) -> bool {
         self != ToolKind::Reads
     }
 }
@@ -136,7 +136,7 @@ fn is_own_tool(tool: &str) -> bool {
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum HoldRule {
+pub(crate) enum HoldRule {
     /// The run waits for a person at a `by "human"` gate.
     HumanGate,
     /// The run's stage is marked `edits #false`.
@@ -147,7 +147,7 @@ pub enum HoldRule {
 
 /// A tool call about to be made.
 #[derive(Debug, Clone, Copy)]
-pub struct ToolCall<'a> {
+pub(crate) struct ToolCall<'a> {
     /// The Claude Code session making it (`session_id` in the hook's input; the stdio
     /// server's `CLAUDE_CODE_SESSION_ID`); `None` when unknown (HTTP, a terminal).
     pub session: Option<&'a str>,
@@ -162,7 +162,7 @@ pub struct ToolCall<'a> {
 
 /// The guard's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Nothing holds the call: Claude Code's own permissions decide.
     Pass,
     /// Refused, with the words Claude Code shows the model.
@@ -226,7 +226,7 @@ impl Engine {
     /// # Errors
     /// The state file or a run's workflow version cannot be read: the caller refuses then (a
     /// guard that cannot look must not wave a call through).
-    pub fn hold(&self, call: &ToolCall<'_>) -> Result<Verdict, Failure> {
+    pub(crate) fn hold(&self, call: &ToolCall<'_>) -> Result<Verdict, Failure> {
         if call.kind == ToolKind::Reads {
             return Ok(Verdict::Pass);
         }
@@ -270,7 +270,7 @@ impl Engine {
     ///
     /// # Errors
     /// Held, or the state cannot be read.
-    pub fn hold_own(&self, call: &ToolCall<'_>) -> Result<(), Failure> {
+    pub(crate) fn hold_own(&self, call: &ToolCall<'_>) -> Result<(), Failure> {
         match self.hold(call)? {
             Verdict::Pass => Ok(()),
             Verdict::Deny(reason) => Err(Failure::new(
@@ -287,7 +287,7 @@ impl Engine {
     ///
     /// # Errors
     /// The state file cannot be read.
-    pub fn standing(&self, session: &str) -> Result<Option<String>, Failure> {
+    pub(crate) fn standing(&self, session: &str) -> Result<Option<String>, Failure> {
         const SHOWN: usize = 3;
         let mut live = self.live_runs()?;
         let shown = live.len().min(SHOWN);

@@ -27,7 +27,7 @@ use super::Failure;
 
 /// A stage's assets, read once per compile.
 #[derive(Debug, Clone, Default)]
-pub struct StageAssets {
+pub(crate) struct StageAssets {
     pub role: Option<String>,
     pub skill: Option<String>,
     /// The skill in the workflow's other languages (`skills/<name>.<lang>.md`), when written.
@@ -41,7 +41,7 @@ pub struct StageAssets {
 
 /// One file a compile read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SnapshotFile {
+pub(crate) struct SnapshotFile {
     pub kind: Kind,
     pub name: String,
     pub text: String,
@@ -49,7 +49,7 @@ pub struct SnapshotFile {
 
 /// Everything one workflow version was compiled from. Stored in the state file by `version`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub version: String,
     pub name: String,
     /// Where the workflow file was found when the version was taken.
@@ -92,14 +92,14 @@ impl Snapshot {
 
     /// The short form people see: the first 8 hex digits.
     #[must_use]
-    pub fn short(version: &str) -> &str {
+    pub(crate) fn short(version: &str) -> &str {
         version.get(..8).unwrap_or(version)
     }
 }
 
 /// A workflow version that passed validation, ready to run.
 #[derive(Debug)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     pub loaded: Loaded,
     pub snapshot: Arc<Snapshot>,
     pub stages: HashMap<String, StageAssets>,
@@ -111,7 +111,7 @@ impl Compiled {
     /// # Panics
     /// Never: only loads with a workflow are compiled.
     #[must_use]
-    pub fn workflow(&self) -> &Workflow {
+    pub(crate) fn workflow(&self) -> &Workflow {
         self.loaded
             .workflow
             .as_ref()
@@ -119,7 +119,7 @@ impl Compiled {
     }
 
     #[must_use]
-    pub fn machine(&self) -> &crate::compile::Machine {
+    pub(crate) fn machine(&self) -> &crate::compile::Machine {
         self.loaded
             .machine
             .as_ref()
@@ -127,18 +127,18 @@ impl Compiled {
     }
 
     #[must_use]
-    pub fn assets(&self, stage: &str) -> StageAssets {
+    pub(crate) fn assets(&self, stage: &str) -> StageAssets {
         self.stages.get(stage).cloned().unwrap_or_default()
     }
 
     #[must_use]
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         &self.snapshot.version
     }
 
     /// Where the workflow was found (path or `builtin:...`).
     #[must_use]
-    pub fn display(&self) -> &str {
+    pub(crate) fn display(&self) -> &str {
         &self.snapshot.display
     }
 }
@@ -153,7 +153,7 @@ struct Entry {
 
 /// The workflows of a home: the current files, compiled on demand and recompiled when they
 /// change, and pinned versions, compiled once each from their snapshots.
-pub struct Library {
+pub(crate) struct Library {
     pub home: Home,
     current: Mutex<HashMap<String, Entry>>,
     pinned: Mutex<HashMap<String, Arc<Compiled>>>,
@@ -167,14 +167,14 @@ impl std::fmt::Debug for Library {
 
 /// The current good version of a workflow, and the findings of a newer edit that was refused.
 #[derive(Debug, Clone)]
-pub struct Current {
+pub(crate) struct Current {
     pub compiled: Arc<Compiled>,
     pub refused_edit: Vec<Record>,
 }
 
 /// A name that cannot be an asset name.
 #[must_use]
-pub fn bad_name(what: &str, name: &str) -> Failure {
+pub(crate) fn bad_name(what: &str, name: &str) -> Failure {
     Failure::new(
         "bad_name",
         format!(
@@ -187,7 +187,7 @@ pub fn bad_name(what: &str, name: &str) -> Failure {
 
 impl Library {
     #[must_use]
-    pub fn new(home: Home) -> Self {
+    pub(crate) fn new(home: Home) -> Self {
         Self {
             home,
             current: Mutex::new(HashMap::new()),
@@ -197,7 +197,7 @@ impl Library {
 
     /// Names of the workflows in the home.
     #[must_use]
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.home.names(Kind::Workflow)
     }
 
@@ -205,7 +205,7 @@ impl Library {
     ///
     /// # Errors
     /// A name that is not a name, an unknown workflow, or one that never validated.
-    pub fn get(&self, name: &str) -> Result<Current, Failure> {
+    pub(crate) fn get(&self, name: &str) -> Result<Current, Failure> {
         if !valid_name(name) {
             return Err(bad_name("workflow", name));
         }
@@ -285,7 +285,7 @@ impl Library {
 
     /// A compiled version from the cache, if this process compiled it already.
     #[must_use]
-    pub fn cached(&self, version: &str) -> Option<Arc<Compiled>> {
+    pub(crate) fn cached(&self, version: &str) -> Option<Arc<Compiled>> {
         self.pinned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -297,7 +297,7 @@ impl Library {
     ///
     /// # Errors
     /// A snapshot that no longer validates with this build of maestro.
-    pub fn pinned(&self, snapshot: &Snapshot) -> Result<Arc<Compiled>, Failure> {
+    pub(crate) fn pinned(&self, snapshot: &Snapshot) -> Result<Arc<Compiled>, Failure> {
         if let Some(c) = self.cached(&snapshot.version) {
             return Ok(c);
         }
@@ -328,7 +328,7 @@ impl Library {
     }
 
     /// Remembers a freshly compiled current version under its own hash.
-    pub fn remember(&self, c: &Arc<Compiled>) {
+    pub(crate) fn remember(&self, c: &Arc<Compiled>) {
         self.pinned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::events::{Logged, RunEvent};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct StageMetrics {
+pub(crate) struct StageMetrics {
     pub visits: u64,
     pub consults: u64,
     pub consults_per_visit: f64,
@@ -18,7 +18,7 @@ pub struct StageMetrics {
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub runs: u64,
     pub stages: BTreeMap<String, StageMetrics>,
     pub consults: u64,
@@ -47,7 +47,7 @@ pub struct Metrics {
 
 /// One figure against its target.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Target {
+pub(crate) struct Target {
     pub name: String,
     pub value: f64,
     /// The bound, e.g. `< 300` or `> 0.4`.
@@ -66,7 +66,7 @@ fn target(name: &str, value: f64, bound: f64, below: bool) -> Target {
 
 /// Computes the metrics from events (one run's, or every run's).
 #[must_use]
-pub fn compute(events: &[Logged]) -> Metrics {
+pub(crate) fn compute(events: &[Logged]) -> Metrics {
     let mut m = Metrics::default();
     let mut runs = std::collections::BTreeSet::new();
     let mut expected = 0.0;

@@ -28,52 +28,55 @@
     reason = "a Failure carries a readable message and help; refusals are rare, not a hot path"
 )]
 
-pub mod brief;
-pub mod budget;
-pub mod events;
+pub(crate) mod brief;
+pub(crate) mod budget;
+pub(crate) mod events;
 mod failure;
-pub mod guard;
-pub mod library;
-pub mod metrics;
-pub mod model;
-pub mod ops;
+pub(crate) mod guard;
+pub(crate) mod library;
+pub(crate) mod metrics;
+pub(crate) mod model;
+pub(crate) mod ops;
 mod reads;
-pub mod report;
-pub use reads::ConsultMemory;
-pub mod step;
-pub mod threads;
-pub mod views;
-pub mod work;
+pub(crate) mod report;
+pub(crate) use reads::ConsultMemory;
+pub(crate) mod step;
+pub(crate) mod threads;
+pub(crate) mod views;
+pub(crate) mod work;
 
 use std::path::{Path, PathBuf};
 
-pub use brief::Brief;
-pub use budget::BudgetView;
-pub use events::{Events, Logged, RunEvent};
-pub use failure::Failure;
-pub use library::Library;
-pub use model::{Actor, Approval, DecisionKind, DecisionText, Run, RunContext, RunStatus};
-pub use ops::upgrade::{Upgrade, UpgradePreview};
-pub use ops::{Decided, StartRequest, Started, SubmitOutcome, Submitted};
-pub use views::{ApprovalView, RunSummary, RunView};
+pub(crate) use brief::Brief;
+pub(crate) use budget::BudgetView;
+pub(crate) use events::RunEvent;
+pub(crate) use failure::Failure;
+pub(crate) use library::Library;
+pub use model::Actor;
+pub use model::DecisionKind;
+pub use model::DecisionText;
+pub(crate) use model::{Run, RunContext, RunStatus};
+pub use ops::StartRequest;
+pub(crate) use ops::{SubmitOutcome, Submitted};
+pub(crate) use views::{ApprovalView, RunSummary, RunView};
 
 use crate::home::Home;
 use crate::store::Store;
 use crate::workspace::confine::ControlPlaces;
 
 /// Outputs larger than this are refused before anything else looks at them.
-pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// An open engine: the workflows of a home and the state file runs live in.
 #[derive(Debug)]
 pub struct Engine {
-    pub library: Library,
-    pub store: Store,
+    pub(crate) library: Library,
+    pub(crate) store: Store,
     /// The workspace: files are packed from it and patches applied inside it.
     pub root: PathBuf,
     /// Control places outside the workspace (the asset home, Claude Code's user settings),
     /// read from the environment when the engine opens.
-    pub control: ControlPlaces,
+    pub(crate) control: ControlPlaces,
 }
 
 impl Engine {
@@ -108,7 +111,7 @@ impl Engine {
     ///
     /// # Errors
     /// `f`'s failure, or `internal` when the blocking task panicked.
-    pub async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         self: &std::sync::Arc<Self>,
         f: impl FnOnce(&Engine) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
@@ -129,7 +132,7 @@ impl Engine {
 /// state: with the plugin enabled everywhere, `maestro serve` starts in every project Claude
 /// Code opens, and the state file must not show up in `git status` there. `maestro init`
 /// replaces it with the one that ignores only the state (its workflows are for committing).
-pub const STATE_ONLY_GITIGNORE: &str = "# maestro made this folder for its run state (state.db).\n\
+pub(crate) const STATE_ONLY_GITIGNORE: &str = "# maestro made this folder for its run state (state.db).\n\
      # `maestro init` replaces this file when you keep workflows here.\n*\n";
 
 /// Creates the `.maestro/` folder of a state file that has none yet, with
@@ -151,7 +154,7 @@ fn claim_state_dir(state: &Path) {
 /// Where a project's state lives: `MAESTRO_STATE`, else `.maestro/state.db` in the project
 /// (the `.maestro/` found upward from `cwd`, else the git root's, else `cwd`'s).
 #[must_use]
-pub fn state_path(cwd: &Path) -> PathBuf {
+pub(crate) fn state_path(cwd: &Path) -> PathBuf {
     if let Some(p) = std::env::var_os("MAESTRO_STATE").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }

@@ -12,7 +12,7 @@ use crate::workspace::verify::Counts;
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     /// In a stage, waiting for the orchestrator's `submit`.
     Active,
     /// A submitted output waits for a decision on its approval.
@@ -23,7 +23,7 @@ pub enum RunStatus {
 
 impl RunStatus {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             RunStatus::Active => "active",
             RunStatus::Waiting => "waiting",
@@ -48,7 +48,7 @@ pub struct RunContext {
 
 /// A decision's words carried into later briefs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct Feedback {
+pub(crate) struct Feedback {
     pub stage: String,
     pub visit: u32,
     pub decision: DecisionKind,
@@ -59,7 +59,7 @@ pub struct Feedback {
 
 /// What a configured check reported, as guards read it (`checks.<name>.passed`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct CheckFact {
+pub(crate) struct CheckFact {
     pub passed: bool,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
@@ -77,7 +77,7 @@ pub struct CheckFact {
 
 /// The last `select` of a visit, as guards read it (`selection.none_passed`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct SelectionFact {
+pub(crate) struct SelectionFact {
     pub winner: Option<String>,
     /// Every candidate failed its tests: nothing was selected.
     pub none_passed: bool,
@@ -85,7 +85,7 @@ pub struct SelectionFact {
 
 /// One durable run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     pub id: String,
     pub workflow: String,
     /// The workflow version the run is pinned to (`None` only for runs stored before
@@ -142,7 +142,7 @@ pub struct Run {
 impl Run {
     /// Seconds worked in `stage` so far, the current visit included while it is being worked.
     #[must_use]
-    pub fn stage_work_secs(&self, stage: &str, now_ms: i64) -> u64 {
+    pub(crate) fn stage_work_secs(&self, stage: &str, now_ms: i64) -> u64 {
         let done = self.stage_secs.get(stage).copied().unwrap_or(0);
         let current = if self.stage.as_deref() == Some(stage) && self.status == RunStatus::Active {
             self.visit_secs(now_ms)
@@ -154,12 +154,12 @@ impl Run {
 
     /// Seconds since the current visit began.
     #[must_use]
-    pub fn visit_secs(&self, now_ms: i64) -> u64 {
+    pub(crate) fn visit_secs(&self, now_ms: i64) -> u64 {
         u64::try_from((now_ms - self.stage_entered_at).max(0) / 1000).unwrap_or(0)
     }
 
     #[must_use]
-    pub fn visit(&self) -> u32 {
+    pub(crate) fn visit(&self) -> u32 {
         self.stage
             .as_ref()
             .and_then(|s| self.visits.get(s))
@@ -171,7 +171,7 @@ impl Run {
 /// The state of an approval request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
+pub(crate) enum ApprovalStatus {
     Pending,
     Approved,
     Revised,
@@ -180,7 +180,7 @@ pub enum ApprovalStatus {
 
 impl ApprovalStatus {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             ApprovalStatus::Pending => "pending",
             ApprovalStatus::Approved => "approved",
@@ -192,7 +192,7 @@ impl ApprovalStatus {
 
 /// A question as shown to the person, in the run's language.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct QuestionView {
+pub(crate) struct QuestionView {
     pub id: String,
     pub priority: Priority,
     pub text: String,
@@ -225,7 +225,7 @@ pub enum Actor {
 
 impl Actor {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Actor::Terminal => "terminal",
             Actor::Command => "command",
@@ -240,7 +240,7 @@ impl Actor {
     /// Whether this channel may decide a gate of `by`. The one check that keeps the model
     /// away from human gates.
     #[must_use]
-    pub const fn may_decide(self, by: GateBy) -> bool {
+    pub(crate) const fn may_decide(self, by: GateBy) -> bool {
         match by {
             GateBy::Any => true,
             GateBy::Human => !matches!(self, Actor::Model),
@@ -259,7 +259,7 @@ pub enum DecisionKind {
 
 impl DecisionKind {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             DecisionKind::Approve => "approve",
             DecisionKind::Revise => "revise",
@@ -268,7 +268,7 @@ impl DecisionKind {
     }
 
     #[must_use]
-    pub const fn of_timeout(o: OnTimeout) -> Self {
+    pub(crate) const fn of_timeout(o: OnTimeout) -> Self {
         match o {
             OnTimeout::Approve => DecisionKind::Approve,
             OnTimeout::Revise => DecisionKind::Revise,
@@ -286,7 +286,7 @@ pub struct DecisionText {
 
 /// A durable approval request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Approval {
+pub(crate) struct Approval {
     pub id: String,
     pub run_id: String,
     pub workflow: String,

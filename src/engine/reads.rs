@@ -21,7 +21,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run, or a version that does not compile.
-    pub fn read_run(&self, run_id: &str) -> Result<(Run, Arc<Compiled>), Failure> {
+    pub(crate) fn read_run(&self, run_id: &str) -> Result<(Run, Arc<Compiled>), Failure> {
         self.store.read(|tx| {
             let run: Versioned<Run> = tx
                 .get(Table::Runs, run_id)?
@@ -108,7 +108,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn runs_with_budget(&self) -> Result<Vec<(RunSummary, BudgetView)>, Failure> {
+    pub(crate) fn runs_with_budget(&self) -> Result<Vec<(RunSummary, BudgetView)>, Failure> {
         self.expire_due(None)?;
         let now = now_ms();
         self.store.read(|tx| {
@@ -132,7 +132,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown or finished run.
-    pub fn brief(&self, run_id: &str) -> Result<Brief, Failure> {
+    pub(crate) fn brief(&self, run_id: &str) -> Result<Brief, Failure> {
         self.expire_due(Some(run_id))?;
         let (run, wf) = self.read_run(run_id)?;
         self.brief_of(&wf, &run)
@@ -142,7 +142,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn budget(&self, run_id: &str) -> Result<BudgetView, Failure> {
+    pub(crate) fn budget(&self, run_id: &str) -> Result<BudgetView, Failure> {
         let (run, wf) = self.read_run(run_id)?;
         Ok(budget::view(&wf, &run, now_ms()))
     }
@@ -151,7 +151,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn policy(&self, run_id: &str) -> Result<crate::workflow::Policy, Failure> {
+    pub(crate) fn policy(&self, run_id: &str) -> Result<crate::workflow::Policy, Failure> {
         let (_, wf) = self.read_run(run_id)?;
         Ok(wf.workflow().policy.clone())
     }
@@ -160,7 +160,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn log(&self, run_id: &str) -> Result<Vec<Logged>, Failure> {
+    pub(crate) fn log(&self, run_id: &str) -> Result<Vec<Logged>, Failure> {
         self.store.read(|tx| {
             if tx.get::<Run>(Table::Runs, run_id)?.is_none() {
                 return Err(unknown_run(run_id));
@@ -173,7 +173,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn approvals(&self, pending_only: bool) -> Result<Vec<ApprovalView>, Failure> {
+    pub(crate) fn approvals(&self, pending_only: bool) -> Result<Vec<ApprovalView>, Failure> {
         self.expire_due(None)?;
         let list: Vec<Versioned<Approval>> = self
             .store
@@ -185,7 +185,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown id.
-    pub fn approval(&self, id: &str) -> Result<ApprovalView, Failure> {
+    pub(crate) fn approval(&self, id: &str) -> Result<ApprovalView, Failure> {
         let a: Option<Versioned<Approval>> = self.store.read(|tx| tx.get(Table::Approvals, id))?;
         a.map(|a| ApprovalView::of(&a.value))
             .ok_or_else(|| unknown_approval(id))
@@ -195,7 +195,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn evidence(&self, q: &EvidenceQuery) -> Result<Vec<Evidence>, Failure> {
+    pub(crate) fn evidence(&self, q: &EvidenceQuery) -> Result<Vec<Evidence>, Failure> {
         let rows: Vec<Versioned<Evidence>> = self.store.read(|tx| {
             tx.list(
                 Table::Evidence,
@@ -215,7 +215,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn consult_memory(&self, run_id: &str) -> Result<ConsultMemory, Failure> {
+    pub(crate) fn consult_memory(&self, run_id: &str) -> Result<ConsultMemory, Failure> {
         let (run, wf) = self.read_run(run_id)?;
         let view = budget::view(&wf, &run, now_ms());
         let solo_stage = run.stage.clone().filter(|s| {
@@ -238,7 +238,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run, or a stage the workflow does not have.
-    pub fn stage_limits(
+    pub(crate) fn stage_limits(
         &self,
         run_id: Option<&str>,
         stage: Option<&str>,
@@ -262,7 +262,7 @@ impl Engine {
 
     /// Packs context from the workspace.
     #[must_use]
-    pub fn context(&self, req: &ContextRequest) -> Packed {
+    pub(crate) fn context(&self, req: &ContextRequest) -> Packed {
         pack(&self.root, req)
     }
 
@@ -270,7 +270,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn outcomes(&self) -> Result<Vec<crate::quality::coordinate::Outcome>, Failure> {
+    pub(crate) fn outcomes(&self) -> Result<Vec<crate::quality::coordinate::Outcome>, Failure> {
         let events: Vec<Logged> = self
             .store
             .read(|tx| tx.events(None).map_err(Failure::from))?;
@@ -296,7 +296,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn metrics(
+    pub(crate) fn metrics(
         &self,
         run_id: Option<&str>,
     ) -> Result<crate::engine::metrics::Metrics, Failure> {
@@ -312,7 +312,7 @@ impl Engine {
 
 /// What a consult made for a run knows of it.
 #[derive(Debug, Clone, Default)]
-pub struct ConsultMemory {
+pub(crate) struct ConsultMemory {
     /// The variables a role renders with — the same as the current stage's brief (approved
     /// outputs, feedback, facts, errors), except that the packed material follows the question.
     pub vars: serde_json::Value,

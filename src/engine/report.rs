@@ -24,7 +24,7 @@ use crate::store::{Table, Versioned};
 use crate::workflow::Priority;
 
 /// The report template a stage without `report` uses.
-pub const DEFAULT: &str = "default";
+pub(crate) const DEFAULT: &str = "default";
 
 /// How much of a consult's answer a report quotes (the page links the whole answer).
 const ANSWER_EXCERPT: usize = 600;
@@ -33,7 +33,7 @@ const LIST_ITEMS: usize = 5;
 
 /// One stage visit's report.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Report {
+pub(crate) struct Report {
     pub approval: ApprovalView,
     /// The report as Markdown (the stage's template, or the default).
     pub markdown: String,
@@ -55,7 +55,7 @@ pub struct Report {
 
 /// What [`Engine::run_record`] reads.
 #[derive(Debug)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     pub run: Run,
     pub wf: std::sync::Arc<Compiled>,
     pub log: Vec<Logged>,
@@ -66,7 +66,7 @@ pub struct RunRecord {
 
 /// A consult as a report lists it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ConsultLine {
+pub(crate) struct ConsultLine {
     pub id: String,
     pub provider: String,
     pub question: String,
@@ -80,7 +80,7 @@ pub struct ConsultLine {
 /// "error" and "issue"; we add their near kin and the Korean words, but not "none"/"없음",
 /// the usual answer to "what is missing?").
 #[must_use]
-pub fn sounds_like_problem(answer: &str) -> bool {
+pub(crate) fn sounds_like_problem(answer: &str) -> bool {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
             r"(?i)\b(no|not|error|errors|issue|issues|problem|problems|wrong|incorrect|fail|fails|failed|failing|broken|missing|bug|bugs)\b|아니|오류|에러|문제|실패|틀|누락",
@@ -92,7 +92,7 @@ pub fn sounds_like_problem(answer: &str) -> bool {
 
 /// Critical questions of `a` that `answers` leaves empty.
 #[must_use]
-pub fn unanswered_critical(
+pub(crate) fn unanswered_critical(
     questions: &[super::model::QuestionView],
     answers: &BTreeMap<String, String>,
 ) -> Vec<String> {
@@ -109,7 +109,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown approval or run.
-    pub fn report(&self, approval_id: &str) -> Result<Report, Failure> {
+    pub(crate) fn report(&self, approval_id: &str) -> Result<Report, Failure> {
         let approval: Approval = self
             .store
             .read(|tx| tx.get::<Approval>(Table::Approvals, approval_id))?
@@ -126,7 +126,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn run_record(&self, run_id: &str) -> Result<RunRecord, Failure> {
+    pub(crate) fn run_record(&self, run_id: &str) -> Result<RunRecord, Failure> {
         let (run, wf) = self.read_run(run_id)?;
         let log = self.log(run_id)?;
         let (approvals, consults) = self.store.read(|tx| {
@@ -153,7 +153,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn last_change(&self) -> Result<i64, Failure> {
+    pub(crate) fn last_change(&self) -> Result<i64, Failure> {
         self.store.read(|tx| Ok::<_, Failure>(tx.last_seq()?))
     }
 }

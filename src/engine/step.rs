@@ -15,7 +15,7 @@ const MAX_HOPS: usize = 32;
 /// `verify` runs of this visit), so a guard can rest on them rather than on the output's
 /// claims.
 #[must_use]
-pub fn guard_context(run: &Run, stage: &str, output: &Value) -> Value {
+pub(crate) fn guard_context(run: &Run, stage: &str, output: &Value) -> Value {
     json!({
         "output": output,
         "checks": run.checks,
@@ -33,7 +33,7 @@ pub fn guard_context(run: &Run, stage: &str, output: &Value) -> Value {
 
 /// Events that a submit may name explicitly (the rest are fired by the engine itself).
 #[must_use]
-pub fn submittable_events(wf: &Compiled, stage: &str) -> Vec<String> {
+pub(crate) fn submittable_events(wf: &Compiled, stage: &str) -> Vec<String> {
     let Some(s) = wf.workflow().stage(stage) else {
         return Vec::new();
     };
@@ -51,7 +51,7 @@ pub fn submittable_events(wf: &Compiled, stage: &str) -> Vec<String> {
 ///
 /// # Errors
 /// When an exhausted stage has nowhere to go, or hops never settle.
-pub fn enter(
+pub(crate) fn enter(
     wf: &Compiled,
     run: &mut Run,
     target: &str,
@@ -177,7 +177,7 @@ fn guard_holds(
 ///
 /// # Errors
 /// `no_transition` when nothing matches (the run stays where it is).
-pub fn fire(
+pub(crate) fn fire(
     wf: &Compiled,
     run: &mut Run,
     event: &str,
@@ -224,7 +224,7 @@ pub fn fire(
 }
 
 /// Ends the run.
-pub fn finish(run: &mut Run, end: &str, note: Option<String>, events: &mut Events) {
+pub(crate) fn finish(run: &mut Run, end: &str, note: Option<String>, events: &mut Events) {
     run.status = RunStatus::Finished;
     run.stage = None;
     run.end = Some(end.to_string());

@@ -9,7 +9,7 @@ use crate::store::new_id;
 
 /// One consult: the question as the caller asked it, the answer as the provider gave it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct Turn {
+pub(crate) struct Turn {
     /// The consult's id (`c-…`).
     pub id: String,
     pub thread_id: String,
@@ -33,7 +33,7 @@ pub struct Turn {
 
 /// A thread as listed.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ThreadSummary {
+pub(crate) struct ThreadSummary {
     pub thread_id: String,
     pub provider: String,
     pub run_id: Option<String>,
@@ -61,7 +61,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn add_turn(&self, thread_id: Option<&str>, mut t: Turn) -> Result<Turn, Failure> {
+    pub(crate) fn add_turn(&self, thread_id: Option<&str>, mut t: Turn) -> Result<Turn, Failure> {
         t.id = new_id("c");
         t.thread_id = thread_id.map_or_else(|| new_id("th"), str::to_string);
         let run_key = t.run_id.clone().unwrap_or_default();
@@ -85,7 +85,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown thread.
-    pub fn thread(&self, thread_id: &str) -> Result<Vec<Turn>, Failure> {
+    pub(crate) fn thread(&self, thread_id: &str) -> Result<Vec<Turn>, Failure> {
         let turns: Vec<Turn> = self.store.read(|tx| tx.thread(thread_id))?;
         if turns.is_empty() {
             return Err(unknown_thread(thread_id));
@@ -97,7 +97,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown consult id.
-    pub fn turn(&self, id: &str) -> Result<Turn, Failure> {
+    pub(crate) fn turn(&self, id: &str) -> Result<Turn, Failure> {
         self.store.read(|tx| tx.turn(id))?.ok_or_else(|| {
             Failure::new(
                 "unknown_consult",
@@ -114,7 +114,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn threads(&self, limit: usize) -> Result<Vec<ThreadSummary>, Failure> {
+    pub(crate) fn threads(&self, limit: usize) -> Result<Vec<ThreadSummary>, Failure> {
         let rows = self.store.read(|tx| tx.threads::<Turn>(limit))?;
         Ok(rows
             .into_iter()

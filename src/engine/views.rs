@@ -17,7 +17,7 @@ pub struct RunSummary {
     /// The workflow version the run is pinned to (hex; the first 8 digits identify it).
     pub workflow_version: Option<String>,
     pub task: String,
-    pub status: RunStatus,
+    pub(crate) status: RunStatus,
     pub stage: Option<String>,
     pub visit: u32,
     pub end: Option<String>,
@@ -27,7 +27,7 @@ pub struct RunSummary {
 
 impl RunSummary {
     #[must_use]
-    pub fn of(run: &Run) -> Self {
+    pub(crate) fn of(run: &Run) -> Self {
         Self {
             run_id: run.id.clone(),
             workflow: run.workflow.clone(),
@@ -44,7 +44,7 @@ impl RunSummary {
 
     /// `name@1a2b3c4d`: the workflow and the short form of its pinned version.
     #[must_use]
-    pub fn workflow_label(&self) -> String {
+    pub(crate) fn workflow_label(&self) -> String {
         match &self.workflow_version {
             Some(v) => format!("{}@{}", self.workflow, super::library::Snapshot::short(v)),
             None => self.workflow.clone(),
@@ -61,13 +61,13 @@ pub struct ApprovalView {
     pub stage: String,
     pub title: String,
     pub visit: u32,
-    pub status: ApprovalStatus,
+    pub(crate) status: ApprovalStatus,
     /// `human`: only a person decides; `any`: the orchestrator may too.
     pub by: GateBy,
     /// The stage's submitted output (the report under review).
     #[schemars(with = "Value")]
     pub report: Value,
-    pub questions: Vec<QuestionView>,
+    pub(crate) questions: Vec<QuestionView>,
     /// Milliseconds since the epoch after which `on_timeout` applies.
     pub deadline: Option<i64>,
     pub on_timeout: Option<OnTimeout>,
@@ -77,7 +77,7 @@ pub struct ApprovalView {
 
 impl ApprovalView {
     #[must_use]
-    pub fn of(a: &Approval) -> Self {
+    pub(crate) fn of(a: &Approval) -> Self {
         Self {
             approval_id: a.id.clone(),
             run_id: a.run_id.clone(),
@@ -99,7 +99,7 @@ impl ApprovalView {
 
 /// One step of a run's history.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct HistoryItem {
+pub(crate) struct HistoryItem {
     pub at: i64,
     #[serde(flatten)]
     pub event: RunEvent,
@@ -114,24 +114,24 @@ pub struct RunView {
     pub title: Option<String>,
     pub max_visits: Option<u32>,
     pub note: Option<String>,
-    pub budget: BudgetView,
+    pub(crate) budget: BudgetView,
     pub approval: Option<ApprovalView>,
     /// Stages with an accepted output.
     pub outputs: Vec<String>,
     /// Checks recorded in this visit (what `checks.<name>` reads).
-    pub checks: std::collections::BTreeMap<String, super::model::CheckFact>,
-    pub history: Vec<HistoryItem>,
+    pub(crate) checks: std::collections::BTreeMap<String, super::model::CheckFact>,
+    pub(crate) history: Vec<HistoryItem>,
     /// The current version of the workflow file, when it differs from the run's
     /// (`maestro upgrade` moves the run).
     pub newer_version: Option<String>,
     /// Findings of a newer edit of the workflow file that was refused.
     #[schemars(with = "Vec<Value>")]
-    pub workflow_problems: Vec<Record>,
+    pub(crate) workflow_problems: Vec<Record>,
 }
 
 /// The kinds of events a run's history shows (transitions, decisions, ends, versions). The
 /// store selects them by kind, so a long run's outputs are never read for `status`.
-pub const HISTORY_KINDS: &[&str] = &[
+pub(crate) const HISTORY_KINDS: &[&str] = &[
     "run_started",
     "stage_entered",
     "transition",
@@ -145,7 +145,7 @@ pub const HISTORY_KINDS: &[&str] = &[
 
 /// History items from events already selected by [`HISTORY_KINDS`].
 #[must_use]
-pub fn history(events: &[Logged]) -> Vec<HistoryItem> {
+pub(crate) fn history(events: &[Logged]) -> Vec<HistoryItem> {
     events
         .iter()
         .map(|e| HistoryItem {

@@ -6,7 +6,7 @@ use serde_json::Value;
 /// Kinds of evidence entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum EvidenceKind {
+pub(crate) enum EvidenceKind {
     Observation,
     Hypothesis,
     Decision,
@@ -18,19 +18,8 @@ pub enum EvidenceKind {
 }
 
 impl EvidenceKind {
-    pub const ALL: [EvidenceKind; 8] = [
-        EvidenceKind::Observation,
-        EvidenceKind::Hypothesis,
-        EvidenceKind::Decision,
-        EvidenceKind::Verification,
-        EvidenceKind::RedFlag,
-        EvidenceKind::Consensus,
-        EvidenceKind::Patch,
-        EvidenceKind::Rollback,
-    ];
-
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             EvidenceKind::Observation => "observation",
             EvidenceKind::Hypothesis => "hypothesis",
@@ -46,7 +35,7 @@ impl EvidenceKind {
 
 /// One entry of the evidence chain.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     pub id: String,
     pub run_id: Option<String>,
     pub stage: Option<String>,
@@ -63,7 +52,7 @@ pub struct Evidence {
 
 /// A filter over the chain.
 #[derive(Debug, Clone, Default)]
-pub struct EvidenceQuery {
+pub(crate) struct EvidenceQuery {
     pub run_id: Option<String>,
     pub kind: Option<EvidenceKind>,
     pub stage: Option<String>,
@@ -72,7 +61,7 @@ pub struct EvidenceQuery {
 
 /// A new entry.
 #[derive(Debug, Clone)]
-pub struct Note {
+pub(crate) struct Note {
     pub run_id: Option<String>,
     pub kind: EvidenceKind,
     pub content: String,

@@ -16,7 +16,7 @@ const GITIGNORE: &str =
     "# maestro's run state: local to this machine\nstate.db\nstate.db-*\nbackups/\n";
 
 #[derive(Debug, Default)]
-pub struct InitReport {
+pub(crate) struct InitReport {
     pub written: Vec<String>,
     /// Files that differ from the defaults and were left alone.
     pub kept: Vec<String>,
@@ -32,7 +32,7 @@ fn target(project: &Path, rel: &str) -> Result<PathBuf, Error> {
 ///
 /// # Errors
 /// When a file cannot be written, or a link is on the way to one (nothing is written then).
-pub fn init(project: &Path, force: bool) -> Result<InitReport, Error> {
+pub(crate) fn init(project: &Path, force: bool) -> Result<InitReport, Error> {
     let mut report = InitReport::default();
     let files: Vec<(&str, &str)> = builtin_files()
         .iter()
@@ -68,7 +68,7 @@ pub fn init(project: &Path, force: bool) -> Result<InitReport, Error> {
 ///
 /// # Errors
 /// When the file cannot be written.
-pub fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
+pub(crate) fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
     let rel = ".maestro/conf/verify.yaml";
     let path = target(project, rel)?;
     if path.symlink_metadata().is_ok() {
@@ -83,22 +83,22 @@ pub fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
 
 /// The Claude Code skill `init --claude` writes (our own words); the plugin carries the same
 /// file.
-pub const CLAUDE_SKILL: &str = include_str!("../../plugin/skills/maestro/SKILL.md");
+pub(crate) const CLAUDE_SKILL: &str = include_str!("../../plugin/skills/maestro/SKILL.md");
 
 /// The hooks `init --claude` merges into `.claude/settings.json`: the plugin's own file, so
 /// both routes install the same guards.
-pub const CLAUDE_HOOKS: &str = include_str!("../../plugin/hooks/hooks.json");
+pub(crate) const CLAUDE_HOOKS: &str = include_str!("../../plugin/hooks/hooks.json");
 
 /// How Claude Code starts maestro's server: `maestro` found on PATH, never the absolute path
 /// of the binary that wrote it (the file is committed and shared by a team).
 #[must_use]
-pub fn server_entry() -> serde_json::Value {
+pub(crate) fn server_entry() -> serde_json::Value {
     serde_json::json!({"type": "stdio", "command": "maestro", "args": ["serve"], "env": {}})
 }
 
 /// What `init --claude` did.
 #[derive(Debug, Default)]
-pub struct ClaudeSetup {
+pub(crate) struct ClaudeSetup {
     pub written: Vec<String>,
     /// Settings that defeat the hooks, kept because `--force` was given.
     pub warnings: Vec<String>,
@@ -113,7 +113,7 @@ pub struct ClaudeSetup {
 ///
 /// # Errors
 /// As above, or a file that cannot be read or written.
-pub fn init_claude(
+pub(crate) fn init_claude(
     project: &Path,
     hooks: bool,
     force: bool,

@@ -106,7 +106,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
 
 /// Provider names declared in `conf/providers.yaml` text (the `providers` mapping's keys).
 #[must_use]
-pub fn provider_names(
+pub(crate) fn provider_names(
     source: &Arc<SourceFile>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<String>> {

@@ -4,12 +4,12 @@
 //! graph reachability, guard variables, asset lookups), and `registry.rs` is the one list of
 //! rule ids. Loading itself finds the syntax, shape and naming rules (`loader.rs`).
 
-pub mod assets;
+pub(crate) mod assets;
 mod graph;
 mod guards;
 mod limits;
 mod policy;
-pub mod registry;
+pub(crate) mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,13 +46,6 @@ impl Linter {
             providers: None,
             asset_diags: Vec::new(),
         }
-    }
-
-    /// Loads and lints one workflow text; returns its findings (asset findings are kept for
-    /// [`Linter::take_asset_findings`]).
-    pub fn workflow(&mut self, source: Arc<SourceFile>, format: Format) -> Loaded {
-        let loaded = loader::load(source, format);
-        self.check_loaded(loaded)
     }
 
     /// As [`Linter::workflow`], from raw bytes.
@@ -212,7 +205,7 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
 
 impl Linter {
     /// Reads the provider config so its findings are reported even when no stage names one.
-    pub fn check_providers(&mut self) {
+    pub(crate) fn check_providers(&mut self) {
         let _ = self.providers();
     }
 }

@@ -13,10 +13,10 @@
 mod catalog;
 mod consult_tools;
 mod elicit;
-pub mod params;
+pub(crate) mod params;
 mod quality_tools;
 pub(crate) mod sessions;
-pub mod stdio;
+pub(crate) mod stdio;
 mod workflow_tools;
 mod workspace_tools;
 
@@ -36,7 +36,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
 use crate::engine::{Engine, Failure};
 
 /// What the server tells a client about itself; kept under 2 KB.
-pub const INSTRUCTIONS: &str = include_str!("instructions.md");
+pub(crate) const INSTRUCTIONS: &str = include_str!("instructions.md");
 
 /// The MCP server over one engine. The engine is shared, never locked: every call runs on
 /// a blocking thread (`Engine::blocking`), so SQLite and file walks stay off the runtime.
@@ -81,7 +81,7 @@ impl Server {
     /// This server serves the one Claude Code session named in its environment
     /// (`CLAUDE_CODE_SESSION_ID`), as a stdio server started by Claude Code does.
     #[must_use]
-    pub fn for_session_from_env(mut self) -> Self {
+    pub(crate) fn for_session_from_env(mut self) -> Self {
         self.session = std::env::var("CLAUDE_CODE_SESSION_ID")
             .ok()
             .map(|s| s.trim().to_string())
@@ -106,16 +106,6 @@ impl Server {
             .blocking(move |e| Ok(f(e)))
             .await
             .unwrap_or_else(|fail| Err(ErrorData::internal_error(fail.message, None)))
-    }
-
-    /// The names of the tools this server offers.
-    #[must_use]
-    pub fn tool_names(&self) -> Vec<String> {
-        self.tool_router
-            .list_all()
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect()
     }
 }
 
@@ -421,7 +411,7 @@ impl ServerHandler for Server {
 ///
 /// # Errors
 /// The transport's failure, as words for stderr.
-pub async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
+pub(crate) async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
     let server = Server::new(engine).for_session_from_env();
     let (stdin, stdout) = rmcp::transport::stdio();
     let running = server

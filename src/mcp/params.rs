@@ -23,7 +23,7 @@ use crate::engine::{ApprovalView, Brief, DecisionKind, RunSummary, RunView, Subm
 /// Material to pack into every stage's brief.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ContextParams {
+pub(crate) struct ContextParams {
     #[serde(default)]
     pub files: Vec<String>,
     #[serde(default)]
@@ -36,7 +36,7 @@ pub struct ContextParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartParams {
+pub(crate) struct StartParams {
     pub task: String,
     pub workflow: Option<String>,
     pub context: Option<ContextParams>,
@@ -46,20 +46,20 @@ pub struct StartParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StatusParams {
+pub(crate) struct StatusParams {
     /// Omit to list active runs.
     pub run_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunParams {
+pub(crate) struct RunParams {
     pub run_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SubmitParams {
+pub(crate) struct SubmitParams {
     pub run_id: String,
     /// Matches the brief's `output_schema`.
     #[schemars(with = "BTreeMap<String, Value>")]
@@ -70,7 +70,7 @@ pub struct SubmitParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DecideParams {
+pub(crate) struct DecideParams {
     pub approval_id: String,
     pub decision: DecisionKind,
     pub feedback: Option<String>,
@@ -80,7 +80,7 @@ pub struct DecideParams {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct StartResult {
+pub(crate) struct StartResult {
     pub summary: String,
     pub run_id: String,
     #[schemars(with = "Object")]
@@ -91,7 +91,7 @@ pub struct StartResult {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct StatusResult {
+pub(crate) struct StatusResult {
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Object>")]
@@ -103,14 +103,14 @@ pub struct StatusResult {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct BriefResult {
+pub(crate) struct BriefResult {
     pub summary: String,
     #[schemars(with = "Object")]
     pub brief: Brief,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SubmitResult {
+pub(crate) struct SubmitResult {
     pub summary: String,
     pub outcome: SubmitOutcome,
     #[schemars(with = "Object")]
@@ -124,7 +124,7 @@ pub struct SubmitResult {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DecideResult {
+pub(crate) struct DecideResult {
     pub summary: String,
     #[schemars(with = "Object")]
     pub approval: ApprovalView,
@@ -137,7 +137,7 @@ pub struct DecideResult {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ConsultParams {
+pub(crate) struct ConsultParams {
     pub prompt: String,
     /// Default: the thread's, else the stage's.
     pub provider: Option<String>,
@@ -158,7 +158,7 @@ pub struct ConsultParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EnsembleParams {
+pub(crate) struct EnsembleParams {
     pub prompt: String,
     #[serde(default)]
     pub providers: Vec<String>,
@@ -177,24 +177,24 @@ pub struct EnsembleParams {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct NoParams {}
+pub(crate) struct NoParams {}
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ConsultResult {
+pub(crate) struct ConsultResult {
     pub summary: String,
     #[serde(flatten)]
     pub consulted: crate::consult::Consulted,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct EnsembleResult {
+pub(crate) struct EnsembleResult {
     pub summary: String,
     #[serde(flatten)]
     pub ensembled: crate::consult::Ensembled,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ProvidersResult {
+pub(crate) struct ProvidersResult {
     pub summary: String,
     #[schemars(with = "Vec<Object>")]
     pub providers: Vec<crate::providers::Status>,
@@ -203,7 +203,7 @@ pub struct ProvidersResult {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PackParams {
+pub(crate) struct PackParams {
     /// Paths or globs; secrets refused.
     #[serde(default)]
     pub files: Vec<String>,
@@ -223,7 +223,7 @@ pub struct PackParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyParams {
+pub(crate) struct VerifyParams {
     /// Names from conf/verify.yaml.
     pub checks: Vec<String>,
     pub run_id: Option<String>,
@@ -231,7 +231,7 @@ pub struct VerifyParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PatchParams {
+pub(crate) struct PatchParams {
     /// Unified diff.
     pub diff: String,
     #[serde(default)]
@@ -241,7 +241,7 @@ pub struct PatchParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RestoreParams {
+pub(crate) struct RestoreParams {
     pub backup_id: String,
     /// Default: all.
     pub files: Option<Vec<String>>,
@@ -249,7 +249,7 @@ pub struct RestoreParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoteParams {
+pub(crate) struct NoteParams {
     pub run_id: Option<String>,
     pub kind: EvidenceKind,
     pub content: String,
@@ -260,7 +260,7 @@ pub struct NoteParams {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EvidenceParams {
+pub(crate) struct EvidenceParams {
     pub run_id: Option<String>,
     pub kind: Option<EvidenceKind>,
     pub stage: Option<String>,
@@ -268,34 +268,34 @@ pub struct EvidenceParams {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PackResult {
+pub(crate) struct PackResult {
     pub summary: String,
     pub packed: crate::workspace::context::Packed,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct VerifyResult {
+pub(crate) struct VerifyResult {
     pub summary: String,
     #[serde(flatten)]
     pub verified: crate::engine::ops::verify::Verified,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PatchResult {
+pub(crate) struct PatchResult {
     pub summary: String,
     #[schemars(with = "Object")]
     pub report: crate::workspace::backup::PatchReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RestoreResult {
+pub(crate) struct RestoreResult {
     pub summary: String,
     #[schemars(with = "Object")]
     pub report: crate::workspace::backup::RestoreReport,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct EvidenceResult {
+pub(crate) struct EvidenceResult {
     pub summary: String,
     #[schemars(with = "Vec<Object>")]
     pub entries: Vec<Evidence>,
@@ -303,13 +303,13 @@ pub struct EvidenceResult {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MetricsParams {
+pub(crate) struct MetricsParams {
     pub run_id: Option<String>,
 }
 
 /// A quality tool's result: a summary and the typed details.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Reported<T> {
+pub(crate) struct Reported<T> {
     pub summary: String,
     #[schemars(with = "Object")]
     pub result: T,

@@ -13,13 +13,13 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// The method a too-deep request is replaced with.
-pub const TOO_DEEP: &str = "maestro/request-too-deep";
+pub(crate) const TOO_DEEP: &str = "maestro/request-too-deep";
 
 /// Nesting at which a line is replaced (serde_json refuses beyond 128).
 const MAX_DEPTH: usize = 120;
 
 /// Reads lines from `inner`, replacing requests nested too deeply.
-pub struct Guarded<R> {
+pub(crate) struct Guarded<R> {
     inner: R,
     /// The current line, not yet complete.
     line: Vec<u8>,
@@ -29,7 +29,7 @@ pub struct Guarded<R> {
 }
 
 impl<R> Guarded<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             line: Vec::new(),

@@ -55,7 +55,7 @@ pub struct ProviderConfig {
 impl ProviderConfig {
     /// Whether a follow-up can continue the CLI's own session (a `resume` command is set).
     #[must_use]
-    pub fn resumes(&self) -> bool {
+    pub(crate) fn resumes(&self) -> bool {
         matches!(
             &self.kind,
             Kind::Cli {
@@ -429,7 +429,7 @@ fn duration_or_ms(n: &YNode) -> Option<Duration> {
 }
 
 /// Applies `MAESTRO_<NAME>_CMD`, `_MODEL`, `_TIMEOUT` (seconds) and `_ENABLED` from `env`.
-pub fn apply_env(p: &mut ProviderConfig, env: &dyn Fn(&str) -> Option<String>) {
+pub(crate) fn apply_env(p: &mut ProviderConfig, env: &dyn Fn(&str) -> Option<String>) {
     let prefix = format!("MAESTRO_{}_", p.name.to_uppercase().replace('-', "_"));
     if let Some(cmd) = env(&format!("{prefix}CMD")).filter(|c| !c.trim().is_empty())
         && let Kind::Cli { command, .. } = &mut p.kind

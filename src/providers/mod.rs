@@ -8,14 +8,15 @@
 pub mod config;
 mod http;
 pub use http::install_tls;
-pub mod parse;
+pub(crate) mod parse;
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Kind, ProviderConfig};
+pub use config::Kind;
+pub(crate) use config::ProviderConfig;
 use parse::{FailKind, Parser};
 
 use crate::engine::budget::Ticket;
@@ -35,7 +36,7 @@ pub struct ProviderSet {
 
 /// One request to one provider.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub provider: String,
     pub model: Option<String>,
     pub prompt: String,
@@ -46,7 +47,7 @@ pub struct Request {
 
 /// A provider's answer.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub provider: String,
     pub model: String,
     pub text: String,
@@ -64,7 +65,7 @@ pub struct Answer {
 // Short on purpose: the doc becomes the schema's description in every tool that lists failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     NotInstalled,
     NotLoggedIn,
     RateLimited,
@@ -80,7 +81,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub(crate) const ALL: [ErrorKind; 12] = [
         ErrorKind::NotInstalled,
         ErrorKind::NotLoggedIn,
         ErrorKind::RateLimited,
@@ -97,7 +98,7 @@ impl ErrorKind {
 
     /// The name serde writes, for messages and `match`es on text.
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::NotInstalled => "not_installed",
             ErrorKind::NotLoggedIn => "not_logged_in",
@@ -154,7 +155,7 @@ impl From<FailKind> for ErrorKind {
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ProviderError {
     pub provider: String,
-    pub kind: ErrorKind,
+    pub(crate) kind: ErrorKind,
     pub message: String,
     pub help: String,
 }
@@ -169,7 +170,7 @@ impl std::error::Error for ProviderError {}
 
 /// What `doctor` and the `providers` tool show for one provider.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Status {
+pub(crate) struct Status {
     pub name: String,
     /// `cli` or `openai`.
     pub kind: String,
@@ -185,7 +186,7 @@ pub struct Status {
 impl ProviderSet {
     /// Reads `conf/providers.yaml` from the home and applies the environment overrides.
     #[must_use]
-    pub fn load(home: &Home) -> ProviderSet {
+    pub(crate) fn load(home: &Home) -> ProviderSet {
         let mut set = match home.find(AssetKind::Config, "providers") {
             Ok(Some(asset)) => {
                 let text = String::from_utf8_lossy(&asset.bytes).into_owned();
@@ -212,18 +213,18 @@ impl ProviderSet {
     }
 
     #[must_use]
-    pub fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.providers.iter().map(|p| p.name.clone()).collect()
     }
 
     #[must_use]
-    pub fn get(&self, name: &str) -> Option<&ProviderConfig> {
+    pub(crate) fn get(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
 
     /// The config problems of the entry `name`, which was skipped because of them.
     #[must_use]
-    pub fn problems_of(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn problems_of(&self, name: &str) -> Vec<&str> {
         let prefix = format!("provider `{name}`: ");
         self.problems
             .iter()
@@ -233,7 +234,7 @@ impl ProviderSet {
 
     /// The enabled providers, in config order.
     #[must_use]
-    pub fn enabled(&self) -> Vec<String> {
+    pub(crate) fn enabled(&self) -> Vec<String> {
         self.providers
             .iter()
             .filter(|p| p.enabled)
@@ -375,7 +376,7 @@ impl ProviderSet {
     }
 
     /// Installed or not, version and config problems, without spending tokens.
-    pub async fn status(&self) -> Vec<Status> {
+    pub(crate) async fn status(&self) -> Vec<Status> {
         let mut out = Vec::new();
         for p in &self.providers {
             let mut problems = Vec::new();
@@ -431,7 +432,7 @@ impl ProviderSet {
 /// A CLI session id as the CLIs print them (UUIDs and similar): letters, digits, `-`, `_`,
 /// not starting with `-`.
 #[must_use]
-pub fn valid_session(s: &str) -> bool {
+pub(crate) fn valid_session(s: &str) -> bool {
     (1..=128).contains(&s.len())
         && !s.starts_with('-')
         && s.chars()
@@ -440,7 +441,7 @@ pub fn valid_session(s: &str) -> bool {
 
 /// The program's path on PATH (or as given, when it contains a slash).
 #[must_use]
-pub fn which(program: &str) -> Option<String> {
+pub(crate) fn which(program: &str) -> Option<String> {
     if program.contains('/') {
         return std::path::Path::new(program)
             .is_file()

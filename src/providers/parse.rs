@@ -15,7 +15,7 @@ pub enum Parser {
 
 impl Parser {
     #[must_use]
-    pub fn from_name(s: &str) -> Option<Parser> {
+    pub(crate) fn from_name(s: &str) -> Option<Parser> {
         Some(match s {
             "codex-jsonl" => Parser::CodexJsonl,
             "gemini-json" => Parser::GeminiJson,
@@ -25,12 +25,12 @@ impl Parser {
         })
     }
 
-    pub const NAMES: &'static str = "codex-jsonl, gemini-json, claude-json, text";
+    pub(crate) const NAMES: &'static str = "codex-jsonl, gemini-json, claude-json, text";
 }
 
 /// A model's answer with what it reported about its use.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub text: String,
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
@@ -41,7 +41,7 @@ pub struct Parsed {
 
 /// How a call failed, as far as the output tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailKind {
+pub(crate) enum FailKind {
     Auth,
     RateLimit,
     UnknownModel,
@@ -53,7 +53,7 @@ pub enum FailKind {
 
 /// A classified failure with the provider's own words.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Fail {
+pub(crate) struct Fail {
     pub kind: FailKind,
     pub message: String,
 }
@@ -67,7 +67,7 @@ fn fail(kind: FailKind, message: impl Into<String>) -> Fail {
 
 /// Sorts an error message into a kind by the phrases each CLI uses.
 #[must_use]
-pub fn classify(message: &str) -> FailKind {
+pub(crate) fn classify(message: &str) -> FailKind {
     let m = message.to_lowercase();
     if m.contains("not logged in")
         || m.contains("401")
@@ -99,7 +99,7 @@ pub fn classify(message: &str) -> FailKind {
 ///
 /// # Errors
 /// A classified failure when the output reports one or cannot be read.
-pub fn parse(
+pub(crate) fn parse(
     parser: Parser,
     stdout: &str,
     stderr: &str,

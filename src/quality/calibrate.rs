@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Why a calibration cannot be done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CalibrationError {
+pub(crate) enum CalibrationError {
     #[error(
         "p = {0} is not above 0.5: a vote never converges when a wrong answer is as likely as the right one; decompose the step until p > 0.5"
     )]
@@ -19,13 +19,13 @@ pub enum CalibrationError {
 
 /// P(the vote is correct) with margin k, per-step success p (eq. 9–12; m cancels).
 #[must_use]
-pub fn p_sub(p: f64, k: u32) -> f64 {
+pub(crate) fn p_sub(p: f64, k: u32) -> f64 {
     1.0 / (1.0 + ((1.0 - p) / p).powi(i32::try_from(k).unwrap_or(i32::MAX)))
 }
 
 /// P(the whole task succeeds): `p_sub^(s/m)` (eq. 13), via `ln_1p`.
 #[must_use]
-pub fn p_full(p: f64, k: u32, s: f64, m: f64) -> f64 {
+pub(crate) fn p_full(p: f64, k: u32, s: f64, m: f64) -> f64 {
     let r = ((1.0 - p) / p).powi(i32::try_from(k).unwrap_or(i32::MAX));
     (-(s / m) * r.ln_1p()).exp()
 }
@@ -34,7 +34,7 @@ pub fn p_full(p: f64, k: u32, s: f64, m: f64) -> f64 {
 ///
 /// # Errors
 /// p ≤ 0.5 (no k converges), or a target outside (0, 1).
-pub fn k_min(p: f64, target: f64, s: f64, m: f64) -> Result<u32, CalibrationError> {
+pub(crate) fn k_min(p: f64, target: f64, s: f64, m: f64) -> Result<u32, CalibrationError> {
     check(p, target)?;
     if s < 1.0 || m < 1.0 {
         return Err(CalibrationError::Input(
@@ -69,7 +69,7 @@ pub fn expected_samples(p: f64, k: u32) -> f64 {
 
 /// A calibration, as the `calibrate` tool reports it.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Calibration {
+pub(crate) struct Calibration {
     pub p: f64,
     pub target: f64,
     pub steps: f64,
@@ -92,7 +92,7 @@ pub struct Calibration {
 ///
 /// # Errors
 /// As [`k_min`].
-pub fn calibrate(
+pub(crate) fn calibrate(
     p: f64,
     target: f64,
     steps: f64,
@@ -119,7 +119,7 @@ pub fn calibrate(
 
 /// p and v estimated by sampling: `oracle` judges each valid candidate.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     pub samples: usize,
     pub valid: usize,
     pub correct: usize,
@@ -129,7 +129,7 @@ pub struct Estimate {
 
 /// Estimates p (correct among valid) and v (valid among all) from samples.
 #[must_use]
-pub fn estimate(samples: &[Option<bool>]) -> Estimate {
+pub(crate) fn estimate(samples: &[Option<bool>]) -> Estimate {
     let valid = samples.iter().filter(|s| s.is_some()).count();
     let correct = samples.iter().filter(|s| **s == Some(true)).count();
     Estimate {

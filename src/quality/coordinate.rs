@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use regex::Regex;
 use serde::Serialize;
 
-pub use crate::workflow::Topology;
+pub(crate) use crate::workflow::Topology;
 use crate::workflow::{Policy, Preset, PresetLimits};
 
 /// What kind of work a task is, from its words.
@@ -14,7 +14,7 @@ use crate::workflow::{Policy, Preset, PresetLimits};
     Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Domain {
+pub(crate) enum Domain {
     Debugging,
     Refactoring,
     Feature,
@@ -25,7 +25,7 @@ pub enum Domain {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
-pub enum CoordRule {
+pub(crate) enum CoordRule {
     /// The single agent is capable enough: more agents lower accuracy.
     #[serde(rename = "A-capability")]
     Capability,
@@ -52,7 +52,7 @@ pub enum CoordRule {
 
 impl CoordRule {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             CoordRule::Capability => "A-capability",
             CoordRule::Calibrated => "D-calibrated",
@@ -68,7 +68,7 @@ impl CoordRule {
 
 /// Task features, each in 0..1.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Features {
+pub(crate) struct Features {
     pub decomposability: f64,
     pub sequential_dependency: f64,
     pub tool_intensity: f64,
@@ -90,7 +90,7 @@ fn score(text: &str, words: &[&str]) -> f64 {
 /// Reads the features from the task, code context and error logs (keywords on word
 /// boundaries).
 #[must_use]
-pub fn features(task: &str, code_context: &str, error_logs: &str) -> Features {
+pub(crate) fn features(task: &str, code_context: &str, error_logs: &str) -> Features {
     let text = format!("{task} {code_context} {error_logs}").to_lowercase();
     let mut f = Features {
         decomposability: score(
@@ -169,7 +169,7 @@ pub fn features(task: &str, code_context: &str, error_logs: &str) -> Features {
 
 /// A recorded stage outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub topology: Topology,
     pub success: bool,
     /// Consults per visit beyond the single agent's own turn.
@@ -178,7 +178,7 @@ pub struct Outcome {
 
 /// The recommendation and the rule behind it.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Recommendation {
+pub(crate) struct Recommendation {
     pub topology: Topology,
     pub rule: CoordRule,
     pub reason: String,
@@ -194,7 +194,7 @@ pub struct Recommendation {
 
 /// Kim et al.'s measured error amplification per topology.
 #[must_use]
-pub fn amplification(topology: Topology) -> f64 {
+pub(crate) fn amplification(topology: Topology) -> f64 {
     match topology {
         Topology::Independent => 17.2,
         Topology::Decentralized => 7.8,
@@ -206,12 +206,12 @@ pub fn amplification(topology: Topology) -> f64 {
 
 /// Tool intensity above which work that does not split goes to one agent (the seed's "more
 /// than 3 tools", on the 0..1 scale of [`features`]: keyword hits ÷ 5).
-pub const TOOL_HEAVY: f64 = 0.6;
+pub(crate) const TOOL_HEAVY: f64 = 0.6;
 
 /// Picks a topology. Rules in order: A capability threshold, D calibration from outcomes,
 /// B sequential dependency, C decomposability, tool-heavy work, then the stage's default.
 #[must_use]
-pub fn recommend(
+pub(crate) fn recommend(
     f: &Features,
     stage: Option<&str>,
     baseline: Option<f64>,
@@ -340,7 +340,11 @@ pub fn recommend(
 /// The caller's topology in place of `advice`: recorded as forced, with the same features.
 /// The confidence is the advice's when both agree, else none (0): no rule backs the choice.
 #[must_use]
-pub fn forced(advice: &Recommendation, topology: Topology, max_agents: u32) -> Recommendation {
+pub(crate) fn forced(
+    advice: &Recommendation,
+    topology: Topology,
+    max_agents: u32,
+) -> Recommendation {
     Recommendation {
         topology,
         rule: CoordRule::Forced,
@@ -364,7 +368,7 @@ pub fn forced(advice: &Recommendation, topology: Topology, max_agents: u32) -> R
 
 /// Whether a multi-agent setup should fall back to a single agent.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Degradation {
+pub(crate) struct Degradation {
     pub degrade: bool,
     pub reason: String,
     pub error_amplification: Option<f64>,
@@ -373,7 +377,7 @@ pub struct Degradation {
 
 /// Mean pairwise Jaccard similarity of the answers' word sets.
 #[must_use]
-pub fn redundancy(answers: &[String]) -> Option<f64> {
+pub(crate) fn redundancy(answers: &[String]) -> Option<f64> {
     let sets: Vec<HashSet<String>> = answers
         .iter()
         .map(|a| {
@@ -398,7 +402,7 @@ pub fn redundancy(answers: &[String]) -> Option<f64> {
 /// Checks recent outcomes of a multi-agent topology against single-agent ones, and their
 /// coordination overhead against the preset's cap (`max_overhead`).
 #[must_use]
-pub fn degradation(
+pub(crate) fn degradation(
     topology: Topology,
     outcomes: &[Outcome],
     answers: &[String],

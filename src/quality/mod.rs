@@ -3,9 +3,9 @@
 //! Pure logic over plain inputs: providers and the store are reached through closures and
 //! slices the callers pass in.
 
-pub mod calibrate;
-pub mod coordinate;
-pub mod redflag;
-pub mod select;
-pub mod steps;
-pub mod vote;
+pub(crate) mod calibrate;
+pub(crate) mod coordinate;
+pub(crate) mod redflag;
+pub(crate) mod select;
+pub(crate) mod steps;
+pub(crate) mod vote;

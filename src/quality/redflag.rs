@@ -10,7 +10,7 @@ use serde_json::Value;
 /// The format an answer must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AnswerFormat {
+pub(crate) enum AnswerFormat {
     Text,
     Json,
     Diff,
@@ -19,7 +19,7 @@ pub enum AnswerFormat {
 impl AnswerFormat {
     /// The workflow language's spelling (checked by the linter), parsed once.
     #[must_use]
-    pub fn parse(s: &str) -> Option<AnswerFormat> {
+    pub(crate) fn parse(s: &str) -> Option<AnswerFormat> {
         Some(match s {
             "text" => AnswerFormat::Text,
             "json" => AnswerFormat::Json,
@@ -34,7 +34,7 @@ impl AnswerFormat {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum FlagRule {
+pub(crate) enum FlagRule {
     TooLong,
     TooShort,
     TooManyTokens,
@@ -51,7 +51,7 @@ pub enum FlagRule {
 /// A rule the `red_flag` tool can switch on (its `rules` argument).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ExtraRule {
+pub(crate) enum ExtraRule {
     Hedging,
     DangerousCode,
     #[serde(alias = "dangerous_commands")]
@@ -63,7 +63,7 @@ pub enum ExtraRule {
 }
 
 /// MAKER's length limit for vote samples, in output tokens.
-pub const MAKER_MAX_TOKENS: u64 = 750;
+pub(crate) const MAKER_MAX_TOKENS: u64 = 750;
 
 /// Which checks apply, with their thresholds.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +73,7 @@ pub struct RuleSet {
     /// Approximate tokens: characters / 4, rounded up.
     pub max_tokens: Option<u64>,
     pub hedging: bool,
-    pub format: Option<AnswerFormat>,
+    pub(crate) format: Option<AnswerFormat>,
     /// The answer (as JSON) must validate against this schema.
     pub schema: Option<Value>,
     pub dangerous_commands: bool,
@@ -113,7 +113,7 @@ impl RuleSet {
 
     /// A workflow's `red-flags` node over the defaults.
     #[must_use]
-    pub fn from_workflow(rf: &crate::workflow::RedFlags, schema: Option<Value>) -> Self {
+    pub(crate) fn from_workflow(rf: &crate::workflow::RedFlags, schema: Option<Value>) -> Self {
         let d = Self::default();
         Self {
             max_chars: rf.max_chars.or(d.max_chars),
@@ -131,7 +131,7 @@ impl RuleSet {
 
     /// Turns named rules on (the `rules` argument of the `red_flag` tool).
     #[must_use]
-    pub fn with_rules(mut self, rules: &[ExtraRule]) -> Self {
+    pub(crate) fn with_rules(mut self, rules: &[ExtraRule]) -> Self {
         for r in rules {
             match r {
                 ExtraRule::Hedging => self.hedging = true,
@@ -149,7 +149,7 @@ impl RuleSet {
 
 /// One tripped rule.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
-pub struct Flag {
+pub(crate) struct Flag {
     pub rule: FlagRule,
     pub message: String,
 }
@@ -172,7 +172,7 @@ static DIFF_FILE: LazyLock<Regex> =
 
 /// The JSON value of an answer: a ```json fence, or the whole text.
 #[must_use]
-pub fn extract_json(content: &str) -> Option<Value> {
+pub(crate) fn extract_json(content: &str) -> Option<Value> {
     let fenced = content.split("```").enumerate().find_map(|(i, part)| {
         (i % 2 == 1).then(|| part.strip_prefix("json").unwrap_or(part).trim())
     });
@@ -188,7 +188,7 @@ fn looks_like_diff(c: &str) -> bool {
 
 /// Checks `content`; an empty list means the answer may be used.
 #[must_use]
-pub fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
+pub(crate) fn check(content: &str, rules: &RuleSet) -> Vec<Flag> {
     let mut flags = Vec::new();
     let chars = content.chars().count() as u64;
     if let Some(max) = rules.max_chars.filter(|&m| chars > m) {

@@ -10,7 +10,7 @@ use super::redflag::{self, RuleSet};
 
 /// How much each provider's answers are trusted when nothing better decides.
 #[must_use]
-pub fn trust(provider: Option<&str>) -> f64 {
+pub(crate) fn trust(provider: Option<&str>) -> f64 {
     match provider {
         Some("codex") => 0.85,
         Some("claude") => 0.80,
@@ -31,7 +31,7 @@ pub struct Candidate {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Red flags, then passing tests, then lint, the judge and provider trust, in that order.
     #[default]
     TestsFirst,
@@ -42,21 +42,11 @@ pub enum Mode {
     Judge,
 }
 
-impl Mode {
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Mode> {
-        Some(match s {
-            "tests_first" => Mode::TestsFirst,
-            "hybrid" => Mode::Hybrid,
-            "judge" | "llm_judge" => Mode::Judge,
-            _ => return None,
-        })
-    }
-}
+impl Mode {}
 
 /// Evidence about candidates, by id.
 #[derive(Debug, Clone, Default)]
-pub struct Signals {
+pub(crate) struct Signals {
     pub tests: BTreeMap<String, bool>,
     pub lint: BTreeMap<String, f64>,
     pub judge: BTreeMap<String, f64>,
@@ -66,7 +56,7 @@ pub struct Signals {
 
 /// What the judge was asked and said, shown with the selection.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct JudgeView {
+pub(crate) struct JudgeView {
     pub provider: String,
     pub rubric: Rubric,
     pub selected: Option<String>,
@@ -76,7 +66,7 @@ pub struct JudgeView {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Selection {
+pub(crate) struct Selection {
     pub winner: Option<String>,
     pub scores: BTreeMap<String, f64>,
     pub rationale: String,
@@ -100,7 +90,7 @@ pub struct Selection {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Rubric {
+pub(crate) enum Rubric {
     Hypothesis,
     Implementation,
     #[default]
@@ -110,7 +100,7 @@ pub enum Rubric {
 impl Rubric {
     /// Each criterion (the key the judge scores it under, 1–5) and its weight; they sum to 100.
     #[must_use]
-    pub const fn weights(self) -> &'static [(&'static str, u32)] {
+    pub(crate) const fn weights(self) -> &'static [(&'static str, u32)] {
         match self {
             Rubric::Hypothesis => &[
                 ("testability", 30),
@@ -135,7 +125,7 @@ impl Rubric {
     }
 
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Rubric::Hypothesis => "hypothesis",
             Rubric::Implementation => "implementation",
@@ -146,7 +136,7 @@ impl Rubric {
     /// The rubric for answers of a workflow stage: the same mapping the `judge` role applies
     /// to `stage.name`.
     #[must_use]
-    pub fn for_stage(stage: &str) -> Rubric {
+    pub(crate) fn for_stage(stage: &str) -> Rubric {
         match stage {
             "hypothesis" | "hypothesize" => Rubric::Hypothesis,
             "implementation" | "implement" | "debug" | "improve" => Rubric::Implementation,
@@ -158,7 +148,11 @@ impl Rubric {
     /// each extra criterion (`criterion_1`, …) weighing as much as the heaviest rubric
     /// criterion. `None` unless every criterion was scored.
     #[must_use]
-    pub fn weigh(self, scores: &serde_json::Map<String, Value>, extra: usize) -> Option<f64> {
+    pub(crate) fn weigh(
+        self,
+        scores: &serde_json::Map<String, Value>,
+        extra: usize,
+    ) -> Option<f64> {
         let top = self.weights().iter().map(|w| w.1).max().unwrap_or(1);
         let extra: Vec<(String, u32)> = (1..=extra)
             .map(|i| (format!("criterion_{i}"), top))
@@ -179,12 +173,12 @@ impl Rubric {
 }
 
 /// The most characters of candidate text one judge prompt carries, all candidates together.
-pub const JUDGE_BUDGET_CHARS: usize = 60_000;
+pub(crate) const JUDGE_BUDGET_CHARS: usize = 60_000;
 
 /// The red flags a `select` candidate must pass: the defaults, but as long as the judge can
 /// read (a whole patch or review is often longer than a consult answer may be).
 #[must_use]
-pub fn candidate_rules() -> RuleSet {
+pub(crate) fn candidate_rules() -> RuleSet {
     RuleSet {
         max_chars: Some(JUDGE_BUDGET_CHARS as u64),
         ..RuleSet::default()
@@ -194,7 +188,7 @@ pub fn candidate_rules() -> RuleSet {
 /// A judge's verdict: scores by candidate id, and the one selected — or none, when the
 /// judge found every candidate unacceptable (every one failing its tests, say).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Judgement {
+pub(crate) struct Judgement {
     pub scores: BTreeMap<String, f64>,
     pub selected: Option<String>,
     pub reason: String,
@@ -206,7 +200,7 @@ pub struct Judgement {
 ///
 /// # Errors
 /// Unparseable output, no `selected` key, or a judge naming a candidate that does not exist.
-pub fn parse_judge(
+pub(crate) fn parse_judge(
     answer: &str,
     ids: &[String],
     rubric: Rubric,
@@ -269,7 +263,7 @@ pub fn parse_judge(
 /// Whether a test result says each of `ids` failed. Tests come first, and a failing candidate
 /// is not made acceptable by being the least bad: then nothing is selected (and no judge is
 /// worth asking).
-pub fn all_fail<'a>(
+pub(crate) fn all_fail<'a>(
     mut ids: impl Iterator<Item = &'a str>,
     tests: &BTreeMap<String, bool>,
 ) -> bool {
@@ -278,7 +272,12 @@ pub fn all_fail<'a>(
 
 /// Chooses among `candidates`.
 #[must_use]
-pub fn select(candidates: &[Candidate], mode: Mode, s: &Signals, rules: &RuleSet) -> Selection {
+pub(crate) fn select(
+    candidates: &[Candidate],
+    mode: Mode,
+    s: &Signals,
+    rules: &RuleSet,
+) -> Selection {
     let mut flagged = BTreeMap::new();
     let valid: Vec<&Candidate> = candidates
         .iter()

@@ -9,7 +9,7 @@ use super::redflag::RuleSet;
 
 /// A named micro-step.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct MicroStep {
+pub(crate) struct MicroStep {
     pub name: &'static str,
     pub stage: &'static str,
     pub default_k: u32,
@@ -22,7 +22,7 @@ pub struct MicroStep {
 impl MicroStep {
     /// The red-flag rule set for this step's answers (MAKER's 750-token limit included).
     #[must_use]
-    pub fn rule_set(&self) -> RuleSet {
+    pub(crate) fn rule_set(&self) -> RuleSet {
         let mut r = RuleSet {
             schema: Some(self.schema.clone()),
             format: Some(super::redflag::AnswerFormat::Json),
@@ -51,7 +51,7 @@ fn s() -> Value {
 
 /// Every micro-step, in stage order.
 #[must_use]
-pub fn all() -> Vec<MicroStep> {
+pub(crate) fn all() -> Vec<MicroStep> {
     let diff = json!({"type": "string", "pattern": "(?m)^(---|\\+\\+\\+|@@)"});
     vec![
         MicroStep {
@@ -189,13 +189,13 @@ pub fn all() -> Vec<MicroStep> {
 
 /// A micro-step by name.
 #[must_use]
-pub fn get(name: &str) -> Option<MicroStep> {
+pub(crate) fn get(name: &str) -> Option<MicroStep> {
     all().into_iter().find(|s| s.name == name)
 }
 
 /// The names, for messages.
 #[must_use]
-pub fn names() -> Vec<&'static str> {
+pub(crate) fn names() -> Vec<&'static str> {
     all().iter().map(|s| s.name).collect()
 }
 

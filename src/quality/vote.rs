@@ -37,7 +37,7 @@ pub struct VoteConfig {
 
 /// One answer class and its votes.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub answer: String,
     pub votes: u32,
 }
@@ -47,7 +47,7 @@ pub struct Tally {
     Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// One answer led every other by k.
     AheadByK,
     /// The sample limit was reached first.
@@ -62,7 +62,7 @@ pub enum StopReason {
 
 impl StopReason {
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             StopReason::AheadByK => "ahead_by_k",
             StopReason::MaxSamples => "max_samples",
@@ -98,7 +98,7 @@ pub struct VoteResult {
     /// Lead over the runner-up.
     pub margin: u32,
     pub converged: bool,
-    pub stop_reason: StopReason,
+    pub(crate) stop_reason: StopReason,
     /// The budget's refusal, when the budget stopped the vote.
     pub budget_refusal: Option<String>,
     /// Samples drawn (including discarded and uncounted ones).
@@ -109,10 +109,10 @@ pub struct VoteResult {
     pub discarded: u32,
     /// Samples whose provider failed.
     pub unavailable: u32,
-    pub distribution: Vec<Tally>,
+    pub(crate) distribution: Vec<Tally>,
     /// Why samples were discarded, by rule (`invalid_json` also counts answers that do not
     /// parse as the canonical JSON form).
-    pub flags: BTreeMap<FlagRule, u32>,
+    pub(crate) flags: BTreeMap<FlagRule, u32>,
     pub k: u32,
 }
 
@@ -135,7 +135,7 @@ fn sort_keys(v: Value) -> Value {
 
 /// The form answers are compared on; `None` when a JSON answer does not parse.
 #[must_use]
-pub fn canonical(answer: &str, format: Format) -> Option<String> {
+pub(crate) fn canonical(answer: &str, format: Format) -> Option<String> {
     match format {
         Format::Json => redflag::extract_json(answer).map(|v| sort_keys(v).to_string()),
         Format::Text => Some(

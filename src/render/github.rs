@@ -13,7 +13,7 @@ fn escape_prop(s: &str) -> String {
 }
 
 #[must_use]
-pub fn github(diags: &[Diagnostic]) -> String {
+pub(crate) fn github(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         let loc = d.location();

@@ -223,7 +223,7 @@ fn render(diags: &[Diagnostic], handler: &GraphicalReportHandler) -> String {
 
 /// Renders with colour when `color` is set (a terminal).
 #[must_use]
-pub fn human(diags: &[Diagnostic], color: bool) -> String {
+pub(crate) fn human(diags: &[Diagnostic], color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {

@@ -3,7 +3,7 @@
 use crate::diagnostic::Diagnostic;
 
 #[must_use]
-pub fn json(diags: &[Diagnostic]) -> String {
+pub(crate) fn json(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         out.push_str(&serde_json::to_string(&d.to_record()).unwrap_or_default());

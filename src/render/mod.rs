@@ -4,6 +4,7 @@ mod github;
 mod human;
 mod json;
 
-pub use github::github;
-pub use human::{human, human_plain};
-pub use json::json;
+pub(crate) use github::github;
+pub(crate) use human::human;
+pub use human::human_plain;
+pub(crate) use json::json;

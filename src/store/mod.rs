@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("state database {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -50,7 +50,7 @@ pub enum StoreError {
 
 /// An open state file: a small pool of connections, so callers on several threads each get
 /// their own and no lock is held while SQLite works.
-pub struct Store {
+pub(crate) struct Store {
     pool: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
@@ -64,7 +64,7 @@ impl std::fmt::Debug for Store {
 /// One event of the audit trail as stored: `kind` and `data` are the event's serde tag and
 /// content, so `maestro log --jsonl` prints `{seq, run_id, at, kind, data}`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Logged<E> {
+pub(crate) struct Logged<E> {
     pub seq: i64,
     pub run_id: String,
     /// Milliseconds since the Unix epoch.
@@ -75,7 +75,7 @@ pub struct Logged<E> {
 
 /// A row with its version, for optimistic checks.
 #[derive(Debug, Clone)]
-pub struct Versioned<T> {
+pub(crate) struct Versioned<T> {
     pub value: T,
     pub version: i64,
 }
@@ -86,7 +86,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be created or opened, is empty (truncated: SQLite would silently
     /// start a new database over it, losing every run and approval), or holds a newer schema.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_path_buf(),
@@ -128,7 +128,7 @@ impl Store {
     }
 
     #[must_use]
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -230,7 +230,7 @@ impl Store {
     ///
     /// # Errors
     /// A database failure, or `f`'s own error (nothing is written then).
-    pub fn write<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub(crate) fn write<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -245,7 +245,10 @@ impl Store {
     ///
     /// # Errors
     /// A database failure, or `f`'s own error (nothing is written then).
-    pub fn write_relaxed<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub(crate) fn write_relaxed<T, E>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -268,7 +271,7 @@ impl Store {
     ///
     /// # Errors
     /// A database failure, or `f`'s own error.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    pub(crate) fn read<T, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -364,7 +367,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// A transaction in progress.
-pub struct Tx<'a> {
+pub(crate) struct Tx<'a> {
     conn: &'a Connection,
     path: &'a Path,
 }
@@ -409,7 +412,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure, or an event that does not serialize as `{kind, data}`.
-    pub fn append<E: Serialize>(&self, run_id: &str, event: &E) -> Result<i64, StoreError> {
+    pub(crate) fn append<E: Serialize>(&self, run_id: &str, event: &E) -> Result<i64, StoreError> {
         let mut v = serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
             path: self.path.to_path_buf(),
             detail: e.to_string(),
@@ -437,7 +440,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure, or a row that does not decode (an unknown kind is an error).
-    pub fn events<E: DeserializeOwned>(
+    pub(crate) fn events<E: DeserializeOwned>(
         &self,
         run_id: Option<&str>,
     ) -> Result<Vec<Logged<E>>, StoreError> {
@@ -449,7 +452,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure, or a row that does not decode.
-    pub fn events_of<E: DeserializeOwned>(
+    pub(crate) fn events_of<E: DeserializeOwned>(
         &self,
         run_id: Option<&str>,
         kinds: Option<&[&str]>,
@@ -498,7 +501,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn get<T: DeserializeOwned>(
+    pub(crate) fn get<T: DeserializeOwned>(
         &self,
         table: Table,
         id: &str,
@@ -522,7 +525,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn list<T: DeserializeOwned>(
+    pub(crate) fn list<T: DeserializeOwned>(
         &self,
         table: Table,
         status: Option<&str>,
@@ -554,7 +557,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure (including an id that exists).
-    pub fn insert<T: Serialize>(
+    pub(crate) fn insert<T: Serialize>(
         &self,
         table: Table,
         row: &Row<'_>,
@@ -584,7 +587,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure.
-    pub fn update<T: Serialize>(
+    pub(crate) fn update<T: Serialize>(
         &self,
         table: Table,
         row: &Row<'_>,
@@ -609,7 +612,7 @@ impl Tx<'_> {
 
 /// A thread as listed: its first turn, how many turns it has and when it last moved.
 #[derive(Debug, Clone)]
-pub struct ThreadRow<T> {
+pub(crate) struct ThreadRow<T> {
     pub first: T,
     pub turns: i64,
     pub last_at: i64,
@@ -622,7 +625,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure.
-    pub fn add_turn<T: Serialize>(
+    pub(crate) fn add_turn<T: Serialize>(
         &self,
         id: &str,
         thread_id: &str,
@@ -652,7 +655,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn turn<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
+    pub(crate) fn turn<T: DeserializeOwned>(&self, id: &str) -> Result<Option<T>, StoreError> {
         let data: Option<String> = self
             .conn
             .query_row(
@@ -669,7 +672,10 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn thread<T: DeserializeOwned>(&self, thread_id: &str) -> Result<Vec<T>, StoreError> {
+    pub(crate) fn thread<T: DeserializeOwned>(
+        &self,
+        thread_id: &str,
+    ) -> Result<Vec<T>, StoreError> {
         self.consults_where("thread_id = ?1 ORDER BY turn", thread_id)
     }
 
@@ -697,7 +703,10 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn run_turns<T: DeserializeOwned>(&self, run_id: &str) -> Result<Vec<T>, StoreError> {
+    pub(crate) fn run_turns<T: DeserializeOwned>(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<T>, StoreError> {
         self.consults_where("run_id = ?1 ORDER BY at, id", run_id)
     }
 
@@ -706,7 +715,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure.
-    pub fn last_seq(&self) -> Result<i64, StoreError> {
+    pub(crate) fn last_seq(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
             .map_err(|e| self.fail(e))
@@ -716,7 +725,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// A database failure or a row that does not decode.
-    pub fn threads<T: DeserializeOwned>(
+    pub(crate) fn threads<T: DeserializeOwned>(
         &self,
         limit: usize,
     ) -> Result<Vec<ThreadRow<T>>, StoreError> {
@@ -754,7 +763,7 @@ impl Tx<'_> {
 
 /// The document tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
+pub(crate) enum Table {
     Runs,
     Approvals,
     Evidence,
@@ -777,14 +786,14 @@ impl Table {
 
 /// The indexed columns of a document row.
 #[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
+pub(crate) struct Row<'a> {
     pub id: &'a str,
     pub run_id: &'a str,
     pub status: &'a str,
 }
 
 /// Masks every string inside a JSON value, in place (object keys are ids, not secrets).
-pub fn mask_strings(v: &mut serde_json::Value) {
+pub(crate) fn mask_strings(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::String(s) => {
@@ -798,7 +807,7 @@ pub fn mask_strings(v: &mut serde_json::Value) {
     }
 }
 
-pub use crate::ids::{new_id, now_ms};
+pub(crate) use crate::ids::{new_id, now_ms};
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,7 @@
 //! The spanned syntax tree both formats lower into: KDL's shape (nodes with arguments,
 //! properties and children), so every later pass is written once.
 
-use std::sync::Arc;
-
-use crate::source::{SourceFile, Span};
+use crate::source::Span;
 
 /// A value with the byte span it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +19,14 @@ impl<T: serde::Serialize> serde::Serialize for Spanned<T> {
 }
 
 impl<T> Spanned<T> {
-    pub const fn new(value: T, span: Span) -> Self {
+    pub(crate) const fn new(value: T, span: Span) -> Self {
         Self { value, span }
     }
 }
 
 /// A scalar as written.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     String(String),
     Int(i128),
     Float(f64),
@@ -38,7 +36,7 @@ pub enum Value {
 
 impl Value {
     #[must_use]
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "a string",
             Value::Int(_) => "an integer",
@@ -49,7 +47,7 @@ impl Value {
     }
 
     #[must_use]
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
             _ => None,
@@ -57,7 +55,7 @@ impl Value {
     }
 
     #[must_use]
-    pub fn as_f64(&self) -> Option<f64> {
+    pub(crate) fn as_f64(&self) -> Option<f64> {
         match self {
             #[allow(clippy::cast_precision_loss, reason = "numbers in workflows are small")]
             Value::Int(i) => Some(*i as f64),
@@ -69,14 +67,14 @@ impl Value {
 
 /// An argument (`name` is `None`) or a property (`key=value`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: Option<Spanned<String>>,
     pub value: Spanned<Value>,
 }
 
 /// A node: `name arg... key=value... { children }`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub name: Spanned<String>,
     pub entries: Vec<Entry>,
     pub children: Vec<Node>,
@@ -89,7 +87,7 @@ pub struct Node {
 
 impl Node {
     #[must_use]
-    pub fn new(name: Spanned<String>, span: Span) -> Self {
+    pub(crate) fn new(name: Spanned<String>, span: Span) -> Self {
         Self {
             name,
             entries: Vec::new(),
@@ -99,7 +97,7 @@ impl Node {
         }
     }
 
-    pub fn args(&self) -> impl Iterator<Item = &Spanned<Value>> {
+    pub(crate) fn args(&self) -> impl Iterator<Item = &Spanned<Value>> {
         self.entries
             .iter()
             .filter(|e| e.name.is_none())
@@ -107,11 +105,11 @@ impl Node {
     }
 
     #[must_use]
-    pub fn arg(&self, i: usize) -> Option<&Spanned<Value>> {
+    pub(crate) fn arg(&self, i: usize) -> Option<&Spanned<Value>> {
         self.args().nth(i)
     }
 
-    pub fn props(&self) -> impl Iterator<Item = (&Spanned<String>, &Spanned<Value>)> {
+    pub(crate) fn props(&self) -> impl Iterator<Item = (&Spanned<String>, &Spanned<Value>)> {
         self.entries
             .iter()
             .filter_map(|e| e.name.as_ref().map(|n| (n, &e.value)))
@@ -119,19 +117,22 @@ impl Node {
 
     /// The last value given for a property (KDL's rule: the rightmost wins).
     #[must_use]
-    pub fn prop(&self, key: &str) -> Option<&Spanned<Value>> {
+    pub(crate) fn prop(&self, key: &str) -> Option<&Spanned<Value>> {
         self.props()
             .filter(|(n, _)| n.value == key)
             .map(|(_, v)| v)
             .last()
     }
 
-    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+    pub(crate) fn children_named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Node> + 'a {
         self.children.iter().filter(move |c| c.name.value == name)
     }
 
     #[must_use]
-    pub fn child(&self, name: &str) -> Option<&Node> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Node> {
         self.children.iter().find(|c| c.name.value == name)
     }
 }
@@ -158,20 +159,11 @@ impl Format {
 
     /// Guesses the format of text with no name (stdin): YAML has a `workflow:` key.
     #[must_use]
-    pub fn sniff(text: &str) -> Format {
+    pub(crate) fn sniff(text: &str) -> Format {
         let yaml = text.lines().any(|l| {
             let t = l.trim_start_matches('\u{feff}');
             t.starts_with("workflow:") || t.starts_with("stages:") || t.starts_with("version:")
         });
         if yaml { Format::Yaml } else { Format::Kdl }
     }
-}
-
-/// A parsed workflow file: its top node is always `workflow` (YAML is reshaped to match).
-#[derive(Debug, Clone)]
-pub struct Document {
-    pub source: Arc<SourceFile>,
-    pub format: Format,
-    /// `None` when the file had no usable `workflow` node (a finding says why).
-    pub root: Option<Node>,
 }

@@ -7,7 +7,7 @@ use crate::syntax::ast::Value;
 use crate::syntax::yaml::{YKind, YNode};
 
 /// How a scalar is shown in a problem: its text, or what kind of thing it is.
-pub fn shown(n: &YNode) -> String {
+pub(crate) fn shown(n: &YNode) -> String {
     match &n.kind {
         YKind::Scalar(Value::Null) => "nothing".into(),
         YKind::Scalar(Value::String(s)) => format!("the text `{s}`"),
@@ -18,7 +18,7 @@ pub fn shown(n: &YNode) -> String {
 }
 
 /// Problems for the keys of `map` that are not in `known`, each with a "did you mean".
-pub fn unknown_keys(map: &YNode, known: &[&str], what: &str) -> Vec<String> {
+pub(crate) fn unknown_keys(map: &YNode, known: &[&str], what: &str) -> Vec<String> {
     let YKind::Map(entries) = &map.kind else {
         return Vec::new();
     };
@@ -37,7 +37,7 @@ pub fn unknown_keys(map: &YNode, known: &[&str], what: &str) -> Vec<String> {
 /// The duplicate-key findings of [`yaml::parse_tree`] (which keeps the first of two keys and
 /// reports the second) sorted by where they are, so that neither copy silently wins.
 #[derive(Debug, Default)]
-pub struct Duplicates {
+pub(crate) struct Duplicates {
     /// Names given twice as entries of the mapping.
     pub names: Vec<String>,
     /// Per entry of the mapping (same order): keys given twice inside it.
@@ -48,7 +48,7 @@ pub struct Duplicates {
 
 impl Duplicates {
     /// Sorts `diags` by the entries of `map` (a mapping in `src`).
-    pub fn sort(src: &SourceFile, diags: &[Diagnostic], map: &YNode) -> Duplicates {
+    pub(crate) fn sort(src: &SourceFile, diags: &[Diagnostic], map: &YNode) -> Duplicates {
         let entries: &[(YNode, YNode)] = match &map.kind {
             YKind::Map(e) => e,
             _ => &[],

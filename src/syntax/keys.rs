@@ -4,7 +4,7 @@
 
 /// The type a value must have.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Ty {
+pub(crate) enum Ty {
     /// Any string.
     Str,
     /// A name: `[a-z][a-z0-9_-]*`, at most 48 characters.
@@ -34,7 +34,7 @@ pub enum Ty {
 
 impl Ty {
     #[must_use]
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Ty::Str | Ty::Expr => "a string".into(),
             Ty::Name => "a name like `analyze`".into(),
@@ -56,7 +56,7 @@ impl Ty {
 
 /// How many arguments a node takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Args {
+pub(crate) enum Args {
     None,
     /// Exactly one.
     One(Ty),
@@ -67,13 +67,13 @@ pub enum Args {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Prop {
+pub(crate) struct Prop {
     pub name: &'static str,
     pub ty: Ty,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Child {
+pub(crate) struct Child {
     pub spec: &'static Spec,
     /// May appear more than once.
     pub repeat: bool,
@@ -82,7 +82,7 @@ pub struct Child {
 
 /// The shape of one kind of node.
 #[derive(Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub name: &'static str,
     pub args: Args,
     pub props: &'static [Prop],
@@ -93,12 +93,12 @@ pub struct Spec {
 
 impl Spec {
     #[must_use]
-    pub fn child(&self, name: &str) -> Option<&'static Child> {
+    pub(crate) fn child(&self, name: &str) -> Option<&'static Child> {
         self.children.iter().find(|c| c.spec.name == name)
     }
 
     #[must_use]
-    pub fn prop(&self, name: &str) -> Option<&'static Prop> {
+    pub(crate) fn prop(&self, name: &str) -> Option<&'static Prop> {
         self.props.iter().find(|p| p.name == name)
     }
 }
@@ -148,30 +148,30 @@ const NON_NEGATIVE: Ty = Ty::Num {
     max: f64::INFINITY,
 };
 
-pub const TOPOLOGIES: &[&str] = &[
+pub(crate) const TOPOLOGIES: &[&str] = &[
     "sas",
     "centralized",
     "independent",
     "decentralized",
     "hybrid",
 ];
-pub const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
-pub const GATE_BY: &[&str] = &["human", "any"];
-pub const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
-pub const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
+pub(crate) const PRIORITIES: &[&str] = &["critical", "high", "medium", "low"];
+pub(crate) const GATE_BY: &[&str] = &["human", "any"];
+pub(crate) const ON_TIMEOUT: &[&str] = &["reject", "revise", "approve"];
+pub(crate) const FLAG_FORMATS: &[&str] = &["text", "json", "diff"];
 /// Named coordination presets (`policy preset=...`); `crate::workflow::Preset` holds the numbers.
-pub const PRESETS: &[&str] = &["default", "conservative", "aggressive"];
+pub(crate) const PRESETS: &[&str] = &["default", "conservative", "aggressive"];
 /// Field names the approval form (MCP elicitation) uses for itself; a question may not take one.
-pub const RESERVED_QUESTION_IDS: &[&str] = &["decision", "feedback"];
+pub(crate) const RESERVED_QUESTION_IDS: &[&str] = &["decision", "feedback"];
 
-pub static VERSION: Spec = leaf("version", Args::One(Ty::Int { min: 1, max: 1 }));
-pub static SUMMARY: Spec = Spec {
+pub(crate) static VERSION: Spec = leaf("version", Args::One(Ty::Int { min: 1, max: 1 }));
+pub(crate) static SUMMARY: Spec = Spec {
     lang_props: true,
     ..leaf("summary", Args::Opt(Ty::Str))
 };
-pub static START: Spec = leaf("start", Args::One(Ty::Name));
-pub static LANG: Spec = leaf("lang", Args::Many(Ty::Lang));
-pub static BUDGET: Spec = Spec {
+pub(crate) static START: Spec = leaf("start", Args::One(Ty::Name));
+pub(crate) static LANG: Spec = leaf("lang", Args::Many(Ty::Lang));
+pub(crate) static BUDGET: Spec = Spec {
     props: &[
         Prop {
             name: "consults",
@@ -192,7 +192,7 @@ pub static BUDGET: Spec = Spec {
     ],
     ..leaf("budget", Args::None)
 };
-pub static POLICY: Spec = Spec {
+pub(crate) static POLICY: Spec = Spec {
     props: &[
         Prop {
             name: "capability-threshold",
@@ -210,26 +210,26 @@ pub static POLICY: Spec = Spec {
     ..leaf("policy", Args::None)
 };
 
-pub static TITLE: Spec = Spec {
+pub(crate) static TITLE: Spec = Spec {
     lang_props: true,
     ..leaf("title", Args::Opt(Ty::Str))
 };
-pub static ROLE: Spec = leaf("role", Args::One(Ty::Name));
-pub static SKILL: Spec = leaf("skill", Args::One(Ty::Name));
+pub(crate) static ROLE: Spec = leaf("role", Args::One(Ty::Name));
+pub(crate) static SKILL: Spec = leaf("skill", Args::One(Ty::Name));
 /// The template that writes the stage's report for the person (`reports/<name>.md.j2`).
-pub static REPORT: Spec = leaf("report", Args::One(Ty::Name));
-pub static OUTPUT: Spec = leaf("output", Args::One(Ty::Name));
-pub static TOPOLOGY: Spec = leaf("topology", Args::One(Ty::Enum(TOPOLOGIES)));
-pub static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
-pub static PREFER: Spec = leaf("prefer", Args::Many(Ty::Name));
-pub static ENSEMBLE: Spec = leaf("ensemble", Args::One(Ty::Bool));
+pub(crate) static REPORT: Spec = leaf("report", Args::One(Ty::Name));
+pub(crate) static OUTPUT: Spec = leaf("output", Args::One(Ty::Name));
+pub(crate) static TOPOLOGY: Spec = leaf("topology", Args::One(Ty::Enum(TOPOLOGIES)));
+pub(crate) static MAX_VISITS: Spec = leaf("max-visits", Args::One(POSITIVE));
+pub(crate) static PREFER: Spec = leaf("prefer", Args::Many(Ty::Name));
+pub(crate) static ENSEMBLE: Spec = leaf("ensemble", Args::One(Ty::Bool));
 /// The range of `consult context-chars`: below 1,000 characters a consult carries almost no
 /// context; above 1,000,000 no model's window holds it.
-pub const CONTEXT_CHARS: Ty = Ty::Int {
+pub(crate) const CONTEXT_CHARS: Ty = Ty::Int {
     min: 1_000,
     max: 1_000_000,
 };
-pub static CONSULT: Spec = Spec {
+pub(crate) static CONSULT: Spec = Spec {
     props: &[
         Prop {
             name: "max",
@@ -249,7 +249,7 @@ pub static CONSULT: Spec = Spec {
 };
 /// What a stage's context may hold: files, lines per file, error lines, characters (the seed's
 /// per-stage table). `chars` is the same budget as `consult context-chars`.
-pub static CONTEXT: Spec = Spec {
+pub(crate) static CONTEXT: Spec = Spec {
     props: &[
         Prop {
             name: "files",
@@ -272,11 +272,11 @@ pub static CONTEXT: Spec = Spec {
 };
 /// A stage's working time, summed over its visits (the time a gate waits for a person does not
 /// count); past it the stage is not entered again.
-pub static WALL: Spec = leaf("wall", Args::One(Ty::Duration));
+pub(crate) static WALL: Spec = leaf("wall", Args::One(Ty::Duration));
 /// `edits #false`: the stage is read-only for the orchestrator; `maestro hook` refuses Claude
 /// Code's editing tools while a run is in it.
-pub static EDITS: Spec = leaf("edits", Args::One(Ty::Bool));
-pub static RED_FLAGS: Spec = Spec {
+pub(crate) static EDITS: Spec = leaf("edits", Args::One(Ty::Bool));
+pub(crate) static RED_FLAGS: Spec = Spec {
     props: &[
         Prop {
             name: "max-chars",
@@ -321,7 +321,7 @@ pub static RED_FLAGS: Spec = Spec {
     ],
     ..leaf("red-flags", Args::None)
 };
-pub static VOTE: Spec = Spec {
+pub(crate) static VOTE: Spec = Spec {
     props: &[
         Prop {
             name: "k",
@@ -352,26 +352,26 @@ pub static VOTE: Spec = Spec {
     ],
     ..leaf("vote", Args::None)
 };
-pub static BY: Spec = leaf("by", Args::One(Ty::Enum(GATE_BY)));
-pub static TIMEOUT: Spec = Spec {
+pub(crate) static BY: Spec = leaf("by", Args::One(Ty::Enum(GATE_BY)));
+pub(crate) static TIMEOUT: Spec = Spec {
     props: &[Prop {
         name: "on-timeout",
         ty: Ty::Enum(ON_TIMEOUT),
     }],
     ..leaf("timeout", Args::One(Ty::Duration))
 };
-pub static TEXT: Spec = Spec {
+pub(crate) static TEXT: Spec = Spec {
     lang_props: true,
     ..leaf("text", Args::Opt(Ty::Str))
 };
-pub static OPTIONS: Spec = Spec {
+pub(crate) static OPTIONS: Spec = Spec {
     props: &[Prop {
         name: "lang",
         ty: Ty::Lang,
     }],
     ..leaf("options", Args::Many(Ty::Str))
 };
-pub static QUESTION: Spec = Spec {
+pub(crate) static QUESTION: Spec = Spec {
     props: &[Prop {
         name: "priority",
         ty: Ty::Enum(PRIORITIES),
@@ -379,11 +379,11 @@ pub static QUESTION: Spec = Spec {
     children: &[required(&TEXT), many(&OPTIONS)],
     ..leaf("question", Args::One(Ty::Name))
 };
-pub static GATE: Spec = Spec {
+pub(crate) static GATE: Spec = Spec {
     children: &[once(&BY), once(&TIMEOUT), many(&QUESTION)],
     ..leaf("gate", Args::None)
 };
-pub static NEXT: Spec = Spec {
+pub(crate) static NEXT: Spec = Spec {
     props: &[
         Prop {
             name: "on",
@@ -414,11 +414,11 @@ const STAGE_SETTINGS: [Child; 13] = [
     once(&EDITS),
 ];
 
-pub static DEFAULTS: Spec = Spec {
+pub(crate) static DEFAULTS: Spec = Spec {
     children: &STAGE_SETTINGS,
     ..leaf("defaults", Args::None)
 };
-pub static STAGE: Spec = Spec {
+pub(crate) static STAGE: Spec = Spec {
     children: &[
         once(&TITLE),
         STAGE_SETTINGS[0],
@@ -438,11 +438,11 @@ pub static STAGE: Spec = Spec {
     ],
     ..leaf("stage", Args::One(Ty::Name))
 };
-pub static END: Spec = Spec {
+pub(crate) static END: Spec = Spec {
     lang_props: false,
     ..leaf("end", Args::One(Ty::Name))
 };
-pub static WORKFLOW: Spec = Spec {
+pub(crate) static WORKFLOW: Spec = Spec {
     children: &[
         required(&VERSION),
         once(&SUMMARY),
@@ -459,7 +459,7 @@ pub static WORKFLOW: Spec = Spec {
 
 /// Checks the naming rule shared by workflows, stages, ends, assets, providers and questions.
 #[must_use]
-pub fn is_valid_name(s: &str) -> bool {
+pub(crate) fn is_valid_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some('a'..='z'))
         && s.len() <= 48
@@ -468,13 +468,13 @@ pub fn is_valid_name(s: &str) -> bool {
 
 /// A language code: two or three lowercase letters (`en`, `ko`, `fil`).
 #[must_use]
-pub fn is_lang_code(s: &str) -> bool {
+pub(crate) fn is_lang_code(s: &str) -> bool {
     (2..=3).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase())
 }
 
 /// Parses `"90s"`, `"15m"`, `"2h"`, `"1d"` into seconds.
 #[must_use]
-pub fn parse_duration(s: &str) -> Option<u64> {
+pub(crate) fn parse_duration(s: &str) -> Option<u64> {
     let unit = s.chars().last()?;
     let digits = &s[..s.len() - unit.len_utf8()];
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
@@ -494,7 +494,7 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 /// Seconds as a person writes a duration, the inverse of [`parse_duration`] for what it
 /// reads: `1800` → `30m`, `5400` → `1h30m`, `0` → `0s`.
 #[must_use]
-pub fn format_duration(secs: u64) -> String {
+pub(crate) fn format_duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     let out: String = [(h, "h"), (m, "m"), (s, "s")]
         .iter()

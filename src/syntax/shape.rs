@@ -10,7 +10,7 @@ use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::source::SourceFile;
 
 /// Checks `node` and everything under it against `spec`.
-pub fn check(
+pub(crate) fn check(
     node: &Node,
     spec: &'static Spec,
     source: &Arc<SourceFile>,
@@ -22,7 +22,7 @@ pub fn check(
 
 /// Whether a value fits a type; `None` when it does, else the reason and the rule.
 #[must_use]
-pub fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<String>)> {
+pub(crate) fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<String>)> {
     let wrong = |v: &Value| {
         Some((
             Rule::BadValue,

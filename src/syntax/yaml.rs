@@ -17,17 +17,17 @@ use crate::source::{CharIndex, SourceFile, Span};
 
 /// Nesting deeper than this is refused: no workflow needs it, and hostile input must not
 /// exhaust memory or the stack.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A YAML value with its byte span.
 #[derive(Debug, Clone)]
-pub struct YNode {
+pub(crate) struct YNode {
     pub kind: YKind,
     pub span: Span,
 }
 
 #[derive(Debug, Clone)]
-pub enum YKind {
+pub(crate) enum YKind {
     Scalar(Value),
     Seq(Vec<YNode>),
     Map(Vec<(YNode, YNode)>),
@@ -36,7 +36,7 @@ pub enum YKind {
 impl YNode {
     /// The key text of a scalar used as a mapping key.
     #[must_use]
-    pub fn key_text(&self) -> String {
+    pub(crate) fn key_text(&self) -> String {
         match &self.kind {
             YKind::Scalar(Value::String(s)) => s.clone(),
             YKind::Scalar(Value::Int(i)) => i.to_string(),
@@ -49,7 +49,7 @@ impl YNode {
     }
 
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&YNode> {
+    pub(crate) fn get(&self, key: &str) -> Option<&YNode> {
         match &self.kind {
             YKind::Map(entries) => entries
                 .iter()
@@ -80,7 +80,7 @@ enum Frame {
 /// saphyr-parser reads events without recursion; this loop builds the tree with an explicit
 /// stack, refuses nesting deeper than [`MAX_DEPTH`], and checks duplicate keys with a hash map,
 /// so any input is read in linear time and constant stack.
-pub fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<YNode> {
+pub(crate) fn parse_tree(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<YNode> {
     let text = &*source.text;
     let chars = CharIndex::new(text);
     let to_span =
@@ -236,7 +236,7 @@ fn scalar(v: &str, style: ScalarStyle, tagged: bool) -> Value {
 }
 
 /// Parses a YAML workflow into the `workflow` node.
-pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Node> {
+pub(crate) fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Node> {
     let before = diags.len();
     let Some(tree) = parse_tree(source, diags) else {
         if diags.len() == before {

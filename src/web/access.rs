@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 /// Never in practice: `/dev/urandom` exists on every system maestro runs on; without it there
 /// is no safe token, so the server does not start.
 #[must_use]
-pub fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")
@@ -46,7 +46,7 @@ pub struct Access {
 
 /// Why a request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     Host,
     Origin,
     Token,
@@ -55,12 +55,12 @@ pub enum Refusal {
 
 impl Refusal {
     #[must_use]
-    pub const fn status(self) -> StatusCode {
+    pub(crate) const fn status(self) -> StatusCode {
         StatusCode::FORBIDDEN
     }
 
     #[must_use]
-    pub const fn message(self) -> &'static str {
+    pub(crate) const fn message(self) -> &'static str {
         match self {
             Refusal::Host => {
                 "maestro refuses this request: its Host header does not name this server (a guard against DNS rebinding). Open the address maestro printed."
@@ -91,7 +91,7 @@ impl Access {
     /// Access for a server bound at `addr`; `extra_hosts` are further names it answers to
     /// (a tunnel's host name), each `host` or `host:port`.
     #[must_use]
-    pub fn new(addr: SocketAddr, extra_hosts: &[String], bearer: Option<String>) -> Self {
+    pub(crate) fn new(addr: SocketAddr, extra_hosts: &[String], bearer: Option<String>) -> Self {
         let port = addr.port();
         let mut hosts: BTreeSet<String> = [
             format!("127.0.0.1:{port}"),
@@ -123,14 +123,14 @@ impl Access {
 
     /// The hosts, for rmcp's own check of `/mcp`.
     #[must_use]
-    pub fn hosts(&self) -> Vec<String> {
+    pub(crate) fn hosts(&self) -> Vec<String> {
         self.hosts.iter().cloned().collect()
     }
 
     /// The origins a browser on this server sends (`http://host:port`, and `https://` for a
     /// tunnel's name).
     #[must_use]
-    pub fn origins(&self) -> Vec<String> {
+    pub(crate) fn origins(&self) -> Vec<String> {
         self.hosts
             .iter()
             .flat_map(|h| [format!("http://{h}"), format!("https://{h}")])
@@ -141,7 +141,7 @@ impl Access {
     ///
     /// # Errors
     /// The refusal.
-    pub fn check_site(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub(crate) fn check_site(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -171,7 +171,11 @@ impl Access {
     ///
     /// # Errors
     /// [`Refusal::Token`].
-    pub fn check_token(&self, headers: &HeaderMap, query: Option<&str>) -> Result<bool, Refusal> {
+    pub(crate) fn check_token(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<bool, Refusal> {
         let from_query = query
             .into_iter()
             .flat_map(|q| q.split('&'))
@@ -199,7 +203,7 @@ impl Access {
     ///
     /// # Errors
     /// [`Refusal::Token`].
-    pub fn check_bearer(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    pub(crate) fn check_bearer(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let Some(want) = &self.bearer else {
             return Ok(());
         };
@@ -216,13 +220,13 @@ impl Access {
     }
 
     #[must_use]
-    pub fn csrf_ok(&self, got: Option<&str>) -> bool {
+    pub(crate) fn csrf_ok(&self, got: Option<&str>) -> bool {
         got.is_some_and(|g| same(g, &self.csrf))
     }
 
     /// The cookie that carries the token after the first visit.
     #[must_use]
-    pub fn set_cookie(&self) -> String {
+    pub(crate) fn set_cookie(&self) -> String {
         format!(
             "{}={}; Path=/; HttpOnly; SameSite=Strict",
             self.cookie, self.token

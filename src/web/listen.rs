@@ -53,7 +53,7 @@ pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request body may send nothing before the request fails. Forms and MCP messages
 /// are small and sent whole; a body that stalls this long is not coming.
-pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most a connection buffers of what it reads (hyper's default is ~400 KiB): request heads
 /// are a few KiB, bodies are passed on as they come, and 512 connections × 400 KiB of
@@ -72,7 +72,7 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nCont
 /// provider subprocesses' pipes, files it reads. Past the limit `accept` itself fails, and no
 /// connection could be let in however idle the others are.
 #[must_use]
-pub fn connection_cap() -> usize {
+pub(crate) fn connection_cap() -> usize {
     let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .ok()
         .and_then(|(soft, _)| usize::try_from(soft).ok())

@@ -12,9 +12,9 @@
     reason = "engine calls return a Failure (message and help), turned into a page at once"
 )]
 
-pub mod access;
-pub mod listen;
-pub mod markdown;
+pub(crate) mod access;
+pub(crate) mod listen;
+pub(crate) mod markdown;
 pub mod pages;
 
 use std::collections::BTreeMap;
@@ -387,7 +387,7 @@ impl std::fmt::Debug for Bound {
 impl Bound {
     /// `host:port` to reach the server at (loopback when it listens on every address).
     #[must_use]
-    pub fn authority(&self) -> String {
+    pub(crate) fn authority(&self) -> String {
         if self.addr.ip().is_unspecified() {
             format!("127.0.0.1:{}", self.addr.port())
         } else {
@@ -397,7 +397,7 @@ impl Bound {
 
     /// The page's URL with its token.
     #[must_use]
-    pub fn page_url(&self) -> String {
+    pub(crate) fn page_url(&self) -> String {
         format!("http://{}/?token={}", self.authority(), self.access.token)
     }
 

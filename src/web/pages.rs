@@ -218,7 +218,7 @@ fn describe(v: &Value) -> String {
 
 /// A refusal, as a page.
 #[must_use]
-pub fn refused(message: &str) -> String {
+pub(crate) fn refused(message: &str) -> String {
     render("refused.html", &json!({"message": message}))
         .unwrap_or_else(|_| "<p>refused</p>".to_string())
 }

@@ -14,7 +14,7 @@ use crate::syntax::shape::value_problem;
 
 /// Lowers the `workflow` node of a checked tree.
 #[must_use]
-pub fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow {
+pub(crate) fn lower(root: &Node, source: &Arc<SourceFile>, format: Format) -> Workflow {
     let name =
         str_arg(root, Ty::Name).unwrap_or_else(|| Spanned::new(String::new(), root.name.span));
     let mut wf = Workflow {

@@ -7,16 +7,16 @@ mod lower;
 
 use std::sync::Arc;
 
-pub use lower::lower;
+pub(crate) use lower::lower;
 
 use crate::source::{SourceFile, Span};
 use crate::syntax::ast::{Format, Spanned};
 
 /// The default language when a workflow has no `lang`.
-pub const DEFAULT_LANG: &str = "en";
+pub(crate) const DEFAULT_LANG: &str = "en";
 /// Kim et al.'s capability threshold: above it, more agents stop paying.
-pub const DEFAULT_CAPABILITY_THRESHOLD: f64 = 0.45;
-pub const DEFAULT_MAX_AGENTS: u32 = 3;
+pub(crate) const DEFAULT_CAPABILITY_THRESHOLD: f64 = 0.45;
+pub(crate) const DEFAULT_MAX_AGENTS: u32 = 3;
 
 /// Serialised (spans, source and syntax left out) so two versions can be compared field by
 /// field: `maestro upgrade` diffs these trees, so a new field is compared without anyone
@@ -52,12 +52,12 @@ impl Workflow {
     }
 
     #[must_use]
-    pub fn stage(&self, name: &str) -> Option<&Stage> {
+    pub(crate) fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name.value == name)
     }
 
     #[must_use]
-    pub fn is_end(&self, name: &str) -> bool {
+    pub(crate) fn is_end(&self, name: &str) -> bool {
         self.ends.iter().any(|e| e.value == name)
     }
 }
@@ -75,7 +75,7 @@ pub struct Texts {
 impl Texts {
     /// The text in `lang`, falling back to the default language's text.
     #[must_use]
-    pub fn get(&self, lang: &str, default_lang: &str) -> Option<&str> {
+    pub(crate) fn get(&self, lang: &str, default_lang: &str) -> Option<&str> {
         self.exact(lang, default_lang)
             .or_else(|| self.exact(default_lang, default_lang))
             .or_else(|| self.by_lang.first().map(|(_, t)| t.value.as_str()))
@@ -146,7 +146,7 @@ pub enum Preset {
 /// What a preset sets: the thresholds `coordinate` decides by and the limits of a multi-agent
 /// round.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, schemars::JsonSchema)]
-pub struct PresetLimits {
+pub(crate) struct PresetLimits {
     /// Above this sequential dependency, one agent (rule B).
     pub sequential: f64,
     /// Above this decomposability, a centralized team (rule C).
@@ -160,7 +160,7 @@ pub struct PresetLimits {
 
 impl Preset {
     #[must_use]
-    pub fn parse(s: &str) -> Option<Preset> {
+    pub(crate) fn parse(s: &str) -> Option<Preset> {
         Some(match s {
             "default" => Preset::Default,
             "conservative" => Preset::Conservative,
@@ -170,7 +170,7 @@ impl Preset {
     }
 
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Preset::Default => "default",
             Preset::Conservative => "conservative",
@@ -180,7 +180,7 @@ impl Preset {
 
     /// The seed's numbers (sequential / decomposable / overhead / tokens / rounds / agents).
     #[must_use]
-    pub const fn limits(self) -> PresetLimits {
+    pub(crate) const fn limits(self) -> PresetLimits {
         let (sequential, decomposable, max_overhead, max_tokens, max_rounds, max_agents) =
             match self {
                 Preset::Default => (0.7, 0.6, 2.5, 50_000, 5, 3),
@@ -222,7 +222,7 @@ pub enum Topology {
 
 impl Topology {
     #[must_use]
-    pub fn parse(s: &str) -> Option<Topology> {
+    pub(crate) fn parse(s: &str) -> Option<Topology> {
         Some(match s {
             "sas" => Topology::Sas,
             "centralized" => Topology::Centralized,
@@ -263,7 +263,7 @@ pub struct Stage {
 impl Stage {
     /// The event a plain acceptance fires: `approved` behind a gate, `done` without one.
     #[must_use]
-    pub fn default_event(&self) -> &'static str {
+    pub(crate) fn default_event(&self) -> &'static str {
         if self.settings.gate.is_some() {
             "approved"
         } else {
@@ -282,7 +282,7 @@ impl Stage {
 
     /// Whether the orchestrator may edit files while a run is in this stage (`edits`).
     #[must_use]
-    pub fn edits(&self) -> bool {
+    pub(crate) fn edits(&self) -> bool {
         self.settings.edits.as_ref().is_none_or(|e| e.value)
     }
 
@@ -305,7 +305,7 @@ impl Stage {
 
     /// The first visit that may consult (1 when unset).
     #[must_use]
-    pub fn consult_from_visit(&self) -> u32 {
+    pub(crate) fn consult_from_visit(&self) -> u32 {
         self.settings
             .consult
             .from_visit
@@ -427,7 +427,7 @@ pub enum OnTimeout {
 
 impl GateBy {
     #[must_use]
-    pub fn parse(s: &str) -> Option<GateBy> {
+    pub(crate) fn parse(s: &str) -> Option<GateBy> {
         Some(match s {
             "human" => GateBy::Human,
             "any" => GateBy::Any,
@@ -436,7 +436,7 @@ impl GateBy {
     }
 
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             GateBy::Human => "human",
             GateBy::Any => "any",
@@ -446,7 +446,7 @@ impl GateBy {
 
 impl OnTimeout {
     #[must_use]
-    pub fn parse(s: &str) -> Option<OnTimeout> {
+    pub(crate) fn parse(s: &str) -> Option<OnTimeout> {
         Some(match s {
             "reject" => OnTimeout::Reject,
             "revise" => OnTimeout::Revise,
@@ -455,8 +455,9 @@ impl OnTimeout {
         })
     }
 
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    /// The spelling [`OnTimeout::parse`] reads; the tests check the two agree.
+    #[cfg(test)]
+    const fn as_str(self) -> &'static str {
         match self {
             OnTimeout::Reject => "reject",
             OnTimeout::Revise => "revise",
@@ -497,7 +498,7 @@ pub enum Priority {
 
 impl Priority {
     #[must_use]
-    pub fn parse(s: &str) -> Option<Priority> {
+    pub(crate) fn parse(s: &str) -> Option<Priority> {
         Some(match s {
             "critical" => Priority::Critical,
             "high" => Priority::High,
@@ -508,7 +509,7 @@ impl Priority {
     }
 
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Priority::Critical => "critical",
             Priority::High => "high",

@@ -13,14 +13,14 @@ use super::patch::{FileChange, PatchError, plan};
 
 /// One touched path and whether it existed before the patch.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub path: String,
     pub existed: bool,
 }
 
 /// What a backup holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub id: String,
     pub created_at: i64,
     pub changes: Vec<FileChange>,
@@ -131,7 +131,7 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
 
 /// Whether `id` has the shape of a backup id (and so cannot name another folder).
 #[must_use]
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     id.strip_prefix("bk-").is_some_and(|rest| {
         rest.len() == 10
             && rest

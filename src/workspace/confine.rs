@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Why a path may not be written or read. Nothing was touched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{path}` is refused: {reason}")]
-pub struct Refused {
+pub(crate) struct Refused {
     /// The path as it was asked for.
     pub path: String,
     pub reason: String,
@@ -53,7 +53,7 @@ const MCP_JSON: &str = "it is a control file: `.mcp.json` names the MCP servers 
 
 /// Why `rel` is a control file (compared case-insensitively, at any depth), if it is one.
 #[must_use]
-pub fn control_reason(rel: &str) -> Option<&'static str> {
+pub(crate) fn control_reason(rel: &str) -> Option<&'static str> {
     let mut last = None;
     for c in Path::new(rel).components() {
         if let Component::Normal(name) = c {
@@ -73,7 +73,7 @@ pub fn control_reason(rel: &str) -> Option<&'static str> {
 /// `CLAUDE_CONFIG_DIR`). A model that writes `~/.config/maestro/conf/verify.yaml` names the
 /// commands `verify` runs; one that writes `~/.claude/settings.json` turns the hooks off.
 #[derive(Debug, Clone, Default)]
-pub struct ControlPlaces {
+pub(crate) struct ControlPlaces {
     /// Real (link-resolved) paths, each with why it is a control place.
     places: Vec<(PathBuf, &'static str)>,
 }
@@ -88,7 +88,11 @@ impl ControlPlaces {
     /// [`claude_user_dir`], which holds its `.claude.json` when set by `CLAUDE_CONFIG_DIR`)
     /// and `~/.claude.json` in `home`, the user's home folder.
     #[must_use]
-    pub fn new(asset_dirs: &[PathBuf], claude_dir: Option<PathBuf>, home: Option<&Path>) -> Self {
+    pub(crate) fn new(
+        asset_dirs: &[PathBuf],
+        claude_dir: Option<PathBuf>,
+        home: Option<&Path>,
+    ) -> Self {
         let mut places = Vec::new();
         for d in asset_dirs {
             places.push((d.clone(), ASSET_HOME));
@@ -109,7 +113,7 @@ impl ControlPlaces {
     /// From the process's environment (`CLAUDE_CONFIG_DIR`, `HOME`) and the asset home's
     /// folders.
     #[must_use]
-    pub fn from_env(asset_dirs: &[PathBuf]) -> Self {
+    pub(crate) fn from_env(asset_dirs: &[PathBuf]) -> Self {
         ControlPlaces::new(asset_dirs, claude_user_dir(), env_dir("HOME").as_deref())
     }
 
@@ -133,7 +137,7 @@ fn env_dir(var: &str) -> Option<PathBuf> {
 /// Claude Code's user folder (settings, hooks, MCP servers): `CLAUDE_CONFIG_DIR`, else
 /// `~/.claude`.
 #[must_use]
-pub fn claude_user_dir() -> Option<PathBuf> {
+pub(crate) fn claude_user_dir() -> Option<PathBuf> {
     env_dir("CLAUDE_CONFIG_DIR").or_else(|| env_dir("HOME").map(|h| h.join(".claude")))
 }
 
@@ -151,7 +155,7 @@ fn absolute(path: &Path) -> Option<PathBuf> {
 /// real folder it follows. Parts that do not exist yet are kept as they are. `None` for a loop
 /// of links.
 #[must_use]
-pub fn real_path(path: &Path) -> Option<PathBuf> {
+pub(crate) fn real_path(path: &Path) -> Option<PathBuf> {
     use std::collections::VecDeque;
     /// As the kernel's limit on links in one lookup.
     const MAX_LINKS: usize = 40;
@@ -194,7 +198,7 @@ pub fn real_path(path: &Path) -> Option<PathBuf> {
 
 /// Why writing `path` would change a control file, judged on where it really leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Control {
+pub(crate) struct Control {
     pub reason: &'static str,
     /// Where a link on the way led (relative to the workspace when inside it), when the path
     /// as written is not itself a control file.
@@ -222,7 +226,7 @@ impl std::fmt::Display for Control {
 /// control file: nothing safe can be said of it. The hook, `patch` and `restore` ask this
 /// (`init`, which writes control files on purpose, asks [`own_file`]).
 #[must_use]
-pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option<Control> {
+pub(crate) fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option<Control> {
     let full = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -272,7 +276,7 @@ pub fn control_file(root: &Path, path: &Path, outside: &ControlPlaces) -> Option
 /// # Errors
 /// Absolute paths or `..`, a link anywhere on the way, something that is not a regular file
 /// at `rel`.
-pub fn own_file(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
+pub(crate) fn own_file(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
     let refuse = |reason: String| Refused {
         path: rel.to_string(),
         reason,
@@ -318,7 +322,7 @@ const SOURCE_OR_PROSE: [&str; 30] = [
 /// Why a path must never be read or written by a tool, if it is a secret store. Judged on the
 /// path's text only (lowercased), so it works for paths that do not exist yet.
 #[must_use]
-pub fn secret_reason(rel: &str) -> Option<&'static str> {
+pub(crate) fn secret_reason(rel: &str) -> Option<&'static str> {
     let lower = rel.to_lowercase();
     let lower = lower.trim_start_matches("./");
     let name = lower.rsplit('/').next().unwrap_or(lower);
@@ -452,7 +456,7 @@ fn relative_to(root: &Path, real: &Path) -> Option<String> {
 /// Absolute paths, `..`, control files (`.maestro/`, `.claude/`, `.git/`, `.mcp.json`), secret
 /// files, a symbolic link at the path, something that is not a regular file, and a link in the
 /// path that leads outside the root or to any of these.
-pub fn writable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
+pub(crate) fn writable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
     let refuse = |reason: String| Refused {
         path: rel.to_string(),
         reason,
@@ -511,7 +515,7 @@ pub fn writable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
 /// Paths outside the root (also through a link), secret files (by the name asked for or by
 /// the name of the file a link leads to, which covers `.git/`), missing files and anything
 /// that is not a regular file.
-pub fn readable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
+pub(crate) fn readable(root: &Path, rel: &str) -> Result<PathBuf, Refused> {
     let refuse = |reason: String| Refused {
         path: rel.to_string(),
         reason,
@@ -651,7 +655,7 @@ const TEMP_TRIES: usize = 16;
 /// # Errors
 /// `path` is a symbolic link, no temporary name was free, or an I/O failure (the temporary
 /// file is removed).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -16,10 +16,10 @@ use super::gitdiff::{self, DiffPacked, DiffSpec};
 use super::mask::mask;
 
 /// Why a path must never be packed, if it is a secret store (decided in `confine.rs`).
-pub use super::confine::secret_reason;
+pub(crate) use super::confine::secret_reason;
 
 /// The default budget of a packed context, in characters.
-pub const DEFAULT_MAX_CHARS: usize = 40_000;
+pub(crate) const DEFAULT_MAX_CHARS: usize = 40_000;
 
 /// What to pack.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,7 @@ pub struct ContextRequest {
 /// A stage's context budget (`context files= lines= error-lines= chars=`): what packing for
 /// that stage may hold. Unset limits fall back to the packing defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub chars: Option<usize>,
     pub files: Option<usize>,
     pub lines: Option<usize>,
@@ -52,7 +52,7 @@ pub struct Limits {
 impl ContextRequest {
     /// Fills the limits the request leaves unset from a stage's budget.
     #[must_use]
-    pub fn within(mut self, l: &Limits) -> Self {
+    pub(crate) fn within(mut self, l: &Limits) -> Self {
         self.max_chars = self.max_chars.or(l.chars);
         self.max_files = self.max_files.or(l.files);
         self.max_lines = self.max_lines.or(l.lines);
@@ -98,7 +98,7 @@ impl Packed {
     /// The packed text, then one line for each path refused or left out for room (a file cut
     /// short is in the text, marked where it was cut): what a model reads.
     #[must_use]
-    pub fn with_omissions(self) -> String {
+    pub(crate) fn with_omissions(self) -> String {
         let mut text = self.text;
         let left_out = self
             .cut
@@ -229,7 +229,7 @@ fn resolve(root: &Path, specs: &[String], refused: &mut Vec<Refusal>) -> Vec<Str
 
 /// Keeps tracebacks, panics and error lines plus the tail of a long log.
 #[must_use]
-pub fn summarize_log(log: &str, max_chars: usize) -> String {
+pub(crate) fn summarize_log(log: &str, max_chars: usize) -> String {
     if log.chars().count() <= max_chars {
         return log.to_string();
     }

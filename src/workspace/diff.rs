@@ -3,7 +3,7 @@
 
 /// One line of a hunk. The text excludes the `\n` (a `\r` of a CRLF file stays in the text).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HunkLine {
+pub(crate) enum HunkLine {
     Context(String, bool),
     Remove(String, bool),
     Add(String, bool),
@@ -11,7 +11,7 @@ pub enum HunkLine {
 
 /// `@@ -old_start,old_len +new_start,new_len @@`
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hunk {
+pub(crate) struct Hunk {
     pub old_start: usize,
     pub old_len: usize,
     pub new_start: usize,
@@ -21,7 +21,7 @@ pub struct Hunk {
 
 /// The changes to one file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FilePatch {
+pub(crate) struct FilePatch {
     /// `None` for a new file.
     pub old_path: Option<String>,
     /// `None` for a deleted file.
@@ -33,7 +33,7 @@ pub struct FilePatch {
 impl FilePatch {
     /// The path the change is reported under.
     #[must_use]
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.new_path
             .as_deref()
             .or(self.old_path.as_deref())
@@ -43,7 +43,7 @@ impl FilePatch {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line} of the diff: {message}")]
-pub struct ParseError {
+pub(crate) struct ParseError {
     pub line: usize,
     pub message: String,
 }
@@ -79,7 +79,7 @@ fn range(s: &str) -> Option<(usize, usize)> {
 ///
 /// # Errors
 /// A hunk header that does not parse, or a hunk whose lines do not add up to its header.
-pub fn parse(text: &str) -> Result<Vec<FilePatch>, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<FilePatch>, ParseError> {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut files: Vec<FilePatch> = Vec::new();
     let mut current: Option<FilePatch> = None;

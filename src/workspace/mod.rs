@@ -6,13 +6,13 @@
 //! restores, `context.rs` packs (with `gitdiff/`, a git diff and its surroundings), `verify.rs` runs the
 //! configured checks and `signature.rs` names what a failing one failed with.
 
-pub mod backup;
-pub mod confine;
-pub mod context;
-pub mod diff;
-pub mod gitdiff;
-pub mod mask;
-pub mod patch;
+pub(crate) mod backup;
+pub(crate) mod confine;
+pub(crate) mod context;
+pub(crate) mod diff;
+pub(crate) mod gitdiff;
+pub(crate) mod mask;
+pub(crate) mod patch;
 mod secret_rules;
-pub mod signature;
-pub mod verify;
+pub(crate) mod signature;
+pub(crate) mod verify;

@@ -12,7 +12,7 @@ use super::diff::{self, FilePatch, HunkLine};
 use super::mask::mask;
 
 /// How far (in lines) a hunk may have drifted from where its header says.
-pub const OFFSET_TOLERANCE: usize = 40;
+pub(crate) const OFFSET_TOLERANCE: usize = 40;
 
 /// Why a patch was refused. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +60,7 @@ pub enum ChangeKind {
 impl ChangeKind {
     /// The name used in JSON.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Modified => "modified",
             ChangeKind::Created => "created",
@@ -221,7 +221,7 @@ fn apply_hunks(fp: &FilePatch, mut file: Lines) -> Result<(Lines, usize, usize),
 
 /// One planned write: what the file becomes (`None`: removed).
 #[derive(Debug, Clone)]
-pub struct Planned {
+pub(crate) struct Planned {
     pub change: FileChange,
     /// (path relative to root, new bytes or None for deletion)
     pub writes: Vec<(String, Option<Vec<u8>>)>,
@@ -232,7 +232,7 @@ pub struct Planned {
 /// # Errors
 /// The first refusal: a parse error, a confined path, a binary patch, a hunk that does not
 /// match, a new file that exists or a deleted file that does not.
-pub fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
+pub(crate) fn plan(root: &Path, diff_text: &str) -> Result<Vec<Planned>, PatchError> {
     let files =
         diff::parse(diff_text).map_err(|e| PatchError::Parse(mask(&e.to_string()).into_owned()))?;
     if files.is_empty() {

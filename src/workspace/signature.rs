@@ -11,7 +11,7 @@ const MAX_CHARS: usize = 200;
 /// (`ZeroDivisionError: …`, pytest's `FAILED … - TypeError: …`); a Rust panic with its message;
 /// the first `error…` line (compilers, linters); the first line saying FAIL; else the last line.
 #[must_use]
-pub fn failure_signature(output: &str, timed_out: bool, exit_code: Option<i32>) -> String {
+pub(crate) fn failure_signature(output: &str, timed_out: bool, exit_code: Option<i32>) -> String {
     if timed_out {
         return "timed out".into();
     }

@@ -44,7 +44,7 @@ pub struct CheckSource {
 #[derive(
     Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema,
 )]
-pub struct Counts {
+pub(crate) struct Counts {
     pub passed: u64,
     pub failed: u64,
     pub skipped: u64,
@@ -58,7 +58,7 @@ pub struct CheckResult {
     pub passed: bool,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
-    pub counts: Option<Counts>,
+    pub(crate) counts: Option<Counts>,
     pub duration_ms: u64,
     /// The tail of stdout and stderr, masked.
     pub output: String,
@@ -99,7 +99,7 @@ fn cwd_problem(cwd: &str) -> Option<String> {
 /// Parses `conf/verify.yaml`: `checks: { name: { run: [argv...], timeout: 10m, cwd: dir } }`.
 /// A check with a problem is left out (it cannot run) and its problem names it.
 #[must_use]
-pub fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
+pub(crate) fn parse_config(name: &str, text: &str) -> (Vec<Check>, Vec<String>) {
     use crate::syntax::conf::{Duplicates, shown, unknown_keys};
     let src = Arc::new(SourceFile::new(name, text));
     let mut diags = Vec::new();
@@ -262,7 +262,7 @@ fn check_dir(root: &Path, check: &Check) -> Result<std::path::PathBuf, String> {
 
 /// The checks `maestro init` proposes for the project type found at `root`.
 #[must_use]
-pub fn proposal(root: &Path) -> Option<String> {
+pub(crate) fn proposal(root: &Path) -> Option<String> {
     let checks: &[(&str, &str)] = if root.join("Cargo.toml").is_file() {
         &[
             ("test", "[cargo, test]"),
@@ -303,7 +303,7 @@ fn num(re: &Regex, text: &str) -> u64 {
 
 /// Pass/fail counts from the summary lines of cargo test, pytest, jest, vitest or go test.
 #[must_use]
-pub fn parse_counts(output: &str) -> Option<Counts> {
+pub(crate) fn parse_counts(output: &str) -> Option<Counts> {
     use std::sync::LazyLock;
     static CARGO: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored").expect("valid")

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use maestro::web::listen::{MAX_CONNECTIONS, REQUEST_HEAD_TIMEOUT};
+use maestro::testing::web::{MAX_CONNECTIONS, REQUEST_HEAD_TIMEOUT};
 use serde_json::json;
 
 /// The longest wait for one answer: it bounds a hang on a loaded 2-core machine; it measures
@@ -385,7 +385,7 @@ fn initialize() -> String {
 
 fn http_client() -> reqwest::Client {
     // reqwest carries no TLS provider of its own (see providers::install_tls).
-    maestro::providers::install_tls();
+    maestro::testing::providers::install_tls();
     reqwest::Client::builder()
         .timeout(PATIENCE)
         .build()
@@ -455,7 +455,7 @@ async fn a_flood_of_initialize_calls_keeps_sessions_and_memory_bounded() {
     assert_eq!(session_status(&client, &server, &ids[1499]).await, 202);
     let live = {
         let mut n = 0;
-        for id in &ids[1500 - maestro::mcp::MAX_SESSIONS - 10..] {
+        for id in &ids[1500 - maestro::testing::mcp::MAX_SESSIONS - 10..] {
             if session_status(&client, &server, id).await == 202 {
                 n += 1;
             }
@@ -464,7 +464,7 @@ async fn a_flood_of_initialize_calls_keeps_sessions_and_memory_bounded() {
     };
     assert_eq!(
         live,
-        maestro::mcp::MAX_SESSIONS,
+        maestro::testing::mcp::MAX_SESSIONS,
         "sessions alive among the newest"
     );
 }
@@ -475,7 +475,7 @@ async fn when_every_session_is_in_use_a_new_one_is_told_503_with_retry_after() {
     let client = http_client();
     // Every session in use: each with its event stream (GET /mcp) open.
     let mut streams = Vec::new();
-    for i in 0..maestro::mcp::MAX_SESSIONS {
+    for i in 0..maestro::testing::mcp::MAX_SESSIONS {
         let (status, id, body, _) = open_session(&client, &server).await;
         assert_eq!(status, 200, "initialize #{i}: {body}");
         let id = id.unwrap();

@@ -2,16 +2,16 @@
 //! nesting bombs of every shape and depth, and big mappings. The test threads have 2 MiB
 //! stacks, like the server's workers, so a recursion that the limits miss shows up as a crash.
 
-use maestro::home::Home;
-use maestro::lint::Linter;
-use maestro::lint::registry::Rule;
-use maestro::syntax::ast::Format;
+use maestro::Format;
+use maestro::Home;
+use maestro::Linter;
+use maestro::Rule;
 use proptest::prelude::*;
 
 const DEFAULT: &str = include_str!("../../workflows/default.kdl");
 const REVIEW: &str = include_str!("../../workflows/review.yaml");
 
-fn lint(bytes: &[u8], format: Format) -> maestro::loader::Loaded {
+fn lint(bytes: &[u8], format: Format) -> maestro::Loaded {
     let mut linter = Linter::new(Home::builtin());
     let loaded = linter.workflow_bytes("fuzz", bytes, format);
     let _ = linter.take_asset_findings();
@@ -29,7 +29,7 @@ fn check(bytes: &[u8], format: Format) {
         );
         let _ = d.location();
     }
-    let _ = maestro::render::human_plain(&loaded.diagnostics);
+    let _ = maestro::testing::human_plain(&loaded.diagnostics);
 }
 
 /// Openers that nest in KDL, with what closes each (`None`: nothing closes it).
@@ -173,7 +173,7 @@ proptest! {
 
 #[test]
 fn findings_are_capped_per_file_and_the_rest_counted() {
-    use maestro::diagnostic::MAX_FINDINGS_PER_FILE;
+    use maestro::testing::diagnostic::MAX_FINDINGS_PER_FILE;
     let yaml: String = std::iter::once("workflow: w\n".to_string())
         .chain((0..5000).map(|i| format!("k{i}: 1\n")))
         .collect();

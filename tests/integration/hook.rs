@@ -90,9 +90,9 @@ fn hook(name: &str, p: &Project, session: &str) -> Answer {
     hook_with(&input(name, p.path(), session), p.path(), p.path())
 }
 
-fn output_schema() -> maestro::schema::Validator {
+fn output_schema() -> maestro::testing::schema::Validator {
     let text = std::fs::read_to_string(repo().join("tests/data/hooks/output.schema.json")).unwrap();
-    maestro::schema::compile(&serde_json::from_str(&text).unwrap()).unwrap()
+    maestro::testing::schema::compile(&serde_json::from_str(&text).unwrap()).unwrap()
 }
 
 const EDITS: [&str; 3] = [

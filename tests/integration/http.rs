@@ -137,7 +137,7 @@ async fn http_client(
         config = config.auth_header(token);
     }
     // reqwest carries no TLS provider of its own (see providers::install_tls).
-    maestro::providers::install_tls();
+    maestro::testing::providers::install_tls();
     let transport = StreamableHttpClientTransport::from_config(config);
     bounded("an MCP client's handshake over HTTP", ().serve(transport)).await
 }
@@ -194,7 +194,7 @@ impl Page {
     /// Opens the URL the server printed: 303 to the same path, with the per-port cookie.
     async fn open(server: &HttpServer) -> Self {
         // reqwest carries no TLS provider of its own (see providers::install_tls).
-        maestro::providers::install_tls();
+        maestro::testing::providers::install_tls();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -557,9 +557,9 @@ async fn form_filled(
     RunningService<RoleClient, FormFiller>,
     std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
-    let home = maestro::home::Home::builtin();
-    let engine = maestro::engine::Engine::open(home, &p.path().join("state.db")).unwrap();
-    let server = maestro::mcp::Server::new(std::sync::Arc::new(engine));
+    let home = maestro::Home::builtin();
+    let engine = maestro::Engine::open(home, &p.path().join("state.db")).unwrap();
+    let server = maestro::testing::mcp::Server::new(std::sync::Arc::new(engine));
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         let running = server.serve(server_io).await.unwrap();

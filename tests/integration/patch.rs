@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use maestro::workspace::backup::{apply, restore};
-use maestro::workspace::patch::{ChangeKind, PatchError};
+use maestro::testing::workspace::{ChangeKind, PatchError};
+use maestro::testing::workspace::{apply, restore};
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use rmcp::{RoleClient, ServiceExt};

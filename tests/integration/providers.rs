@@ -300,10 +300,10 @@ fn env_overrides_and_doctor() {
 #[test]
 fn the_default_flags_are_in_the_recorded_help_of_each_cli() {
     let text = std::fs::read_to_string(repo().join("conf/providers.yaml")).unwrap();
-    let (providers, problems) = maestro::providers::config::parse("providers.yaml", &text);
+    let (providers, problems) = maestro::testing::providers::config::parse("providers.yaml", &text);
     assert!(problems.is_empty());
     for p in providers {
-        let maestro::providers::Kind::Cli { command, .. } = &p.kind else {
+        let maestro::testing::providers::Kind::Cli { command, .. } = &p.kind else {
             continue;
         };
         let file = if p.name == "codex" {
@@ -313,8 +313,8 @@ fn the_default_flags_are_in_the_recorded_help_of_each_cli() {
         };
         let help =
             std::fs::read_to_string(repo().join(format!("tests/data/help/{file}.txt"))).unwrap();
-        let argv = maestro::providers::argv(command, &p.model);
-        let missing = maestro::consult::unknown_flags(&argv, &help);
+        let argv = maestro::testing::providers::argv(command, &p.model);
+        let missing = maestro::testing::consult::unknown_flags(&argv, &help);
         assert!(
             missing.is_empty(),
             "{}: {missing:?} not in its --help",

@@ -294,7 +294,7 @@ fn long_candidate(tag: &str, n: usize) -> String {
 /// library renders. A judge that selects nothing leaves no winner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judge_reads_whole_candidates_by_a_weighted_rubric_and_may_select_none() {
-    use maestro::consult::select::{JudgeRun, SelectAsk, judge_prompt};
+    use maestro::testing::consult::{JudgeRun, SelectAsk, judge_prompt};
 
     let p = Project::new();
     let (client, home) = served(&p).await;
@@ -321,7 +321,7 @@ async fn the_judge_reads_whole_candidates_by_a_weighted_rubric_and_may_select_no
 
     let ask: SelectAsk = serde_json::from_value(args.clone()).unwrap();
     let expected = judge_prompt(
-        &maestro::home::Home::builtin(),
+        &maestro::Home::builtin(),
         &ask,
         Some(&JudgeRun {
             task: task.into(),
@@ -599,7 +599,7 @@ async fn calibrate_lists_the_micro_steps_and_coordinate_takes_answers_and_a_forc
 /// that takes a built-in prompt's name (but not about maestro's own, copied by `init`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompt_names_are_unique_and_validate_warns_about_a_taken_one() {
-    use maestro::diagnostic::rules::BUILTIN_PROMPTS;
+    use maestro::testing::diagnostic::BUILTIN_PROMPTS;
 
     let p = Project::new();
     let (client, _) = served(&p).await;

@@ -27,7 +27,7 @@ fn shipped() -> Vec<String> {
 /// The prompt a workflow is listed under: its own name, or `run-<name>` when a built-in prompt
 /// has that name.
 fn prompt_name(workflow: &str) -> String {
-    if maestro::diagnostic::rules::BUILTIN_PROMPTS.contains(&workflow) {
+    if maestro::testing::diagnostic::BUILTIN_PROMPTS.contains(&workflow) {
         format!("run-{workflow}")
     } else {
         workflow.to_string()

@@ -1,13 +1,13 @@
 //! `maestro graph --format svg`: the drawing the approval page shows, from the real binary.
 
 use crate::support::{Test, repo};
-use maestro::syntax::ast::Format;
+use maestro::Format;
 
 /// Stage and end names of a shipped workflow, read by the library rather than from the SVG.
 fn states(path: &str) -> (Vec<String>, Vec<String>) {
     let bytes = std::fs::read(repo().join(path)).unwrap();
     let format = Format::from_path(path).unwrap();
-    let loaded = maestro::loader::load_bytes(path, &bytes, format);
+    let loaded = maestro::load_bytes(path, &bytes, format);
     let wf = loaded.workflow.expect("a workflow");
     let stages = wf.stages.iter().map(|s| s.name.value.clone()).collect();
     let ends = wf.ends.iter().map(|e| e.value.clone()).collect();

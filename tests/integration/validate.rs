@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use maestro::lint::registry::Rule;
+use maestro::Rule;
 
 use crate::support::{Test, repo};
 
@@ -103,7 +103,7 @@ fn every_error_fixture_yields_exactly_its_expected_findings() {
         }
         let has_error = expected.keys().any(|k| {
             Rule::from_id(k.split_whitespace().next().unwrap_or_default())
-                .is_some_and(|r| r.severity() == maestro::diagnostic::Severity::Error)
+                .is_some_and(|r| r.severity() == maestro::testing::diagnostic::Severity::Error)
         });
         assert_eq!(
             out.code,
@@ -325,8 +325,8 @@ fn a_workflow_in_a_home_folder_uses_that_homes_assets() {
 }
 
 /// A span-free, language-resolved view of a workflow, for comparing the two formats.
-fn canonical(wf: &maestro::workflow::Workflow) -> serde_json::Value {
-    use maestro::workflow::Texts;
+fn canonical(wf: &maestro::testing::Workflow) -> serde_json::Value {
+    use maestro::testing::Texts;
     use serde_json::json;
     let langs: Vec<String> = wf.langs.iter().map(|l| l.value.clone()).collect();
     let default = wf.default_lang().to_string();
@@ -344,8 +344,7 @@ fn canonical(wf: &maestro::workflow::Workflow) -> serde_json::Value {
             )
         })
     };
-    let name =
-        |s: &Option<maestro::syntax::ast::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
+    let name = |s: &Option<maestro::testing::Spanned<String>>| s.as_ref().map(|v| v.value.clone());
     json!({
         "name": wf.name.value, "version": wf.version.map(|v| v.to_string()), "start": name(&wf.start), "langs": langs,
         "summary": texts(&wf.summary),
@@ -378,8 +377,8 @@ fn canonical(wf: &maestro::workflow::Workflow) -> serde_json::Value {
 
 #[test]
 fn kdl_and_yaml_pairs_lower_to_the_same_workflow() {
-    use maestro::loader::load_bytes;
-    use maestro::syntax::ast::Format;
+    use maestro::Format;
+    use maestro::load_bytes;
     let dir = repo().join("tests/fixtures/validate/pairs");
     let mut pairs = 0;
     for kdl in fixtures("tests/fixtures/validate/pairs")
@@ -491,9 +490,9 @@ fn nesting_bombs_are_syntax_findings_not_crashes() {
 /// fit there, in a debug build too.
 #[test]
 fn bombs_lint_on_a_two_megabyte_stack() {
-    use maestro::home::Home;
-    use maestro::lint::Linter;
-    use maestro::syntax::ast::Format;
+    use maestro::Format;
+    use maestro::Home;
+    use maestro::Linter;
     let worker = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(|| {
@@ -514,9 +513,9 @@ fn bombs_lint_on_a_two_megabyte_stack() {
 /// A long chain of stages is no bomb, but every graph walk over it must be iterative.
 #[test]
 fn a_chain_of_forty_thousand_stages_lints_on_a_two_megabyte_stack() {
-    use maestro::home::Home;
-    use maestro::lint::Linter;
-    use maestro::syntax::ast::Format;
+    use maestro::Format;
+    use maestro::Home;
+    use maestro::Linter;
     let n = 40_000;
     let mut text = String::from("workflow \"chain\" {\n version 1\n start \"s0\"\n");
     for i in 0..n {

@@ -514,7 +514,7 @@ impl Browser {
             return None;
         }
         // reqwest carries no TLS provider of its own (see providers::install_tls).
-        maestro::providers::install_tls();
+        maestro::testing::providers::install_tls();
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let driver = startdriver(&http).await;
         let base = format!("http://127.0.0.1:{}", driver.port);

@@ -118,7 +118,7 @@ fn docs_diagram_of_the_default_workflow_is_current() {
 #[test]
 fn readme_rule_table_lists_every_rule() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    for rule in maestro::lint::registry::Rule::ALL {
+    for rule in maestro::Rule::ALL {
         assert!(
             readme.contains(&format!("| `{}` |", rule.id())),
             "README lacks rule `{}`",

@@ -200,7 +200,7 @@ fn context_honours_gitignore_refuses_secrets_and_escapes_and_masks() {
     std::fs::write(root.join(".env"), "OPENAI_API_KEY=sk-live\n").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("src/link.rs"))
         .unwrap();
-    let req = maestro::workspace::context::ContextRequest {
+    let req = maestro::testing::workspace::ContextRequest {
         files: vec!["**/*.rs".into(), ".env".into(), "../x".into()],
         errors: vec![format!(
             "{}thread 'main' panicked at src/a.rs:2:5\n",
@@ -209,7 +209,7 @@ fn context_honours_gitignore_refuses_secrets_and_escapes_and_masks() {
         max_chars: Some(8000),
         ..Default::default()
     };
-    let p = maestro::workspace::context::pack(root, &req);
+    let p = maestro::testing::workspace::pack(root, &req);
     let paths: Vec<&str> = p.included.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(paths, ["src/a.rs", "src/big.rs"], "{:?}", p.refused);
     let refused: Vec<(&str, &str)> = p
@@ -241,16 +241,16 @@ fn context_honours_gitignore_refuses_secrets_and_escapes_and_masks() {
 #[test]
 fn a_check_that_hangs_is_killed_at_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let check = maestro::workspace::verify::Check {
+    let check = maestro::testing::workspace::Check {
         name: "slow".into(),
         argv: vec!["sleep".into(), "30".into()],
         timeout: std::time::Duration::from_secs(1),
         cwd: None,
-        source: maestro::workspace::verify::CheckSource::default(),
+        source: maestro::testing::workspace::CheckSource::default(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let start = std::time::Instant::now();
-    let r = rt.block_on(maestro::workspace::verify::run(
+    let r = rt.block_on(maestro::testing::workspace::run(
         dir.path(),
         &check,
         &tokio_util::sync::CancellationToken::new(),
@@ -451,8 +451,8 @@ async fn packed_context_masks_every_secret_pattern_and_keeps_ordinary_code() {
 
 // ---- `diff` packing on a real git repository, and the per-stage context budget ----
 
-use maestro::workspace::context::{ContextRequest, Packed, pack};
-use maestro::workspace::gitdiff::DiffSpec;
+use maestro::testing::workspace::DiffSpec;
+use maestro::testing::workspace::{ContextRequest, Packed, pack};
 
 /// Runs git in `dir` and fails the test when git does.
 fn git_ok(dir: &Path, args: &[&str]) {
@@ -909,8 +909,8 @@ fn files_that_do_not_fit_are_cut_apart_from_what_is_refused() {
 
 #[test]
 fn context_chars_parses_in_both_formats_inherits_and_is_range_checked() {
-    use maestro::loader::load_bytes;
-    use maestro::syntax::ast::Format;
+    use maestro::Format;
+    use maestro::load_bytes;
     let kdl = r#"workflow "w" {
     version 1
     start "a"

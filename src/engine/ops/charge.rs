@@ -20,7 +20,7 @@ impl Engine {
     /// # Errors
     /// An unknown run or thread; a call naming another run than its thread's; a thread whose
     /// run has finished; a session with several unfinished runs and no run named.
-    pub fn payer(
+    pub(crate) fn payer(
         &self,
         named: Option<&str>,
         thread: Option<&str>,
@@ -99,7 +99,7 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::charge_consults`]; nothing is charged then.
-    pub fn pay(
+    pub(crate) fn pay(
         &self,
         payer: &Payer,
         n: u32,
@@ -152,7 +152,12 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn record_usage(&self, run_id: &str, tokens: u64, cost_usd: f64) -> Result<(), Failure> {
+    pub(crate) fn record_usage(
+        &self,
+        run_id: &str,
+        tokens: u64,
+        cost_usd: f64,
+    ) -> Result<(), Failure> {
         self.mutate(run_id, |_, _, run, events| {
             run.tokens_used += tokens;
             run.cost_usd += cost_usd;

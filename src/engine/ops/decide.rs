@@ -19,7 +19,7 @@ use crate::store::{Table, Versioned, now_ms};
 pub struct Decided {
     pub approval: ApprovalView,
     pub run: RunSummary,
-    pub brief: Option<Brief>,
+    pub(crate) brief: Option<Brief>,
 }
 
 fn already_decided(a: &Approval) -> Failure {

@@ -52,7 +52,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn expire_due(&self, run_id: Option<&str>) -> Result<(), Failure> {
+    pub(crate) fn expire_due(&self, run_id: Option<&str>) -> Result<(), Failure> {
         let due: Vec<String> = self.store.read(|tx| {
             let runs: Vec<Versioned<Run>> = match run_id {
                 Some(id) => tx.get(Table::Runs, id)?.into_iter().collect(),

@@ -2,21 +2,20 @@
 //! run and the workflow version it is pinned to, apply a pure step, store it with its events.
 //! A command validates its whole request before it writes or runs anything.
 
-pub mod charge;
-pub mod decide;
-pub mod expire;
-pub mod note;
-pub mod patch;
-pub mod start;
-pub mod submit;
-pub mod upgrade;
-pub mod verify;
+pub(crate) mod charge;
+pub(crate) mod decide;
+pub(crate) mod expire;
+pub(crate) mod note;
+pub(crate) mod patch;
+pub(crate) mod start;
+pub(crate) mod submit;
+pub(crate) mod upgrade;
+pub(crate) mod verify;
 
 use std::sync::Arc;
 
-pub use decide::Decided;
-pub use start::{StartRequest, Started};
-pub use submit::{SubmitOutcome, Submitted};
+pub use start::StartRequest;
+pub(crate) use submit::{SubmitOutcome, Submitted};
 
 use super::events::{Events, RunEvent};
 use super::library::{Compiled, Snapshot};
@@ -201,7 +200,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn require_run(&self, run_id: Option<&str>) -> Result<Option<Run>, Failure> {
+    pub(crate) fn require_run(&self, run_id: Option<&str>) -> Result<Option<Run>, Failure> {
         let Some(id) = run_id else { return Ok(None) };
         let run: Option<Versioned<Run>> = self.store.read(|tx| tx.get(Table::Runs, id))?;
         run.map(|r| Some(r.value)).ok_or_else(|| unknown_run(id))

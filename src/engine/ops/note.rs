@@ -12,7 +12,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run or link.
-    pub fn note(&self, n: &Note) -> Result<Evidence, Failure> {
+    pub(crate) fn note(&self, n: &Note) -> Result<Evidence, Failure> {
         self.store.write(|tx| {
             let stage = match &n.run_id {
                 Some(id) => {
@@ -77,7 +77,7 @@ impl Engine {
     ///
     /// # Errors
     /// A state-file failure.
-    pub fn record(&self, run_id: Option<&str>, event: &RunEvent) -> Result<(), Failure> {
+    pub(crate) fn record(&self, run_id: Option<&str>, event: &RunEvent) -> Result<(), Failure> {
         self.store.write(|tx| {
             tx.append(run_id.unwrap_or(""), event)
                 .map_err(Failure::from)
@@ -90,7 +90,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run; a state-file failure.
-    pub fn record_selection(
+    pub(crate) fn record_selection(
         &self,
         run_id: Option<&str>,
         s: &crate::quality::select::Selection,

@@ -27,7 +27,7 @@ impl Engine {
     /// # Errors
     /// An unknown run (checked before anything is written), a hold (a gate waits, or a
     /// read-only stage), or a refused diff.
-    pub fn patch(
+    pub(crate) fn patch(
         &self,
         diff: &str,
         dry_run: bool,
@@ -86,7 +86,7 @@ impl Engine {
     ///
     /// # Errors
     /// An invalid or unknown backup id, or a hold.
-    pub fn restore(
+    pub(crate) fn restore(
         &self,
         backup_id: &str,
         files: Option<&[String]>,

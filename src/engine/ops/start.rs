@@ -26,7 +26,7 @@ pub struct StartRequest {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Started {
     pub run: RunSummary,
-    pub brief: Option<Brief>,
+    pub(crate) brief: Option<Brief>,
 }
 
 impl Engine {

@@ -19,7 +19,7 @@ use crate::workflow::OnTimeout;
     Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum SubmitOutcome {
+pub(crate) enum SubmitOutcome {
     /// The stage is gated: an approval waits for a decision.
     AwaitingApproval,
     /// The run moved to another stage.
@@ -31,7 +31,7 @@ pub enum SubmitOutcome {
 impl SubmitOutcome {
     /// Where a run with this status stands after a submit.
     #[must_use]
-    pub const fn of(status: RunStatus) -> Self {
+    pub(crate) const fn of(status: RunStatus) -> Self {
         match status {
             RunStatus::Waiting => SubmitOutcome::AwaitingApproval,
             RunStatus::Active => SubmitOutcome::Advanced,
@@ -43,10 +43,10 @@ impl SubmitOutcome {
 /// What a submit did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Submitted {
-    pub outcome: SubmitOutcome,
+    pub(crate) outcome: SubmitOutcome,
     pub run: RunSummary,
     pub approval: Option<ApprovalView>,
-    pub brief: Option<Brief>,
+    pub(crate) brief: Option<Brief>,
 }
 
 impl Engine {

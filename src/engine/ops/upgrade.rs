@@ -24,7 +24,7 @@ use super::super::{Engine, Failure};
 
 /// What moving a run to the current version would change.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct UpgradePreview {
+pub(crate) struct UpgradePreview {
     pub run_id: String,
     pub workflow: String,
     /// The version the run is pinned to.
@@ -45,7 +45,7 @@ pub struct UpgradePreview {
 /// What a difference does to the person's control over the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Human-facing text only (titles, summaries, question wording, languages).
     Wording,
     /// Written differently, the same in effect.
@@ -61,7 +61,7 @@ pub enum Effect {
 impl Effect {
     /// The mark in front of a printed change.
     #[must_use]
-    pub const fn mark(self) -> char {
+    pub(crate) const fn mark(self) -> char {
         match self {
             Effect::Loosens => '!',
             Effect::Review => '?',
@@ -72,7 +72,7 @@ impl Effect {
     }
 
     #[must_use]
-    pub const fn label(self) -> &'static str {
+    pub(crate) const fn label(self) -> &'static str {
         match self {
             Effect::Loosens => "loosens control",
             Effect::Review => "changes control; review",
@@ -85,7 +85,7 @@ impl Effect {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     Added,
     Removed,
     Changed,
@@ -93,7 +93,7 @@ pub enum ChangeKind {
 
 /// One difference between the pinned and the current version.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Change {
+pub(crate) struct Change {
     /// Where: `stages[analyze].consult.from-visit`, `assets[roles/analyst]` (a file's
     /// SHA-256), `reach[done]` (the gates every path to `done` passes).
     pub path: String,
@@ -112,7 +112,7 @@ pub struct Change {
 impl Change {
     /// The change as one printed line: mark, what changed, effect and why.
     #[must_use]
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self.effect {
             Effect::Wording => format!("  {} [wording]", self.line),
             e => format!("{} {} [{}: {}]", e.mark(), self.line, e.label(), self.why),
@@ -122,7 +122,7 @@ impl Change {
 
 /// A run moved to a new version.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Upgrade {
+pub(crate) struct Upgrade {
     pub preview: UpgradePreview,
     pub run: RunSummary,
 }
@@ -133,7 +133,7 @@ impl Engine {
     /// # Errors
     /// An unknown or finished run, a current file that does not validate, or a current
     /// version without the stage the run is in.
-    pub fn upgrade_preview(&self, run_id: &str) -> Result<UpgradePreview, Failure> {
+    pub(crate) fn upgrade_preview(&self, run_id: &str) -> Result<UpgradePreview, Failure> {
         self.plan_upgrade(run_id).map(|(preview, _)| preview)
     }
 
@@ -188,7 +188,7 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::upgrade_preview`], or `conflict` when the file changed since the preview.
-    pub fn upgrade(&self, run_id: &str, to: &str) -> Result<Upgrade, Failure> {
+    pub(crate) fn upgrade(&self, run_id: &str, to: &str) -> Result<Upgrade, Failure> {
         let (preview, target) = self.plan_upgrade(run_id)?;
         if preview.to != to {
             return Err(super::conflict(&format!("workflow `{}`", preview.workflow)));

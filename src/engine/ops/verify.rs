@@ -19,7 +19,7 @@ use crate::workspace::verify::{self, Check, CheckResult};
 
 /// What `verify` did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// Every check passed.
     pub passed: bool,
     pub results: Vec<CheckResult>,
@@ -31,7 +31,7 @@ type Visit = Option<(String, u32)>;
 impl Engine {
     /// The configured checks (`conf/verify.yaml`) and problems with the file.
     #[must_use]
-    pub fn checks(&self) -> (Vec<Check>, Vec<String>) {
+    pub(crate) fn checks(&self) -> (Vec<Check>, Vec<String>) {
         match self.library.home.find(Kind::Config, "verify") {
             Ok(Some(a)) => {
                 let (mut checks, problems) =
@@ -58,7 +58,7 @@ impl Engine {
     ///
     /// # Errors
     /// No names, or an unconfigured name (so a tool call can never run an arbitrary command).
-    pub fn plan_checks(&self, names: &[String]) -> Result<Vec<Check>, Failure> {
+    pub(crate) fn plan_checks(&self, names: &[String]) -> Result<Vec<Check>, Failure> {
         let (checks, problems) = self.checks();
         let configured = checks
             .iter()
@@ -128,7 +128,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run.
-    pub fn record_check(
+    pub(crate) fn record_check(
         &self,
         run_id: Option<&str>,
         at: &Visit,
@@ -202,7 +202,7 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown run or check (nothing runs then), or a state-file failure.
-    pub async fn verify(
+    pub(crate) async fn verify(
         self: &Arc<Self>,
         names: Vec<String>,
         run_id: Option<String>,

@@ -19,14 +19,14 @@ use crate::source::{SourceFile, Span};
 
 /// Deeper nesting of `{` than this is refused. A workflow needs four levels:
 /// workflow → stage → gate → question.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// After this many syntax errors the rest of the file is not examined: the first ones are the
 /// ones to fix, and a file of garbage must not produce a million findings.
-pub const MAX_ERRORS: usize = 50;
+pub(crate) const MAX_ERRORS: usize = 50;
 
 /// Parses a KDL document into top-level nodes; `None` when it has syntax errors.
-pub fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Vec<Node>> {
+pub(crate) fn parse(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Option<Vec<Node>> {
     let mut parser = Parser::new(&source.text);
     let outcome = parser.document();
     let mut errors = std::mem::take(&mut parser.lex.errors);

@@ -40,7 +40,8 @@ use git::{Git, GitError};
 
 use super::confine;
 use super::context::Refusal;
-pub use spec::{BadDiffSpec, DiffSpec, MAX_REF_CHARS, check_ref};
+pub use spec::DiffSpec;
+pub(crate) use spec::check_ref;
 
 /// The packed diff, as reported to a caller.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -58,7 +59,7 @@ pub struct DiffPacked {
 
 /// The diff section of a packed context.
 #[derive(Debug, Clone, Default)]
-pub struct DiffSection {
+pub(crate) struct DiffSection {
     /// Markdown: a heading, then the diff in a fence. Not yet masked.
     pub text: String,
     /// `None` when there is no diff at all (git missing, not a repository, a bad ref).
@@ -88,7 +89,7 @@ const CONTEXTS: [(&str, &str); 3] = [
 /// Packs the diff `spec` of the repository around `root` within `budget` characters.
 /// Never fails: problems are refusals (path `diff`), never a panic.
 #[must_use]
-pub fn pack(root: &Path, spec: &DiffSpec, budget: usize) -> DiffSection {
+pub(crate) fn pack(root: &Path, spec: &DiffSpec, budget: usize) -> DiffSection {
     let mut out = DiffSection::default();
     let git = match Git::open(root) {
         Ok(g) => g,
@@ -318,7 +319,7 @@ fn widest_that_fits(
 
 /// `function` → "the enclosing functions whole", `20 lines` → "20 lines of context".
 #[must_use]
-pub fn describe_context(label: &str) -> String {
+pub(crate) fn describe_context(label: &str) -> String {
     match label {
         "function" => "the enclosing functions whole".into(),
         "none" => "nothing".into(),

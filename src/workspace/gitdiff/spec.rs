@@ -86,7 +86,7 @@ impl schemars::JsonSchema for DiffSpec {
 }
 
 /// The longest ref accepted; real branch names are far shorter.
-pub const MAX_REF_CHARS: usize = 200;
+pub(crate) const MAX_REF_CHARS: usize = 200;
 
 /// Whether `r` may be handed to git as the base of a diff: roughly git's `check-ref-format`,
 /// plus the revision suffixes people use (`HEAD~2`, `main^`, `@{u}`), and nothing git would
@@ -94,7 +94,7 @@ pub const MAX_REF_CHARS: usize = 200;
 ///
 /// # Errors
 /// What is wrong with the ref, in words.
-pub fn check_ref(r: &str) -> Result<(), String> {
+pub(crate) fn check_ref(r: &str) -> Result<(), String> {
     if r.is_empty() {
         return Err("name a branch, tag or commit after `base:`, e.g. `base:main`".into());
     }
