@@ -108,8 +108,47 @@ fn startup_layout(root: &Path) {
     }
 }
 
+/// Tests that drive a program from outside the crate are reported as ignored, with the reason,
+/// where it is missing, instead of passing without having run (the choice is explained in
+/// tests/integration/support.rs). libtest decides "ignored" when a test is compiled, so this
+/// looks for each program where its tests do and sets `maestro_missing` to it when it is not
+/// there. Under CI (`CI` set) nothing is ignored: a missing program fails its test there.
+fn missing_test_programs() {
+    println!(
+        "cargo::rustc-check-cfg=cfg(maestro_missing, values(\"claude\", \"conformance\", \"browser\"))"
+    );
+    for var in ["CI", "MAESTRO_CLAUDE_BIN", "MAESTRO_CONFORMANCE_DIR"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let browser = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    let has_browser = browser.iter().all(|p| Path::new(p).is_file());
+    if has_browser {
+        for p in browser {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    } else if Path::new("/usr/bin").is_dir() {
+        // Installing them changes the folder. (Cargo runs a script again at every build while
+        // a path it watches is missing, so the missing programs are not watched themselves.)
+        println!("cargo:rerun-if-changed=/usr/bin");
+    }
+    if std::env::var_os("CI").is_some() {
+        return;
+    }
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    for (program, present) in [
+        ("claude", set("MAESTRO_CLAUDE_BIN")),
+        ("conformance", set("MAESTRO_CONFORMANCE_DIR")),
+        ("browser", has_browser),
+    ] {
+        if !present {
+            println!("cargo:rustc-cfg=maestro_missing=\"{program}\"");
+        }
+    }
+}
+
 fn main() {
     packed_relocations();
+    missing_test_programs();
     let root = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&root);
     startup_layout(root);

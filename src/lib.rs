@@ -18,6 +18,7 @@ pub(crate) mod init;
 mod join;
 pub(crate) mod lint;
 pub(crate) mod loader;
+pub(crate) mod log;
 pub(crate) mod mcp;
 pub(crate) mod process;
 pub(crate) mod providers;
@@ -33,10 +34,10 @@ pub(crate) mod workflow;
 pub(crate) mod workspace;
 
 pub use cli::run;
-pub use engine::{Actor, DecisionKind, DecisionText, Engine, StartRequest};
+pub use diagnostic::rules::Rule;
+pub use engine::{Actor, DecisionKind, DecisionText, Engine, Failure, FailureCode, StartRequest};
 pub use home::{Home, Origin};
 pub use lint::Linter;
-pub use lint::registry::Rule;
 pub use loader::{Loaded, load_bytes};
 pub use syntax::ast::Format;
 

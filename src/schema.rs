@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::diagnostic::Diagnostic;
-use crate::lint::registry::Rule;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::source::{SourceFile, Span};
 
 const KNOWN_DRAFTS: &[&str] = &[

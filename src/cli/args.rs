@@ -28,7 +28,7 @@ pub(crate) enum Command {
     /// Copy the built-in workflows, roles, skills, schemas and config into ./.maestro/ for editing.
     Init(InitArgs),
     /// List the lint rules with their ids and severities; `--explain ID` prints one rule's
-    /// documentation.
+    /// documentation, or what a failure code means and what to do.
     Rules(RulesArgs),
     /// Serve the workflow tools to Claude Code over MCP: stdio, or Streamable HTTP at `/mcp`
     /// with the approval page at `/` (`--http ADDR`).
@@ -61,8 +61,24 @@ pub(crate) enum Command {
     Consult(ConsultArgs),
     /// List consult threads, or show one thread's turns in full.
     Threads(ThreadsArgs),
-    /// Check the providers: installed, version, config problems, flags the installed CLI accepts.
+    /// Check the providers: installed, version, config problems, flags the installed CLI
+    /// accepts; and whether the program of each check in conf/verify.yaml can start here.
     Doctor(DoctorArgs),
+    /// Run the project's checks from .maestro/conf/verify.yaml (the same path as the MCP
+    /// `verify` tool): each one passed, failed, or cannot run (its program did not start).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// Checks to run, by name (default: every configured check).
+    pub checks: Vec<String>,
+    /// Record the results for this run: its guards read them as `checks.<name>`.
+    #[arg(long = "run")]
+    pub run_id: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where an HTTP server listens and who may reach it.
@@ -211,7 +227,8 @@ pub(crate) struct UpgradeArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RulesArgs {
-    /// Print the documentation of this rule (e.g. `unbounded-loop`).
+    /// Print the documentation of this rule (e.g. `unbounded-loop`), or explain this failure
+    /// code (e.g. `budget_exhausted`).
     #[arg(long, value_name = "ID")]
     pub explain: Option<String>,
 }

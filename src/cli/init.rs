@@ -54,9 +54,7 @@ pub(super) fn run(args: &InitArgs) -> i32 {
         }) => {
             let mut out = String::new();
             match crate::init::propose_checks(&cwd) {
-                Ok(Some(f)) => out.push_str(&format!(
-                    "wrote  {f} (checks for this project type; edit to taste)\n"
-                )),
+                Ok(Some(p)) => out.push_str(&proposed(&p)),
                 Ok(None) => {}
                 Err(e) => print_err(&format!("warning: {e}\n")),
             }
@@ -82,6 +80,30 @@ pub(super) fn run(args: &InitArgs) -> i32 {
             EXIT_FATAL
         }
     }
+}
+
+/// The checks `init` proposed, each one's command, what is not installed and what was left out.
+fn proposed(p: &crate::init::ProposedChecks) -> String {
+    let mut out = format!(
+        "wrote  {} (checks for this project type; edit to taste)\n",
+        p.file
+    );
+    for (name, argv) in &p.proposal.checks {
+        out.push_str(&format!("         {name:<6} {}\n", argv.join(" ")));
+    }
+    for m in &p.proposal.missing {
+        out.push_str(&format!("missing  {m}\n"));
+    }
+    for l in &p.proposal.left_out {
+        out.push_str(&format!("skipped  {l}\n"));
+    }
+    if !p.proposal.missing.is_empty() {
+        out.push_str(
+            "         a check whose program is missing reports `cannot run` until it is installed; \
+             `maestro doctor` checks them all\n",
+        );
+    }
+    out
 }
 
 /// Whether an executable named `name` is in a folder on PATH.

@@ -9,6 +9,7 @@ mod init;
 mod providers;
 mod runs;
 mod validate;
+mod verify;
 mod web;
 
 use std::ffi::OsString;
@@ -43,6 +44,12 @@ where
             };
         }
     };
+    // The server says more by default (its stderr is the MCP log Claude Code keeps); the
+    // other commands print what they have to say themselves.
+    crate::log::init(match cli.command {
+        Command::Serve(_) => "warn,maestro=info",
+        _ => "warn",
+    });
     // Resolved only by the commands that use it: the hook (before every guarded tool call)
     // finds its home from the project Claude Code names, not from this process's directory.
     let home = || Home::resolve(&HomeOptions::from_env(cli.home.clone()));
@@ -69,6 +76,10 @@ where
         Command::Consult(a) => providers::consult(&a, home()),
         Command::Threads(a) => with_engine(home(), |e| providers::threads(&a, e)),
         Command::Doctor(a) => providers::doctor(&a, &home()),
+        Command::Verify(a) => match open_engine(home()) {
+            Ok(engine) => verify::run(&a, engine),
+            Err(code) => code,
+        },
         Command::Runs(a) => with_engine(home(), |e| runs::runs(&a, e)),
         Command::Log(a) => with_engine(home(), |e| runs::log(&a, e)),
         Command::Approvals(a) => with_engine(home(), |e| decide::approvals(&a, e)),
@@ -88,20 +99,32 @@ where
 
 /// `maestro rules`: the registry, or one rule's documentation.
 fn rules(args: &args::RulesArgs) -> i32 {
-    use crate::lint::registry::Rule;
+    use crate::diagnostic::Rule;
     if let Some(id) = &args.explain {
+        if let Some(code) = crate::engine::FailureCode::parse(id) {
+            print_out(&format!(
+                "failure code `{code}`\n\n{}\n\nWhat to do: {}\n\nThe list of codes: docs/failure-codes.md\n",
+                code.meaning(),
+                code.todo()
+            ));
+            return EXIT_OK;
+        }
         return match Rule::from_id(id) {
             Some(rule) => {
                 print_out(rule.doc());
                 EXIT_OK
             }
             None => {
-                let known: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+                let known: Vec<&str> = Rule::ALL
+                    .iter()
+                    .map(|r| r.id())
+                    .chain(crate::engine::FailureCode::ALL.iter().map(|c| c.as_str()))
+                    .collect();
                 let hint = crate::diagnostic::did_you_mean(id, known.iter().copied())
                     .map(|h| format!("{h}\n"))
                     .unwrap_or_default();
                 print_err(&format!(
-                    "error: there is no rule `{id}`\n{hint}help: `maestro rules` lists them\n"
+                    "error: there is no rule or failure code `{id}`\n{hint}help: `maestro rules` lists the rules; docs/failure-codes.md the failure codes\n"
                 ));
                 EXIT_USAGE
             }
@@ -120,7 +143,7 @@ fn rules(args: &args::RulesArgs) -> i32 {
     EXIT_OK
 }
 
-/// The small runtime the servers run on.
+/// The one runtime of the CLI: the servers, `consult`, `doctor` and `verify` run on it.
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, i32> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -163,6 +186,7 @@ fn with_engine(home: Home, f: impl FnOnce(&crate::engine::Engine) -> i32) -> i32
 
 /// Prints a refused operation and returns exit code 1.
 pub(crate) fn fail(f: &crate::engine::Failure) -> i32 {
+    f.log();
     print_err(&format!("error: {f}\n"));
     EXIT_FINDINGS
 }

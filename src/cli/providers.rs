@@ -7,17 +7,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{ConsultArgs, DoctorArgs, ThreadsArgs};
 use super::runs::to_json;
-use super::{EXIT_FATAL, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, print_err, print_out};
 use crate::consult::{Ask, consult as ask_one, unknown_flags};
+use crate::engine::FailureCode;
 use crate::home::Home;
 use crate::providers::{Kind, ProviderSet};
-
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()
-}
 
 pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
     let mut prompt = args.prompt.clone();
@@ -40,9 +34,9 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
     } else {
         None
     };
-    let Some(rt) = runtime() else {
-        print_err("error: cannot start the async runtime\n");
-        return EXIT_FATAL;
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let ask = Ask {
         prompt,
@@ -68,7 +62,7 @@ pub(super) fn consult(args: &ConsultArgs, home: Home) -> i32 {
             r = ask_one(engine.as_ref(), set, ask, &cancel) => r,
             _ = tokio::signal::ctrl_c() => {
                 c2.cancel();
-                Err(crate::engine::Failure::new("cancelled", "interrupted", ""))
+                Err(crate::engine::Failure::new(FailureCode::Cancelled, "interrupted", ""))
             }
         }
     });
@@ -183,8 +177,9 @@ pub(super) fn threads(args: &ThreadsArgs, e: &crate::engine::Engine) -> i32 {
 
 pub(super) fn doctor(args: &DoctorArgs, home: &Home) -> i32 {
     let set = ProviderSet::load(home);
-    let Some(rt) = runtime() else {
-        return EXIT_FATAL;
+    let rt = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let mut statuses = rt.block_on(set.status());
     // Flags the installed CLI does not list in its help (checked without spending tokens).
@@ -206,8 +201,9 @@ pub(super) fn doctor(args: &DoctorArgs, home: &Home) -> i32 {
         .iter()
         .filter(|s| s.enabled && s.installed && s.problems.is_empty())
         .count();
+    let checks = rt.block_on(check_programs(home));
     if args.json {
-        let doc = serde_json::json!({"providers": statuses, "config_problems": set.problems, "usable": usable});
+        let doc = serde_json::json!({"providers": statuses, "config_problems": set.problems, "usable": usable, "checks": checks});
         print_out(&format!("{doc}\n"));
     } else {
         let mut out = String::new();
@@ -235,12 +231,93 @@ pub(super) fn doctor(args: &DoctorArgs, home: &Home) -> i32 {
             let _ = writeln!(out, "config: {p}");
         }
         let _ = writeln!(out, "{usable} of {} providers usable", statuses.len());
+        out.push_str(&checks.text());
         print_out(&out);
     }
-    if usable > 0 && set.problems.is_empty() {
+    if usable > 0 && set.problems.is_empty() && checks.all_can_run() {
         EXIT_OK
     } else {
         EXIT_FINDINGS
+    }
+}
+
+/// Whether the programs of the configured checks (`conf/verify.yaml`) can start here.
+#[derive(Debug, serde::Serialize)]
+struct CheckPrograms {
+    /// The file that configures them; `None` when there is none.
+    file: Option<String>,
+    checks: Vec<CheckProgram>,
+    /// Problems of the file (a check with one is left out and cannot run).
+    problems: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct CheckProgram {
+    name: String,
+    command: Vec<String>,
+    can_run: bool,
+    /// Why it cannot run, and what to do.
+    problem: Option<String>,
+}
+
+impl CheckPrograms {
+    fn all_can_run(&self) -> bool {
+        self.problems.is_empty() && self.checks.iter().all(|c| c.can_run)
+    }
+
+    fn text(&self) -> String {
+        let Some(file) = &self.file else {
+            return "checks   none configured: `maestro init` proposes them in \
+                    .maestro/conf/verify.yaml\n"
+                .into();
+        };
+        let mut out = format!("checks   from {file}\n");
+        for c in &self.checks {
+            let _ = writeln!(
+                out,
+                "{:<8} {:<11} {}",
+                c.name,
+                if c.can_run { "ok" } else { "cannot run" },
+                c.command.join(" ")
+            );
+            if let Some(p) = &c.problem {
+                let _ = writeln!(out, "         - {p}");
+            }
+        }
+        for p in &self.problems {
+            let _ = writeln!(out, "config: {p}");
+        }
+        let ready = self.checks.iter().filter(|c| c.can_run).count();
+        let _ = writeln!(out, "{ready} of {} checks can run", self.checks.len());
+        out
+    }
+}
+
+/// Asks, for each configured check, whether its program is on PATH (and, for `python -m X`,
+/// whether X imports), without running the check.
+async fn check_programs(home: &Home) -> CheckPrograms {
+    let root = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let Some((file, checks, problems)) = crate::engine::ops::verify::configured_checks(home) else {
+        return CheckPrograms {
+            file: None,
+            checks: Vec::new(),
+            problems: Vec::new(),
+        };
+    };
+    let mut out = Vec::new();
+    for c in &checks {
+        let problem = crate::workspace::verify::probe(&root, c).await;
+        out.push(CheckProgram {
+            name: c.name.clone(),
+            command: c.argv.clone(),
+            can_run: problem.is_none(),
+            problem,
+        });
+    }
+    CheckPrograms {
+        file: Some(file),
+        checks: out,
+        problems,
     }
 }
 

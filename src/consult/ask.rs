@@ -17,6 +17,7 @@ use super::{
     blank_vars, choose, no_provider, pay, pay_one, payer, provider_failure, render_role,
     with_engine,
 };
+use crate::engine::FailureCode;
 use crate::engine::budget::Ticket;
 use crate::engine::threads::Turn;
 use crate::engine::work::{EvidenceKind, Note};
@@ -230,7 +231,7 @@ fn prepare(engine: Option<&Engine>, set: &ProviderSet, ask: &Ask) -> Result<Prep
         Some(last) => {
             if let Some(p) = ask.provider.as_ref().filter(|p| **p != last.provider) {
                 return Err(Failure::new(
-                    "thread_provider",
+                    FailureCode::ThreadProvider,
                     format!(
                         "thread {} is a conversation with `{}`, not `{}`",
                         last.thread_id,
@@ -358,7 +359,7 @@ fn keep(
     if let Some(id) = run_id {
         let excerpt: String = a.text.chars().take(4_000).collect();
         let more = a.text.chars().count() > 4_000;
-        let _ = e.note(&Note {
+        let noted = e.note(&Note {
             run_id: Some(id.to_string()),
             kind: EvidenceKind::Observation,
             content: if more {
@@ -373,14 +374,18 @@ fn keep(
                 "tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd,
             }),
         });
+        crate::log::dropped("keeping a consult's answer in the run's evidence", noted);
         super::add_usage(e, id, std::slice::from_ref(a));
     }
     if !reply.warnings.is_empty() {
-        let _ = e.record(
-            run_id,
-            &RunEvent::RedFlagCheck {
-                flags: reply.warnings.len(),
-            },
+        crate::log::dropped(
+            "recording a consult's red flags",
+            e.record(
+                run_id,
+                &RunEvent::RedFlagCheck {
+                    flags: reply.warnings.len(),
+                },
+            ),
         );
     }
     reply.consult_id = Some(turn.id);
@@ -530,6 +535,11 @@ fn plan_ensemble(
         ));
         members.truncate(1);
     }
+    // A run in degraded mode asks one provider per question, stances or not.
+    if let Some(why) = memory.0.degraded.as_ref().filter(|_| members.len() > 1) {
+        reduced = Some(format!("{why} One provider was asked."));
+        members.truncate(1);
+    }
     let role = match default_role(ask.role.as_deref(), run_id) {
         Some(r) => memory.role(engine, r, None)?,
         None => String::new(),
@@ -577,7 +587,7 @@ fn plan_ensemble(
         && let Some(stage) = &memory.0.solo_stage
     {
         return Err(Failure::new(
-            "ensemble_not_allowed",
+            FailureCode::EnsembleNotAllowed,
             format!(
                 "stage `{stage}` does not fan a question out (`ensemble #false`); {} providers were asked for",
                 members.len()
@@ -735,7 +745,7 @@ pub async fn ensemble(
     out.answers = replies;
     if out.answers.is_empty() {
         return Err(Failure::new(
-            "provider_failed",
+            FailureCode::ProviderFailed,
             format!(
                 "every provider failed: {}",
                 out.failures

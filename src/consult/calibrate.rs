@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::with_engine;
+use crate::engine::FailureCode;
 use crate::engine::{Engine, Failure};
 use crate::providers::{ProviderSet, Request};
 use crate::quality::calibrate::{self, Calibration, Estimate};
@@ -110,7 +111,7 @@ impl CalibrateAsk {
 
 fn unknown_step(name: &str) -> Failure {
     bad(
-        "unknown_step",
+        FailureCode::UnknownStep,
         format!(
             "no micro-step `{}`",
             name.chars().take(80).collect::<String>()
@@ -130,7 +131,7 @@ pub(crate) fn list(step: Option<&str>) -> Result<Vec<steps::MicroStep>, Failure>
     }
 }
 
-fn bad(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Failure {
+fn bad(code: FailureCode, message: impl Into<String>, help: impl Into<String>) -> Failure {
     Failure::new(code, message, help)
 }
 
@@ -161,7 +162,7 @@ pub(crate) async fn run(
             .map(|(k, _)| k)
             .collect();
         return Err(bad(
-            "missing_input",
+            FailureCode::MissingInput,
             format!("a calibration needs `{}`", missing.join("` and `")),
             "give `target` (the whole task's success rate, 0..1) and `steps` (how many steps the task has); call `calibrate` with none of p, step_prompt, target and steps to list the micro-steps",
         ));
@@ -177,7 +178,7 @@ pub(crate) async fn run(
         (None, Some(prompt)) => {
             let oracle = ask.oracle.clone().ok_or_else(|| {
                 bad(
-                    "missing_oracle",
+                    FailureCode::MissingOracle,
                     "estimating p needs `oracle_check`",
                     "give {\"expected\": \"…\"} or {\"schema\": {…}}",
                 )
@@ -185,7 +186,7 @@ pub(crate) async fn run(
             let n = ask.samples.unwrap_or(10);
             if n > MAX_SAMPLES {
                 return Err(bad(
-                    "too_many_samples",
+                    FailureCode::TooManySamples,
                     format!("{n} samples asked; one calibration draws at most {MAX_SAMPLES}"),
                     format!("ask for {MAX_SAMPLES} or fewer"),
                 ));
@@ -236,7 +237,7 @@ pub(crate) async fn run(
         }
         (None, None) => {
             return Err(bad(
-                "missing_p",
+                FailureCode::MissingP,
                 "give `p`, or `step_prompt` with `oracle_check` to estimate it",
                 "p is the chance one sample of a step is right",
             ));
@@ -254,7 +255,7 @@ pub(crate) async fn run(
                 })
                 .unwrap_or_default();
             bad(
-                "calibration_error",
+                FailureCode::CalibrationError,
                 format!("{e}{measured}"),
                 "check p, target and steps",
             )

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::engine::FailureCode;
 use crate::engine::{Engine, Failure, RunEvent};
 use crate::home::{Home, Kind};
 use crate::quality::coordinate::{self, Degradation, Recommendation, Topology};
@@ -50,7 +51,7 @@ pub(crate) fn library_schema(home: &Home, name: &str) -> Result<Value, Failure> 
         .flatten()
         .ok_or_else(|| {
             Failure::new(
-                "unknown_schema",
+                FailureCode::UnknownSchema,
                 format!("no schema `{}` in the library", trimmed(name)),
                 format!("use one of: {}", home.names(Kind::Schema).join(", ")),
             )
@@ -61,7 +62,7 @@ pub(crate) fn library_schema(home: &Home, name: &str) -> Result<Value, Failure> 
 fn parse_schema(name: &str, bytes: &[u8]) -> Result<Value, Failure> {
     serde_json::from_slice(bytes).map_err(|e| {
         Failure::new(
-            "bad_schema",
+            FailureCode::BadSchema,
             format!("schema `{}` is not JSON: {e}", trimmed(name)),
             "run `maestro validate` and fix the schema",
         )
@@ -103,7 +104,7 @@ pub(crate) fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failu
     let mut rules = match (&ask.stage, &ask.step, &ask.run_id) {
         (Some(_), Some(_), _) => {
             return Err(Failure::new(
-                "stage_and_step",
+                FailureCode::StageAndStep,
                 "give `stage` or `step`, not both: each brings its own rules",
                 "drop one of them",
             ));
@@ -111,7 +112,7 @@ pub(crate) fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failu
         (Some(stage), None, Some(run)) => stage_rules(e, run, stage)?,
         (Some(_), None, None) => {
             return Err(Failure::new(
-                "missing_run",
+                FailureCode::MissingRun,
                 "`stage` needs `run_id`: a stage's red flags come from the run's workflow",
                 "pass the run id too",
             ));
@@ -124,7 +125,7 @@ pub(crate) fn red_flag(e: &Engine, ask: &RedFlagAsk) -> Result<RedFlagged, Failu
                 Some(name) => steps::get(name)
                     .ok_or_else(|| {
                         Failure::new(
-                            "unknown_step",
+                            FailureCode::UnknownStep,
                             format!("no micro-step `{}`", trimmed(name)),
                             format!("use one of: {}", steps::names().join(", ")),
                         )
@@ -194,7 +195,7 @@ pub(crate) struct Coordinated {
 pub(crate) fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated, Failure> {
     if ask.answers.len() > MAX_ANSWERS {
         return Err(Failure::new(
-            "too_many_answers",
+            FailureCode::TooManyAnswers,
             format!(
                 "{} answers given; the redundancy check compares at most {MAX_ANSWERS}",
                 ask.answers.len()
@@ -202,9 +203,9 @@ pub(crate) fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated,
             "pass the answers of one round of agents",
         ));
     }
-    let policy = match ask.run_id.as_deref() {
-        Some(id) => e.policy(id)?,
-        None => crate::workflow::Policy::default(),
+    let (policy, strain) = match ask.run_id.as_deref() {
+        Some(id) => (e.policy(id)?, e.strain(id)?),
+        None => (crate::workflow::Policy::default(), Default::default()),
     };
     let outcomes = e.outcomes()?;
     let f = coordinate::features(
@@ -231,6 +232,7 @@ pub(crate) fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated,
         &outcomes,
         &ask.answers,
         policy.preset.limits().max_overhead,
+        strain,
     );
     Ok(Coordinated {
         recommendation,

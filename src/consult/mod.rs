@@ -29,6 +29,7 @@ pub(crate) use ask::{Consulted, Ensembled, Reply};
 
 use std::sync::Arc;
 
+use crate::engine::FailureCode;
 use crate::engine::budget::{Payer, Ticket};
 use crate::engine::work::{EvidenceKind, Note};
 use crate::engine::{BudgetView, Engine, Failure};
@@ -37,7 +38,7 @@ use crate::providers::{Answer, ProviderError, ProviderSet};
 
 pub(crate) fn provider_failure(e: &ProviderError) -> Failure {
     Failure::new(
-        "provider_failed",
+        FailureCode::ProviderFailed,
         format!("{} ({}): {}", e.provider, e.kind, e.message),
         e.help.clone(),
     )
@@ -48,13 +49,13 @@ pub(crate) fn unknown_provider(name: &str, set: &ProviderSet) -> Failure {
     if !problems.is_empty() {
         // Configured, but refused for what is wrong in providers.yaml: say that.
         return Failure::new(
-            "provider_config",
+            FailureCode::ProviderConfig,
             format!("provider `{name}` is not usable: {}", problems.join("; ")),
             "fix its entry in conf/providers.yaml (`maestro doctor` lists every problem)",
         );
     }
     Failure::new(
-        "unknown_provider",
+        FailureCode::UnknownProvider,
         format!(
             "no provider `{}` is configured",
             name.chars().take(80).collect::<String>()
@@ -65,7 +66,7 @@ pub(crate) fn unknown_provider(name: &str, set: &ProviderSet) -> Failure {
 
 fn no_provider() -> Failure {
     Failure::new(
-        "no_provider",
+        FailureCode::NoProvider,
         "no provider is configured and enabled",
         "run `maestro doctor`, then install a CLI or add a provider to conf/providers.yaml",
     )
@@ -116,7 +117,7 @@ pub(crate) fn choose(
 /// A run id without an open state file: nothing can be charged, so nothing is asked.
 pub(crate) fn no_state() -> Failure {
     Failure::new(
-        "no_state",
+        FailureCode::NoState,
         "a run id was given but no state is open",
         "run inside the project that holds the run",
     )
@@ -124,7 +125,7 @@ pub(crate) fn no_state() -> Failure {
 
 fn unknown_thread_without_state() -> Failure {
     Failure::new(
-        "no_state",
+        FailureCode::NoState,
         "a thread id was given but no state is open",
         "run inside the project whose `.maestro/state.db` holds the thread",
     )
@@ -193,7 +194,7 @@ pub(crate) fn pay_one(
 pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[Answer]) {
     if let (Some(e), Some(id)) = (engine, run_id) {
         for a in answers {
-            let _ = e.note(&Note {
+            let noted = e.note(&Note {
                 run_id: Some(id.to_string()),
                 kind: EvidenceKind::Observation,
                 content: a.text.chars().take(4000).collect(),
@@ -201,6 +202,7 @@ pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[A
                 links: Vec::new(),
                 data: serde_json::json!({"tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd}),
             });
+            crate::log::dropped("keeping an answer in the run's evidence", noted);
         }
         add_usage(e, id, answers);
     }
@@ -215,7 +217,7 @@ pub(crate) fn record_failures(
 ) {
     if let (Some(e), Some(id)) = (engine, run_id) {
         for f in failures {
-            let _ = e.note(&Note {
+            let noted = e.note(&Note {
                 run_id: Some(id.to_string()),
                 kind: EvidenceKind::Observation,
                 content: format!("consult failed: {} ({}): {}", f.provider, f.kind, f.message),
@@ -223,6 +225,7 @@ pub(crate) fn record_failures(
                 links: Vec::new(),
                 data: serde_json::json!({"failed": true, "kind": f.kind.to_string(), "help": f.help}),
             });
+            crate::log::dropped("keeping a failed consult in the run's evidence", noted);
         }
     }
 }
@@ -235,7 +238,10 @@ pub(crate) fn add_usage(e: &Engine, run_id: &str, answers: &[Answer]) {
         .sum();
     let cost: f64 = answers.iter().filter_map(|a| a.cost_usd).sum();
     if tokens > 0 || cost > 0.0 {
-        let _ = e.record_usage(run_id, tokens, cost);
+        crate::log::dropped(
+            "adding a consult's tokens and cost to the run's usage",
+            e.record_usage(run_id, tokens, cost),
+        );
     }
 }
 
@@ -277,7 +283,7 @@ pub(crate) fn render_role(
     }
     let asset = home.find(Kind::Role, role).ok().flatten().ok_or_else(|| {
         Failure::new(
-            "unknown_role",
+            FailureCode::UnknownRole,
             format!("no role `{}`", role.chars().take(80).collect::<String>()),
             format!("use one of: {}", home.names(Kind::Role).join(", ")),
         )
@@ -285,7 +291,7 @@ pub(crate) fn render_role(
     let template = String::from_utf8_lossy(&asset.bytes).into_owned();
     crate::template::render(role, &template, vars).map_err(|e| {
         Failure::new(
-            "role_render_failed",
+            FailureCode::RoleRenderFailed,
             format!("role `{role}` does not render: {e}"),
             "run `maestro validate` and fix the role template",
         )

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{provider_failure, unknown_provider, with_engine};
+use crate::engine::FailureCode;
 use crate::engine::{Engine, Failure};
 use crate::home::{Home, Kind};
 use crate::providers::{ProviderSet, Request};
@@ -202,7 +203,7 @@ pub fn judge_prompt(
 fn check_ask(ask: &SelectAsk) -> Result<(), Failure> {
     if ask.candidates.is_empty() {
         return Err(Failure::new(
-            "no_candidates",
+            FailureCode::NoCandidates,
             "no candidates to select from",
             "pass at least one candidate {id, content, provider}",
         ));
@@ -210,7 +211,7 @@ fn check_ask(ask: &SelectAsk) -> Result<(), Failure> {
     let mut seen = HashSet::new();
     if let Some(c) = ask.candidates.iter().find(|c| !seen.insert(c.id.as_str())) {
         return Err(Failure::new(
-            "duplicate_candidate",
+            FailureCode::DuplicateCandidate,
             format!(
                 "two candidates have the id `{}`",
                 c.id.chars().take(80).collect::<String>()
@@ -226,7 +227,7 @@ fn check_ask(ask: &SelectAsk) -> Result<(), Failure> {
     {
         let ids: Vec<&str> = ask.candidates.iter().map(|c| c.id.as_str()).collect();
         return Err(Failure::new(
-            "unknown_candidate",
+            FailureCode::UnknownCandidate,
             format!(
                 "a result names `{}`, which is not a candidate",
                 id.chars().take(80).collect::<String>()
@@ -241,7 +242,7 @@ fn check_ask(ask: &SelectAsk) -> Result<(), Failure> {
             .any(|c| c.trim().is_empty() || c.chars().count() > MAX_CRITERION_CHARS)
     {
         return Err(Failure::new(
-            "bad_criteria",
+            FailureCode::BadCriteria,
             format!(
                 "`criteria` must be at most {MAX_CRITERIA} non-empty statements of at most {MAX_CRITERION_CHARS} characters each"
             ),
@@ -283,7 +284,7 @@ pub(crate) async fn run(
     if !all_fail && (ask.mode == Mode::Judge || ask.judge_provider.is_some()) {
         let provider = ask.judge_provider.clone().ok_or_else(|| {
             Failure::new(
-                "missing_judge",
+                FailureCode::MissingJudge,
                 "mode `judge` needs `judge_provider`",
                 "name a provider (see `providers`)",
             )
@@ -337,7 +338,7 @@ pub(crate) async fn run(
                 select::parse_judge(&answer.text, &prompt.ids, prompt.rubric, ask.criteria.len())
                     .map_err(|e| {
                     Failure::new(
-                        "judge_failed",
+                        FailureCode::JudgeFailed,
                         e,
                         "ask another judge, or use tests_first with test results",
                     )
@@ -500,12 +501,15 @@ mod tests {
             candidates: vec![cand("a", "x".into()), cand("a", "y".into())],
             ..SelectAsk::default()
         };
-        assert_eq!(check_ask(&dup).unwrap_err().code, "duplicate_candidate");
+        assert_eq!(
+            check_ask(&dup).unwrap_err().code,
+            FailureCode::DuplicateCandidate
+        );
         let crit = SelectAsk {
             candidates: vec![cand("a", "x".into())],
             criteria: vec![" ".into()],
             ..SelectAsk::default()
         };
-        assert_eq!(check_ask(&crit).unwrap_err().code, "bad_criteria");
+        assert_eq!(check_ask(&crit).unwrap_err().code, FailureCode::BadCriteria);
     }
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{choose, with_engine};
+use crate::engine::FailureCode;
 use crate::engine::work::{EvidenceKind, Note};
 use crate::engine::{Engine, Failure, RunEvent};
 use crate::providers::{ProviderSet, Request};
@@ -81,7 +82,7 @@ pub(crate) async fn run(
     let step = match &ask.step {
         Some(name) => Some(steps::get(name).ok_or_else(|| {
             Failure::new(
-                "unknown_step",
+                FailureCode::UnknownStep,
                 format!(
                     "no micro-step `{}`",
                     name.chars().take(80).collect::<String>()

@@ -2,7 +2,7 @@
 //!
 //! A leaf module: it and `rules.rs` (the rule registry) import nothing but `source`, so every
 //! part of maestro (lint, loader, CLI, MCP, engine) can name rules and findings without an
-//! import cycle. `crate::lint::registry` re-exports [`Rule`] for older paths.
+//! import cycle.
 
 pub(crate) mod rules;
 
@@ -49,6 +49,12 @@ pub struct Diagnostic {
     pub label: Option<String>,
     pub(crate) labels: Vec<Label>,
     pub help: Option<String>,
+    /// The setting this finding leaves without a value, when it is about one: the key (a node
+    /// or property name) whose value is missing or wrong, or the known key an unknown one most
+    /// likely misspells. A rule that reads the setting stays quiet where it failed
+    /// (`lint/cascade.rs`), so a typo is reported once, as itself, and not again as the problem
+    /// its missing value seems to cause.
+    pub(crate) unset: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -74,7 +80,16 @@ impl Diagnostic {
             label: None,
             labels: Vec::new(),
             help: None,
+            unset: None,
         }
+    }
+
+    /// Marks the finding as leaving the setting `key` without a value (`None`: an unknown key
+    /// close to no known one, which stands for no setting).
+    #[must_use]
+    pub(crate) fn leaving_unset(mut self, key: Option<&'static str>) -> Self {
+        self.unset = key;
+        self
     }
 
     #[must_use]
@@ -244,6 +259,15 @@ pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate `word` most likely misspells: the closest within a small edit distance.
+#[must_use]
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let candidates: Vec<&str> = candidates
         .into_iter()
         .take(MAX_SUGGESTION_CANDIDATES + 1)
@@ -264,7 +288,7 @@ pub(crate) fn did_you_mean<'a>(
             best = Some((score, cand));
         }
     }
-    best.map(|(_, c)| format!("did you mean `{c}`?"))
+    best.map(|(_, c)| c)
 }
 
 #[cfg(test)]

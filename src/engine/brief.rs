@@ -9,6 +9,7 @@ use super::budget::BudgetView;
 use super::library::Compiled;
 use super::model::{Feedback, QuestionView, Run};
 use super::step::submittable_events;
+use crate::engine::FailureCode;
 
 /// Everything the orchestrator needs to do one stage's work.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -28,13 +29,19 @@ pub(crate) struct Brief {
     pub output_schema: Value,
     /// Task facts, errors, constraints and files, packed.
     pub context: String,
-    /// Decisions on earlier submissions, newest last.
+    /// Decisions on earlier submissions, newest last: the person's words and answers (the
+    /// role does not repeat them).
     #[schemars(with = "Vec<Value>")]
     pub feedback: Vec<Feedback>,
     pub budget: BudgetView,
     /// Providers the workflow prefers for consults in this stage.
     pub prefer: Vec<String>,
+    /// Whether a question may go to several providers at once (never in degraded mode).
     pub ensemble: bool,
+    /// Set when the run fell back to degraded mode: less context, longer timeouts, one
+    /// provider per question, for the rest of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<super::degraded::DegradedView>,
     /// Events `submit` may name; without one the default is used.
     pub events: Vec<String>,
     /// Who approves this stage's output, if it is gated.
@@ -176,11 +183,14 @@ pub(crate) fn render(
     } else {
         "(packed in this brief's `context` field: facts, constraints, errors and files)"
     };
-    let vars = template_vars(wf, run, &budget, pointer);
+    let mut vars = template_vars(wf, run, &budget, pointer);
+    // The person's feedback travels once too, as the brief's `feedback` field; a role
+    // rendered for a consult shows it itself.
+    vars["feedback"] = json!([]);
     let role = match &assets.role {
         Some(template) => crate::template::render(&stage_name, template, &vars).map_err(|e| {
             Failure::new(
-                "role_render_failed",
+                FailureCode::RoleRenderFailed,
                 format!("the role of stage `{stage_name}` does not render: {e}"),
                 "run `maestro validate` and fix the role template",
             )
@@ -209,7 +219,8 @@ pub(crate) fn render(
             .iter()
             .map(|p| p.value.clone())
             .collect(),
-        ensemble: stage.settings.consult.ensemble(),
+        ensemble: stage.settings.consult.ensemble() && run.strain.degraded.is_none(),
+        degraded: run.strain.view(lang),
         events: submittable_events(wf, &stage_name),
         gate,
         questions: questions(wf, &stage_name, lang),

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Failure;
 use super::library::Compiled;
 use super::model::Run;
+use crate::engine::FailureCode;
 
 /// What is left, as shown in briefs and status.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
@@ -95,7 +96,7 @@ pub(crate) fn charge(
     let stage = run.stage.clone().unwrap_or_default();
     let refuse = |what: String| {
         Failure::new(
-            "budget_exhausted",
+            FailureCode::BudgetExhausted,
             what,
             "answer without consulting, or ask the person to raise the budget in the workflow file",
         )
@@ -115,7 +116,7 @@ pub(crate) fn charge(
         .map_or(1, crate::workflow::Stage::consult_from_visit);
     if run.visit() < from {
         return Err(Failure::new(
-            "consult_not_yet",
+            FailureCode::ConsultNotYet,
             format!(
                 "stage `{stage}` allows consults from visit {from}; this is visit {}",
                 run.visit()
@@ -160,16 +161,35 @@ pub(crate) fn charge(
 #[must_use = "a ticket is a paid provider call"]
 pub(crate) struct Ticket {
     run_id: Option<String>,
+    /// The call may take this many times its configured timeout: above 1 for a run in
+    /// degraded mode (`degraded.rs`).
+    timeout_factor: f64,
 }
 
 impl Ticket {
     /// `n` tickets for `run_id` (already charged), or free ones for `None`.
     pub(in crate::engine) fn issue(run_id: Option<&str>, n: u32) -> Vec<Ticket> {
+        Ticket::issue_stretched(run_id, n, 1.0)
+    }
+
+    /// [`Ticket::issue`], for calls that may take `timeout_factor` times their timeout.
+    pub(in crate::engine) fn issue_stretched(
+        run_id: Option<&str>,
+        n: u32,
+        timeout_factor: f64,
+    ) -> Vec<Ticket> {
         (0..n)
             .map(|_| Ticket {
                 run_id: run_id.map(str::to_string),
+                timeout_factor,
             })
             .collect()
+    }
+
+    /// How long the call may take, for a request or provider that allows `configured`.
+    #[must_use]
+    pub(crate) fn timeout(&self, configured: std::time::Duration) -> std::time::Duration {
+        configured.mul_f64(self.timeout_factor)
     }
 
     /// The run this call was charged to; `None` for a call outside every run.

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{Actor, CheckFact, DecisionKind, RunContext};
+use super::FailureCode;
+use super::model::{Actor, CheckFact, DecisionKind, RunContext, RunEnd};
 use crate::workflow::{GateBy, Topology};
 
 /// One event.
@@ -49,7 +50,7 @@ pub(crate) enum RunEvent {
         wall_secs: u64,
     },
     RunFinished {
-        end: String,
+        end: RunEnd,
         note: Option<String>,
     },
     OutputAccepted {
@@ -61,7 +62,7 @@ pub(crate) enum RunEvent {
     },
     /// A submitted output or a provider's answer that was refused (schema, red flags).
     OutputRefused {
-        code: String,
+        code: FailureCode,
         #[serde(default)]
         message: Option<String>,
         #[serde(default)]
@@ -141,6 +142,17 @@ pub(crate) enum RunEvent {
         #[serde(default)]
         none_passed: bool,
     },
+    /// The run fell back to degraded mode for the rest of its life (`degraded.rs`): its
+    /// context is cut by `context_factor`, its provider timeouts stretched by
+    /// `timeout_factor`, and each question goes to one provider. Recorded once.
+    Degraded {
+        stage: Option<String>,
+        triggers: Vec<crate::quality::coordinate::Trigger>,
+        refused_answers: u32,
+        overhead_violations: u32,
+        context_factor: f64,
+        timeout_factor: f64,
+    },
     /// A person moved the run to a newer version of its workflow (`maestro upgrade`).
     WorkflowUpgraded {
         from: String,
@@ -179,7 +191,8 @@ impl RunEvent {
             RunEvent::ConsultCharged { stage, .. }
             | RunEvent::UsageRecorded { stage, .. }
             | RunEvent::CheckRecorded { stage, .. }
-            | RunEvent::Evidence { stage, .. } => stage.as_deref(),
+            | RunEvent::Evidence { stage, .. }
+            | RunEvent::Degraded { stage, .. } => stage.as_deref(),
             _ => None,
         }
     }

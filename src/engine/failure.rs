@@ -3,13 +3,14 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{FailureClass, FailureCode};
 use crate::store::StoreError;
 
 /// A refused operation. `code` is stable for programs; `message` says what is wrong and
 /// `help` what to do. Nothing was changed when an operation returns one.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Failure {
-    pub code: &'static str,
+    pub code: FailureCode,
     pub message: String,
     pub help: String,
     #[serde(skip_serializing_if = "Value::is_null")]
@@ -19,7 +20,7 @@ pub struct Failure {
 impl Failure {
     #[must_use]
     pub(crate) fn new(
-        code: &'static str,
+        code: FailureCode,
         message: impl Into<String>,
         help: impl Into<String>,
     ) -> Self {
@@ -43,11 +44,11 @@ impl Failure {
     #[must_use]
     pub(crate) fn run_finished(run: &super::Run) -> Self {
         Failure::new(
-            "run_finished",
+            FailureCode::RunFinished,
             format!(
                 "run {} has finished ({})",
                 run.id,
-                run.end.as_deref().unwrap_or("?")
+                run.end.as_ref().map_or("?", super::model::RunEnd::name)
             ),
             "start a new run with `start`",
         )
@@ -57,7 +58,7 @@ impl Failure {
     #[must_use]
     pub(crate) fn no_such_stage(workflow: &crate::workflow::Workflow, stage: &str) -> Self {
         Failure::new(
-            "unknown_stage",
+            FailureCode::UnknownStage,
             format!(
                 "workflow `{}` has no stage `{}`",
                 workflow.name.value,
@@ -79,18 +80,38 @@ impl Failure {
     #[must_use]
     pub(crate) fn stage_gone(stage: &str) -> Self {
         Failure::new(
-            "unknown_stage",
+            FailureCode::UnknownStage,
             format!("the run is in `{stage}`, which the workflow no longer has"),
             "restore the stage in the workflow file, or start a new run",
         )
     }
 }
 
+impl Failure {
+    /// Leaves a trace on stderr (see `crate::log`): a refusal the caller can act on at
+    /// `debug`, a provider's trouble at `warn`, maestro's own at `error`.
+    pub(crate) fn log(&self) {
+        let (code, message) = (self.code.as_str(), &self.message);
+        match self.code.class() {
+            FailureClass::NotFound | FailureClass::Refused => {
+                tracing::debug!(code, "refused: {message}");
+            }
+            FailureClass::Unavailable => tracing::warn!(code, "{message}"),
+            FailureClass::Internal => tracing::error!(code, "{message}"),
+        }
+    }
+}
+
+/// The one way a failure is told, at every door (the CLI, an MCP tool's error, the page):
+/// what went wrong and its code, then what to do, then the details.
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.message)?;
+        write!(f, "{} ({})", self.message, self.code)?;
         if !self.help.is_empty() {
-            write!(f, "\nhelp: {}", self.help)?;
+            write!(f, "\nWhat to do: {}", self.help)?;
+        }
+        if !self.details.is_null() {
+            write!(f, "\nDetails: {}", self.details)?;
         }
         Ok(())
     }
@@ -110,6 +131,6 @@ impl From<StoreError> for Failure {
             }
             _ => "check that the state file is writable; no change was made",
         };
-        Failure::new("state_error", e.to_string(), help)
+        Failure::new(FailureCode::StateError, e.to_string(), help)
     }
 }

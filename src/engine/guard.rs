@@ -29,6 +29,7 @@ use std::sync::Arc;
 use super::events::RunEvent;
 use super::model::{Approval, Run, RunStatus};
 use super::{Engine, Failure, brief};
+use crate::engine::FailureCode;
 use crate::store::{Table, Tx, Versioned};
 use crate::syntax::ast::Format;
 use crate::workflow::{GateBy, Workflow};
@@ -274,7 +275,7 @@ impl Engine {
         match self.hold(call)? {
             Verdict::Pass => Ok(()),
             Verdict::Deny(reason) => Err(Failure::new(
-                "held",
+                FailureCode::Held,
                 reason,
                 "nothing was written or run; wait for the person's decision, or do this in a \
                  stage that allows it",
@@ -438,7 +439,7 @@ fn pinned_workflow(tx: &Tx<'_>, version: &str) -> Result<Arc<Workflow>, Failure>
         .map(Arc::new)
         .ok_or_else(|| {
             Failure::new(
-                "version_unreadable",
+                FailureCode::VersionUnreadable,
                 format!(
                     "workflow version {version} of `{}` no longer parses",
                     s.name

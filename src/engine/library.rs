@@ -24,6 +24,7 @@ use crate::syntax::ast::Format;
 use crate::workflow::Workflow;
 
 use super::Failure;
+use crate::engine::FailureCode;
 
 /// A stage's assets, read once per compile.
 #[derive(Debug, Clone, Default)]
@@ -176,7 +177,7 @@ pub(crate) struct Current {
 #[must_use]
 pub(crate) fn bad_name(what: &str, name: &str) -> Failure {
     Failure::new(
-        "bad_name",
+        FailureCode::BadName,
         format!(
             "`{}` is not a {what} name",
             name.chars().take(80).collect::<String>()
@@ -214,7 +215,7 @@ impl Library {
             Ok(None) => {
                 let names = self.names();
                 return Err(Failure::new(
-                    "unknown_workflow",
+                    FailureCode::UnknownWorkflow,
                     format!("there is no workflow `{name}`"),
                     format!(
                         "use one of: {}; or add workflows/{name}.kdl to the project's .maestro/",
@@ -224,7 +225,7 @@ impl Library {
             }
             Err(e) => {
                 return Err(Failure::new(
-                    "unreadable_workflow",
+                    FailureCode::UnreadableWorkflow,
                     e.to_string(),
                     "check the file's permissions",
                 ));
@@ -438,7 +439,7 @@ fn never_valid(name: &str, problems: &[Record]) -> Failure {
         )
     });
     Failure::new(
-        "invalid_workflow",
+        FailureCode::InvalidWorkflow,
         format!(
             "workflow `{name}` does not validate ({} errors){first}",
             problems.len()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::FailureCode;
 use super::events::{Logged, RunEvent};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, schemars::JsonSchema)]
@@ -93,7 +94,7 @@ pub(crate) fn compute(events: &[Logged]) -> Metrics {
             RunEvent::OutputAccepted { .. } => m.red_flag_checked += 1,
             RunEvent::OutputRefused { code, .. } => {
                 m.red_flag_checked += 1;
-                if code == "red_flag" {
+                if *code == FailureCode::RedFlag {
                     m.red_flagged += 1;
                 }
             }
@@ -211,7 +212,7 @@ mod tests {
             ev(
                 "r1",
                 RunEvent::OutputRefused {
-                    code: "red_flag".into(),
+                    code: FailureCode::RedFlag,
                     message: None,
                     provider: None,
                     flags: None,

@@ -14,7 +14,7 @@
 //!   `ops/decide.rs`, the only code that moves a run past a gate (timeouts apply only what the
 //!   workflow version the run is pinned to says);
 //! - budgets bound every model call: `budget::charge`, reached only through
-//!   [`Engine::charge_consults`] (`ops/charge.rs`), which every provider call site uses first;
+//!   [`Engine::pay`] (`ops/charge.rs`), which every provider call site uses first;
 //! - nothing runs that a person did not name: `ops/verify.rs` runs only checks from the
 //!   project's `conf/verify.yaml`, and providers come only from `conf/providers.yaml`;
 //! - nothing is written outside the workspace or into control files: `workspace/confine.rs`;
@@ -30,8 +30,10 @@
 
 pub(crate) mod brief;
 pub(crate) mod budget;
+pub(crate) mod degraded;
 pub(crate) mod events;
 mod failure;
+mod failure_codes;
 pub(crate) mod guard;
 pub(crate) mod library;
 pub(crate) mod metrics;
@@ -50,7 +52,9 @@ use std::path::{Path, PathBuf};
 pub(crate) use brief::Brief;
 pub(crate) use budget::BudgetView;
 pub(crate) use events::RunEvent;
-pub(crate) use failure::Failure;
+pub use failure::Failure;
+pub(crate) use failure_codes::FailureClass;
+pub use failure_codes::FailureCode;
 pub(crate) use library::Library;
 pub use model::Actor;
 pub use model::DecisionKind;
@@ -120,7 +124,7 @@ impl Engine {
             .await
             .unwrap_or_else(|e| {
                 Err(Failure::new(
-                    "internal",
+                    FailureCode::Internal,
                     format!("the operation failed inside maestro: {e}"),
                     "this is a bug in maestro; nothing was changed by the failed part",
                 ))
@@ -148,7 +152,10 @@ fn claim_state_dir(state: &Path) {
     if dir.exists() || std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let _ = std::fs::write(dir.join(".gitignore"), STATE_ONLY_GITIGNORE);
+    crate::log::dropped(
+        &format!("writing {}", dir.join(".gitignore").display()),
+        std::fs::write(dir.join(".gitignore"), STATE_ONLY_GITIGNORE),
+    );
 }
 
 /// Where a project's state lives: `MAESTRO_STATE`, else `.maestro/state.db` in the project

@@ -7,7 +7,69 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::workflow::{GateBy, OnTimeout, Priority};
-use crate::workspace::verify::Counts;
+use crate::workspace::verify::{CheckStatus, Counts};
+
+/// Where a finished run ended: one of its workflow's ends, or an end the engine chose when
+/// the workflow gave it nowhere to go. Stored as the end's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// An end the workflow declares, by name.
+    Reached(String),
+    /// A stage ran out of visits and has no `exhausted` edge.
+    Exhausted,
+    /// A person rejected a gate that has no `rejected` edge.
+    Rejected,
+}
+
+impl RunEnd {
+    /// The end's name as shown and stored.
+    #[must_use]
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            RunEnd::Reached(name) => name,
+            RunEnd::Exhausted => "exhausted",
+            RunEnd::Rejected => "rejected",
+        }
+    }
+
+    /// Reads a stored name back; a workflow end that shares a built-in's name reads as the
+    /// built-in, which shows the same.
+    fn from_name(name: String) -> RunEnd {
+        match name.as_str() {
+            "exhausted" => RunEnd::Exhausted,
+            "rejected" => RunEnd::Rejected,
+            _ => RunEnd::Reached(name),
+        }
+    }
+}
+
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for RunEnd {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for RunEnd {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(RunEnd::from_name)
+    }
+}
+
+impl schemars::JsonSchema for RunEnd {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RunEnd".into()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(g)
+    }
+}
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -59,8 +121,14 @@ pub(crate) struct Feedback {
 
 /// What a configured check reported, as guards read it (`checks.<name>.passed`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(from = "StoredCheckFact")]
 pub(crate) struct CheckFact {
+    /// `status` is `passed`.
     pub passed: bool,
+    /// `passed`, `failed`, or `cannot_run`: the program never started, nothing was tested.
+    pub status: CheckStatus,
+    /// Why it could not run and what to do (only with `cannot_run`).
+    pub reason: Option<String>,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
     pub counts: Option<Counts>,
@@ -73,6 +141,43 @@ pub(crate) struct CheckFact {
     /// one, 0 when the check passed).
     #[serde(default)]
     pub repeats: u32,
+}
+
+/// A [`CheckFact`] as stored: records from before `status` existed read theirs from `passed`.
+#[derive(Deserialize, schemars::JsonSchema)]
+struct StoredCheckFact {
+    passed: bool,
+    #[serde(default)]
+    status: Option<CheckStatus>,
+    #[serde(default)]
+    reason: Option<String>,
+    exit_code: Option<i32>,
+    timed_out: bool,
+    counts: Option<Counts>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    repeats: u32,
+}
+
+impl From<StoredCheckFact> for CheckFact {
+    fn from(s: StoredCheckFact) -> Self {
+        let status = s.status.unwrap_or(if s.passed {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        });
+        CheckFact {
+            passed: status == CheckStatus::Passed,
+            status,
+            reason: s.reason,
+            exit_code: s.exit_code,
+            timed_out: s.timed_out,
+            counts: s.counts,
+            error: s.error,
+            repeats: s.repeats,
+        }
+    }
 }
 
 /// The last `select` of a visit, as guards read it (`selection.none_passed`).
@@ -98,7 +203,7 @@ pub(crate) struct Run {
     /// The current stage while active or waiting.
     pub stage: Option<String>,
     /// The end reached, once finished.
-    pub end: Option<String>,
+    pub end: Option<RunEnd>,
     pub visits: BTreeMap<String, u32>,
     /// The last accepted output of each stage.
     pub outputs: BTreeMap<String, Value>,
@@ -123,6 +228,9 @@ pub(crate) struct Run {
     pub consults_used: u32,
     /// Consults charged in the current visit of the current stage.
     pub consults_in_visit: u32,
+    /// What the run counts toward degraded mode, and whether it is in it (`degraded.rs`).
+    #[serde(default, skip_serializing_if = "super::degraded::Strain::is_calm")]
+    pub strain: super::degraded::Strain,
     pub tokens_used: u64,
     pub cost_usd: f64,
     pub pending_approval: Option<String>,
@@ -277,6 +385,61 @@ impl DecisionKind {
     }
 }
 
+impl DecisionKind {
+    /// Every decision, in the order doors offer them.
+    pub(crate) const ALL: [DecisionKind; 3] = [
+        DecisionKind::Approve,
+        DecisionKind::Revise,
+        DecisionKind::Reject,
+    ];
+
+    /// Whether this decision needs an answer to `q`: approving needs every critical question
+    /// answered. `apply_decision` enforces it; the terminal's prompt asks by it.
+    #[must_use]
+    pub(crate) fn needs_answer(self, q: &QuestionView) -> bool {
+        self == DecisionKind::Approve && q.priority == Priority::Critical
+    }
+
+    /// Whether this decision needs words (feedback, or an answer): a revision sends the stage
+    /// back to the model, which can only act on what it is told.
+    #[must_use]
+    pub(crate) const fn needs_words(self) -> bool {
+        matches!(self, DecisionKind::Revise)
+    }
+}
+
+/// A word that names no decision (see [`DecisionKind`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownDecision(String);
+
+impl std::fmt::Display for UnknownDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<&str> = DecisionKind::ALL.iter().map(|d| d.as_str()).collect();
+        let word: String = self.0.chars().take(40).collect();
+        if word.is_empty() {
+            write!(f, "no decision was given: choose {}", words.join(", "))
+        } else {
+            write!(f, "`{word}` is not a decision: choose {}", words.join(", "))
+        }
+    }
+}
+
+impl std::error::Error for UnknownDecision {}
+
+/// The one reading of a decision's word, for every door that receives it as text (the page's
+/// form, the MCP form); the words are the ones serde reads and writes.
+impl std::str::FromStr for DecisionKind {
+    type Err = UnknownDecision;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let word = s.trim();
+        DecisionKind::ALL
+            .into_iter()
+            .find(|d| d.as_str() == word)
+            .ok_or_else(|| UnknownDecision(word.to_string()))
+    }
+}
+
 /// A decision with its words.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DecisionText {
@@ -307,4 +470,42 @@ pub(crate) struct Approval {
     pub decided_by: Option<Actor>,
     pub decision: Option<DecisionKind>,
     pub words: Option<DecisionText>,
+}
+
+impl Approval {
+    /// The event approving fires: the one the submit named, else `approved`.
+    #[must_use]
+    pub(crate) fn approve_event(&self) -> &str {
+        self.event
+            .as_deref()
+            .unwrap_or(crate::workflow::BuiltinEvent::Approved.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DecisionKind;
+
+    #[test]
+    fn a_decision_reads_from_its_word_and_nothing_else() {
+        for d in DecisionKind::ALL {
+            assert_eq!(d.as_str().parse::<DecisionKind>(), Ok(d));
+            // The same words serde writes, so a stored decision and a typed one agree.
+            assert_eq!(
+                serde_json::to_value(d).unwrap(),
+                serde_json::json!(d.as_str())
+            );
+        }
+        assert_eq!(
+            " revise\n".parse::<DecisionKind>(),
+            Ok(DecisionKind::Revise)
+        );
+        let e = "approved".parse::<DecisionKind>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "`approved` is not a decision: choose approve, revise, reject"
+        );
+        let e = "".parse::<DecisionKind>().unwrap_err().to_string();
+        assert_eq!(e, "no decision was given: choose approve, revise, reject");
+    }
 }

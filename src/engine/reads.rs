@@ -229,6 +229,7 @@ impl Engine {
             limits: current_limits(&wf, &run),
             policy: wf.workflow().policy.clone(),
             solo_stage,
+            degraded: run.strain.view("en").map(|v| v.note),
         })
     }
 
@@ -243,13 +244,14 @@ impl Engine {
         run_id: Option<&str>,
         stage: Option<&str>,
     ) -> Result<Limits, Failure> {
-        let (wf, current) = match run_id {
+        let (wf, run) = match run_id {
             Some(id) => {
                 let (run, wf) = self.read_run(id)?;
-                (wf, run.stage)
+                (wf, Some(run))
             }
             None => (self.library.get("default")?.compiled, None),
         };
+        let current = run.as_ref().and_then(|r| r.stage.clone());
         let Some(name) = stage.map(str::to_string).or(current) else {
             return Ok(Limits::default());
         };
@@ -257,7 +259,10 @@ impl Engine {
             .workflow()
             .stage(&name)
             .ok_or_else(|| Failure::no_such_stage(wf.workflow(), &name))?;
-        Ok(stage_limits(s))
+        Ok(match &run {
+            Some(run) => super::degraded::limits(run, stage_limits(s)),
+            None => stage_limits(s),
+        })
     }
 
     /// Packs context from the workspace.
@@ -322,15 +327,19 @@ pub(crate) struct ConsultMemory {
     pub policy: crate::workflow::Policy,
     /// The current stage, when it says `ensemble #false`: a question may not fan out there.
     pub solo_stage: Option<String>,
+    /// Why the run asks one provider per question, when it is in degraded mode.
+    pub degraded: Option<String>,
 }
 
 /// The context limits of the run's current stage (none when it is in no stage).
 fn current_limits(wf: &Compiled, run: &Run) -> Limits {
-    run.stage
+    let l = run
+        .stage
         .as_deref()
         .and_then(|s| wf.workflow().stage(s))
         .map(stage_limits)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    super::degraded::limits(run, l)
 }
 
 /// A stage's context limits as packing takes them.

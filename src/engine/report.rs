@@ -4,24 +4,24 @@
 //! The engine gathers the facts (the output, the consults and checks of the visit, the
 //! questions and their answers, what the next stage is) and a template writes them as
 //! Markdown: the stage's `report "name"` (`reports/<name>.md.j2`) or the built-in `default`,
-//! which reads any output. Answers to critical questions that sound like a problem are
-//! flagged here, in one place.
+//! which reads any output. Answers to critical questions that point at a problem are flagged
+//! here, in one place ([`concern`]).
+
+mod concern;
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::events::{Events, Logged, RunEvent};
 use super::library::Compiled;
-use super::model::{Approval, ApprovalStatus, CheckFact, Run, RunStatus};
+use super::model::{Approval, ApprovalStatus, CheckFact, DecisionKind, Run, RunStatus};
 use super::threads::Turn;
 use super::views::ApprovalView;
 use super::{Engine, Failure, step};
 use crate::store::{Table, Versioned};
-use crate::workflow::Priority;
+use crate::workspace::verify::CheckStatus;
 
 /// The report template a stage without `report` uses.
 pub(crate) const DEFAULT: &str = "default";
@@ -37,7 +37,12 @@ pub(crate) struct Report {
     pub approval: ApprovalView,
     /// The report as Markdown (the stage's template, or the default).
     pub markdown: String,
-    /// Ids of critical questions whose answers sound like a problem ("no", "error", ...).
+    /// A pending approval's report without its questions, for a door that asks them in its
+    /// own form (the page), so that they are shown once.
+    #[serde(skip)]
+    pub without_questions: Option<String>,
+    /// Ids of critical questions whose answers point at a problem ("no", "error", ...; see
+    /// `concern`).
     pub flagged: Vec<String>,
     /// Ids of critical questions not answered yet: an approval must answer them.
     pub unanswered: Vec<String>,
@@ -76,20 +81,6 @@ pub(crate) struct ConsultLine {
     pub warnings: Vec<String>,
 }
 
-/// Whether an answer to a critical question sounds like a problem (the seed flagged "no",
-/// "error" and "issue"; we add their near kin and the Korean words, but not "none"/"없음",
-/// the usual answer to "what is missing?").
-#[must_use]
-pub(crate) fn sounds_like_problem(answer: &str) -> bool {
-    static RE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"(?i)\b(no|not|error|errors|issue|issues|problem|problems|wrong|incorrect|fail|fails|failed|failing|broken|missing|bug|bugs)\b|아니|오류|에러|문제|실패|틀|누락",
-        )
-        .expect("the pattern is valid")
-    });
-    RE.is_match(answer)
-}
-
 /// Critical questions of `a` that `answers` leaves empty.
 #[must_use]
 pub(crate) fn unanswered_critical(
@@ -98,7 +89,7 @@ pub(crate) fn unanswered_critical(
 ) -> Vec<String> {
     questions
         .iter()
-        .filter(|q| q.priority == Priority::Critical)
+        .filter(|q| DecisionKind::Approve.needs_answer(q))
         .filter(|q| answers.get(&q.id).is_none_or(|a| a.trim().is_empty()))
         .map(|q| q.id.clone())
         .collect()
@@ -209,12 +200,11 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
     let flagged: Vec<String> = a
         .questions
         .iter()
-        .filter(|q| q.priority == Priority::Critical)
         .filter(|q| {
             words
                 .answers
                 .get(&q.id)
-                .is_some_and(|s| sounds_like_problem(s))
+                .is_some_and(|answer| concern::concern(q, answer))
         })
         .map(|q| q.id.clone())
         .collect();
@@ -282,7 +272,7 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
         .filter(|f| f["key"] == "risks")
         .flat_map(|f| f["items"].as_array().cloned().unwrap_or_default())
         .collect();
-    let ctx = json!({
+    let mut ctx = json!({
         "lang": lang,
         "run": {"id": run.id, "task": run.task, "workflow": run.workflow},
         "stage": {"name": a.stage, "title": a.stage_title, "visit": a.visit},
@@ -298,7 +288,8 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
             "seconds": (to - from).max(0) / 1000,
             "consults": consults.len(),
             "checks_passed": checks.values().filter(|c| c.passed).count(),
-            "checks_failed": checks.values().filter(|c| !c.passed).count(),
+            "checks_failed": checks.values().filter(|c| c.status == CheckStatus::Failed).count(),
+            "checks_cannot_run": checks.values().filter(|c| c.status == CheckStatus::CannotRun).count(),
         },
         "decision": a.decision.map(|d| json!({
             "kind": d.as_str(),
@@ -308,9 +299,16 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
     });
     let template = wf.stages.get(&a.stage).and_then(|s| s.report.clone());
     let markdown = render(template.as_deref(), &ctx);
+    // Every template guards its questions with `{% if questions %}` (docs: "Reports").
+    let without_questions =
+        (a.status == ApprovalStatus::Pending && !a.questions.is_empty()).then(|| {
+            ctx["questions"] = json!([]);
+            render(template.as_deref(), &ctx)
+        });
     Report {
         approval: ApprovalView::of(a),
         markdown,
+        without_questions,
         flagged,
         unanswered,
         answers: words.answers.clone(),
@@ -360,8 +358,7 @@ fn tidy(text: &str) -> String {
 fn predict_next(wf: &Compiled, run: &Run, a: &Approval) -> Option<String> {
     let mut copy: Run = run.clone();
     let mut events: Events = Vec::new();
-    let event = a.event.clone().unwrap_or_else(|| "approved".into());
-    step::fire(wf, &mut copy, &event, &a.output, &mut events).ok()?;
+    step::fire(wf, &mut copy, a.approve_event(), &a.output, &mut events).ok()?;
     events.iter().find_map(|e| match e {
         RunEvent::Transition { to, .. } => Some(to.clone()),
         _ => None,
@@ -459,32 +456,6 @@ fn one_line(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn problem_answers_are_flagged_in_both_languages() {
-        for a in [
-            "No",
-            "there is an error in step 2",
-            "one issue remains",
-            "Partially wrong",
-            "아니요",
-            "오류가 있습니다",
-        ] {
-            assert!(sounds_like_problem(a), "{a}");
-        }
-        // "none" answers "what is missing?" with "nothing": not a problem.
-        for a in [
-            "Yes",
-            "All correct",
-            "know it well",
-            "note taken",
-            "none",
-            "없음",
-            "네, 맞습니다",
-        ] {
-            assert!(!sounds_like_problem(a), "{a}");
-        }
-    }
 
     #[test]
     fn one_line_reads_objects_by_their_telling_fields() {

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use super::Failure;
 use super::events::{Events, RunEvent};
 use super::library::Compiled;
-use super::model::{Run, RunStatus};
+use super::model::{Run, RunEnd, RunStatus};
+use crate::engine::FailureCode;
+use crate::workflow::BuiltinEvent;
 
 /// How many automatic hops (`exhausted` chains) one step may take before it is a loop.
 const MAX_HOPS: usize = 32;
@@ -37,11 +39,12 @@ pub(crate) fn submittable_events(wf: &Compiled, stage: &str) -> Vec<String> {
     let Some(s) = wf.workflow().stage(stage) else {
         return Vec::new();
     };
-    let mut events = vec![s.default_event().to_string()];
+    let mut events = vec![s.default_event().as_str().to_string()];
     for e in &s.next {
-        let ev = e.event(s).to_string();
-        if !matches!(ev.as_str(), "exhausted" | "revise" | "rejected") && !events.contains(&ev) {
-            events.push(ev);
+        let ev = e.event(s);
+        let engine_only = BuiltinEvent::parse(ev).is_some_and(BuiltinEvent::engine_only);
+        if !engine_only && !events.iter().any(|have| have == ev) {
+            events.push(ev.to_string());
         }
     }
     events
@@ -61,12 +64,12 @@ pub(crate) fn enter(
     for _ in 0..MAX_HOPS {
         let workflow = wf.workflow();
         if workflow.is_end(&target) {
-            finish(run, &target, None, events);
+            finish(run, RunEnd::Reached(target), None, events);
             return Ok(());
         }
         let Some(stage) = workflow.stage(&target) else {
             return Err(Failure::new(
-                "unknown_stage",
+                FailureCode::UnknownStage,
                 format!("the workflow has no stage or end `{target}`"),
                 "the workflow changed under the run; restore the stage or start a new run",
             ));
@@ -101,7 +104,7 @@ pub(crate) fn enter(
                 .next
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.event(stage) == "exhausted")
+                .filter(|(_, e)| e.listens_for(stage, BuiltinEvent::Exhausted))
                 .find(|(i, e)| {
                     // Guards on an exhausted edge see the stage's last output, if any.
                     let out = run.outputs.get(&target).cloned().unwrap_or(json!({}));
@@ -116,7 +119,7 @@ pub(crate) fn enter(
                 None => {
                     finish(
                         run,
-                        "exhausted",
+                        RunEnd::Exhausted,
                         Some(format!("{why} and has no `next ... on=\"exhausted\"`")),
                         events,
                     );
@@ -142,7 +145,7 @@ pub(crate) fn enter(
         return Ok(());
     }
     Err(Failure::new(
-        "transition_loop",
+        FailureCode::TransitionLoop,
         format!("following `exhausted` edges from `{target}` never reached a stage that can run"),
         "give the stages on this path room in `max-visits` or an `exhausted` edge to an end",
     ))
@@ -217,22 +220,22 @@ pub(crate) fn fire(
         )
     };
     Err(Failure::new(
-        "no_transition",
+        FailureCode::NoTransition,
         detail,
         "check the output fields the guards read, or name another event; the run stays in this stage",
     ))
 }
 
 /// Ends the run.
-pub(crate) fn finish(run: &mut Run, end: &str, note: Option<String>, events: &mut Events) {
+pub(crate) fn finish(run: &mut Run, end: RunEnd, note: Option<String>, events: &mut Events) {
     run.status = RunStatus::Finished;
     run.stage = None;
-    run.end = Some(end.to_string());
+    run.end = Some(end.clone());
     run.finished_at = Some(crate::store::now_ms());
     run.pending_approval = None;
     run.checks.clear();
     events.push(RunEvent::RunFinished {
-        end: end.to_string(),
+        end,
         note: note.clone(),
     });
     run.note = note;

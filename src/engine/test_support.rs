@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::workflow::Priority;
-use crate::workspace::verify::CheckResult;
+use crate::workspace::verify::{CheckResult, CheckStatus};
 
 pub(super) const ZERO: &str = "ZeroDivisionError: division by zero";
 pub(super) const TYPE: &str =
@@ -39,6 +39,12 @@ pub(super) fn test_check(engine: &Engine, id: &str, failure: Option<&str>) {
     let r = CheckResult {
         name: "test".into(),
         command: vec!["pytest".into(), "-x".into()],
+        status: if failure.is_none() {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        },
+        reason: None,
         passed: failure.is_none(),
         exit_code: Some(i32::from(failure.is_some())),
         timed_out: false,

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::engine::FailureCode;
 use crate::home::Origin;
 
 const FLOW: &str = r#"
@@ -139,12 +140,12 @@ fn a_run_walks_gates_revisions_and_ends() {
 
     // Invalid output: every violation with its pointer; nothing moves.
     let err = engine.submit(&id, &json!({"score": 2}), None).unwrap_err();
-    assert_eq!(err.code, "output_invalid");
+    assert_eq!(err.code, FailureCode::OutputInvalid);
     let v = err.details["violations"].as_array().unwrap();
     assert_eq!(v.len(), 2, "{v:?}");
     assert!(v.iter().any(|x| x["pointer"] == "/score"));
     let err = engine.submit(&id, &json!([1]), None).unwrap_err();
-    assert_eq!(err.code, "output_invalid");
+    assert_eq!(err.code, FailureCode::OutputInvalid);
 
     let s = engine
         .submit(&id, &json!({"score": 0.2, "summary": "low"}), None)
@@ -155,12 +156,12 @@ fn a_run_walks_gates_revisions_and_ends() {
     let err = engine
         .submit(&id, &json!({"score": 0.9, "summary": "x"}), None)
         .unwrap_err();
-    assert_eq!(err.code, "approval_pending");
+    assert_eq!(err.code, FailureCode::ApprovalPending);
     // A human gate is never decided by a tool.
     let err = engine
         .decide(&apr, DecisionKind::Approve, &human(None), Actor::Model)
         .unwrap_err();
-    assert_eq!(err.code, "human_gate");
+    assert_eq!(err.code, FailureCode::HumanGate);
     // Low score: approved, but the guard sends it back to `a`.
     let d = engine
         .decide(&apr, DecisionKind::Approve, &human(None), Actor::Terminal)
@@ -171,7 +172,7 @@ fn a_run_walks_gates_revisions_and_ends() {
     let err = engine
         .decide(&apr, DecisionKind::Reject, &human(None), Actor::Terminal)
         .unwrap_err();
-    assert_eq!(err.code, "already_decided");
+    assert_eq!(err.code, FailureCode::AlreadyDecided);
 
     let s = engine
         .submit(&id, &json!({"score": 0.9, "summary": "good"}), None)
@@ -199,7 +200,7 @@ fn a_run_walks_gates_revisions_and_ends() {
     assert_eq!(d.run.status, RunStatus::Finished);
     assert_eq!(d.run.end.as_deref(), Some("done"));
     let err = engine.brief(&id).unwrap_err();
-    assert_eq!(err.code, "run_finished");
+    assert_eq!(err.code, FailureCode::RunFinished);
 }
 
 #[test]
@@ -244,7 +245,10 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
         .decide(&apr, DecisionKind::Reject, &human(None), Actor::Terminal)
         .unwrap();
     assert_eq!(d.run.end.as_deref(), Some("rejected"));
-    assert_eq!(engine.status("run-nope").unwrap_err().code, "unknown_run");
+    assert_eq!(
+        engine.status("run-nope").unwrap_err().code,
+        FailureCode::UnknownRun
+    );
     assert_eq!(
         engine
             .decide(
@@ -255,7 +259,7 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
             )
             .unwrap_err()
             .code,
-        "unknown_approval"
+        FailureCode::UnknownApproval
     );
     let err = engine
         .start(&StartRequest {
@@ -264,7 +268,7 @@ fn rejecting_ends_the_run_and_unknown_ids_are_clear() {
             ..Default::default()
         })
         .unwrap_err();
-    assert_eq!(err.code, "unknown_workflow");
+    assert_eq!(err.code, FailureCode::UnknownWorkflow);
 }
 
 #[test]
@@ -275,7 +279,7 @@ fn budgets_refuse_with_what_is_left() {
     assert_eq!(v.consults_left_visit, Some(0));
     assert_eq!(v.consults_left_run, Some(1));
     let err = engine.charge_consults(&id, 1, "test").unwrap_err();
-    assert_eq!(err.code, "budget_exhausted");
+    assert_eq!(err.code, FailureCode::BudgetExhausted);
     assert!(
         err.message.contains("0 left in this visit"),
         "{}",
@@ -329,7 +333,7 @@ fn korean_runs_show_korean_questions() {
             ..Default::default()
         })
         .unwrap_err();
-    assert_eq!(err.code, "unsupported_lang");
+    assert_eq!(err.code, FailureCode::UnsupportedLang);
 }
 
 #[test]
@@ -392,7 +396,7 @@ fn a_broken_edit_keeps_the_last_good_workflow() {
     );
     assert_eq!(
         engine.upgrade(&id, &preview.to).unwrap_err().code,
-        "up_to_date"
+        FailureCode::UpToDate
     );
 }
 
@@ -441,7 +445,7 @@ fn an_edit_cannot_take_a_gate_away_or_approve_by_timeout() {
             Actor::Model,
         )
         .unwrap_err();
-    assert_eq!(err.code, "human_gate");
+    assert_eq!(err.code, FailureCode::HumanGate);
     assert_eq!(
         engine.status(&id).unwrap().summary.status,
         RunStatus::Waiting
@@ -490,6 +494,12 @@ workflow "c" {
     let result = |passed: bool| crate::workspace::verify::CheckResult {
         name: "test".into(),
         command: vec!["true".into()],
+        status: if passed {
+            crate::workspace::verify::CheckStatus::Passed
+        } else {
+            crate::workspace::verify::CheckStatus::Failed
+        },
+        reason: None,
         passed,
         exit_code: Some(i32::from(!passed)),
         timed_out: false,
@@ -576,7 +586,7 @@ fn a_stages_red_flags_refuse_outputs_through_the_one_engine() {
             None,
         )
         .unwrap_err();
-    assert_eq!(err.code, "red_flag");
+    assert_eq!(err.code, FailureCode::RedFlag);
     assert!(err.message.contains("hedges"), "{}", err.message);
     let err = engine
         .submit(

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, Failure};
+use crate::engine::FailureCode;
 use crate::store::new_id;
 
 /// One consult: the question as the caller asked it, the answer as the provider gave it.
@@ -46,7 +47,7 @@ pub(crate) struct ThreadSummary {
 
 fn unknown_thread(id: &str) -> Failure {
     Failure::new(
-        "unknown_thread",
+        FailureCode::UnknownThread,
         format!(
             "there is no consult thread `{}`",
             id.chars().take(80).collect::<String>()
@@ -100,7 +101,7 @@ impl Engine {
     pub(crate) fn turn(&self, id: &str) -> Result<Turn, Failure> {
         self.store.read(|tx| tx.turn(id))?.ok_or_else(|| {
             Failure::new(
-                "unknown_consult",
+                FailureCode::UnknownConsult,
                 format!(
                     "there is no consult `{}`",
                     id.chars().take(80).collect::<String>()

@@ -36,9 +36,24 @@ impl RunSummary {
             status: run.status,
             stage: run.stage.clone(),
             visit: run.visit(),
-            end: run.end.clone(),
+            end: run.end.as_ref().map(ToString::to_string),
             pending_approval: run.pending_approval.clone(),
             updated_at: run.finished_at.unwrap_or(run.stage_entered_at),
+        }
+    }
+
+    /// Where the run stands, in one sentence for a person or the model: "run R is in stage
+    /// `s` (visit 2)", "run R waits for approval of stage `s`", "run R finished: done".
+    #[must_use]
+    pub(crate) fn where_now(&self) -> String {
+        let id = &self.run_id;
+        match (self.status, &self.stage, &self.end) {
+            (RunStatus::Finished, _, Some(end)) => format!("run {id} finished: {end}"),
+            (RunStatus::Waiting, Some(s), _) => {
+                format!("run {id} waits for approval of stage `{s}`")
+            }
+            (_, Some(s), _) => format!("run {id} is in stage `{s}` (visit {})", self.visit),
+            _ => format!("run {id} is {}", self.status.as_str()),
         }
     }
 
@@ -141,6 +156,7 @@ pub(crate) const HISTORY_KINDS: &[&str] = &[
     "stage_overtime",
     "run_finished",
     "workflow_upgraded",
+    "degraded",
 ];
 
 /// History items from events already selected by [`HISTORY_KINDS`].

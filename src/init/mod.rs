@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::home::builtin_files;
 use crate::workspace::confine::{own_file, write_atomic};
+use crate::workspace::verify::Proposal;
 
 /// Run state lives beside the assets but is never committed.
 const GITIGNORE: &str =
@@ -63,22 +64,39 @@ pub(crate) fn init(project: &Path, force: bool) -> Result<InitReport, Error> {
     Ok(report)
 }
 
+/// The checks `maestro init` wrote, and what of them cannot run here yet.
+#[derive(Debug)]
+pub(crate) struct ProposedChecks {
+    /// The file written, relative to the project.
+    pub file: String,
+    pub proposal: Proposal,
+}
+
 /// Writes `.maestro/conf/verify.yaml` with checks for the project type found in `project`,
-/// unless one exists. Returns the file written.
+/// unless one exists: only checks whose program runs here or that the project declares, the
+/// declared ones that are not installed named as missing (`workspace::verify::proposal`).
 ///
 /// # Errors
-/// When the file cannot be written.
-pub(crate) fn propose_checks(project: &Path) -> Result<Option<String>, Error> {
+/// When the file cannot be written, or the runtime that asks what is installed cannot start.
+pub(crate) fn propose_checks(project: &Path) -> Result<Option<ProposedChecks>, Error> {
     let rel = ".maestro/conf/verify.yaml";
     let path = target(project, rel)?;
     if path.symlink_metadata().is_ok() {
         return Ok(None);
     }
-    let Some(text) = crate::workspace::verify::proposal(project) else {
+    // Asking Python whether a module imports is a subprocess with a timeout.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    let Some(proposal) = runtime.block_on(crate::workspace::verify::proposal(project)) else {
         return Ok(None);
     };
-    write_file(&path, &text)?;
-    Ok(Some(rel.into()))
+    write_file(&path, &proposal.text)?;
+    Ok(Some(ProposedChecks {
+        file: rel.into(),
+        proposal,
+    }))
 }
 
 /// The Claude Code skill `init --claude` writes (our own words); the plugin carries the same

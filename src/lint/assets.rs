@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use super::Linter;
-use super::registry::Rule;
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::error::Error;
 use crate::home::{Home, Kind};
 use crate::source::{SourceFile, Span};

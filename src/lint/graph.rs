@@ -10,12 +10,12 @@ use petgraph::algo::kosaraju_scc;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
-use super::registry::Rule;
+use super::cascade::Unset;
 use crate::compile::{Machine, StateKind};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::workflow::Workflow;
 
-pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(wf: &Workflow, m: &Machine, unset: &Unset, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     let stage_of = |i: NodeIndex| match m.graph[i].kind {
         StateKind::Stage(s) => Some(&wf.stages[s]),
@@ -23,7 +23,8 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     };
 
     for stage in &wf.stages {
-        if stage.next.is_empty() && stage.invalid_next == 0 {
+        if stage.next.is_empty() && stage.invalid_next == 0 && !unset.explains(Rule::DeadEnd, stage)
+        {
             diags.push(
                 Diagnostic::new(
                     Rule::DeadEnd,
@@ -73,9 +74,14 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
     }
     // An edge to an unknown stage was dropped from the graph, so "no way to an end" would only
     // echo that finding; the unknown name is the thing to fix.
-    // The same holds for a `next` whose target is not a name at all (a shape finding).
+    // The same holds for a `next` whose target is not a name at all (a shape finding), and
+    // for a `next` misspelled or of the wrong shape (`cascade.rs`).
     let edges_dropped = diags.iter().any(|d| d.rule == Rule::UnknownStage)
-        || wf.stages.iter().any(|s| s.invalid_next > 0);
+        || wf.stages.iter().any(|s| {
+            s.invalid_next > 0
+                || unset.explains(Rule::NoEnd, s)
+                || unset.explains(Rule::TrappedStage, s)
+        });
     let no_end = !edges_dropped && m.start.is_some_and(|s| !to_end.contains(&s));
     if no_end {
         let span = wf.start.as_ref().map_or(wf.name.span, |s| s.span);
@@ -138,7 +144,11 @@ pub(super) fn check(wf: &Workflow, m: &Machine, diags: &mut Vec<Diagnostic>) {
         }
         let mut members: Vec<_> = comp.iter().filter_map(|&n| stage_of(n)).collect();
         members.sort_by_key(|s| s.span.start);
-        if members.iter().any(|s| s.max_visits().is_some()) {
+        // A bound that is written but failed (`max-vists 3`) has its own finding already.
+        if members
+            .iter()
+            .any(|s| s.max_visits().is_some() || unset.explains(Rule::UnboundedLoop, s))
+        {
             continue;
         }
         if let Some(first) = members.first() {

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::Linter;
-use super::registry::Rule;
 use crate::compile::{GUARD_VARIABLES, Machine, compile_guard};
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
 use crate::source::Span;
 use crate::syntax::ast::Spanned;
 use crate::template::references;

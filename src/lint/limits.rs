@@ -2,8 +2,7 @@
 //! (`budget-conflict`): `consult from-visit`, a stage's `wall`, and its two spellings of the
 //! context budget.
 
-use super::registry::Rule;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::syntax::keys::format_duration;
 use crate::workflow::Workflow;
 

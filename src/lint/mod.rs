@@ -1,20 +1,25 @@
 //! Lint rules over a loaded workflow and the assets it uses.
 //!
 //! Rules are grouped by the pass that computes them (each pass needs the same analysis:
-//! graph reachability, guard variables, asset lookups), and `registry.rs` is the one list of
-//! rule ids. Loading itself finds the syntax, shape and naming rules (`loader.rs`).
+//! graph reachability, guard variables, asset lookups); the one list of rule ids is
+//! `diagnostic/rules.rs`, a leaf, so the modules `lint` uses (`schema`, `template`, `syntax`)
+//! name rules without importing `lint`: dependencies point one way.
+//!
+//! Loading itself finds the syntax, shape and naming rules (`loader.rs`). A rule that reads a
+//! stage setting stays quiet where loading found that setting broken (`cascade.rs`), so one
+//! mistake is reported once.
 
 pub(crate) mod assets;
+mod cascade;
 mod graph;
 mod guards;
 mod limits;
 mod policy;
-pub(crate) mod registry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::home::{Home, Kind};
 use crate::loader::{self, Loaded};
 use crate::source::SourceFile;
@@ -57,8 +62,9 @@ impl Linter {
     fn check_loaded(&mut self, mut loaded: Loaded) -> Loaded {
         if let (Some(wf), Some(m)) = (&loaded.workflow, &loaded.machine) {
             let mut diags = std::mem::take(&mut loaded.diagnostics);
-            graph::check(wf, m, &mut diags);
-            policy::check(wf, &mut diags);
+            let unset = cascade::Unset::new(wf, &diags);
+            graph::check(wf, m, &unset, &mut diags);
+            policy::check(wf, &unset, &mut diags);
             limits::check(wf, &mut diags);
             assets::check(self, wf, &mut diags);
             guards::check(self, wf, m, &mut diags);
@@ -110,7 +116,7 @@ impl Linter {
                 let src = Arc::new(src);
                 if bad.is_some() {
                     self.asset_diags
-                        .push(assets::not_utf8(&src, registry::Rule::TemplateError));
+                        .push(assets::not_utf8(&src, Rule::TemplateError));
                 } else {
                     let context = if kind == Kind::Report {
                         crate::template::Context::Report
@@ -124,7 +130,7 @@ impl Linter {
             Ok(None) => false,
             Err(err) => {
                 self.asset_diags
-                    .push(assets::unreadable(&err, registry::Rule::TemplateError));
+                    .push(assets::unreadable(&err, Rule::TemplateError));
                 true
             }
         };
@@ -147,7 +153,7 @@ impl Linter {
                 let src = Arc::new(src);
                 if bad.is_some() {
                     self.asset_diags
-                        .push(assets::not_utf8(&src, registry::Rule::BadSchema));
+                        .push(assets::not_utf8(&src, Rule::BadSchema));
                     Some(None)
                 } else {
                     Some(crate::schema::check(&src, &mut self.asset_diags).map(Arc::new))
@@ -156,7 +162,7 @@ impl Linter {
             Ok(None) => None,
             Err(err) => {
                 self.asset_diags
-                    .push(assets::unreadable(&err, registry::Rule::BadSchema));
+                    .push(assets::unreadable(&err, Rule::BadSchema));
                 Some(None)
             }
         };

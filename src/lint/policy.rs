@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use super::registry::Rule;
-use crate::diagnostic::Diagnostic;
+use super::cascade::Unset;
+use crate::diagnostic::{Diagnostic, Rule};
 use crate::source::Span;
 use crate::workflow::{Stage, Texts, Topology, Workflow};
 
@@ -14,7 +14,7 @@ fn inherited(stage: &Stage, span: Span) -> bool {
     span.start < stage.span.start || span.end > stage.span.end
 }
 
-pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(wf: &Workflow, unset: &Unset, diags: &mut Vec<Diagnostic>) {
     let src = &wf.source;
     for stage in &wf.stages {
         let s = &stage.settings;
@@ -55,6 +55,7 @@ pub(super) fn check(wf: &Workflow, diags: &mut Vec<Diagnostic>) {
         }
         if let Some(e) = s.consult.ensemble.as_ref().filter(|e| e.value)
             && stage.topology() == Topology::Sas
+            && !unset.explains(Rule::RiskyTopology, stage)
         {
             let finding = if inherited(stage, e.span) {
                 Diagnostic::new(

@@ -211,7 +211,8 @@ impl Server {
                 p.total = Some(total as f64);
                 p.message = Some(format!("{name} finished ({done}/{total})"));
                 tokio::spawn(async move {
-                    let _ = peer.notify_progress(p).await;
+                    // The client may have gone; the ensemble goes on.
+                    crate::log::dropped("sending a progress note", peer.notify_progress(p).await);
                 });
             }
         };

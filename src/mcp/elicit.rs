@@ -29,7 +29,8 @@ pub(super) fn form(a: &ApprovalView) -> Value {
     let mut props = Map::new();
     props.insert(
         "decision".into(),
-        json!({"type": "string", "title": "Decision", "enum": ["approve", "revise", "reject"]}),
+        json!({"type": "string", "title": "Decision",
+               "enum": DecisionKind::ALL.map(DecisionKind::as_str)}),
     );
     props.insert(
         "feedback".into(),
@@ -52,14 +53,11 @@ pub(super) fn form(a: &ApprovalView) -> Value {
     json!({"type": "object", "properties": props, "required": ["decision"]})
 }
 
-/// Reads the form's content; `None` when it lacks a valid decision.
+/// Reads the form's content; `None` when it lacks a valid decision (the client checks the
+/// form's `enum`, so this is a client that did not). Whether the decision may be made with
+/// these words is the engine's to say, as at every door.
 pub(super) fn answer(a: &ApprovalView, content: &Value) -> Option<Answer> {
-    let kind = match content.get("decision")?.as_str()? {
-        "approve" => DecisionKind::Approve,
-        "revise" => DecisionKind::Revise,
-        "reject" => DecisionKind::Reject,
-        _ => return None,
-    };
+    let kind: DecisionKind = content.get("decision")?.as_str()?.parse().ok()?;
     let mut answers = BTreeMap::new();
     for q in a
         .questions

@@ -310,16 +310,8 @@ fn slim(v: &mut serde_json::Value) {
 
 /// A refusal as the model reads it: what went wrong, then what to do.
 pub(crate) fn refusal(f: &Failure) -> String {
-    let mut s = format!("{} ({})", f.message, f.code);
-    if !f.help.is_empty() {
-        s.push_str("\nWhat to do: ");
-        s.push_str(&f.help);
-    }
-    if !f.details.is_null() {
-        s.push_str("\nDetails: ");
-        s.push_str(&f.details.to_string());
-    }
-    s
+    f.log();
+    f.to_string()
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -424,12 +416,14 @@ pub(crate) async fn serve_stdio(engine: Arc<Engine>) -> Result<(), String> {
 
 /// MCP over Streamable HTTP: one [`Server`] per session, all over the same engine, so every
 /// client shares one state file and one approval queue. Host and Origin are checked here too
-/// (rmcp's own check), behind the page's guard (`web::access`). At most [`MAX_SESSIONS`]
+/// (rmcp's own check: `hosts` and `origins`, which the page's guard `web::access` hands over),
+/// behind that guard. At most [`MAX_SESSIONS`]
 /// sessions are kept (`sessions`); the returned handle tells the HTTP layer when a new one
 /// would be refused, so that it answers 503 before rmcp is asked.
 pub(crate) fn http_service(
     engine: Arc<Engine>,
-    access: &crate::web::access::Access,
+    hosts: Vec<String>,
+    origins: Vec<String>,
 ) -> (
     rmcp::transport::streamable_http_server::StreamableHttpService<Server, sessions::Sessions>,
     Arc<sessions::Sessions>,
@@ -438,8 +432,8 @@ pub(crate) fn http_service(
         StreamableHttpServerConfig, StreamableHttpService,
     };
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(access.hosts())
-        .with_allowed_origins(access.origins())
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
         .enforce_origin_validation();
     // One server built, cloned per session: building one makes every tool's schemas anew,
     // and a clone shares them.

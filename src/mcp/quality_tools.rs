@@ -193,7 +193,12 @@ impl Server {
             ));
         }
         if r.degradation.degrade {
-            summary.push_str(&format!("; degrade: {}", r.degradation.reason));
+            let triggers: Vec<&str> = r.degradation.triggers.iter().map(|t| t.as_str()).collect();
+            summary.push_str(&format!(
+                "; degrade ({}): {}",
+                triggers.join(", "),
+                r.degradation.reason
+            ));
         }
         Ok(reported(summary, r))
     }

@@ -9,19 +9,8 @@ use super::params::{
     StatusResult, SubmitParams, SubmitResult,
 };
 use super::{Server, elicit};
-use crate::engine::{Actor, DecisionText, RunContext, RunStatus, StartRequest, SubmitOutcome};
+use crate::engine::{Actor, DecisionText, RunContext, StartRequest, SubmitOutcome};
 use crate::workflow::GateBy;
-
-fn where_now(r: &crate::engine::RunSummary) -> String {
-    match (r.status, &r.stage, &r.end) {
-        (RunStatus::Finished, _, Some(end)) => format!("run {} finished: {end}", r.run_id),
-        (RunStatus::Waiting, Some(s), _) => {
-            format!("run {} waits for approval of stage `{s}`", r.run_id)
-        }
-        (_, Some(s), _) => format!("run {} is in stage `{s}` (visit {})", r.run_id, r.visit),
-        _ => format!("run {} is {}", r.run_id, r.status.as_str()),
-    }
-}
 
 #[tool_router(router = workflow_router, vis = "pub(crate)")]
 impl Server {
@@ -56,7 +45,7 @@ impl Server {
                 "Started run {} ({}). Stage `{}` — {}: do its work, then `submit` an object matching output_schema.",
                 started.run.run_id, started.run.workflow, b.stage, b.title
             ),
-            None => where_now(&started.run),
+            None => started.run.where_now(),
         };
         Ok(Json(StartResult {
             summary,
@@ -76,7 +65,7 @@ impl Server {
         if let Some(id) = p.run_id {
             let rid = id.clone();
             let view = self.call(move |e| e.status(&rid)).await?;
-            let mut summary = where_now(&view.summary);
+            let mut summary = view.summary.where_now();
             if let Some(a) = &view.approval {
                 summary.push_str(&format!(
                     "; approval {} is pending (decided by {})",
@@ -172,7 +161,7 @@ impl Server {
                         "The person chose {} for stage `{}`; {}.",
                         answer.kind.as_str(),
                         approval.stage,
-                        where_now(&decided.run)
+                        decided.run.where_now()
                     ),
                     outcome: SubmitOutcome::of(decided.run.status),
                     run: decided.run,
@@ -183,7 +172,7 @@ impl Server {
             return Ok(self.pending(submitted, approval, &refused));
         }
         Ok(Json(SubmitResult {
-            summary: format!("Output accepted; {}.", where_now(&submitted.run)),
+            summary: format!("Output accepted; {}.", submitted.run.where_now()),
             outcome: submitted.outcome,
             run: submitted.run,
             approval: None,
@@ -216,7 +205,7 @@ impl Server {
                 "{} {}: {}",
                 kind.as_str(),
                 d.approval.approval_id,
-                where_now(&d.run)
+                d.run.where_now()
             ),
             approval: d.approval,
             run: d.run,

@@ -11,6 +11,7 @@ use super::params::{
 use super::{Server, refusal};
 use crate::engine::work::{EvidenceQuery, Note};
 use crate::workspace::context::{ContextRequest, Limits};
+use crate::workspace::verify::CheckStatus;
 
 #[tool_router(router = workspace_router, vis = "pub(crate)")]
 impl Server {
@@ -77,12 +78,18 @@ impl Server {
                     } else {
                         String::new()
                     };
-                    format!(
-                        "{}: {}{counts}{from}",
-                        r.name,
-                        if r.passed { "passed" } else { "FAILED" }
-                    )
+                    match r.status {
+                        CheckStatus::Passed => format!("{}: passed{counts}{from}", r.name),
+                        CheckStatus::Failed => format!("{}: FAILED{counts}{from}", r.name),
+                        // Not a failing test: nothing ran.
+                        CheckStatus::CannotRun => format!(
+                            "{}: CANNOT RUN ({}){from}",
+                            r.name,
+                            r.reason.as_deref().unwrap_or("the program did not start")
+                        ),
+                    }
                 })
+                .chain(crate::engine::ops::verify::next_step(&v.results))
                 .collect::<Vec<_>>()
                 .join("; "),
             verified: v,

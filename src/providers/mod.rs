@@ -249,7 +249,7 @@ impl ProviderSet {
     /// A [`ProviderError`] that quotes the provider and says what to do.
     pub(crate) async fn consult(
         &self,
-        _paid: Ticket,
+        paid: Ticket,
         req: &Request,
         cancel: &CancellationToken,
     ) -> Result<Answer, ProviderError> {
@@ -290,7 +290,18 @@ impl ProviderSet {
                 ),
             });
         }
+        // The ticket's run may allow more time than asked (degraded mode).
+        let req = &Request {
+            timeout: Some(paid.timeout(req.timeout.unwrap_or(p.timeout))),
+            ..req.clone()
+        };
         let model = req.model.clone().unwrap_or_else(|| p.model.clone());
+        tracing::debug!(
+            provider = %p.name,
+            model = %model,
+            run = paid.run_id().unwrap_or("-"),
+            "consulting"
+        );
         let started = Instant::now();
         let mut attempt = 0;
         loop {

@@ -366,11 +366,118 @@ pub(crate) fn forced(
     }
 }
 
-/// Whether a multi-agent setup should fall back to a single agent.
+/// The seed's six reasons to fall back to one agent. The first four read the outcomes recorded
+/// in the project and one round's answers (advice from `coordinate`); the last two count what
+/// went wrong in one run, and the engine applies [`DegradedMode`] to that run when one fires.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Trigger {
+    /// The topology fails more than 1.2× as often as one agent.
+    Amplification,
+    /// Five or more stages run this way, under 30% of them succeeding, at over 1.5× the cost.
+    FailingAndDear,
+    /// Its mean coordination overhead is over the preset's cap.
+    Overhead,
+    /// The agents' answers overlap more than 85%.
+    Redundancy,
+    /// [`MAX_FORMAT_ERRORS`] outputs of the run were refused (schema or red flags).
+    FormatErrors,
+    /// [`MAX_OVERHEAD_VIOLATIONS`] visits of the run went over the preset's overhead cap.
+    OverheadViolations,
+}
+
+impl Trigger {
+    #[must_use]
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Amplification => "amplification",
+            Trigger::FailingAndDear => "failing_and_dear",
+            Trigger::Overhead => "overhead",
+            Trigger::Redundancy => "redundancy",
+            Trigger::FormatErrors => "format_errors",
+            Trigger::OverheadViolations => "overhead_violations",
+        }
+    }
+}
+
+/// Refused outputs in one run that make it fall back (the seed's "format errors": a strict
+/// parser refuses, nothing is repaired, and confusion tends to repeat).
+pub(crate) const MAX_FORMAT_ERRORS: u32 = 3;
+
+/// Visits over the preset's overhead cap in one run that make it fall back.
+pub(crate) const MAX_OVERHEAD_VIOLATIONS: u32 = 2;
+
+/// What one run counts toward the run-level triggers.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub(crate) struct RunStrain {
+    /// Outputs `submit` refused (schema or red flags).
+    pub refused_answers: u32,
+    /// Visits whose consults went over the preset's overhead cap (counted once per visit).
+    pub overhead_violations: u32,
+}
+
+impl RunStrain {
+    /// The run-level triggers these counts fire, in the seed's order.
+    #[must_use]
+    pub(crate) fn triggers(self) -> Vec<Trigger> {
+        let mut out = Vec::new();
+        if self.refused_answers >= MAX_FORMAT_ERRORS {
+            out.push(Trigger::FormatErrors);
+        }
+        if self.overhead_violations >= MAX_OVERHEAD_VIOLATIONS {
+            out.push(Trigger::OverheadViolations);
+        }
+        out
+    }
+}
+
+/// Whether a visit's `consults` (its overhead over the single agent's own turn) are over the
+/// preset's cap.
+#[must_use]
+pub(crate) fn over_cap(consults: u32, max_overhead: f64) -> bool {
+    f64::from(consults) > max_overhead
+}
+
+/// What a run in degraded mode works with for the rest of its life (the seed's fallback): less
+/// context, so a confused agent has less to get lost in; more patience with each provider; one
+/// provider per question, never an ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub(crate) struct DegradedMode {
+    /// Packed context (characters) is cut to this share of the stage's limit.
+    pub context_factor: f64,
+    /// Every provider call may take this many times its configured timeout.
+    pub timeout_factor: f64,
+    /// Providers asked per question.
+    pub providers: u32,
+}
+
+/// The seed's degraded mode: context × 0.7, timeouts × 1.5, one provider.
+pub(crate) const DEGRADED: DegradedMode = DegradedMode {
+    context_factor: 0.7,
+    timeout_factor: 1.5,
+    providers: 1,
+};
+
+impl DegradedMode {
+    /// A character budget cut by [`DegradedMode::context_factor`] (at least 1).
+    #[must_use]
+    pub(crate) fn chars(self, chars: usize) -> usize {
+        ((chars as f64 * self.context_factor) as usize).max(1)
+    }
+}
+
+/// Whether a setup should fall back to a single agent, and every trigger that says so.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub(crate) struct Degradation {
     pub degrade: bool,
+    /// Why, from the first trigger that fired.
     pub reason: String,
+    /// Every trigger that fired, in the seed's order.
+    pub triggers: Vec<Trigger>,
     pub error_amplification: Option<f64>,
     pub redundancy: Option<f64>,
 }
@@ -399,14 +506,17 @@ pub(crate) fn redundancy(answers: &[String]) -> Option<f64> {
     (!sims.is_empty()).then(|| sims.iter().sum::<f64>() / sims.len() as f64)
 }
 
-/// Checks recent outcomes of a multi-agent topology against single-agent ones, and their
-/// coordination overhead against the preset's cap (`max_overhead`).
+/// Checks recent outcomes of a multi-agent topology against single-agent ones, their
+/// coordination overhead against the preset's cap (`max_overhead`), the overlap of `answers`,
+/// and one run's counts (`run`: refused outputs, visits over the cap). The run-level triggers
+/// fire whatever the topology: degraded mode also cuts context and stretches timeouts.
 #[must_use]
 pub(crate) fn degradation(
     topology: Topology,
     outcomes: &[Outcome],
     answers: &[String],
     max_overhead: f64,
+    run: RunStrain,
 ) -> Degradation {
     let rate = |t: Topology| {
         let xs: Vec<&Outcome> = outcomes.iter().filter(|o| o.topology == t).collect();
@@ -424,50 +534,74 @@ pub(crate) fn degradation(
         .collect();
     // Three outcomes at least, so one expensive stage does not decide.
     let overhead = (mine.len() >= 3).then(|| mine.iter().sum::<f64>() / mine.len() as f64);
-    let (degrade, reason) = if topology == Topology::Sas {
-        (false, "already a single agent".to_string())
-    } else if let Some(a) = amp.filter(|a| *a > 1.2) {
-        (
-            true,
-            format!("errors are {a:.1}× the single agent's: fall back to one agent"),
-        )
-    } else if mine.len() >= 5
-        && rate(topology).is_some_and(|r| r > 0.7)
-        && overhead.is_some_and(|o| o > 1.5)
-    {
-        (
-            true,
-            format!(
-                "{} of the last {} stages run this way failed, at {:.1}× a single agent's cost: fall back to one agent",
-                outcomes
-                    .iter()
-                    .filter(|o| o.topology == topology && !o.success)
-                    .count(),
-                mine.len(),
-                overhead.unwrap_or_default()
+    let mut fired: Vec<(Trigger, String)> = Vec::new();
+    if topology != Topology::Sas {
+        if let Some(a) = amp.filter(|a| *a > 1.2) {
+            fired.push((
+                Trigger::Amplification,
+                format!("errors are {a:.1}× the single agent's: fall back to one agent"),
+            ));
+        }
+        if mine.len() >= 5
+            && rate(topology).is_some_and(|r| r > 0.7)
+            && overhead.is_some_and(|o| o > 1.5)
+        {
+            fired.push((
+                Trigger::FailingAndDear,
+                format!(
+                    "{} of the last {} stages run this way failed, at {:.1}× a single agent's cost: fall back to one agent",
+                    outcomes
+                        .iter()
+                        .filter(|o| o.topology == topology && !o.success)
+                        .count(),
+                    mine.len(),
+                    overhead.unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(o) = overhead.filter(|o| *o > max_overhead) {
+            fired.push((
+                Trigger::Overhead,
+                format!(
+                    "coordination costs {o:.1}× a single agent here, over the preset's cap of {max_overhead}: fall back to one agent"
+                ),
+            ));
+        }
+        if let Some(r) = red.filter(|r| *r > 0.85) {
+            fired.push((
+                Trigger::Redundancy,
+                format!(
+                    "the agents' answers overlap {:.0}%: the extra agents add cost, not information",
+                    r * 100.0
+                ),
+            ));
+        }
+    }
+    for t in run.triggers() {
+        let why = match t {
+            Trigger::FormatErrors => format!(
+                "{} outputs of this run were refused (the limit is {MAX_FORMAT_ERRORS})",
+                run.refused_answers
             ),
-        )
-    } else if let Some(o) = overhead.filter(|o| *o > max_overhead) {
-        (
-            true,
-            format!(
-                "coordination costs {o:.1}× a single agent here, over the preset's cap of {max_overhead}: fall back to one agent"
+            _ => format!(
+                "{} visits of this run went over the preset's overhead cap of {max_overhead} (the limit is {MAX_OVERHEAD_VIOLATIONS})",
+                run.overhead_violations
             ),
-        )
-    } else if let Some(r) = red.filter(|r| *r > 0.85) {
-        (
-            true,
-            format!(
-                "the agents' answers overlap {:.0}%: the extra agents add cost, not information",
-                r * 100.0
-            ),
-        )
-    } else {
-        (false, "no sign of degradation".to_string())
+        };
+        fired.push((
+            t,
+            format!("{why}: degraded mode, one provider, less context, longer timeouts"),
+        ));
+    }
+    let reason = match fired.first() {
+        Some((_, why)) => why.clone(),
+        None if topology == Topology::Sas => "already a single agent".to_string(),
+        None => "no sign of degradation".to_string(),
     };
     Degradation {
-        degrade,
+        degrade: !fired.is_empty(),
         reason,
+        triggers: fired.into_iter().map(|(t, _)| t).collect(),
         error_amplification: amp,
         redundancy: red,
     }
@@ -542,8 +676,23 @@ mod tests {
             })
             .collect();
         let cap = |p: Preset| p.limits().max_overhead;
-        assert!(!degradation(Topology::Centralized, &dear, &[], cap(Preset::Default)).degrade);
-        let d = degradation(Topology::Centralized, &dear, &[], cap(Preset::Conservative));
+        assert!(
+            !degradation(
+                Topology::Centralized,
+                &dear,
+                &[],
+                cap(Preset::Default),
+                RunStrain::default()
+            )
+            .degrade
+        );
+        let d = degradation(
+            Topology::Centralized,
+            &dear,
+            &[],
+            cap(Preset::Conservative),
+            RunStrain::default(),
+        );
         assert!(d.degrade && d.reason.contains("cap of 1.5"), "{}", d.reason);
         // Mostly failing and dear (success < 0.3, overhead > 1.5 over five stages): back to one
         // agent even under the cap. (With no single-agent outcomes the amplification check
@@ -560,7 +709,13 @@ mod tests {
             success: false,
             overhead: 0.0,
         }));
-        let d = degradation(Topology::Centralized, &failing, &[], cap(Preset::Default));
+        let d = degradation(
+            Topology::Centralized,
+            &failing,
+            &[],
+            cap(Preset::Default),
+            RunStrain::default(),
+        );
         assert!(
             d.degrade && d.reason.contains("4 of the last 5"),
             "{}",
@@ -632,7 +787,7 @@ mod tests {
 
     #[test]
     fn degradation_never_crashes_and_sees_amplification_and_redundancy() {
-        assert!(!degradation(Topology::Centralized, &[], &[], 2.5).degrade);
+        assert!(!degradation(Topology::Centralized, &[], &[], 2.5, RunStrain::default()).degrade);
         let bad: Vec<Outcome> = (0..6)
             .map(|_| Outcome {
                 topology: Topology::Centralized,
@@ -640,13 +795,57 @@ mod tests {
                 overhead: 2.0,
             })
             .collect();
-        let d = degradation(Topology::Centralized, &bad, &[], 2.5);
+        let d = degradation(Topology::Centralized, &bad, &[], 2.5, RunStrain::default());
         assert!(d.degrade && d.error_amplification.unwrap() > 1.2);
         let same = vec![
             "the cache key ignores locale".to_string(),
             "The cache key ignores locale".to_string(),
         ];
-        assert!(degradation(Topology::Centralized, &[], &same, 2.5).degrade);
+        assert!(degradation(Topology::Centralized, &[], &same, 2.5, RunStrain::default()).degrade);
         assert_eq!(redundancy(&[String::new(), String::new()]), None);
+    }
+
+    #[test]
+    fn a_runs_refused_outputs_and_dear_visits_fire_whatever_the_topology() {
+        let calm = RunStrain {
+            refused_answers: MAX_FORMAT_ERRORS - 1,
+            overhead_violations: MAX_OVERHEAD_VIOLATIONS - 1,
+        };
+        assert!(calm.triggers().is_empty());
+        let d = degradation(Topology::Sas, &[], &[], 2.5, calm);
+        assert_eq!(
+            (d.degrade, d.reason.as_str()),
+            (false, "already a single agent")
+        );
+        let refused = RunStrain {
+            refused_answers: 3,
+            ..calm
+        };
+        let d = degradation(Topology::Sas, &[], &[], 2.5, refused);
+        assert!(d.degrade, "{d:?}");
+        assert_eq!(d.triggers, vec![Trigger::FormatErrors]);
+        assert!(
+            d.reason.starts_with("3 outputs of this run were refused"),
+            "{}",
+            d.reason
+        );
+        let both = RunStrain {
+            overhead_violations: 2,
+            ..refused
+        };
+        let same = vec!["a b c".to_string(), "a b c".to_string()];
+        let d = degradation(Topology::Centralized, &[], &same, 1.5, both);
+        assert_eq!(
+            d.triggers,
+            vec![
+                Trigger::Redundancy,
+                Trigger::FormatErrors,
+                Trigger::OverheadViolations
+            ],
+            "every trigger that fired, in the seed's order"
+        );
+        // A visit is over the cap only past it: 2 consults fit the default 2.5, 3 do not.
+        assert!(!over_cap(2, 2.5) && over_cap(3, 2.5) && over_cap(2, 1.5));
+        assert_eq!(DEGRADED.chars(25_000), 17_500);
     }
 }

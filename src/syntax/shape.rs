@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::ast::{Node, Spanned, Value};
 use super::keys::{self, Args, Spec, Ty};
-use crate::diagnostic::{Diagnostic, Rule, did_you_mean};
+use crate::diagnostic::{Diagnostic, Rule, closest, did_you_mean};
 use crate::source::SourceFile;
 
 /// Checks `node` and everything under it against `spec`.
@@ -79,11 +79,13 @@ impl Checker<'_> {
         self.diags.push(d);
     }
 
-    fn value(&mut self, v: &Spanned<Value>, ty: Ty, what: &str) {
+    /// Checks the value of the setting `key` (`None`: text in a language, which no rule reads).
+    fn value(&mut self, v: &Spanned<Value>, ty: Ty, what: &str, key: Option<&'static str>) {
         if let Some((rule, message, help)) = value_problem(&v.value, ty) {
             self.push(
                 Diagnostic::new(rule, self.source, v.span, format!("{what}: {message}"))
-                    .with_help_opt(help),
+                    .with_help_opt(help)
+                    .leaving_unset(key),
             );
         }
     }
@@ -109,12 +111,13 @@ impl Checker<'_> {
             }
             seen.insert(&key.value, key);
             if let Some(prop) = spec.prop(&key.value) {
-                self.value(value, prop.ty, &format!("`{}`", key.value));
+                self.value(value, prop.ty, &format!("`{}`", key.value), Some(prop.name));
             } else if spec.lang_props && keys::is_lang_code(&key.value) {
-                self.value(value, Ty::Str, &format!("the `{}` text", key.value));
+                self.value(value, Ty::Str, &format!("the `{}` text", key.value), None);
             } else {
                 let names = spec.props.iter().map(|p| p.name);
-                let help = did_you_mean(&key.value, names.clone()).or_else(|| {
+                let meant = closest(&key.value, names.clone());
+                let help = did_you_mean(&key.value, meant).or_else(|| {
                     let all: Vec<_> = names.collect();
                     Some(if all.is_empty() {
                         if spec.lang_props {
@@ -135,7 +138,8 @@ impl Checker<'_> {
                         key.span,
                         format!("unknown property `{}` on `{name}`", key.value),
                     )
-                    .with_help_opt(help),
+                    .with_help_opt(help)
+                    .leaving_unset(meant),
                 );
             }
         }
@@ -145,7 +149,8 @@ impl Checker<'_> {
             let cname = &child.name.value;
             let Some(cspec) = spec.child(cname) else {
                 let names: Vec<&str> = spec.children.iter().map(|c| c.spec.name).collect();
-                let help = did_you_mean(cname, names.iter().copied()).or_else(|| {
+                let meant = closest(cname, names.iter().copied());
+                let help = did_you_mean(cname, meant).or_else(|| {
                     Some(if names.is_empty() {
                         format!("`{name}` has no children")
                     } else {
@@ -159,7 +164,8 @@ impl Checker<'_> {
                         child.name.span,
                         format!("unknown node `{cname}` in `{name}`"),
                     )
-                    .with_help_opt(help),
+                    .with_help_opt(help)
+                    .leaving_unset(meant),
                 );
                 continue;
             };
@@ -268,12 +274,13 @@ impl Checker<'_> {
                     node.name.span,
                     format!("`{name}` needs a value"),
                 )
-                .with_help(format!("give {what}")),
+                .with_help(format!("give {what}"))
+                .leaving_unset(Some(name)),
             );
         }
         for (i, arg) in args.iter().enumerate() {
             match ty {
-                Some(t) if i < max => self.value(arg, t, &format!("`{name}`")),
+                Some(t) if i < max => self.value(arg, t, &format!("`{name}`"), Some(name)),
                 _ => {
                     let help = match spec.args {
                         Args::None if !spec.props.is_empty() => {

@@ -33,6 +33,7 @@ use axum::routing::{get, post};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::engine::{Actor, DecisionKind, DecisionText, Engine, Failure};
+use crate::engine::{FailureClass, FailureCode};
 use crate::mcp::sessions::Sessions;
 use access::{Access, Refusal};
 use pages::{Draft, Frame};
@@ -56,23 +57,6 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Runs an engine read or write on a blocking thread (SQLite never runs on the runtime).
-async fn blocking<T: Send + 'static>(
-    engine: &Arc<Engine>,
-    f: impl FnOnce(&Engine) -> Result<T, Failure> + Send + 'static,
-) -> Result<T, Failure> {
-    let engine = Arc::clone(engine);
-    tokio::task::spawn_blocking(move || f(&engine))
-        .await
-        .unwrap_or_else(|e| {
-            Err(Failure::new(
-                "internal",
-                format!("the page's worker failed: {e}"),
-                "reload the page",
-            ))
-        })
-}
-
 fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut().insert(
@@ -87,10 +71,11 @@ fn refused(why: Refusal) -> Response {
 }
 
 fn failed(f: &Failure) -> Response {
-    let status = if f.code.starts_with("unknown") {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+    let status = match f.code.class() {
+        FailureClass::NotFound => StatusCode::NOT_FOUND,
+        FailureClass::Refused => StatusCode::CONFLICT,
+        FailureClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
     html(
         status,
@@ -169,15 +154,13 @@ fn sessions_full() -> Response {
 async fn frame(app: &App) -> Frame {
     Frame {
         csrf: app.access.csrf.clone(),
-        seq: blocking(&app.engine, Engine::last_change)
-            .await
-            .unwrap_or(0),
+        seq: app.engine.blocking(Engine::last_change).await.unwrap_or(0),
     }
 }
 
 async fn runs_page(State(app): State<App>) -> Response {
     let frame = frame(&app).await;
-    match blocking(&app.engine, move |e| pages::runs(e, &frame)).await {
+    match app.engine.blocking(move |e| pages::runs(e, &frame)).await {
         Ok(body) => html(StatusCode::OK, body),
         Err(f) => failed(&f),
     }
@@ -185,10 +168,10 @@ async fn runs_page(State(app): State<App>) -> Response {
 
 async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Response {
     let frame = frame(&app).await;
-    match blocking(&app.engine, move |e| {
-        pages::run(e, &id, &frame, &Draft::default())
-    })
-    .await
+    match app
+        .engine
+        .blocking(move |e| pages::run(e, &id, &frame, &Draft::default()))
+        .await
     {
         Ok(body) => html(StatusCode::OK, body),
         Err(f) => failed(&f),
@@ -196,8 +179,9 @@ async fn run_page(State(app): State<App>, Path(id): Path<String>) -> Response {
 }
 
 /// A decision from the page. A refused decision (a critical question unanswered, a revise
-/// without words, an approval already decided) redraws the page with the reason and with
-/// everything the person typed.
+/// without words, an approval already decided) redraws the page with the reason, said for the
+/// form in front of the person, and with everything they typed. Which decisions are refused is
+/// the engine's to say (`apply_decision`), the same as at every other door.
 async fn decide(
     State(app): State<App>,
     Path(id): Path<String>,
@@ -221,37 +205,28 @@ async fn decide(
         .map(str::trim)
         .filter(|f| !f.is_empty())
         .map(str::to_string);
-    let kind = match field("decision") {
-        Some("approve") => Ok(DecisionKind::Approve),
-        Some("revise") => Ok(DecisionKind::Revise),
-        Some("reject") => Ok(DecisionKind::Reject),
-        _ => Err("choose approve, revise or reject".to_string()),
-    };
-    let kind = kind.and_then(|k| {
-        if k == DecisionKind::Revise && feedback.is_none() {
-            Err("to revise, say what to change in the feedback box".to_string())
-        } else {
-            Ok(k)
-        }
-    });
     let text = DecisionText {
         feedback: feedback.clone(),
         answers: answers.clone(),
     };
-    let id2 = id.clone();
-    let result = match kind {
-        Ok(kind) => blocking(&app.engine, move |e| {
-            e.decide(&id2, kind, &text, Actor::Web)
-        })
-        .await
-        .map_err(|f| format!("{} — {}", f.message, f.help)),
-        Err(why) => Err(why),
+    let result = match field("decision")
+        .unwrap_or_default()
+        .parse::<DecisionKind>()
+    {
+        Ok(kind) => {
+            let id2 = id.clone();
+            app.engine
+                .blocking(move |e| e.decide(&id2, kind, &text, Actor::Web))
+                .await
+                .map_err(|f| on_the_page(&f))
+        }
+        Err(why) => Err((why.to_string(), Vec::new())),
     };
     match result {
         Ok(decided) => Redirect::to(&format!("/runs/{}", decided.run.run_id)).into_response(),
-        Err(error) => {
+        Err((error, unanswered)) => {
             let id3 = id.clone();
-            let Ok(approval) = blocking(&app.engine, move |e| e.approval(&id3)).await else {
+            let Ok(approval) = app.engine.blocking(move |e| e.approval(&id3)).await else {
                 return html(StatusCode::NOT_FOUND, pages::refused(&error));
             };
             let frame = frame(&app).await;
@@ -259,14 +234,49 @@ async fn decide(
                 error: Some(error),
                 feedback: feedback.unwrap_or_default(),
                 answers,
+                unanswered,
             };
             let run_id = approval.run_id.clone();
-            match blocking(&app.engine, move |e| pages::run(e, &run_id, &frame, &draft)).await {
+            match app
+                .engine
+                .blocking(move |e| pages::run(e, &run_id, &frame, &draft))
+                .await
+            {
                 Ok(body) => html(StatusCode::UNPROCESSABLE_ENTITY, body),
                 Err(f) => failed(&f),
             }
         }
     }
+}
+
+/// A refused decision in words for the person at the form, with the critical questions left
+/// empty (the form marks them). The engine's help is written for the doors without a form
+/// ("answer them with `maestro approve`, the form, or the approval page"); here the fix is
+/// in the form in front of them.
+fn on_the_page(f: &Failure) -> (String, Vec<String>) {
+    let fix = match f.code {
+        FailureCode::AnswersRequired => {
+            "answer the questions marked below, or revise or reject instead"
+        }
+        FailureCode::RevisionNeedsWords => {
+            "write what should change in the feedback box, then choose Revise again"
+        }
+        FailureCode::AlreadyDecided => "the page below shows where the run is now",
+        FailureCode::UnknownQuestion => "reload the page: this form is older than the approval",
+        _ => {
+            return (
+                format!("{} ({}) — {}", f.message, f.code, f.help),
+                Vec::new(),
+            );
+        }
+    };
+    let unanswered = f.details["unanswered"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    (format!("{} — {fix}", f.message), unanswered)
 }
 
 /// One watcher of the state file per server, however many pages are open: it polls the
@@ -284,7 +294,7 @@ fn watch_changes(engine: Arc<Engine>, start: i64) -> tokio::sync::watch::Receive
             if tx.receiver_count() <= 1 {
                 continue;
             }
-            if let Ok(now) = blocking(&engine, Engine::last_change).await {
+            if let Ok(now) = engine.blocking(Engine::last_change).await {
                 tx.send_if_modified(|v| std::mem::replace(v, now) != now);
             }
         }
@@ -301,9 +311,7 @@ async fn events(State(app): State<App>, Query(q): Query<BTreeMap<String, String>
     let mut changes = app.changes.clone();
     changes.borrow_and_update();
     // The watcher does not look while no page listens: read the number fresh once.
-    let now = blocking(&app.engine, Engine::last_change)
-        .await
-        .unwrap_or(0);
+    let now = app.engine.blocking(Engine::last_change).await.unwrap_or(0);
     tokio::spawn(async move {
         let mut last = since.unwrap_or(now);
         let mut seen = now;
@@ -417,10 +425,10 @@ pub async fn bind(engine: Arc<Engine>, opts: &Options) -> Result<Bound, String> 
         .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let access = Arc::new(Access::new(addr, &opts.hosts, opts.bearer.clone()));
-    let start = blocking(&engine, Engine::last_change).await.unwrap_or(0);
+    let start = engine.blocking(Engine::last_change).await.unwrap_or(0);
     let mcp = opts
         .mcp
-        .then(|| crate::mcp::http_service(Arc::clone(&engine), &access));
+        .then(|| crate::mcp::http_service(Arc::clone(&engine), access.hosts(), access.origins()));
     let app = App {
         changes: watch_changes(Arc::clone(&engine), start),
         engine,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::compile::{SvgMarks, to_svg};
+use crate::engine::FailureCode;
 use crate::engine::events::RunEvent;
 use crate::engine::report::Report;
 use crate::engine::work::{Evidence, EvidenceKind, EvidenceQuery};
@@ -45,7 +46,7 @@ fn render(name: &str, ctx: &Value) -> Result<String, Failure> {
         .and_then(|t| t.render(ctx))
         .map_err(|e| {
             Failure::new(
-                "page_error",
+                FailureCode::PageError,
                 format!("maestro could not draw this page: {e}"),
                 "report this as a bug in maestro; the run itself is unaffected",
             )
@@ -104,6 +105,8 @@ pub struct Draft {
     pub error: Option<String>,
     pub feedback: String,
     pub answers: BTreeMap<String, String>,
+    /// Critical questions an approval left empty: the form marks them.
+    pub unanswered: Vec<String>,
 }
 
 /// `/runs/{id}`: the run, its machine, its reports, consults, checks, patches and evidence.
@@ -115,7 +118,10 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
     let record = engine.run_record(id)?;
     let (run, wf) = (&record.run, &record.wf);
     let mut marks = SvgMarks {
-        current: run.stage.clone().or_else(|| run.end.clone()),
+        current: run
+            .stage
+            .clone()
+            .or_else(|| run.end.as_ref().map(ToString::to_string)),
         waiting: run
             .pending_approval
             .as_ref()
@@ -176,12 +182,14 @@ pub fn run(engine: &Engine, id: &str, frame: &Frame, draft: &Draft) -> Result<St
     )
 }
 
+/// A report for the page: a pending one without its questions, which the form below it asks.
 fn report_json(r: &Report) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    let markdown = r.without_questions.as_deref().unwrap_or(&r.markdown);
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "html".into(),
-            Value::String(super::markdown::to_html(&r.markdown)),
+            Value::String(super::markdown::to_html(markdown)),
         );
     }
     v

@@ -260,14 +260,67 @@ pub struct Stage {
     pub span: Span,
 }
 
+/// The events with a meaning fixed by the engine. A workflow may name other events on its
+/// edges (`on="needs-data"`), which a submit fires by name; these the engine fires itself, or
+/// fires by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BuiltinEvent {
+    /// A stage without a gate accepted its output.
+    Done,
+    /// The person (or a timeout) approved a gated stage.
+    Approved,
+    /// The person sent the stage back with feedback.
+    Revise,
+    /// The person rejected the stage.
+    Rejected,
+    /// The stage reached its `max-visits`.
+    Exhausted,
+}
+
+impl BuiltinEvent {
+    pub(crate) const ALL: [BuiltinEvent; 5] = [
+        BuiltinEvent::Done,
+        BuiltinEvent::Approved,
+        BuiltinEvent::Revise,
+        BuiltinEvent::Rejected,
+        BuiltinEvent::Exhausted,
+    ];
+
+    #[must_use]
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            BuiltinEvent::Done => "done",
+            BuiltinEvent::Approved => "approved",
+            BuiltinEvent::Revise => "revise",
+            BuiltinEvent::Rejected => "rejected",
+            BuiltinEvent::Exhausted => "exhausted",
+        }
+    }
+
+    /// The built-in event spelled `s`; `None` for a workflow's own event.
+    #[must_use]
+    pub(crate) fn parse(s: &str) -> Option<BuiltinEvent> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// Fired only by the engine (a decision, a loop bound): a submit may not name it.
+    #[must_use]
+    pub(crate) const fn engine_only(self) -> bool {
+        matches!(
+            self,
+            BuiltinEvent::Revise | BuiltinEvent::Rejected | BuiltinEvent::Exhausted
+        )
+    }
+}
+
 impl Stage {
     /// The event a plain acceptance fires: `approved` behind a gate, `done` without one.
     #[must_use]
-    pub(crate) fn default_event(&self) -> &'static str {
+    pub(crate) fn default_event(&self) -> BuiltinEvent {
         if self.settings.gate.is_some() {
-            "approved"
+            BuiltinEvent::Approved
         } else {
-            "done"
+            BuiltinEvent::Done
         }
     }
 
@@ -559,7 +612,13 @@ impl Edge {
     pub fn event<'a>(&'a self, stage: &'a Stage) -> &'a str {
         self.on
             .as_ref()
-            .map_or(stage.default_event(), |o| o.value.as_str())
+            .map_or(stage.default_event().as_str(), |o| o.value.as_str())
+    }
+
+    /// Whether this edge listens for the built-in event `ev`.
+    #[must_use]
+    pub(crate) fn listens_for(&self, stage: &Stage, ev: BuiltinEvent) -> bool {
+        self.event(stage) == ev.as_str()
     }
 }
 

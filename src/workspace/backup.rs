@@ -116,10 +116,18 @@ pub fn apply(root: &Path, diff_text: &str, dry_run: bool) -> Result<PatchReport,
             None => std::fs::remove_file(full),
         };
         if let Err(e) = result {
-            let _ = restore(root, &id, None);
-            return Err(PatchError::Io(format!(
-                "writing {rel} failed ({e}); every file was put back from backup {id}"
-            )));
+            return Err(PatchError::Io(match restore(root, &id, None) {
+                Ok(_) => {
+                    format!("writing {rel} failed ({e}); every file was put back from backup {id}")
+                }
+                Err(r) => {
+                    tracing::error!("restoring backup {id} after a failed write failed: {r}");
+                    format!(
+                        "writing {rel} failed ({e}), and putting the files back failed too ({r}); \
+                         restore them with `restore` and backup {id}"
+                    )
+                }
+            }));
         }
     }
     Ok(PatchReport {

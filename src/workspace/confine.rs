@@ -711,7 +711,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        crate::log::dropped(
+            &format!("removing {}", tmp.display()),
+            std::fs::remove_file(&tmp),
+        );
     }
     written
 }

@@ -110,28 +110,34 @@ impl Packed {
         text
     }
 
-    /// One line for a person or a model: `packed 3 files (1 cut to fit); diff (staged) of 2
-    /// files, the enclosing functions whole; refused 1: .env (a secret file: …); 12400
-    /// characters`.
+    /// One line for a person or a model, naming what did not come whole: `packed 3 files (cut
+    /// to fit: src/big.rs; left out for room: logs/run.txt); diff (staged) of 2 files, the
+    /// enclosing functions whole; refused 1: .env (a secret file: …); 12400 characters`.
     #[must_use]
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
         // The diff's own cuts say so in their reason (`gitdiff.rs`).
         let in_diff = |c: &Refusal| c.path == "diff" || c.reason.starts_with("diff ");
-        let cut_files = self.included.iter().filter(|i| i.truncated).count();
-        let left_out = self
+        let cut_files: Vec<&str> = self
+            .included
+            .iter()
+            .filter(|i| i.truncated)
+            .map(|i| i.path.as_str())
+            .collect();
+        let left_out: Vec<&str> = self
             .cut
             .iter()
             .filter(|c| !in_diff(c) && !self.included.iter().any(|i| i.path == c.path))
-            .count();
-        if !self.included.is_empty() || left_out > 0 {
+            .map(|c| c.path.as_str())
+            .collect();
+        if !self.included.is_empty() || !left_out.is_empty() {
             let mut s = format!("packed {}", count(self.included.len(), "file"));
             let mut notes = Vec::new();
-            if cut_files > 0 {
-                notes.push(format!("{cut_files} cut to fit"));
+            if !cut_files.is_empty() {
+                notes.push(format!("cut to fit: {}", some_of(&cut_files)));
             }
-            if left_out > 0 {
-                notes.push(format!("{left_out} left out for room"));
+            if !left_out.is_empty() {
+                notes.push(format!("left out for room: {}", some_of(&left_out)));
             }
             if !notes.is_empty() {
                 let _ = write!(s, " ({})", notes.join(", "));
@@ -170,6 +176,16 @@ impl Packed {
         }
         format!("{}; {} characters", parts.join("; "), self.chars)
     }
+}
+
+/// Up to five names, then how many more: a summary line stays one line.
+fn some_of(names: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = names[..names.len().min(SHOWN)].join(", ");
+    if names.len() > SHOWN {
+        let _ = write!(s, " and {} more", names.len() - SHOWN);
+    }
+    s
 }
 
 fn count(n: usize, what: &str) -> String {
@@ -500,6 +516,40 @@ fn pack_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_names_the_files_left_out_for_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (1..=40).map(|i| format!("line {i} of a file\n")).collect();
+        // Twelve files in 1,200 characters: each share is under the smallest useful part.
+        for i in 10..=21 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), &body).unwrap();
+        }
+        let p = pack(
+            dir.path(),
+            &ContextRequest {
+                files: vec!["*.txt".into()],
+                max_chars: Some(1_200),
+                ..ContextRequest::default()
+            },
+        );
+        let summary = p.summary();
+        let left: Vec<&str> = p
+            .cut
+            .iter()
+            .filter(|c| !p.included.iter().any(|i| i.path == c.path))
+            .map(|c| c.path.as_str())
+            .collect();
+        assert!(left.len() > 5, "{p:?}");
+        assert!(
+            summary.contains(&format!(
+                "left out for room: {} and {} more",
+                left[..5].join(", "),
+                left.len() - 5
+            )),
+            "{summary}"
+        );
+    }
 
     #[test]
     fn a_stages_limits_bound_files_lines_and_error_lines() {

@@ -1,7 +1,18 @@
 //! The project's own checks (`conf/verify.yaml`): named argv commands run without a shell,
 //! with timeouts and process-group kill; output kept to its tail; pass/fail counts parsed for
-//! cargo test, pytest, jest/vitest and go test. Only configured checks can run: a tool call
-//! must not become a way around the client's own permission prompts.
+//! cargo test, pytest, unittest, jest/vitest and go test. Only configured checks can run: a
+//! tool call must not become a way around the client's own permission prompts.
+//!
+//! A check ends `passed`, `failed`, or `cannot_run`: a program that never started (not
+//! installed, not executable, a missing Python module) tested nothing, so it is not reported
+//! as a failing test (`runnable.rs` tells them apart); `propose.rs` is what `maestro init`
+//! writes, proposing only what can run here.
+
+mod propose;
+mod runnable;
+
+pub(crate) use propose::{Proposal, proposal};
+pub(crate) use runnable::probe;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,11 +61,41 @@ pub(crate) struct Counts {
     pub skipped: u64,
 }
 
+/// How a check ended: `cannot_run` when its program never started (nothing was tested).
+// Variants carry no `///`: in the MCP output schema each would become a `oneOf` branch.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    // The program ran and exited 0.
+    Passed,
+    // The program ran and did not pass: a non-zero exit, a signal, its timeout.
+    Failed,
+    // Not found on PATH, not executable, exit 127 or 126 (a program it starts is missing), a
+    // Python module `-m` names is not installed, or a `cwd` that cannot be used.
+    CannotRun,
+}
+
+impl CheckStatus {
+    #[must_use]
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed => "failed",
+            CheckStatus::CannotRun => "cannot run",
+        }
+    }
+}
+
 /// One check's result.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct CheckResult {
     pub name: String,
     pub command: Vec<String>,
+    pub status: CheckStatus,
+    /// With `cannot_run`: why, and what to do.
+    pub reason: Option<String>,
     pub passed: bool,
     pub exit_code: Option<i32>,
     pub timed_out: bool,
@@ -260,48 +301,38 @@ fn check_dir(root: &Path, check: &Check) -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
-/// The checks `maestro init` proposes for the project type found at `root`.
-#[must_use]
-pub(crate) fn proposal(root: &Path) -> Option<String> {
-    let checks: &[(&str, &str)] = if root.join("Cargo.toml").is_file() {
-        &[
-            ("test", "[cargo, test]"),
-            ("lint", "[cargo, clippy, --all-targets]"),
-            ("types", "[cargo, check]"),
-        ]
-    } else if root.join("pyproject.toml").is_file() || root.join("setup.py").is_file() {
-        &[
-            ("test", "[python3, -m, pytest, -q]"),
-            ("lint", "[ruff, check, .]"),
-            ("types", "[mypy, .]"),
-        ]
-    } else if root.join("package.json").is_file() {
-        &[
-            ("test", "[npm, test]"),
-            ("lint", "[npx, eslint, .]"),
-            ("types", "[npx, tsc, --noEmit]"),
-        ]
-    } else if root.join("go.mod").is_file() {
-        &[("test", "[go, test, ./...]"), ("lint", "[go, vet, ./...]")]
-    } else {
-        return None;
-    };
-    let mut s = String::from(
-        "# The project's own checks, run by the `verify` tool without a shell.\n# Only these names can be run. Edit the argv lists to match your project.\nchecks:\n",
-    );
-    for (name, argv) in checks {
-        s.push_str(&format!("  {name}:\n    run: {argv}\n    timeout: 10m\n"));
-    }
-    Some(s)
-}
-
 fn num(re: &Regex, text: &str) -> u64 {
     re.captures_iter(text)
         .filter_map(|c| c.get(1)?.as_str().parse::<u64>().ok())
         .sum()
 }
 
-/// Pass/fail counts from the summary lines of cargo test, pytest, jest, vitest or go test.
+/// Counts from unittest's `Ran N tests` and its closing `OK (skipped=1)` or
+/// `FAILED (failures=1, errors=2)` line.
+fn unittest_counts(output: &str) -> Option<Counts> {
+    use std::sync::LazyLock;
+    static RAN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?m)^Ran (\d+) tests? in ").expect("valid"));
+    static END: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?m)^(?:OK|FAILED)(?: \((.*)\))?\s*$").expect("valid"));
+    static PART: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\w+)=(\d+)").expect("valid"));
+    let ran: u64 = RAN.captures_iter(output).last()?[1].parse().ok()?;
+    let end = END.captures_iter(output).last()?;
+    let mut c = Counts::default();
+    for part in PART.captures_iter(end.get(1).map_or("", |m| m.as_str())) {
+        let n: u64 = part[2].parse().unwrap_or(0);
+        match &part[1] {
+            "failures" | "errors" | "unexpected_successes" => c.failed += n,
+            "skipped" => c.skipped += n,
+            _ => {}
+        }
+    }
+    c.passed = ran.saturating_sub(c.failed + c.skipped);
+    Some(c)
+}
+
+/// Pass/fail counts from the summary lines of cargo test, pytest, unittest, jest, vitest or
+/// go test.
 #[must_use]
 pub(crate) fn parse_counts(output: &str) -> Option<Counts> {
     use std::sync::LazyLock;
@@ -353,6 +384,9 @@ pub(crate) fn parse_counts(output: &str) -> Option<Counts> {
             skipped: num(&SKIPPED, &s),
         });
     }
+    if let Some(c) = unittest_counts(output) {
+        return Some(c);
+    }
     let (p, f, s) = (
         GO_PASS.find_iter(output).count(),
         GO_FAIL.find_iter(output).count(),
@@ -365,88 +399,113 @@ pub(crate) fn parse_counts(output: &str) -> Option<Counts> {
     })
 }
 
+/// The variables a check (and its doctor probe) sees: the toolchains' own, nothing else.
+const ENV_PASS: [&str; 13] = [
+    "HOME",
+    "PATH",
+    "USER",
+    "LANG",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "CARGO_TARGET_DIR",
+    "GOPATH",
+    "GOCACHE",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "NODE_PATH",
+    "TMPDIR",
+];
+
+/// How `argv` runs in `cwd` as a check: no shell, the environment cleared to [`ENV_PASS`].
+fn spec(argv: Vec<String>, cwd: std::path::PathBuf, timeout: Duration) -> Spec {
+    Spec {
+        argv,
+        stdin: Vec::new(),
+        cwd: Some(cwd),
+        env_pass: ENV_PASS.map(String::from).to_vec(),
+        env_set: vec![
+            ("NO_COLOR".into(), "1".into()),
+            ("CI".into(), "true".into()),
+        ],
+        timeout,
+        idle_timeout: None,
+        output_cap: KEEP,
+    }
+}
+
+impl CheckResult {
+    /// A check that never started: nothing was tested.
+    fn cannot_run(check: &Check, reason: String) -> Self {
+        CheckResult {
+            name: check.name.clone(),
+            command: check.argv.clone(),
+            status: CheckStatus::CannotRun,
+            output: reason.clone(),
+            reason: Some(reason),
+            passed: false,
+            exit_code: None,
+            timed_out: false,
+            counts: None,
+            duration_ms: 0,
+            source: check.source.clone(),
+        }
+    }
+}
+
 /// Runs one configured check in `root`. A `cwd` that leads outside `root` (checked here, on
 /// the resolved path, as well as when the file is read) is refused without running anything.
 pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> CheckResult {
     let cwd = match check_dir(root, check) {
         Ok(dir) => dir,
         Err(why) => {
-            return CheckResult {
-                name: check.name.clone(),
-                command: check.argv.clone(),
-                passed: false,
-                exit_code: None,
-                timed_out: false,
-                counts: None,
-                duration_ms: 0,
-                output: why,
-                source: check.source.clone(),
-            };
+            return CheckResult::cannot_run(check, why);
         }
     };
-    let spec = Spec {
-        argv: check.argv.clone(),
-        stdin: Vec::new(),
-        cwd: Some(cwd),
-        env_pass: [
-            "HOME",
-            "PATH",
-            "USER",
-            "LANG",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "CARGO_TARGET_DIR",
-            "GOPATH",
-            "GOCACHE",
-            "VIRTUAL_ENV",
-            "PYTHONPATH",
-            "NODE_PATH",
-            "TMPDIR",
-        ]
-        .map(String::from)
-        .to_vec(),
-        env_set: vec![
-            ("NO_COLOR".into(), "1".into()),
-            ("CI".into(), "true".into()),
-        ],
-        timeout: check.timeout,
-        idle_timeout: None,
-        output_cap: KEEP,
+    let out = match process::run(
+        &spec(check.argv.clone(), cwd.clone(), check.timeout),
+        cancel,
+    )
+    .await
+    {
+        Ok(out) => out,
+        Err(e) => return CheckResult::cannot_run(check, runnable::spawn_failure(check, &cwd, &e)),
     };
-    match process::run(&spec, cancel).await {
-        Ok(out) => {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let exit = match out.ended {
-                Ended::Exited(c) => Some(c),
-                _ => None,
-            };
-            CheckResult {
-                name: check.name.clone(),
-                command: check.argv.clone(),
-                passed: exit == Some(0),
-                exit_code: exit,
-                timed_out: matches!(out.ended, Ended::TimedOut),
-                counts: parse_counts(&text),
-                duration_ms: u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX),
-                output: super::mask::mask(&text).into_owned(),
-                source: check.source.clone(),
-            }
-        }
-        Err(e) => CheckResult {
-            name: check.name.clone(),
-            command: check.argv.clone(),
-            passed: false,
-            exit_code: None,
-            timed_out: false,
-            counts: None,
-            duration_ms: 0,
-            output: e.to_string(),
-            source: check.source.clone(),
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exit = match out.ended {
+        Ended::Exited(c) => Some(c),
+        _ => None,
+    };
+    let output = super::mask::mask(&text).into_owned();
+    let duration_ms = u64::try_from(out.elapsed.as_millis()).unwrap_or(u64::MAX);
+    if let Some(reason) = exit.and_then(|code| runnable::did_not_start(check, code, &output)) {
+        return CheckResult {
+            exit_code: exit,
+            duration_ms,
+            output,
+            ..CheckResult::cannot_run(check, reason)
+        };
+    }
+    let passed = exit == Some(0);
+    CheckResult {
+        name: check.name.clone(),
+        command: check.argv.clone(),
+        status: if passed {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
         },
+        reason: None,
+        passed,
+        exit_code: exit,
+        timed_out: matches!(out.ended, Ended::TimedOut),
+        counts: parse_counts(&text),
+        duration_ms,
+        output,
+        source: check.source.clone(),
     }
 }
 
@@ -498,6 +557,23 @@ mod tests {
             Some(Counts {
                 passed: 1,
                 failed: 1,
+                skipped: 0
+            })
+        );
+        let unittest = "..F.s\n----------------------------------------------------------------------\nRan 5 tests in 0.002s\n\nFAILED (failures=1, skipped=1)\n";
+        assert_eq!(
+            parse_counts(unittest),
+            Some(Counts {
+                passed: 3,
+                failed: 1,
+                skipped: 1
+            })
+        );
+        assert_eq!(
+            parse_counts("Ran 2 tests in 0.000s\n\nOK\n"),
+            Some(Counts {
+                passed: 2,
+                failed: 0,
                 skipped: 0
             })
         );

@@ -22,9 +22,21 @@ else in those of an earlier request. With no run id seen yet, the turn is answer
 naming the problem instead (and a line on stderr), so the test fails on it rather than sending
 a literal `$RUN_ID` to maestro.
 
-Every request is appended to LOG as one JSON line: {"method", "path", "kind", "turn", "body"},
-kind "main" (answered from the script), "side" (a call that is not the conversation, answered
-with a short text without consuming the script), "count_tokens" or "other".
+Every request is appended to LOG as one JSON line: {"method", "path", "kind", "turn", "body"}
+(and "loads" for a ToolSearch call the fake made up), kind "main" (answered from the script),
+"side" (a call that is not the conversation, answered with a short text without consuming the
+script), "count_tokens" or "other".
+
+Deferred tools: Claude Code 2.1.328 and 2.1.337 (2.1.197 does not) send MCP tools and some of
+their own (EnterWorktree, NotebookEdit, ...) only by name, in a system message, and offer
+`ToolSearch`; the model calls it with `select:NAME`, its result holds a `tool_reference` to the
+tool, and the next request carries the tool's definition (with `defer_loading`). A model cannot
+call a tool it was not shown, so when a scripted tool_use names a tool this request does not
+show and the request offers ToolSearch, the fake first answers with that ToolSearch call (for
+every such name of the turn), without using up the turn, and gives the scripted turn to the
+next request. It searches for a name once: a tool the search did not load is then called
+anyway, and the CLI answers that call as it does any unknown tool. The log marks such answers
+with "loads": [NAMES].
 
 Which requests are the conversation: Claude Code 2.1 sends it streaming, with its tool list and
 its agent system prompt ("You are an interactive agent that helps users with software engineering
@@ -65,7 +77,7 @@ def make_id(prefix):
 
 
 lock = threading.Lock()
-state = {"next": 0, "run_id": None}
+state = {"next": 0, "run_id": None, "searched": set()}
 
 RUN_ID = "$RUN_ID"
 RUN_ID_PATTERN = re.compile(r"\brun-[0-9a-z]{10}\b")
@@ -117,6 +129,38 @@ def blocks_of(turn):
     return blocks
 
 
+TOOL_SEARCH = "ToolSearch"
+
+
+def shown_tools(body):
+    """The tools the model sees in a request: those in `tools`, except a `defer_loading` one
+    until a `tool_reference` in the conversation has loaded it (as the API does)."""
+    referenced = set()
+    for m in body.get("messages") or []:
+        content = m.get("content") if isinstance(m, dict) else None
+        for b in content if isinstance(content, list) else []:
+            if not (isinstance(b, dict) and b.get("type") == "tool_result" and isinstance(b.get("content"), list)):
+                continue
+            for r in b["content"]:
+                if isinstance(r, dict) and r.get("type") == "tool_reference":
+                    referenced.add(r.get("tool_name"))
+    shown = set()
+    for t in body.get("tools") or []:
+        if isinstance(t, dict) and (not t.get("defer_loading") or t.get("name") in referenced):
+            shown.add(t.get("name"))
+    return shown
+
+
+def to_load(body, blocks, searched):
+    """The tools of a scripted turn a model would first load with ToolSearch: not shown in this
+    request, not searched for yet, and ToolSearch offered."""
+    shown = shown_tools(body)
+    if TOOL_SEARCH not in shown:
+        return []
+    names = [b["name"] for b in blocks if b["type"] == "tool_use"]
+    return sorted({n for n in names if n not in shown and n not in searched})
+
+
 AGENT_PROMPT = "You are an interactive agent"
 
 
@@ -165,8 +209,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):
         sys.stderr.write("anthropic_api: " + (fmt % a) + "\n")
 
-    def record(self, kind, turn, body):
-        line = json.dumps({"method": self.command, "path": self.path, "kind": kind, "turn": turn, "body": body})
+    def record(self, kind, turn, body, loads=None):
+        entry = {"method": self.command, "path": self.path, "kind": kind, "turn": turn, "body": body}
+        if loads:
+            entry["loads"] = loads
+        line = json.dumps(entry)
         with lock, open(log_path, "a") as f:
             f.write(line + "\n")
 
@@ -212,14 +259,21 @@ class Handler(BaseHTTPRequestHandler):
             self.record("other", None, body)
             self.send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": f"fake API: no {path}"}})
             return
+        loads = None
         if is_main(body):
             with lock:
                 turn = state["next"]
-                state["next"] += 1
+                blocks = blocks_of(turns[turn]) if turn < len(turns) else [{"type": "text", "text": "script exhausted"}]
+                loads = to_load(body, blocks, state["searched"])
+                if loads:
+                    state["searched"].update(loads)
+                else:
+                    state["next"] += 1
                 state["run_id"] = run_id_in(body) or state["run_id"]
                 run_id = state["run_id"]
-            blocks = blocks_of(turns[turn]) if turn < len(turns) else [{"type": "text", "text": "script exhausted"}]
-            if wants_run_id(blocks):
+            if loads:
+                blocks = [{"type": "tool_use", "id": make_id("toolu"), "name": TOOL_SEARCH, "input": {"query": "select:" + ",".join(loads)}}]
+            elif wants_run_id(blocks):
                 if run_id:
                     blocks = [substitute(b, run_id) if b["type"] == "tool_use" else b for b in blocks]
                 else:
@@ -230,7 +284,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             turn, kind = None, "side"
             blocks = [{"type": "text", "text": "Side answer"}]
-        self.record(kind, turn, body)
+        self.record(kind, turn, body, loads)
         msg = message(body.get("model", "claude-test"), blocks)
         if not body.get("stream"):
             self.send_json(200, msg)

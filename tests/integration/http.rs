@@ -743,18 +743,21 @@ fn conformance_suite(dir: &Path) -> (PathBuf, PathBuf) {
     (node, cli)
 }
 
+/// Without the suite this test is ignored, with the reason, outside CI (tests/integration/support.rs
+/// says how); when it runs without it anyway it fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    maestro_missing = "conformance",
+    ignore = "needs the MCP conformance suite: set MAESTRO_CONFORMANCE_DIR (README, \"Running the tests\")"
+)]
 async fn the_official_conformance_suite_passes() {
-    let Some(dir) = std::env::var_os("MAESTRO_CONFORMANCE_DIR").filter(|d| !d.is_empty()) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "MAESTRO_CONFORMANCE_DIR is not set, so the MCP conformance suite cannot run; {INSTALL_HINT}"
-        );
-        eprintln!(
-            "skipped: the MCP conformance suite needs MAESTRO_CONFORMANCE_DIR (a folder whose node_modules hold node@22 and @modelcontextprotocol/conformance); {INSTALL_HINT}"
-        );
-        return;
-    };
+    let dir = std::env::var_os("MAESTRO_CONFORMANCE_DIR")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "MAESTRO_CONFORMANCE_DIR is not set, so the MCP conformance suite cannot run (it names a folder whose node_modules hold node@22 and @modelcontextprotocol/conformance); {INSTALL_HINT}"
+            )
+        });
     let (node, cli) = conformance_suite(Path::new(&dir));
     let p = Project::new();
     let server = HttpServer::start(&p, "127.0.0.1:0", &[], &[]).await;

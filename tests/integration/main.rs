@@ -11,6 +11,8 @@ mod attacks_state;
 mod attacks_upgrade;
 mod claude_hooks;
 mod consult;
+mod decisions;
+mod first_hour;
 mod fuzz;
 mod fuzz_mcp;
 mod hook;

@@ -133,7 +133,10 @@ fn improvement() -> Value {
     json!({
         "summary": {"root_cause": "off-by-one length check", "fix_description": "compare with 0"},
         "regression_tests": [{"test_name": "parse_empty", "description": "empty input"}],
-        "lessons": {"root_cause_category": "off_by_one"},
+        "lessons": {"root_cause_category": "off_by_one", "title": "Lengths compared off by one",
+                    "date": "2026-11-24", "files": ["src/lib.rs"], "cause": "n > 1 where n > 0 was meant",
+                    "fix": "compare with 0", "audit": [],
+                    "prevention_checklist": ["test the empty input", "test one item", "name the bound"]},
         "status": "complete"
     })
 }

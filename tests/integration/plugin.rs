@@ -54,6 +54,24 @@ impl Claude {
         }
     }
 
+    /// Records that the person trusted `folder`, as answering yes to the question `claude`
+    /// asks on its first start in a folder does: `projects.<folder>.hasTrustDialogAccepted`
+    /// in the CLI's `.claude.json`, whose other contents are kept.
+    fn trust(&self, folder: &Path) {
+        let config = self.home.path().join(".claude/.claude.json");
+        let mut state = if config.is_file() {
+            read_json(&config)
+        } else {
+            serde_json::json!({})
+        };
+        // The CLI looks a folder up by its real path, which is where it runs.
+        let folder = folder.canonicalize().expect("the folder exists");
+        let folder = folder.to_str().expect("UTF-8 path");
+        state["projects"][folder]["hasTrustDialogAccepted"] = Value::Bool(true);
+        std::fs::write(&config, serde_json::to_vec_pretty(&state).expect("JSON"))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+    }
+
     /// Runs and asserts success, printing everything on failure.
     async fn expect_success(&self, args: &[&str], cwd: &Path) -> Run {
         let run = self.run(args, cwd).await;
@@ -105,10 +123,12 @@ fn inventory(details: &str, kind: &str) -> BTreeSet<String> {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    maestro_missing = "claude",
+    ignore = "needs Claude Code's CLI: set MAESTRO_CLAUDE_BIN (README, \"Running the tests\")"
+)]
 async fn the_plugin_and_its_marketplace_pass_claude_plugin_validate_strict() {
-    let Some(bin) = claude_bin("the plugin") else {
-        return;
-    };
+    let bin = claude_bin("the plugin");
     let claude = Claude::new(bin);
     let scratch = tempfile::tempdir().unwrap();
     // The plugin folder (its manifest, hooks and skill), then the repository root, where
@@ -131,10 +151,12 @@ async fn the_plugin_and_its_marketplace_pass_claude_plugin_validate_strict() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    maestro_missing = "claude",
+    ignore = "needs Claude Code's CLI: set MAESTRO_CLAUDE_BIN (README, \"Running the tests\")"
+)]
 async fn claude_installs_the_plugin_from_the_marketplace_with_its_server_skill_and_hooks() {
-    let Some(bin) = claude_bin("the plugin") else {
-        return;
-    };
+    let bin = claude_bin("the plugin");
     let claude = Claude::new(bin);
     let project = tempfile::tempdir().unwrap();
     let root = repo();
@@ -208,10 +230,13 @@ async fn claude_installs_the_plugin_from_the_marketplace_with_its_server_skill_a
         "{plugin}"
     );
 
-    // `claude mcp list` starts each server and checks it answers MCP's handshake. The server
-    // comes from a plugin the user enabled, so no trust prompt stands in the way (that prompt
-    // guards a project's own `.mcp.json`), and with stdin closed nothing waits for a person.
-    // It exits 0 even when a server fails, so the line itself is what tells.
+    // `claude mcp list` starts each server and checks it answers MCP's handshake. Newer CLIs
+    // (2.1.337) check only in a folder the person trusted, which `claude` asks once in a new
+    // folder: the person says yes here. The server comes from a plugin the user enabled, so no
+    // other prompt stands in the way (the `.mcp.json` approval guards a project's own
+    // servers), and with stdin closed nothing waits for a person. It exits 0 even when a
+    // server fails, so the line itself is what tells.
+    claude.trust(project.path());
     let mcp = claude
         .expect_success(&["mcp", "list"], project.path())
         .await;

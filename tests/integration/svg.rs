@@ -80,3 +80,108 @@ fn graph_draws_a_workflow_file_as_svg() {
             .contains("<g class=\"edge\" data-from=\"review\" data-to=\"review\">")
     );
 }
+
+/// Checks `svg` with a real XML parser (Python's), which the test skips when Python is missing
+/// outside CI.
+fn assert_xml(svg: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; m.parseString(sys.stdin.buffer.read())",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "python3 is needed to check the SVG as XML: {e}"
+            );
+            eprintln!("skipped: the XML check needs python3 ({e})");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(svg.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "not well-formed XML: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Text as the drawing escapes it.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// What each drawn label says: its lines joined by spaces (wrapping breaks only at spaces
+/// unless a single word is wider than a line).
+fn labels(svg: &str) -> Vec<String> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|t| t.split_once("</text>").map(|(t, _)| t))
+        .map(|t| {
+            t.split("<tspan")
+                .skip(1)
+                .filter_map(|s| {
+                    s.split_once('>')
+                        .and_then(|(_, r)| r.split_once("</tspan>"))
+                })
+                .map(|(line, _)| line)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn long_guards_are_drawn_whole_on_wrapped_lines() {
+    let out = Test::new()
+        .args(&["graph", "default", "--format", "svg"])
+        .expect(0);
+    let svg = &out.stdout;
+    assert_xml(svg);
+    assert!(!svg.contains('…'), "no label is cut");
+    let path = "workflows/default.kdl";
+    let bytes = std::fs::read(repo().join(path)).unwrap();
+    let wf = maestro::load_bytes(path, &bytes, Format::Kdl)
+        .workflow
+        .expect("a workflow");
+    let drawn = labels(svg);
+    let mut long = 0;
+    for stage in &wf.stages {
+        for edge in &stage.next {
+            let Some(when) = &edge.when else { continue };
+            let guard: Vec<&str> = when.value.split_whitespace().collect();
+            let label = esc(&format!("{} · {}", edge.event(stage), guard.join(" ")));
+            long += usize::from(label.chars().count() > 60);
+            assert!(
+                drawn.iter().any(|d| d.contains(&label)),
+                "`{label}` is not drawn whole; labels: {drawn:#?}"
+            );
+        }
+    }
+    assert!(long >= 3, "the default workflow has long guards to wrap");
+    // Wrapped, a long guard takes several lines: the one the issue saw cut.
+    assert!(
+        svg.contains("<tspan x=\"")
+            && drawn
+                .iter()
+                .any(|d| d.contains("approved · checks.test.passed and output.next_action ==")),
+        "{drawn:#?}"
+    );
+}

@@ -35,6 +35,15 @@ fn rel(p: &Path) -> String {
 /// (rule, line:col, file relative to the fixture home or "" for the fixture itself) → count
 fn findings(out: &crate::support::Output, fixture: &str) -> BTreeMap<String, usize> {
     let mut map = BTreeMap::new();
+    for (key, _) in keyed(out, fixture) {
+        *map.entry(key).or_default() += 1;
+    }
+    map
+}
+
+/// Each finding as its `.expected` line, with its help.
+fn keyed(out: &crate::support::Output, fixture: &str) -> Vec<(String, String)> {
+    let mut all = Vec::new();
     for f in out.json_lines() {
         let file = f["file"].as_str().unwrap_or_default();
         let place = if file == fixture {
@@ -49,9 +58,9 @@ fn findings(out: &crate::support::Output, fixture: &str) -> BTreeMap<String, usi
             f["line"],
             f["column"]
         );
-        *map.entry(key).or_default() += 1;
+        all.push((key, f["help"].as_str().unwrap_or_default().to_string()));
     }
-    map
+    all
 }
 
 #[test]
@@ -65,11 +74,22 @@ fn every_error_fixture_yields_exactly_its_expected_findings() {
         let expected_text = std::fs::read_to_string(&expected_path)
             .unwrap_or_else(|_| panic!("{fixture} has no .expected file"));
         let mut expected = BTreeMap::new();
+        // `help: <text>` under a finding: that finding's help, word for word.
+        let mut helps: Vec<(String, String)> = Vec::new();
+        let mut last = None;
         for line in expected_text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
+            if let Some(help) = line.strip_prefix("help: ") {
+                let finding: &String = last
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{fixture}: `help:` before any finding"));
+                helps.push((finding.clone(), help.to_string()));
+                continue;
+            }
+            last = Some(line.to_string());
             *expected.entry(line.to_string()).or_default() += 1;
             let rule = line.split_whitespace().next().unwrap_or_default();
             assert!(
@@ -100,6 +120,19 @@ fn every_error_fixture_yields_exactly_its_expected_findings() {
             failures.push(format!(
                 "{fixture}\n  expected: {expected:?}\n  actual:   {actual:?}"
             ));
+        }
+        let with_help = keyed(&out, &fixture);
+        for (finding, help) in &helps {
+            if !with_help.iter().any(|(k, h)| k == finding && h == help) {
+                let got: Vec<&String> = with_help
+                    .iter()
+                    .filter(|(k, _)| k == finding)
+                    .map(|(_, h)| h)
+                    .collect();
+                failures.push(format!(
+                    "{fixture}: {finding}\n  expected help: {help}\n  actual help:   {got:?}"
+                ));
+            }
         }
         let has_error = expected.keys().any(|k| {
             Rule::from_id(k.split_whitespace().next().unwrap_or_default())

@@ -23,16 +23,16 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// `maestro ui --addr 127.0.0.1:0` in the project, stopped when dropped.
-struct Ui {
+pub(crate) struct Ui {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     token: String,
     stderr: Arc<Mutex<String>>,
     _config: tempfile::TempDir,
 }
 
 impl Ui {
-    fn start(p: &Project) -> Self {
+    pub(crate) fn start(p: &Project) -> Self {
         // The same isolation as `Project::command()`: a config dir of its own, no MAESTRO_*.
         let config = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_maestro"))
@@ -102,7 +102,7 @@ impl Ui {
         }
     }
 
-    fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -110,8 +110,49 @@ impl Ui {
         format!("{}/?token={}", self.origin(), self.token)
     }
 
-    fn cookie(&self) -> String {
+    pub(crate) fn cookie(&self) -> String {
         format!("maestro_ui_{}={}", self.port, self.token)
+    }
+}
+
+impl Ui {
+    /// A GET of the page with the cookie, as the person's browser sends it.
+    pub(crate) fn get(&self, path: &str) -> Reply {
+        let host = format!("127.0.0.1:{}", self.port);
+        http(
+            self.port,
+            "GET",
+            path,
+            &[("Host", &host), ("Cookie", &self.cookie())],
+            "",
+        )
+    }
+
+    /// The page's form posted as the person's browser sends it: the cookie, this server's
+    /// Origin, and the form's CSRF token read off the run's page.
+    pub(crate) fn post_form(&self, run: &str, approval: &str, fields: &[(&str, &str)]) -> Reply {
+        let page = self.get(&format!("/runs/{run}"));
+        let csrf = page
+            .body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no csrf field in {}", page.body))
+            .to_string();
+        let mut fields = fields.to_vec();
+        fields.push(("csrf", &csrf));
+        let host = format!("127.0.0.1:{}", self.port);
+        http(
+            self.port,
+            "POST",
+            &format!("/approvals/{approval}"),
+            &[
+                ("Host", &host),
+                ("Cookie", &self.cookie()),
+                ("Origin", &self.origin()),
+            ],
+            &form(&fields),
+        )
     }
 }
 
@@ -143,7 +184,13 @@ impl Reply {
 }
 
 /// One HTTP/1.1 request with exactly these headers (and `Connection: close`).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -201,7 +248,7 @@ pub(crate) fn read_reply(s: &mut TcpStream) -> Result<Reply, String> {
 }
 
 /// `application/x-www-form-urlencoded`, as a browser encodes a form.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
@@ -222,7 +269,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The approvals waiting in the project's state file, by id.
-fn pending(p: &Project) -> Vec<String> {
+pub(crate) fn pending(p: &Project) -> Vec<String> {
     let out = p.terminal(&["approvals", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -234,7 +281,7 @@ fn pending(p: &Project) -> Vec<String> {
 }
 
 /// The run's `approval_decided` events.
-fn decisions(p: &Project, run: &str) -> Vec<Value> {
+pub(crate) fn decisions(p: &Project, run: &str) -> Vec<Value> {
     let log = p.terminal(&["log", run, "--jsonl"]);
     assert_eq!(log.code, 0, "{}", log.stderr);
     log.json_lines()
@@ -244,7 +291,7 @@ fn decisions(p: &Project, run: &str) -> Vec<Value> {
 }
 
 /// A run of `default` waiting at its analyze gate.
-async fn run_at_analyze_gate(
+pub(crate) async fn run_at_analyze_gate(
     client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
 ) -> (String, String) {
     let r = ok(&call(
@@ -473,6 +520,83 @@ async fn the_page_refuses_strangers_and_forged_forms() {
     client.cancel().await.unwrap();
 }
 
+/// The page a person decides on asks each question once (in the form; the report above it
+/// leaves them out) and marks the critical ones; a refused approval says what to correct in
+/// the form in front of the person, marks the questions left empty and keeps what was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_asks_each_question_once_and_a_refusal_says_what_to_fix_in_it() {
+    let p = Project::new();
+    let (client, _) = p.connect().await;
+    let (run, apr) = run_at_analyze_gate(&client).await;
+    let ui = Ui::start(&p);
+    let page = ui.get(&format!("/runs/{run}"));
+    assert_eq!(page.status, 200, "{page:?}");
+    for question in [
+        "What did the analysis leave out that you know about?",
+        "Are the recorded observations correct?",
+        "Which behaviour must not change while this is fixed?",
+    ] {
+        assert_eq!(
+            page.body.matches(question).count(),
+            1,
+            "{question}: {}",
+            page.body
+        );
+    }
+    // The report is still there, all but its questions.
+    assert!(
+        page.body.contains("Key findings") && page.body.contains("To reproduce"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("(required to approve)").count(),
+        2,
+        "the two critical questions are marked: {}",
+        page.body
+    );
+
+    let r = ui.post_form(
+        &run,
+        &apr,
+        &[
+            ("decision", "approve"),
+            ("q_analyze_accuracy", "All correct"),
+            ("feedback", "check the tokenizer too"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    let error = r
+        .body
+        .split("id=\"error\">")
+        .nth(1)
+        .and_then(|s| s.split("</p>").next())
+        .unwrap_or_else(|| panic!("no error on the page: {}", r.body));
+    assert_eq!(
+        error,
+        format!(
+            "approval {apr} (stage `analyze`) has critical questions without an answer: \
+             analyze_completeness — answer the questions marked below, or revise or reject instead"
+        )
+    );
+    assert!(!r.body.contains("approval page"), "{}", r.body);
+    assert!(
+        r.body.contains("id=\"missing-analyze_completeness\"")
+            && !r.body.contains("id=\"missing-analyze_accuracy\""),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("check the tokenizer too")
+            && r.body.contains("<option value=\"All correct\" selected>"),
+        "what was typed stays: {}",
+        r.body
+    );
+    assert_eq!(pending(&p), std::slice::from_ref(&apr));
+    assert!(decisions(&p, &run).is_empty());
+    client.cancel().await.unwrap();
+}
+
 /// ChromeDriver on a free port, stopped when dropped.
 struct Driver {
     child: Child,
@@ -499,20 +623,15 @@ struct Browser {
 }
 
 impl Browser {
-    /// `None` when Chromium or ChromeDriver is not installed here (outside CI).
-    async fn launch() -> Option<Self> {
-        if !Path::new(CHROMIUM).is_file() || !Path::new(CHROMEDRIVER).is_file() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "the browser test needs {CHROMIUM} and {CHROMEDRIVER}: install Debian's \
-                 `chromium` and `chromium-driver` packages (.ci/run installs them)"
-            );
-            eprintln!(
-                "skipped: the browser test needs {CHROMIUM} and {CHROMEDRIVER} \
-                 (apt-get install chromium chromium-driver)"
-            );
-            return None;
-        }
+    /// Headless Chromium through ChromeDriver. A test that launches one carries
+    /// `#[cfg_attr(maestro_missing = "browser", ignore = …)]`, so without them it is ignored
+    /// with the reason outside CI (tests/integration/support.rs); run anyway, it fails here.
+    async fn launch() -> Self {
+        assert!(
+            Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file(),
+            "the browser test needs {CHROMIUM} and {CHROMEDRIVER}: install Debian's \
+             `chromium` and `chromium-driver` packages (.ci/run installs them)"
+        );
         // reqwest carries no TLS provider of its own (see providers::install_tls).
         maestro::testing::providers::install_tls();
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -545,14 +664,14 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("ChromeDriver made no session: {v}"))
             .to_string();
-        Some(Self {
+        Self {
             http,
             base,
             session,
             closed: false,
             driver,
             _profile: profile,
-        })
+        }
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -771,10 +890,12 @@ fn base64(text: &str) -> Vec<u8> {
 const NODE_CLASS: &str = "var n = document.querySelector('#machine g.node[data-state=\"' + arguments[0] + '\"]'); return n && n.getAttribute('class');";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    maestro_missing = "browser",
+    ignore = "needs /usr/bin/chromium and /usr/bin/chromedriver (README, \"Running the tests\")"
+)]
 async fn a_person_decides_on_the_page_in_a_real_browser() {
-    let Some(browser) = Browser::launch().await else {
-        return;
-    };
+    let browser = Browser::launch().await;
     let p = Project::new();
     let (client, _) = p.connect().await;
     let (run, apr) = run_at_analyze_gate(&client).await;

@@ -901,7 +901,7 @@ fn files_that_do_not_fit_are_cut_apart_from_what_is_refused() {
     assert_eq!(
         p.summary(),
         format!(
-            "packed 2 files (1 cut to fit); refused 1: .env (a secret file: environment files hold secrets); {} characters",
+            "packed 2 files (cut to fit: big.rs); refused 1: .env (a secret file: environment files hold secrets); {} characters",
             p.chars
         )
     );

@@ -5,10 +5,13 @@
 //! spend the last consult) and hands back the tickets a provider call needs.
 
 use super::super::budget::{self, BudgetView, Payer, Ticket};
+use super::super::degraded::{self, Strained};
 use super::super::events::RunEvent;
 use super::super::model::{Run, RunStatus};
 use super::super::{Engine, Failure};
 use super::submit::pending;
+use crate::engine::FailureCode;
+use crate::quality::coordinate::DegradedMode;
 use crate::store::{Table, Versioned, now_ms};
 
 impl Engine {
@@ -31,7 +34,7 @@ impl Engine {
             if let Some(owner) = turns.iter().find_map(|turn| turn.run_id.clone()) {
                 if let Some(other) = named.filter(|n| *n != owner) {
                     return Err(Failure::new(
-                        "thread_run",
+                        FailureCode::ThreadRun,
                         format!(
                             "thread {t} belongs to run {owner}, not {}",
                             other.chars().take(80).collect::<String>()
@@ -47,7 +50,7 @@ impl Engine {
                     .expect("require_run returns the run it found");
                 if run.status == RunStatus::Finished {
                     return Err(Failure::new(
-                        "thread_closed",
+                        FailureCode::ThreadClosed,
                         format!("thread {t} belongs to run {owner}, which has finished"),
                         "omit `thread_id` to start a new thread",
                     ));
@@ -67,7 +70,7 @@ impl Engine {
             0 => Ok(Payer::new(None)),
             1 => Ok(Payer::new(mine.pop())),
             _ => Err(Failure::new(
-                "which_run",
+                FailureCode::WhichRun,
                 format!(
                     "this session has {} unfinished runs ({}), so a consult without `run_id` \
                      cannot tell which to charge",
@@ -98,7 +101,8 @@ impl Engine {
     /// issues them free outside every run. The tickets are what a provider call takes.
     ///
     /// # Errors
-    /// As [`Engine::charge_consults`]; nothing is charged then.
+    /// An unknown or finished run, a pending approval, or a spent budget (with the counts);
+    /// nothing is charged then.
     pub(crate) fn pay(
         &self,
         payer: &Payer,
@@ -107,28 +111,47 @@ impl Engine {
     ) -> Result<(Vec<Ticket>, Option<BudgetView>), Failure> {
         match payer.run_id() {
             Some(id) => {
-                let view = self.charge_consults(id, n, what)?;
-                Ok((Ticket::issue(Some(id), n), Some(view)))
+                let (view, mode) = self.charge_run(id, n, what)?;
+                // A run in degraded mode gives every provider call more time.
+                let factor = mode.map_or(1.0, |m| m.timeout_factor);
+                Ok((Ticket::issue_stretched(Some(id), n, factor), Some(view)))
             }
             None => Ok((Ticket::issue(None, n), None)),
         }
     }
 
-    /// Checks that `n` consults fit the run's budgets and charges them.
+    /// Checks that `n` consults fit the run's budgets and charges them (the tests' way in;
+    /// every provider call pays through [`Engine::pay`]).
     ///
     /// # Errors
     /// An unknown or finished run, a pending approval, or a spent budget (with the counts).
+    #[cfg(test)]
     pub(crate) fn charge_consults(
         &self,
         run_id: &str,
         n: u32,
         what: &str,
     ) -> Result<BudgetView, Failure> {
-        let (view, _, _) = self.mutate(run_id, |_, wf, run, events| {
+        Ok(self.charge_run(run_id, n, what)?.0)
+    }
+
+    /// Checks that `n` consults fit the run's budgets and charges them; returns the budget
+    /// left and the degraded mode the run works in after the charge (a charge that takes a
+    /// visit over the coordination cap may put it there).
+    ///
+    /// # Errors
+    /// An unknown or finished run, a pending approval, or a spent budget (with the counts).
+    fn charge_run(
+        &self,
+        run_id: &str,
+        n: u32,
+        what: &str,
+    ) -> Result<(BudgetView, Option<DegradedMode>), Failure> {
+        let (charged, _, _) = self.mutate(run_id, |_, wf, run, events| {
             match run.status {
                 RunStatus::Finished => {
                     return Err(Failure::new(
-                        "run_finished",
+                        FailureCode::RunFinished,
                         format!("run {run_id} has finished; it has no budget left to spend"),
                         "consult without `run_id`, or start a new run",
                     ));
@@ -136,6 +159,7 @@ impl Engine {
                 RunStatus::Waiting => return Err(pending(run)),
                 RunStatus::Active => {}
             }
+            let before = run.consults_in_visit;
             let v = budget::charge(wf, run, n, now_ms())?;
             events.push(RunEvent::ConsultCharged {
                 stage: run.stage.clone(),
@@ -143,9 +167,10 @@ impl Engine {
                 what: what.to_string(),
                 consults_used: run.consults_used,
             });
-            Ok(v)
+            degraded::strained(wf, run, Strained::Charged { before }, events);
+            Ok((v, run.strain.mode()))
         })?;
-        Ok(view)
+        Ok(charged)
     }
 
     /// Adds tokens and cost a provider reported to a run.

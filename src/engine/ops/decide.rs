@@ -7,12 +7,14 @@ use serde::Serialize;
 use super::super::events::{Events, RunEvent};
 use super::super::library::Compiled;
 use super::super::model::{
-    Actor, Approval, ApprovalStatus, DecisionKind, DecisionText, Feedback, Run, RunStatus,
+    Actor, Approval, ApprovalStatus, DecisionKind, DecisionText, Feedback, Run, RunEnd, RunStatus,
 };
 use super::super::views::{ApprovalView, RunSummary};
 use super::super::{Brief, Engine, Failure, step};
 use super::{save_approval, unknown_approval};
+use crate::engine::FailureCode;
 use crate::store::{Table, Versioned, now_ms};
+use crate::workflow::BuiltinEvent;
 
 /// What a decision did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -24,7 +26,7 @@ pub struct Decided {
 
 fn already_decided(a: &Approval) -> Failure {
     Failure::new(
-        "already_decided",
+        FailureCode::AlreadyDecided,
         format!(
             "approval {} was already decided: {}",
             a.id,
@@ -39,7 +41,8 @@ impl Engine {
     ///
     /// # Errors
     /// An unknown or already decided approval, a `by "human"` gate decided by the model,
-    /// unknown question ids, or no transition for the resulting event.
+    /// unknown question ids, an approval that leaves a critical question empty, a revision
+    /// without words, or no transition for the resulting event.
     pub fn decide(
         &self,
         approval_id: &str,
@@ -92,6 +95,14 @@ impl Engine {
     }
 }
 
+/// Whether a decision says anything: feedback or an answer that is more than blanks.
+fn has_words(text: &DecisionText) -> bool {
+    text.feedback
+        .iter()
+        .chain(text.answers.values())
+        .any(|w| !w.trim().is_empty())
+}
+
 /// Applies a decision to a pending approval and moves the run (inside a transaction).
 pub(in crate::engine) fn apply_decision(
     wf: &Compiled,
@@ -107,7 +118,7 @@ pub(in crate::engine) fn apply_decision(
     if !actor.may_decide(approval.by) {
         let id = &approval.id;
         return Err(Failure::new(
-            "human_gate",
+            FailureCode::HumanGate,
             format!(
                 "approval {id} (stage `{}`) is for a person to decide, not a tool",
                 approval.stage
@@ -122,7 +133,7 @@ pub(in crate::engine) fn apply_decision(
     let known: Vec<&str> = approval.questions.iter().map(|q| q.id.as_str()).collect();
     if let Some(bad) = text.answers.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(Failure::new(
-            "unknown_question",
+            FailureCode::UnknownQuestion,
             format!(
                 "approval {} has no question `{}`",
                 approval.id,
@@ -144,7 +155,7 @@ pub(in crate::engine) fn apply_decision(
                 .collect::<Vec<_>>()
                 .join(" ");
             return Err(Failure::new(
-                "answers_required",
+                FailureCode::AnswersRequired,
                 format!(
                     "approval {id} (stage `{}`) has critical questions without an answer: {}",
                     approval.stage,
@@ -157,6 +168,22 @@ pub(in crate::engine) fn apply_decision(
             )
             .with_details(serde_json::json!({"unanswered": missing})));
         }
+    }
+    // A revision sends the stage back to the model, which can only act on words: feedback,
+    // or answers that say what is wrong. A timeout's revision has nobody to say them.
+    if kind.needs_words() && actor != Actor::Timeout && !has_words(text) {
+        let id = &approval.id;
+        return Err(Failure::new(
+            FailureCode::RevisionNeedsWords,
+            format!(
+                "approval {id} (stage `{}`): a revision needs words — say what should change",
+                approval.stage
+            ),
+            format!(
+                "give feedback (`maestro revise {id} --feedback \"what to change\"`, or the \
+                 feedback field of the form or the approval page), or answer the questions"
+            ),
+        ));
     }
     let stage = approval.stage.clone();
     approval.status = match kind {
@@ -199,28 +226,28 @@ pub(in crate::engine) fn apply_decision(
         consults: run.consults_in_visit,
     });
     let output = approval.output.clone();
-    let has_edge = |event: &str| {
+    let has_edge = |event: BuiltinEvent| {
         wf.workflow()
             .stage(&stage)
-            .is_some_and(|s| s.next.iter().any(|e| e.event(s) == event))
+            .is_some_and(|s| s.next.iter().any(|e| e.listens_for(s, event)))
     };
     match kind {
         DecisionKind::Approve => {
             run.outputs.insert(stage, output.clone());
-            let ev = approval.event.clone().unwrap_or_else(|| "approved".into());
-            step::fire(wf, run, &ev, &output, events)
+            let ev = approval.approve_event();
+            step::fire(wf, run, ev, &output, events)
         }
-        DecisionKind::Revise if has_edge("revise") => {
-            step::fire(wf, run, "revise", &output, events)
+        DecisionKind::Revise if has_edge(BuiltinEvent::Revise) => {
+            step::fire(wf, run, BuiltinEvent::Revise.as_str(), &output, events)
         }
         DecisionKind::Revise => step::enter(wf, run, &stage, events),
-        DecisionKind::Reject if has_edge("rejected") => {
-            step::fire(wf, run, "rejected", &output, events)
+        DecisionKind::Reject if has_edge(BuiltinEvent::Rejected) => {
+            step::fire(wf, run, BuiltinEvent::Rejected.as_str(), &output, events)
         }
         DecisionKind::Reject => {
             step::finish(
                 run,
-                "rejected",
+                RunEnd::Rejected,
                 Some(format!("stage `{stage}` was rejected")),
                 events,
             );

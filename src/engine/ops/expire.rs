@@ -76,7 +76,10 @@ impl Engine {
         })?;
         for id in due {
             // A run whose workflow version no longer compiles stays as it is.
-            let _ = self.mutate(&id, |_, _, _, _| Ok(()));
+            crate::log::dropped(
+                &format!("applying the timeout of run {id}'s gate"),
+                self.mutate(&id, |_, _, _, _| Ok(())),
+            );
         }
         Ok(())
     }

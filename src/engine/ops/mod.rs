@@ -21,11 +21,12 @@ use super::events::{Events, RunEvent};
 use super::library::{Compiled, Snapshot};
 use super::model::{Approval, Run};
 use super::{Engine, Failure};
+use crate::engine::FailureCode;
 use crate::store::{Row, Table, Tx, Versioned};
 
 pub(super) fn unknown_run(id: &str) -> Failure {
     Failure::new(
-        "unknown_run",
+        FailureCode::UnknownRun,
         format!(
             "there is no run `{}`",
             id.chars().take(80).collect::<String>()
@@ -36,7 +37,7 @@ pub(super) fn unknown_run(id: &str) -> Failure {
 
 pub(super) fn unknown_approval(id: &str) -> Failure {
     Failure::new(
-        "unknown_approval",
+        FailureCode::UnknownApproval,
         format!(
             "there is no approval `{}`",
             id.chars().take(80).collect::<String>()
@@ -47,7 +48,7 @@ pub(super) fn unknown_approval(id: &str) -> Failure {
 
 pub(super) fn conflict(what: &str) -> Failure {
     Failure::new(
-        "conflict",
+        FailureCode::Conflict,
         format!("{what} changed while this request was applied"),
         "read its state again (`status`) and retry",
     )
@@ -95,7 +96,7 @@ pub(super) fn snapshot(tx: &Tx<'_>, version: &str) -> Result<Snapshot, Failure> 
 fn version_row<T: serde::de::DeserializeOwned>(tx: &Tx<'_>, version: &str) -> Result<T, Failure> {
     let row: Versioned<T> = tx.get(Table::Versions, version)?.ok_or_else(|| {
         Failure::new(
-            "unknown_version",
+            FailureCode::UnknownVersion,
             format!("the state file has no workflow version {version}"),
             "the state file is damaged; start a new run",
         )

@@ -5,6 +5,7 @@ use super::super::model::Run;
 use super::super::work::{Evidence, Note};
 use super::super::{Engine, Failure};
 use super::unknown_run;
+use crate::engine::FailureCode;
 use crate::store::{Row, Table, Versioned, new_id, now_ms};
 
 impl Engine {
@@ -25,7 +26,7 @@ impl Engine {
             for link in &n.links {
                 if tx.get::<Evidence>(Table::Evidence, link)?.is_none() {
                     return Err(Failure::new(
-                        "unknown_link",
+                        FailureCode::UnknownLink,
                         format!(
                             "there is no evidence entry `{}`",
                             link.chars().take(80).collect::<String>()

@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 use super::super::guard::{ToolCall, ToolKind};
 use super::super::work::{EvidenceKind, Note};
 use super::super::{Engine, Failure};
+use crate::engine::FailureCode;
 use crate::store::{Row, Table, Versioned};
 use crate::workspace::backup::{self, PatchReport, RestoreReport};
 
-fn workspace_failure(e: &impl std::fmt::Display, code: &'static str) -> Failure {
+fn workspace_failure(e: &impl std::fmt::Display, code: FailureCode) -> Failure {
     Failure::new(
         code,
         e.to_string(),
@@ -54,7 +55,7 @@ impl Engine {
             })?;
         }
         let report = backup::apply(&self.root, diff, dry_run)
-            .map_err(|e| workspace_failure(&e, "patch_refused"))?;
+            .map_err(|e| workspace_failure(&e, FailureCode::PatchRefused))?;
         if let Some(id) = &report.backup_id {
             self.store.write(|tx| {
                 tx.insert(
@@ -112,7 +113,7 @@ impl Engine {
             run: run_id.as_deref(),
         })?;
         let report = backup::restore(&self.root, backup_id, files)
-            .map_err(|e| workspace_failure(&e, "restore_refused"))?;
+            .map_err(|e| workspace_failure(&e, FailureCode::RestoreRefused))?;
         if let Some(r) = row {
             self.store.write(|tx| {
                 tx.update(

@@ -9,6 +9,7 @@ use super::super::model::{Run, RunContext, RunStatus};
 use super::super::views::RunSummary;
 use super::super::{Brief, Engine, Failure, step};
 use super::{append_all, run_row};
+use crate::engine::FailureCode;
 use crate::store::{Table, new_id, now_ms};
 
 /// What `start` needs.
@@ -39,7 +40,7 @@ impl Engine {
         let name = req.workflow.as_deref().unwrap_or("default");
         if req.task.trim().is_empty() {
             return Err(Failure::new(
-                "empty_task",
+                FailureCode::EmptyTask,
                 "`task` is empty",
                 "describe what the run should achieve in `task`",
             ));
@@ -53,7 +54,7 @@ impl Engine {
             (Some(l), _) if langs.is_empty() || langs.contains(&l.as_str()) => l.clone(),
             (Some(l), _) => {
                 return Err(Failure::new(
-                    "unsupported_lang",
+                    FailureCode::UnsupportedLang,
                     format!(
                         "workflow `{name}` has no text in `{}`",
                         l.chars().take(20).collect::<String>()
@@ -91,6 +92,7 @@ impl Engine {
             stage_secs: BTreeMap::new(),
             consults_used: 0,
             consults_in_visit: 0,
+            strain: Default::default(),
             tokens_used: 0,
             cost_usd: 0.0,
             pending_approval: None,

@@ -5,12 +5,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::super::brief;
+use super::super::degraded::{self, Strained};
 use super::super::events::{Events, RunEvent};
 use super::super::library::Compiled;
 use super::super::model::{Approval, ApprovalStatus, Run, RunStatus};
 use super::super::views::{ApprovalView, RunSummary};
 use super::super::{Brief, Engine, Failure, MAX_OUTPUT_BYTES, step};
 use super::approval_row;
+use crate::engine::FailureCode;
 use crate::store::{Table, Tx, new_id, now_ms};
 use crate::workflow::OnTimeout;
 
@@ -77,20 +79,22 @@ impl Engine {
                 })
             }
             Err(f) => {
-                if matches!(f.code, "output_invalid" | "red_flag") {
-                    // The refusal itself is worth keeping: it feeds the red-flag rate.
-                    let _ = self.store.write(|tx| {
-                        tx.append(
-                            run_id,
-                            &RunEvent::OutputRefused {
-                                code: f.code.to_string(),
-                                message: Some(f.message.clone()),
-                                provider: None,
-                                flags: None,
-                            },
-                        )
-                        .map_err(Failure::from)
+                if matches!(f.code, FailureCode::OutputInvalid | FailureCode::RedFlag) {
+                    // The refusal itself is worth keeping: it feeds the red-flag rate, and
+                    // enough of them put the run in degraded mode.
+                    let kept = self.mutate(run_id, |_, wf, run, events| {
+                        events.push(RunEvent::OutputRefused {
+                            code: f.code,
+                            message: Some(f.message.clone()),
+                            provider: None,
+                            flags: None,
+                        });
+                        degraded::strained(wf, run, Strained::RefusedOutput, events);
+                        Ok(())
                     });
+                    if let Err(e) = kept {
+                        tracing::warn!(run_id, "a refused output was not recorded: {}", e.message);
+                    }
                 }
                 Err(f)
             }
@@ -101,7 +105,7 @@ impl Engine {
 pub(in crate::engine) fn pending(run: &Run) -> Failure {
     let id = run.pending_approval.clone().unwrap_or_default();
     Failure::new(
-        "approval_pending",
+        FailureCode::ApprovalPending,
         format!(
             "run {} waits for a decision on approval {id} (stage `{}`)",
             run.id,
@@ -138,7 +142,7 @@ fn submit_step(
         let allowed = step::submittable_events(wf, &stage_name);
         if !allowed.iter().any(|a| a == ev) {
             return Err(Failure::new(
-                "unknown_event",
+                FailureCode::UnknownEvent,
                 format!(
                     "stage `{stage_name}` has no `next` for event `{}`",
                     ev.chars().take(80).collect::<String>()
@@ -209,7 +213,7 @@ fn submit_step(
 fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failure> {
     let Value::Object(_) = output else {
         return Err(Failure::new(
-            "output_invalid",
+            FailureCode::OutputInvalid,
             format!("`output` must be a JSON object, not {}", json_kind(output)),
             "submit the stage's result as an object that matches `output_schema` in the brief",
         ));
@@ -217,7 +221,7 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
     let text = output.to_string();
     if text.len() > MAX_OUTPUT_BYTES {
         return Err(Failure::new(
-            "output_invalid",
+            FailureCode::OutputInvalid,
             format!(
                 "`output` is {} bytes; the limit is {MAX_OUTPUT_BYTES}",
                 text.len()
@@ -235,7 +239,7 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
         if !violations.is_empty() {
             let first = &violations[0];
             return Err(Failure::new(
-                "output_invalid",
+                FailureCode::OutputInvalid,
                 format!(
                     "the output breaks the schema of stage `{stage}` in {} place(s); first at `{}`: {}",
                     violations.len(),
@@ -250,7 +254,7 @@ fn check_output(wf: &Compiled, stage: &str, output: &Value) -> Result<(), Failur
     let flags = red_flags(wf, stage, &text, output);
     if !flags.is_empty() {
         return Err(Failure::new(
-            "red_flag",
+            FailureCode::RedFlag,
             format!(
                 "the output trips the stage's red flags: {}",
                 flags

@@ -21,6 +21,7 @@ use super::super::library::{Compiled, Snapshot};
 use super::super::model::RunStatus;
 use super::super::views::RunSummary;
 use super::super::{Engine, Failure};
+use crate::engine::FailureCode;
 
 /// What moving a run to the current version would change.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -148,7 +149,7 @@ impl Engine {
             && to.workflow().stage(stage).is_none()
         {
             return Err(Failure::new(
-                "stage_gone",
+                FailureCode::StageGone,
                 format!(
                     "the current `{}` has no stage `{stage}`, where run {run_id} is",
                     run.workflow
@@ -195,7 +196,7 @@ impl Engine {
         }
         if preview.from == preview.to {
             return Err(Failure::new(
-                "up_to_date",
+                FailureCode::UpToDate,
                 format!(
                     "run {run_id} already uses the current version {}",
                     Snapshot::short(to)

@@ -13,9 +13,10 @@ use super::super::guard::{ToolCall, ToolKind};
 use super::super::model::{CheckFact, RunStatus};
 use super::super::work::{EvidenceKind, Note};
 use super::super::{Engine, Failure};
-use crate::home::{Kind, Origin};
+use crate::engine::FailureCode;
+use crate::home::{Home, Kind, Origin};
 use crate::workspace::signature::failure_signature;
-use crate::workspace::verify::{self, Check, CheckResult};
+use crate::workspace::verify::{self, Check, CheckResult, CheckStatus};
 
 /// What `verify` did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -28,30 +29,60 @@ pub(crate) struct Verified {
 /// Where a run stood when its checks started: results count only for that visit.
 type Visit = Option<(String, u32)>;
 
+/// The file `home` configures checks in (`conf/verify.yaml`, as shown), its checks and its
+/// problems; `None` when no layer has one.
+#[must_use]
+pub(crate) fn configured_checks(home: &Home) -> Option<(String, Vec<Check>, Vec<String>)> {
+    let a = home.find(Kind::Config, "verify").ok()??;
+    let (mut checks, problems) =
+        verify::parse_config(&a.display, &String::from_utf8_lossy(&a.bytes));
+    // A layer other than the project's own names commands the project does not: every
+    // result says where it came from.
+    let outside = a.origin != Origin::Project;
+    for c in &mut checks {
+        c.source.outside_project = outside;
+    }
+    Some((a.display, checks, problems))
+}
+
+/// What the person or the model should do about checks that could not run, if any did not
+/// (the end of `verify`'s summary; each result's `reason` has the details).
+#[must_use]
+pub(crate) fn next_step(results: &[CheckResult]) -> Option<String> {
+    let names: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == CheckStatus::CannotRun)
+        .map(|r| format!("`{}`", r.name))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} could not run, so nothing was tested and a guard on `checks.<name>.passed` stays \
+         false: install what the reason names (or change the check in \
+         .maestro/conf/verify.yaml, which a person edits), then run `verify` again. It is \
+         not a test failure: do not change the code for it. `maestro doctor` lists every \
+         check that cannot run here.",
+        names.join(", ")
+    ))
+}
+
 impl Engine {
     /// The configured checks (`conf/verify.yaml`) and problems with the file.
     #[must_use]
     pub(crate) fn checks(&self) -> (Vec<Check>, Vec<String>) {
-        match self.library.home.find(Kind::Config, "verify") {
-            Ok(Some(a)) => {
-                let (mut checks, problems) =
-                    verify::parse_config(&a.display, &String::from_utf8_lossy(&a.bytes));
-                // A layer other than the project's own names commands the project does not:
-                // every result says where it came from.
-                let outside = a.origin != Origin::Project;
-                for c in &mut checks {
-                    c.source.outside_project = outside;
-                }
-                (checks, problems)
-            }
-            _ => (
-                Vec::new(),
-                vec![
-                    "no conf/verify.yaml: run `maestro init` in the project to propose checks"
-                        .into(),
-                ],
-            ),
-        }
+        configured_checks(&self.library.home).map_or_else(
+            || {
+                (
+                    Vec::new(),
+                    vec![
+                        "no conf/verify.yaml: run `maestro init` in the project to propose checks"
+                            .into(),
+                    ],
+                )
+            },
+            |(_, checks, problems)| (checks, problems),
+        )
     }
 
     /// Picks the named checks; refuses names that are not configured.
@@ -67,7 +98,7 @@ impl Engine {
             .join(", ");
         if names.is_empty() {
             return Err(Failure::new(
-                "no_checks",
+                FailureCode::NoChecks,
                 "name at least one check",
                 format!("configured: {configured}"),
             ));
@@ -88,7 +119,7 @@ impl Engine {
                             .map(|p| format!(" ({p})"))
                             .unwrap_or_default();
                         Failure::new(
-                            "unknown_check",
+                            FailureCode::UnknownCheck,
                             format!(
                                 "`{}` is not a configured check",
                                 n.chars().take(80).collect::<String>()
@@ -141,8 +172,9 @@ impl Engine {
                     && run.stage.as_deref() == Some(stage.as_str())
                     && run.visit() == *visit
                 {
-                    let error =
-                        (!r.passed).then(|| failure_signature(&r.output, r.timed_out, r.exit_code));
+                    // A check that never started has no failure to compare with the next.
+                    let error = (r.status == CheckStatus::Failed)
+                        .then(|| failure_signature(&r.output, r.timed_out, r.exit_code));
                     // Counted per visit: against the last record before this visit began.
                     let repeats = match (&error, run.previous_checks.get(&r.name)) {
                         (None, _) => 0,
@@ -151,6 +183,8 @@ impl Engine {
                     };
                     let fact = CheckFact {
                         passed: r.passed,
+                        status: r.status,
+                        reason: r.reason.clone(),
                         exit_code: r.exit_code,
                         timed_out: r.timed_out,
                         counts: r.counts,
@@ -180,20 +214,23 @@ impl Engine {
         self.note(&Note {
             run_id: run_id.map(str::to_string),
             kind: EvidenceKind::Verification,
-            content: format!(
-                "check `{}` {}{counts}",
-                r.name,
-                if r.passed {
-                    "passed"
-                } else if r.timed_out {
-                    "timed out"
-                } else {
-                    "failed"
+            content: match (r.status, &r.reason) {
+                (CheckStatus::CannotRun, Some(why)) => {
+                    format!("check `{}` could not run: {why}", r.name)
                 }
-            ),
+                _ => format!(
+                    "check `{}` {}{counts}",
+                    r.name,
+                    if r.timed_out {
+                        "timed out"
+                    } else {
+                        r.status.as_str()
+                    }
+                ),
+            },
             source: Some(r.command.join(" ")),
             links: Vec::new(),
-            data: json!({"name": r.name, "passed": r.passed, "counts": r.counts, "exit_code": r.exit_code, "configured_in": r.source}),
+            data: json!({"name": r.name, "passed": r.passed, "status": r.status, "reason": r.reason, "counts": r.counts, "exit_code": r.exit_code, "configured_in": r.source}),
         })?;
         Ok(())
     }
@@ -225,5 +262,93 @@ impl Engine {
             passed: results.iter().all(|r| r.passed),
             results,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use super::super::super::test_support::{engine, start};
+    use crate::workspace::verify::{self, Check, CheckSource, CheckStatus};
+
+    /// A check whose program is not installed, run for real: it cannot run, the run's fact
+    /// says so, and the stage report says "could not run" with the reason, in either language.
+    #[tokio::test]
+    async fn a_check_that_cannot_run_reads_so_in_the_fact_and_the_report() {
+        for (lang, words, metric) in [
+            (
+                None,
+                "check `test` could not run: `no-such-tool-xyz`",
+                "1 could not run",
+            ),
+            (
+                Some("ko"),
+                "검사 `test` 실행할 수 없음: `no-such-tool-xyz`",
+                "1 실행할 수 없음",
+            ),
+        ] {
+            let (tmp, engine) = engine();
+            let id = start(&engine, "default", lang);
+            let check = Check {
+                name: "test".into(),
+                argv: vec!["no-such-tool-xyz".into()],
+                timeout: Duration::from_secs(10),
+                cwd: None,
+                source: CheckSource {
+                    file: ".maestro/conf/verify.yaml".into(),
+                    outside_project: false,
+                },
+            };
+            let r = verify::run(tmp.path(), &check, &CancellationToken::new()).await;
+            assert_eq!(
+                (r.status, r.passed),
+                (CheckStatus::CannotRun, false),
+                "{r:?}"
+            );
+            let at = Some(("analyze".to_string(), 1));
+            engine.record_check(Some(&id), &at, &r).unwrap();
+            let fact = &engine.status(&id).unwrap().checks["test"];
+            assert_eq!(
+                (fact.status, fact.error.as_deref()),
+                (CheckStatus::CannotRun, None)
+            );
+
+            let analysis = json!({
+                "observations": [{"fact": "ZeroDivisionError at shop/ratings.py:42", "source": "pytest"}],
+                "constraints": [], "unknowns": [], "repro_steps": ["pytest tests/test_ratings.py"],
+                "confidence": 0.8
+            });
+            let s = engine.submit(&id, &analysis, None).unwrap();
+            let approval = s.approval.expect("analyze is gated").approval_id;
+            let md = engine.report(&approval).unwrap().markdown;
+            assert!(
+                md.contains(words) && md.contains("was not found on PATH"),
+                "{md}"
+            );
+            assert!(md.contains(metric), "{md}");
+        }
+    }
+
+    #[test]
+    fn a_fact_stored_before_status_reads_its_status_from_passed() {
+        let old = |passed: bool| {
+            serde_json::from_value::<super::CheckFact>(json!({
+                "passed": passed, "exit_code": 0, "timed_out": false, "counts": null
+            }))
+            .unwrap()
+        };
+        assert_eq!(old(true).status, CheckStatus::Passed);
+        assert_eq!(old(false).status, CheckStatus::Failed);
+        let unknown = serde_json::from_value::<super::CheckFact>(json!({
+            "passed": false, "status": "skipped", "exit_code": 0, "timed_out": false, "counts": null
+        }));
+        assert!(
+            unknown.is_err(),
+            "an unknown status is an error, never a default"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::workflow::Workflow;
+use crate::workflow::{BuiltinEvent, Workflow};
 
 /// For each stage or end reachable from the start, the gated stages every path to it leaves
 /// through a decision. Leaving a gated stage on `exhausted` takes no decision; every other
@@ -26,7 +26,9 @@ pub(super) fn decisions_on_every_path(wf: &Workflow) -> BTreeMap<String, BTreeSe
             };
             for edge in &stage.next {
                 let mut through = here.clone();
-                if stage.settings.gate.is_some() && edge.event(stage) != "exhausted" {
+                if stage.settings.gate.is_some()
+                    && !edge.listens_for(stage, BuiltinEvent::Exhausted)
+                {
                     through.insert(stage.name.value.clone());
                 }
                 let target = edge.to.value.clone();
