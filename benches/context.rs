@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! Context packing: 200 files, 5 MB in all, packed into a 40,000-character budget
 //! (goal ≤ 50 ms), with `.gitignore` handling, secret checks and masking included; the same

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! The engine's write path: `start`, `submit` and `status` on a real state file, each one a
 //! transaction that loads the run and its pinned workflow version, masks every string it

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! `maestro hook` as Claude Code runs it before every tool call: the whole process,
 //! spawn → JSON on stdin → answer on stdout → exit, timed from outside. Median and p90 for the

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! Provider overhead: an ensemble of three fakes that each take 1 s (goal ≤ 1.15 s wall), and
 //! one consult to a fake that answers at once, compared with running that fake directly

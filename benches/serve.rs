@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! `maestro serve` cold start: spawn → initialize → tools/list → stdin closed → exit, timed
 //! as a client sees it, with the child's peak memory and the size of the tools/list answer.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! The approval page with 1,000 runs in the state file: a run's view (machine drawn, reports
 //! rendered, consults, evidence and history read) and the runs list, each timed in process and

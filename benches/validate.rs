@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! Whole-process timing of `maestro validate` (spawn, load, lint, render, exit), as a user sees
 //! it.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 #![allow(clippy::print_stdout)] // a bench binary reports its figures on stdout
 //! `vote` with k = 3 against a fake provider that answers correctly with p = 0.9 after 200 ms:
 //! mean samples against MAKER's expectation (eq. 16), and wall time against rounds × latency.

@@ -25,7 +25,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 # Built without the current layout: valgrind names only the functions it finds in `.text`, and
 # the layout moves them out of it.
 MAESTRO_STARTUP_LAYOUT=off cargo build --release --bin maestro >&2
-bin="$PWD/target/release/maestro"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/maestro"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/project/.git"

@@ -47,11 +47,10 @@ impl Kind {
     pub(crate) const fn extensions(self) -> &'static [&'static str] {
         match self {
             Kind::Workflow => &[".kdl", ".yaml", ".yml"],
-            Kind::Role => &[".md.j2"],
+            Kind::Role | Kind::Report => &[".md.j2"],
             Kind::Skill => &[".md"],
             Kind::Schema => &[".json"],
             Kind::Config => &[".yaml", ".yml"],
-            Kind::Report => &[".md.j2"],
         }
     }
 

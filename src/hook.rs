@@ -36,6 +36,10 @@ pub(crate) enum Event {
 
 /// The fields of the hook's input that maestro reads (Claude Code sends more).
 #[derive(Debug, Clone, serde::Deserialize)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the fields are named after the keys of Claude Code's hook input"
+)]
 pub(crate) struct Input {
     pub hook_event_name: Event,
     #[serde(default)]

@@ -47,7 +47,7 @@ pub(crate) fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Op
         return None;
     }
     let mut refs = Vec::new();
-    remote_refs(&value, String::new(), &mut refs);
+    remote_refs(&value, "", &mut refs);
     for (pointer, target) in refs {
         diags.push(
             Diagnostic::new(
@@ -95,13 +95,16 @@ pub(crate) fn check(source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) -> Op
                 );
             }
         }
-        Err(Refusal::Other(err)) if diags.len() == before => diags.push(Diagnostic::new(
-            Rule::BadSchema,
-            source,
-            Span::new(0, 1),
-            format!("the schema does not compile: {err}"),
-        )),
-        Err(Refusal::Other(_)) => {}
+        Err(Refusal::Other(err)) => {
+            if diags.len() == before {
+                diags.push(Diagnostic::new(
+                    Rule::BadSchema,
+                    source,
+                    Span::new(0, 1),
+                    format!("the schema does not compile: {err}"),
+                ));
+            }
+        }
     }
     (diags.len() == before).then_some(value)
 }
@@ -267,7 +270,7 @@ fn char_col_to_byte(source: &SourceFile, line: usize, col: usize) -> usize {
         .map_or(0, |(i, _)| i)
 }
 
-fn remote_refs(v: &Value, pointer: String, out: &mut Vec<(String, String)>) {
+fn remote_refs(v: &Value, pointer: &str, out: &mut Vec<(String, String)>) {
     match v {
         Value::Object(map) => {
             for (k, child) in map {
@@ -277,12 +280,12 @@ fn remote_refs(v: &Value, pointer: String, out: &mut Vec<(String, String)>) {
                 {
                     out.push((p.clone(), child.as_str().unwrap_or_default().to_string()));
                 }
-                remote_refs(child, p, out);
+                remote_refs(child, &p, out);
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter().enumerate() {
-                remote_refs(child, format!("{pointer}/{i}"), out);
+                remote_refs(child, &format!("{pointer}/{i}"), out);
             }
         }
         _ => {}

@@ -357,7 +357,7 @@ mod tests {
         // Outside tags nothing is code.
         assert_eq!(find_reference("notes {{ task }}", "notes", true), None);
         // Expressions: escapes inside strings do not end them.
-        let e = r#"output.runs > 1 and 'it\'s runs' != x and runs.id"#;
+        let e = r"output.runs > 1 and 'it\'s runs' != x and runs.id";
         assert_eq!(find_reference(e, "runs", false), e.rfind("runs.id"));
         assert_eq!(find_reference(e, "output.runs", false), Some(0));
         assert_eq!(find_reference("output.runsx", "output.runs", false), None);

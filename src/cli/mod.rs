@@ -45,11 +45,13 @@ where
         }
     };
     // The server says more by default (its stderr is the MCP log Claude Code keeps); the
-    // other commands print what they have to say themselves.
-    crate::log::init(match cli.command {
-        Command::Serve(_) => "warn,maestro=info",
-        _ => "warn",
-    });
+    // other commands print what they have to say themselves. The hook runs before every tool
+    // call and its stderr is a message to Claude Code, so it logs only when asked to.
+    match cli.command {
+        Command::Serve(_) => crate::log::init("warn,maestro=info"),
+        Command::Hook if std::env::var_os(crate::log::ENV).is_none() => {}
+        _ => crate::log::init("warn"),
+    }
     // Resolved only by the commands that use it: the hook (before every guarded tool call)
     // finds its home from the project Claude Code names, not from this process's directory.
     let home = || Home::resolve(&HomeOptions::from_env(cli.home.clone()));

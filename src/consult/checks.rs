@@ -205,7 +205,10 @@ pub(crate) fn coordinate(e: &Engine, ask: &CoordinateAsk) -> Result<Coordinated,
     }
     let (policy, strain) = match ask.run_id.as_deref() {
         Some(id) => (e.policy(id)?, e.strain(id)?),
-        None => (crate::workflow::Policy::default(), Default::default()),
+        None => (
+            crate::workflow::Policy::default(),
+            coordinate::RunStrain::default(),
+        ),
     };
     let outcomes = e.outcomes()?;
     let f = coordinate::features(

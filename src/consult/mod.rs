@@ -16,16 +16,19 @@
 mod ask;
 pub(crate) mod calibrate;
 pub(crate) mod checks;
+mod ensemble;
+mod material;
 pub(crate) mod select;
 pub(crate) mod stance;
 pub(crate) mod thread;
 pub(crate) mod vote;
 
 pub use ask::Ask;
-pub use ask::EnsembleAsk;
 pub use ask::consult;
-pub use ask::ensemble;
-pub(crate) use ask::{Consulted, Ensembled, Reply};
+pub(crate) use ask::{Consulted, Reply};
+pub use ensemble::EnsembleAsk;
+pub(crate) use ensemble::Ensembled;
+pub use ensemble::ensemble;
 
 use std::sync::Arc;
 

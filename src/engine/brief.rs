@@ -112,7 +112,7 @@ pub(crate) fn template_vars(wf: &Compiled, run: &Run, budget: &BudgetView, conte
             "name": stage_name,
             "title": title,
             "visit": run.visit(),
-            "max_visits": stage.and_then(|s| s.max_visits()),
+            "max_visits": stage.and_then(super::super::workflow::Stage::max_visits),
             "topology": stage.map_or("sas", |s| s.topology().as_str()),
         },
         "run": {

@@ -488,6 +488,10 @@ fn degraded_events(engine: &Engine, id: &str) -> Vec<RunEvent> {
 }
 
 #[test]
+#[allow(
+    clippy::float_cmp,
+    reason = "the event carries the degraded mode's constant factors, copied: exact"
+)]
 fn three_refused_outputs_put_the_run_in_degraded_mode_for_the_rest_of_it() {
     use crate::quality::coordinate::Trigger;
     use std::time::Duration;
@@ -592,7 +596,7 @@ fn two_visits_over_the_overhead_cap_put_the_run_in_degraded_mode() {
             DecisionKind::Revise,
             &DecisionText {
                 feedback: Some("test H2 first".into()),
-                answers: Default::default(),
+                answers: std::collections::BTreeMap::new(),
             },
             Actor::Terminal,
         )

@@ -48,6 +48,10 @@ pub(crate) struct Metrics {
 
 /// One figure against its target.
 #[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`target` is a field of the metrics JSON the tools return"
+)]
 pub(crate) struct Target {
     pub name: String,
     pub value: f64,

@@ -293,7 +293,7 @@ fn build(wf: &Compiled, run: &Run, a: &Approval, log: &[Logged], turns: &[Turn])
         },
         "decision": a.decision.map(|d| json!({
             "kind": d.as_str(),
-            "by": a.decided_by.map(|b| b.as_str()),
+            "by": a.decided_by.map(super::model::Actor::as_str),
             "feedback": words.feedback,
         })),
     });

@@ -494,11 +494,10 @@ fn the_review_gate_lists_findings_in_the_judges_order() {
 
 /// A report context of the shape `report::build` gives, for cases a short run cannot reach.
 fn context(stage: &str, title: &str, visit: u32, lang: &str, output: Value) -> Value {
-    json!({
+    let mut ctx = json!({
         "lang": lang,
         "run": {"id": "r1", "task": "t", "workflow": "default"},
         "stage": {"name": stage, "title": title, "visit": visit},
-        "output": output,
         "summary": null, "risks": [], "fields": [], "next": null,
         "consults": [{"id": "t1", "provider": "codex", "question": "why does sorted() meet None?",
                       "answer": "because", "cut": false, "warnings": []}],
@@ -507,7 +506,9 @@ fn context(stage: &str, title: &str, visit: u32, lang: &str, output: Value) -> V
         "questions": [],
         "metrics": {"seconds": 125, "consults": 1, "checks_passed": 0, "checks_failed": 1},
         "decision": null
-    })
+    });
+    ctx["output"] = output;
+    ctx
 }
 
 const TEMPLATES: [(&str, &str); 6] = [

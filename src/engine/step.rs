@@ -113,7 +113,7 @@ pub(crate) fn enter(
                 .map(|(_, e)| e);
             match exit {
                 Some(edge) => {
-                    target = edge.to.value.clone();
+                    target.clone_from(&edge.to.value);
                     continue;
                 }
                 None => {

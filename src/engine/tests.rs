@@ -79,7 +79,7 @@ fn start(engine: &Engine) -> String {
 fn human(words: Option<&str>) -> DecisionText {
     DecisionText {
         feedback: words.map(str::to_string),
-        answers: Default::default(),
+        answers: std::collections::BTreeMap::new(),
     }
 }
 

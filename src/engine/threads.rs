@@ -10,6 +10,10 @@ use crate::store::new_id;
 
 /// One consult: the question as the caller asked it, the answer as the provider gave it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`turn` is a key of the consult JSON the state file keeps and reports return"
+)]
 pub(crate) struct Turn {
     /// The consult's id (`c-…`).
     pub id: String,

@@ -68,7 +68,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, diags: &mut Vec<Diagnost
             .zip(s.red_flags.schema_span)
             .map(|(v, sp)| Spanned::new(v.clone(), sp));
         for schema in s.output.iter().chain(flag_schema.as_ref()).filter(named) {
-            if linter.schema(&schema.value).is_none() {
+            if matches!(linter.schema(&schema.value), super::SchemaAsset::Missing) {
                 missing(linter, Rule::UnknownSchema, Kind::Schema, schema, diags);
             }
         }
@@ -165,7 +165,7 @@ pub(super) fn unreadable(err: &Error, rule: Rule) -> Diagnostic {
     let src = Arc::new(SourceFile::new(
         match err {
             Error::Io { path, .. } => path.display().to_string(),
-            _ => String::new(),
+            Error::Other(_) => String::new(),
         },
         "",
     ));

@@ -88,7 +88,7 @@ pub(super) fn check(linter: &mut Linter, wf: &Workflow, _m: &Machine, diags: &mu
             let Some(output) = &stage.settings.output else {
                 continue;
             };
-            let Some(Some(schema)) = linter.schema(&output.value) else {
+            let super::SchemaAsset::Usable(schema) = linter.schema(&output.value) else {
                 continue;
             };
             for path in guard.variables(true) {

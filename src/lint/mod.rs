@@ -17,7 +17,7 @@ mod limits;
 mod policy;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::diagnostic::{Diagnostic, Rule};
 use crate::home::{Home, Kind};
@@ -30,12 +30,12 @@ pub struct Linter {
     pub home: Home,
     /// Role and report templates checked so far: whether each exists.
     templates: HashMap<(Kind, String), bool>,
-    /// `None`: missing; `Some(None)`: present but unusable; `Some(Some(_))`: the schema.
-    schemas: HashMap<String, Option<Option<Arc<serde_json::Value>>>>,
+    schemas: HashMap<String, SchemaAsset>,
     /// Asset names per kind (by folder), listed once: a workflow with thousands of stages must
     /// not list a folder per stage.
     names: HashMap<&'static str, Arc<AssetNames>>,
-    providers: Option<Option<Vec<String>>>,
+    /// Read on first use; `None` inside if the config has no usable list.
+    providers: OnceLock<Option<Vec<String>>>,
     /// Findings in assets (roles, schemas, config), reported once.
     asset_diags: Vec<Diagnostic>,
 }
@@ -48,7 +48,7 @@ impl Linter {
             templates: HashMap::new(),
             schemas: HashMap::new(),
             names: HashMap::new(),
-            providers: None,
+            providers: OnceLock::new(),
             asset_diags: Vec::new(),
         }
     }
@@ -138,14 +138,14 @@ impl Linter {
         exists
     }
 
-    /// `None` if the schema is missing; `Some(None)` if present but unusable.
-    fn schema(&mut self, name: &str) -> Option<Option<Arc<serde_json::Value>>> {
+    /// The schema of that name, parsed and checked the first time.
+    fn schema(&mut self, name: &str) -> SchemaAsset {
         if let Some(v) = self.schemas.get(name) {
             return v.clone();
         }
         if !self.exists(Kind::Schema, name) {
-            self.schemas.insert(name.to_string(), None);
-            return None;
+            self.schemas.insert(name.to_string(), SchemaAsset::Missing);
+            return SchemaAsset::Missing;
         }
         let result = match self.home.find(Kind::Schema, name) {
             Ok(Some(asset)) => {
@@ -154,16 +154,17 @@ impl Linter {
                 if bad.is_some() {
                     self.asset_diags
                         .push(assets::not_utf8(&src, Rule::BadSchema));
-                    Some(None)
+                    SchemaAsset::Unusable
                 } else {
-                    Some(crate::schema::check(&src, &mut self.asset_diags).map(Arc::new))
+                    crate::schema::check(&src, &mut self.asset_diags)
+                        .map_or(SchemaAsset::Unusable, |s| SchemaAsset::Usable(Arc::new(s)))
                 }
             }
-            Ok(None) => None,
+            Ok(None) => SchemaAsset::Missing,
             Err(err) => {
                 self.asset_diags
                     .push(assets::unreadable(&err, Rule::BadSchema));
-                Some(None)
+                SchemaAsset::Unusable
             }
         };
         self.schemas.insert(name.to_string(), result.clone());
@@ -172,13 +173,19 @@ impl Linter {
 
     /// Provider names from the resolved `conf/providers.yaml`; `None` if it has no usable list.
     fn providers(&mut self) -> Option<Vec<String>> {
-        if let Some(p) = &self.providers {
-            return p.clone();
-        }
-        let names = assets::load_provider_names(&self.home, &mut self.asset_diags);
-        self.providers = Some(names.clone());
-        names
+        self.providers
+            .get_or_init(|| assets::load_provider_names(&self.home, &mut self.asset_diags))
+            .clone()
     }
+}
+
+/// A schema a stage names, as the linter found it.
+#[derive(Clone)]
+enum SchemaAsset {
+    Missing,
+    /// Present but unreadable or not a valid schema (reported once among the asset findings).
+    Unusable,
+    Usable(Arc<serde_json::Value>),
 }
 
 /// The asset names of one kind: sorted for messages, hashed for lookups.

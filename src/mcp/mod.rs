@@ -129,11 +129,11 @@ fn compact(tool: &mut rmcp::model::Tool) {
         // tool list buys more as words elsewhere.
         a.title = None;
         a.open_world_hint = None;
-        if a.read_only_hint != Some(true) {
-            a.read_only_hint = None;
-        } else {
+        if a.read_only_hint == Some(true) {
             a.destructive_hint = None;
             a.idempotent_hint = None;
+        } else {
+            a.read_only_hint = None;
         }
         if a.destructive_hint == Some(true) {
             a.destructive_hint = None;
@@ -148,9 +148,6 @@ fn compact(tool: &mut rmcp::model::Tool) {
 /// acyclic), and drops `$defs`: fewer bytes, and simpler for a model to read.
 fn inline_defs(schema: &mut serde_json::Value) {
     use serde_json::Value;
-    let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|m| m.remove("$defs")) else {
-        return;
-    };
     fn walk(v: &mut Value, defs: &serde_json::Map<String, Value>, depth: usize) {
         match v {
             Value::Object(map) => {
@@ -177,6 +174,9 @@ fn inline_defs(schema: &mut serde_json::Value) {
             _ => {}
         }
     }
+    let Some(Value::Object(defs)) = schema.as_object_mut().and_then(|m| m.remove("$defs")) else {
+        return;
+    };
     walk(schema, &defs, 0);
 }
 
@@ -187,7 +187,6 @@ fn top_level(
     schema: &serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Map<String, serde_json::Value> {
     use serde_json::{Value, json};
-    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
     fn types(v: &Value, defs: &Value, out: &mut Vec<String>) {
         if let Some(r) = v.get("$ref").and_then(Value::as_str) {
             let name = r.rsplit('/').next().unwrap_or_default();
@@ -196,13 +195,15 @@ fn top_level(
         match v.get("type") {
             Some(Value::String(t)) => out.push(t.clone()),
             Some(Value::Array(ts)) => {
-                out.extend(ts.iter().filter_map(Value::as_str).map(String::from))
+                out.extend(ts.iter().filter_map(Value::as_str).map(String::from));
             }
             _ => {}
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(Value::Array(alts)) = v.get(key) {
-                alts.iter().for_each(|a| types(a, defs, out));
+                for a in alts {
+                    types(a, defs, out);
+                }
             }
         }
         if v.get("enum").is_some() && v.get("type").is_none() {
@@ -212,6 +213,7 @@ fn top_level(
             out.push("null".into());
         }
     }
+    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)

@@ -26,6 +26,8 @@ pub(crate) struct Guarded<R> {
     /// Bytes ready for the reader.
     ready: VecDeque<u8>,
     eof: bool,
+    /// What one read from `inner` fills; kept, not put on the stack or zeroed at each poll.
+    chunk: Box<[u8]>,
 }
 
 impl<R> Guarded<R> {
@@ -35,6 +37,7 @@ impl<R> Guarded<R> {
             line: Vec::new(),
             ready: VecDeque::new(),
             eof: false,
+            chunk: vec![0u8; 64 * 1024].into_boxed_slice(),
         }
     }
 }
@@ -148,8 +151,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for Guarded<R> {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
-            let mut tmp = [0u8; 64 * 1024];
-            let mut rb = ReadBuf::new(&mut tmp);
+            let mut rb = ReadBuf::new(&mut this.chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),

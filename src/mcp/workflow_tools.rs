@@ -153,7 +153,7 @@ impl Server {
                     Ok(d) => d,
                     Err(why) => {
                         refused = format!("The person's answer in the form was refused: {why}\n");
-                        return Ok(self.pending(submitted, approval, &refused));
+                        return Ok(Self::pending(submitted, approval, &refused));
                     }
                 };
                 return Ok(Json(SubmitResult {
@@ -169,7 +169,7 @@ impl Server {
                     brief: decided.brief,
                 }));
             }
-            return Ok(self.pending(submitted, approval, &refused));
+            return Ok(Self::pending(submitted, approval, &refused));
         }
         Ok(Json(SubmitResult {
             summary: format!("Output accepted; {}.", submitted.run.where_now()),
@@ -217,7 +217,6 @@ impl Server {
 impl Server {
     /// The answer of a submit whose stage now waits at its gate: how the person decides.
     fn pending(
-        &self,
         submitted: crate::engine::Submitted,
         approval: crate::engine::ApprovalView,
         refused: &str,

@@ -5,26 +5,30 @@
 //! `http` → `parse` (answer or classified failure). Every consult goes through
 //! [`ProviderSet::consult`]; callers with a run charge the engine's budget first.
 
+mod cli;
 pub mod config;
+mod error;
 mod http;
+pub use cli::argv;
+use cli::version_of;
+pub(crate) use cli::{valid_session, which};
+pub(crate) use error::{Attempt, ErrorKind, ProviderError, error};
 pub use http::install_tls;
 pub(crate) mod parse;
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Kind;
 pub(crate) use config::ProviderConfig;
-use parse::{FailKind, Parser};
 
 use crate::engine::budget::Ticket;
 use crate::home::{Home, Kind as AssetKind};
-use crate::process::{self, Ended, Spec};
 
 /// Output kept per stream: enough for any answer, small enough that a flood cannot hurt.
-const OUTPUT_CAP: usize = 8 * 1024 * 1024;
+pub(super) const OUTPUT_CAP: usize = 8 * 1024 * 1024;
 
 /// The configured providers.
 #[derive(Debug, Clone, Default)]
@@ -60,113 +64,6 @@ pub(crate) struct Answer {
     #[serde(skip)]
     pub session: Option<String>,
 }
-
-/// The kind of a consult failure.
-// Short on purpose: the doc becomes the schema's description in every tool that lists failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ErrorKind {
-    NotInstalled,
-    NotLoggedIn,
-    RateLimited,
-    UnknownModel,
-    Timeout,
-    Idle,
-    Cancelled,
-    Failed,
-    Malformed,
-    Disabled,
-    UnknownProvider,
-    Config,
-}
-
-impl ErrorKind {
-    pub(crate) const ALL: [ErrorKind; 12] = [
-        ErrorKind::NotInstalled,
-        ErrorKind::NotLoggedIn,
-        ErrorKind::RateLimited,
-        ErrorKind::UnknownModel,
-        ErrorKind::Timeout,
-        ErrorKind::Idle,
-        ErrorKind::Cancelled,
-        ErrorKind::Failed,
-        ErrorKind::Malformed,
-        ErrorKind::Disabled,
-        ErrorKind::UnknownProvider,
-        ErrorKind::Config,
-    ];
-
-    /// The name serde writes, for messages and `match`es on text.
-    #[must_use]
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::NotInstalled => "not_installed",
-            ErrorKind::NotLoggedIn => "not_logged_in",
-            ErrorKind::RateLimited => "rate_limited",
-            ErrorKind::UnknownModel => "unknown_model",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Idle => "idle",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Failed => "failed",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::Disabled => "disabled",
-            ErrorKind::UnknownProvider => "unknown_provider",
-            ErrorKind::Config => "config",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ErrorKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ErrorKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown provider error kind `{s}`; one of: {}",
-                    ErrorKind::ALL.map(ErrorKind::as_str).join(", ")
-                )
-            })
-    }
-}
-
-/// The output tells only these apart; the rest come from how the call ended.
-impl From<FailKind> for ErrorKind {
-    fn from(f: FailKind) -> Self {
-        match f {
-            FailKind::Auth => ErrorKind::NotLoggedIn,
-            FailKind::RateLimit => ErrorKind::RateLimited,
-            FailKind::UnknownModel => ErrorKind::UnknownModel,
-            FailKind::Failed => ErrorKind::Failed,
-            FailKind::Malformed => ErrorKind::Malformed,
-        }
-    }
-}
-
-/// Why a consult failed, in the provider's words, and what to do about it.
-#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
-pub struct ProviderError {
-    pub provider: String,
-    pub(crate) kind: ErrorKind,
-    pub message: String,
-    pub help: String,
-}
-
-impl std::fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} — {}", self.provider, self.message, self.help)
-    }
-}
-
-impl std::error::Error for ProviderError {}
 
 /// What `doctor` and the `providers` tool show for one provider.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -322,7 +219,7 @@ impl ProviderSet {
                             .collect(),
                         _ => command.clone(),
                     };
-                    cli(p, &argv, *parser, &model, req, cancel).await
+                    cli::call(p, &argv, *parser, &model, req, cancel).await
                 }
                 Kind::OpenAi {
                     base_url,
@@ -440,196 +337,9 @@ impl ProviderSet {
     }
 }
 
-/// A CLI session id as the CLIs print them (UUIDs and similar): letters, digits, `-`, `_`,
-/// not starting with `-`.
-#[must_use]
-pub(crate) fn valid_session(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && !s.starts_with('-')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// The program's path on PATH (or as given, when it contains a slash).
-#[must_use]
-pub(crate) fn which(program: &str) -> Option<String> {
-    if program.contains('/') {
-        return std::path::Path::new(program)
-            .is_file()
-            .then(|| program.to_string());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-        .map(|p| p.to_string_lossy().into_owned())
-}
-
-async fn version_of(program: &str) -> Option<String> {
-    let spec = Spec {
-        argv: vec![program.to_string(), "--version".into()],
-        stdin: Vec::new(),
-        cwd: None,
-        env_pass: vec!["HOME".into(), "PATH".into()],
-        env_set: Vec::new(),
-        timeout: Duration::from_secs(10),
-        idle_timeout: None,
-        output_cap: 64 * 1024,
-    };
-    let out = process::run(&spec, &CancellationToken::new()).await.ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
-}
-
-/// One attempt's failure: worth retrying (after the server's requested wait, if any) or not.
-pub(crate) enum Attempt {
-    Retry(ProviderError, Option<Duration>),
-    Final(ProviderError),
-}
-
-pub(crate) fn error(p: &ProviderConfig, kind: ErrorKind, message: String) -> ProviderError {
-    let help = match kind {
-        ErrorKind::NotInstalled => p.install.clone().map_or_else(
-            || "install it and make sure it is on PATH (`maestro doctor` checks)".into(),
-            |i| format!("install it: {i}; then `maestro doctor`"),
-        ),
-        ErrorKind::NotLoggedIn => p.login.clone().map_or_else(
-            || "log in with the provider's own command, then try again".into(),
-            |l| format!("log in: {l}"),
-        ),
-        ErrorKind::RateLimited => "wait, or ask another provider".into(),
-        ErrorKind::UnknownModel => format!(
-            "pass another `model`, or change `model` of `{}` in conf/providers.yaml (or MAESTRO_{}_MODEL)",
-            p.name,
-            p.name.to_uppercase()
-        ),
-        ErrorKind::Timeout | ErrorKind::Idle => format!(
-            "ask a smaller question, or raise `timeout`/`idle-timeout` of `{}` in conf/providers.yaml",
-            p.name
-        ),
-        ErrorKind::Cancelled => "nothing to do: the call was cancelled".into(),
-        _ => "run `maestro doctor` to check the provider".into(),
-    };
-    ProviderError {
-        provider: p.name.clone(),
-        kind,
-        message,
-        help,
-    }
-}
-
-async fn cli(
-    p: &ProviderConfig,
-    command: &[String],
-    parser: Parser,
-    model: &str,
-    req: &Request,
-    cancel: &CancellationToken,
-) -> Result<parse::Parsed, Attempt> {
-    let argv = argv(command, model);
-    let spec = Spec {
-        argv,
-        stdin: crate::workspace::mask::mask(&req.prompt)
-            .into_owned()
-            .into_bytes(),
-        cwd: p.cwd.as_ref().map(Into::into),
-        env_pass: p.env_pass.clone(),
-        env_set: p
-            .env_set
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        timeout: req.timeout.unwrap_or(p.timeout),
-        idle_timeout: p.idle_timeout,
-        output_cap: OUTPUT_CAP,
-    };
-    let out = process::run(&spec, cancel).await.map_err(|e| match e {
-        process::SpawnError::NotFound(prog) => Attempt::Final(error(
-            p,
-            ErrorKind::NotInstalled,
-            format!("`{prog}` is not installed (not found on PATH)"),
-        )),
-        other => Attempt::Final(error(p, ErrorKind::Failed, other.to_string())),
-    })?;
-    let secs = |d: Duration| d.as_secs_f64();
-    match out.ended {
-        Ended::TimedOut => {
-            return Err(Attempt::Final(error(
-                p,
-                ErrorKind::Timeout,
-                format!(
-                    "no answer within {:.0} s; the process group was killed",
-                    secs(spec.timeout)
-                ),
-            )));
-        }
-        Ended::Idle => {
-            return Err(Attempt::Final(error(
-                p,
-                ErrorKind::Idle,
-                format!(
-                    "no output for {:.0} s; the process group was killed",
-                    secs(spec.idle_timeout.unwrap_or_default())
-                ),
-            )));
-        }
-        Ended::Cancelled => {
-            return Err(Attempt::Final(error(
-                p,
-                ErrorKind::Cancelled,
-                "the call was cancelled".into(),
-            )));
-        }
-        Ended::Signaled(sig) => {
-            return Err(Attempt::Retry(
-                error(
-                    p,
-                    ErrorKind::Failed,
-                    format!("`{}` was killed by signal {sig}", command[0]),
-                ),
-                None,
-            ));
-        }
-        Ended::Exited(_) => {}
-    }
-    let exit = match out.ended {
-        Ended::Exited(c) => Some(c),
-        _ => None,
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.stdout_truncated {
-        return Err(Attempt::Final(error(
-            p,
-            ErrorKind::Malformed,
-            format!("the output passed {} MiB and was cut", OUTPUT_CAP >> 20),
-        )));
-    }
-    parse::parse(parser, &stdout, &stderr, exit).map_err(|f| {
-        let msg = crate::workspace::mask::mask(&f.message).into_owned();
-        let e = error(p, f.kind.into(), msg);
-        match f.kind {
-            // Transient: worth another attempt.
-            FailKind::RateLimit | FailKind::Failed => Attempt::Retry(e, None),
-            FailKind::Auth | FailKind::UnknownModel | FailKind::Malformed => Attempt::Final(e),
-        }
-    })
-}
-
-/// The argv with `{{ model }}` filled in. Pure: no shell, no prompt.
-#[must_use]
-pub fn argv(command: &[String], model: &str) -> Vec<String> {
-    command
-        .iter()
-        .map(|a| a.replace("{{ model }}", model).replace("{{model}}", model))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::parse::FailKind;
     use super::*;
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub(crate) mod calibrate;
 pub(crate) mod coordinate;
+pub(crate) mod degradation;
 pub(crate) mod redflag;
 pub(crate) mod select;
 pub(crate) mod steps;

@@ -67,6 +67,10 @@ pub(crate) const MAKER_MAX_TOKENS: u64 = 750;
 
 /// Which checks apply, with their thresholds.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool turns one independent check on or off; together they are not a state"
+)]
 pub struct RuleSet {
     pub max_chars: Option<u64>,
     pub min_chars: Option<u64>,

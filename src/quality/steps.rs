@@ -42,7 +42,9 @@ impl MicroStep {
 }
 
 fn obj(required: &[&str], props: Value) -> Value {
-    json!({"type": "object", "required": required, "properties": props})
+    let mut schema = json!({"type": "object", "required": required});
+    schema["properties"] = props;
+    schema
 }
 
 fn s() -> Value {

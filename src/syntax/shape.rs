@@ -31,7 +31,7 @@ pub(crate) fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<S
         ))
     };
     match (ty, v) {
-        (Ty::Str | Ty::Expr, Value::String(_)) => None,
+        (Ty::Str | Ty::Expr, Value::String(_)) | (Ty::Bool, Value::Bool(_)) => None,
         (Ty::Name, Value::String(s)) => (!keys::is_valid_name(s)).then(|| {
             (
                 Rule::BadName,
@@ -52,7 +52,6 @@ pub(crate) fn value_problem(v: &Value, ty: Ty) -> Option<(Rule, String, Option<S
             let help = did_you_mean(s, opts.iter().copied()).or_else(|| Some(format!("use one of: {}", opts.join(", "))));
             (Rule::BadValue, format!("`{s}` is not {}", ty.describe()), help)
         }),
-        (Ty::Bool, Value::Bool(_)) => None,
         (Ty::Int { min, max }, Value::Int(i)) => (*i < min || *i > max).then(|| {
             (Rule::BadValue, format!("{i} is out of range: expected {}", ty.describe()), None)
         }),
@@ -187,7 +186,7 @@ impl Checker<'_> {
             seen.entry(cname).or_insert(child);
             self.node(child, cspec.spec);
         }
-        if std::ptr::eq(spec, &keys::GATE) {
+        if std::ptr::eq(spec, &raw const keys::GATE) {
             self.question_ids(node);
         }
         for c in spec.children.iter().filter(|c| c.required) {

@@ -67,7 +67,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 fn refused(why: Refusal) -> Response {
-    html(why.status(), pages::refused(why.message()))
+    html(why.status(), pages::refused(why.status(), why.message()))
 }
 
 fn failed(f: &Failure) -> Response {
@@ -77,10 +77,8 @@ fn failed(f: &Failure) -> Response {
         FailureClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         FailureClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    html(
-        status,
-        pages::refused(&format!("{} ({})", f.message, f.code)),
-    )
+    f.log();
+    html(status, pages::refused(status, &f.to_string()))
 }
 
 /// The one door: Host and Origin for every route; then the page's token (URL or cookie)
@@ -227,7 +225,10 @@ async fn decide(
         Err((error, unanswered)) => {
             let id3 = id.clone();
             let Ok(approval) = app.engine.blocking(move |e| e.approval(&id3)).await else {
-                return html(StatusCode::NOT_FOUND, pages::refused(&error));
+                return html(
+                    StatusCode::NOT_FOUND,
+                    pages::refused(StatusCode::NOT_FOUND, &error),
+                );
             };
             let frame = frame(&app).await;
             let draft = Draft {
@@ -264,10 +265,7 @@ fn on_the_page(f: &Failure) -> (String, Vec<String>) {
         FailureCode::AlreadyDecided => "the page below shows where the run is now",
         FailureCode::UnknownQuestion => "reload the page: this form is older than the approval",
         _ => {
-            return (
-                format!("{} ({}) — {}", f.message, f.code, f.help),
-                Vec::new(),
-            );
+            return (f.to_string(), Vec::new());
         }
     };
     let unanswered = f.details["unanswered"]

@@ -76,7 +76,7 @@ pub fn runs(engine: &Engine, frame: &Frame) -> Result<String, Failure> {
         let rank = match r.status {
             RunStatus::Waiting => 0,
             RunStatus::Active => 1,
-            _ => 2,
+            RunStatus::Finished => 2,
         };
         (rank, std::cmp::Reverse(r.updated_at))
     });
@@ -226,9 +226,18 @@ fn describe(v: &Value) -> String {
 
 /// A refusal, as a page.
 #[must_use]
-pub(crate) fn refused(message: &str) -> String {
-    render("refused.html", &json!({"message": message}))
-        .unwrap_or_else(|_| "<p>refused</p>".to_string())
+/// The page for a refused or failed request: its status, and the message with its line breaks.
+pub(crate) fn refused(status: axum::http::StatusCode, message: &str) -> String {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    render(
+        "refused.html",
+        &json!({"title": title.trim_end(), "message": message}),
+    )
+    .unwrap_or_else(|_| "<p>refused</p>".to_string())
 }
 
 #[cfg(test)]
@@ -238,8 +247,8 @@ mod tests {
         for name in ["layout.html", "runs.html", "run.html", "refused.html"] {
             assert!(super::ENV.get_template(name).is_ok(), "{name}");
         }
-        let page = super::refused("<b>x</b>");
-        assert!(page.contains("403"));
+        let page = super::refused(axum::http::StatusCode::CONFLICT, "<b>x</b>");
+        assert!(page.contains("<h1>409 Conflict</h1>"), "{page}");
         assert!(
             page.contains("&lt;b&gt;x") && !page.contains("<b>"),
             "{page}"

@@ -345,6 +345,10 @@ fn edge(node: &Node) -> Option<Edge> {
 
 /// Fills what the stage leaves unset from `defaults`.
 fn merge(stage: &mut Settings, d: &Settings) {
+    #[allow(
+        clippy::ref_option,
+        reason = "called on ~35 field pairs, where `&d.x` reads plainer than `d.x.as_ref()`"
+    )]
     fn or<T: Clone>(a: &mut Option<T>, b: &Option<T>) {
         if a.is_none() {
             a.clone_from(b);

@@ -212,7 +212,7 @@ fn mark_no_newline(h: &mut Hunk) {
     if let Some(last) = h.lines.last_mut() {
         match last {
             HunkLine::Context(_, nl) | HunkLine::Remove(_, nl) | HunkLine::Add(_, nl) => {
-                *nl = false
+                *nl = false;
             }
         }
     }

@@ -438,7 +438,7 @@ impl CheckResult {
     fn cannot_run(check: &Check, reason: String) -> Self {
         CheckResult {
             name: check.name.clone(),
-            command: check.argv.clone(),
+            command: shown_argv(check),
             status: CheckStatus::CannotRun,
             output: reason.clone(),
             reason: Some(reason),
@@ -492,7 +492,7 @@ pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> Chec
     let passed = exit == Some(0);
     CheckResult {
         name: check.name.clone(),
-        command: check.argv.clone(),
+        command: shown_argv(check),
         status: if passed {
             CheckStatus::Passed
         } else {
@@ -507,6 +507,16 @@ pub async fn run(root: &Path, check: &Check, cancel: &CancellationToken) -> Chec
         output,
         source: check.source.clone(),
     }
+}
+
+/// A check's argv as results show it: each argument masked, since a config file may carry a
+/// token on a command line and results go to the model, the page and the terminal.
+fn shown_argv(check: &Check) -> Vec<String> {
+    check
+        .argv
+        .iter()
+        .map(|a| super::mask::mask(a).into_owned())
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! not today's behaviour: a test here fails until its fix lands.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,7 +52,6 @@ impl Lab {
                 ),
             )
             .unwrap();
-            use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         lab
@@ -96,8 +96,7 @@ impl Lab {
     /// Real consults the fake `cli` answered so far.
     pub(crate) fn calls(&self, cli: &str) -> usize {
         std::fs::read_to_string(self.home().join(format!(".fake/calls-{cli}")))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
+            .map_or(0, |s| s.lines().count())
     }
 
     pub(crate) fn path_var(&self) -> String {

@@ -51,13 +51,13 @@ impl Lab {
 
     /// `maestro hook` as Claude Code runs it for `session`, before `tool` with `input`.
     fn hook(&self, session: &str, tool: &str, input: Value) -> Option<String> {
-        let stdin = json!({
+        let mut stdin = json!({
             "hook_event_name": "PreToolUse",
             "session_id": session,
             "cwd": self.root(),
             "tool_name": tool,
-            "tool_input": input,
         });
+        stdin["tool_input"] = input;
         let out = self.hook_env(Test::new().args(&["hook"]).stdin(stdin.to_string()));
         assert_eq!(out.code, 0, "{}", out.stderr);
         if out.stdout.trim().is_empty() {

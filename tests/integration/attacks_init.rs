@@ -30,7 +30,7 @@ fn init_never_writes_through_a_link() {
         let to = if rel == ".mcp.json" {
             dangling.clone()
         } else if rel == ".claude" || rel == ".maestro" {
-            lab.outside().to_path_buf()
+            lab.outside().clone()
         } else {
             victim.clone()
         };

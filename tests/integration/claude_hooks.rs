@@ -403,8 +403,8 @@ pub(crate) fn result_text(result: &Value) -> String {
     ignore = "needs Claude Code's CLI: set MAESTRO_CLAUDE_BIN (README, \"Running the tests\")"
 )]
 fn a_pre_tool_use_deny_holds_a_write_and_the_model_is_shown_the_reason() {
-    let bin = claude_bin("maestro's hooks");
     const WRITE_ID: &str = "toolu_01HeldByTestWrite000001";
+    let bin = claude_bin("maestro's hooks");
     let script = |project: &Path| {
         json!({"turns": [
             {"tool_use": {"id": WRITE_ID, "name": "Write", "input": {
@@ -526,7 +526,7 @@ fn lines_with(body: &Value, needle: &str) -> Vec<String> {
     fn walk(v: &Value, needle: &str, out: &mut Vec<String>) {
         match v {
             Value::String(s) => {
-                out.extend(s.lines().filter(|l| l.contains(needle)).map(str::to_string))
+                out.extend(s.lines().filter(|l| l.contains(needle)).map(str::to_string));
             }
             Value::Array(a) => a.iter().for_each(|x| walk(x, needle, out)),
             Value::Object(o) => o.values().for_each(|x| walk(x, needle, out)),

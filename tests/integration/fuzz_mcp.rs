@@ -311,23 +311,20 @@ fn plausible(rng: &mut Rng, ids: &Ids, field: &str, schema: &Value) -> Value {
         }
         _ => {}
     }
-    let ty = schema
-        .get("type")
-        .map(|t| match t {
-            Value::Array(a) => a
-                .iter()
-                .find(|x| *x != "null")
-                .cloned()
-                .unwrap_or(Value::Null),
-            other => other.clone(),
-        })
-        .unwrap_or(Value::Null);
+    let ty = schema.get("type").map_or(Value::Null, |t| match t {
+        Value::Array(a) => a
+            .iter()
+            .find(|x| *x != "null")
+            .cloned()
+            .unwrap_or(Value::Null),
+        other => other.clone(),
+    });
     if let Some(Value::Array(options)) = schema.get("enum") {
         return rng.pick(options).clone();
     }
     match ty.as_str() {
         Some("string") => json!(nasty_string(rng, ids)),
-        Some("integer") | Some("number") => number(rng),
+        Some("integer" | "number") => number(rng),
         Some("boolean") => json!(rng.chance(50)),
         Some("array") => {
             let n = rng.below(4);
@@ -566,7 +563,8 @@ async fn every_tool_survives_random_and_hostile_arguments() {
     }
 
     let mut rng = Rng(0x00C0_FFEE_5EED_0009);
-    let mut tally: std::collections::BTreeMap<String, (u32, u32, u32)> = Default::default();
+    let mut tally: std::collections::BTreeMap<String, (u32, u32, u32)> =
+        std::collections::BTreeMap::new();
     for case in 0..300 {
         let tool = &tools[rng.below(tools.len())];
         let name = tool.name.to_string();
@@ -796,9 +794,9 @@ fn hostile_workflow(rng: &mut Rng) -> (&'static str, String) {
     ];
     let splice = |rng: &mut Rng, base: &str| -> String {
         let mut s = base.to_string();
-        for _ in 0..1 + rng.below(6) {
+        for _ in 0..=rng.below(6) {
             let at = s.floor_char_boundary(rng.below(s.len() + 1));
-            let piece: String = (0..1 + rng.below(40)).map(|_| *rng.pick(&junk)).collect();
+            let piece: String = (0..=rng.below(40)).map(|_| *rng.pick(&junk)).collect();
             s.insert_str(at, &piece);
         }
         s

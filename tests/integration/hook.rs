@@ -423,6 +423,7 @@ fn the_shipped_guard_command_blocks_when_maestro_cannot_run() {
     let p = Project::new();
     let stdin = input("pre_tool_use_edit", p.path(), SESSION);
     let run = |path: &str| {
+        use std::io::Write;
         let mut child = std::process::Command::new("/bin/sh")
             .args(["-c", command])
             .current_dir(p.path())
@@ -433,7 +434,6 @@ fn the_shipped_guard_command_blocks_when_maestro_cannot_run() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        use std::io::Write;
         // A shell that never runs maestro may close stdin first: a broken pipe is fine here.
         let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
         child.wait_with_output().unwrap()

@@ -76,8 +76,8 @@ impl HttpServer {
                     child.try_wait(),
                     log.lock().unwrap()
                 ),
-                Err(_) => panic!(
-                    "maestro serve --http {addr} did not say where it listens within {WAIT:?}:\n{}",
+                Err(elapsed) => panic!(
+                    "maestro serve --http {addr} did not say where it listens within {WAIT:?} ({elapsed}):\n{}",
                     log.lock().unwrap()
                 ),
             }

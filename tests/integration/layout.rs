@@ -80,6 +80,9 @@ fn the_list_is_three_groups_of_single_word_patterns_inserted_before_the_code() {
     );
 }
 
+/// The section-header flag of a section that holds code.
+const SHF_EXECINSTR: u64 = 0x4;
+
 /// One section header of an ELF file: name, flags, address, size.
 struct Section {
     name: String,
@@ -140,7 +143,6 @@ fn the_binary_under_test_starts_with_its_start_up_code() {
     };
     let hot = find(".text.hot");
     let text = find(".text");
-    const SHF_EXECINSTR: u64 = 0x4;
     assert!(hot.flags & SHF_EXECINSTR != 0, ".text.hot is not code");
     assert!(hot.addr < text.addr, ".text.hot must come before .text");
     // The list names ~6,000 functions, ~2.8 MiB of a release build. Far less means the names

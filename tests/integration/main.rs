@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot set up should stop there
 //! Integration tests: the real `maestro` binary, run through one builder.
 
 mod attacks;
@@ -9,6 +10,7 @@ mod attacks_init;
 mod attacks_mask;
 mod attacks_state;
 mod attacks_upgrade;
+mod attacks_verify;
 mod claude_hooks;
 mod consult;
 mod decisions;
@@ -18,6 +20,7 @@ mod fuzz_mcp;
 mod hook;
 mod http;
 mod layout;
+mod logging;
 mod mcp;
 mod patch;
 mod plugin;

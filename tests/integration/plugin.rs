@@ -194,7 +194,11 @@ async fn claude_installs_the_plugin_from_the_marketplace_with_its_server_skill_a
         details.starts_with(&format!("maestro {}", env!("CARGO_PKG_VERSION"))),
         "{details}"
     );
-    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let names = |v: &[&str]| {
+        v.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(
         inventory(&details, "MCP servers"),
         names(&["maestro"]),

@@ -430,7 +430,7 @@ fn an_openai_compatible_server_with_retries_and_errors() {
     // Malformed JSON, and a server that never answers.
     let (base, server) = serve(vec![(200, "", "{not json".into()), (0, "", String::new())]);
     let home = http_home(dir.path(), &base);
-    let run = |_: ()| {
+    let run = |(): ()| {
         Test::new()
             .args(&[
                 "consult",

@@ -141,7 +141,7 @@ async fn quality_tools_over_mcp() {
     let c = ok(&call(
         &client,
         "calibrate",
-        json!({"p": 0.99, "target": 0.9, "steps": 1000000.0}),
+        json!({"p": 0.99, "target": 0.9, "steps": 1_000_000.0}),
     )
     .await);
     assert_eq!(c["result"]["calibration"]["k_min"], 4);
@@ -342,7 +342,7 @@ async fn the_judge_reads_whole_candidates_by_a_weighted_rubric_and_may_select_no
         assert!(text.contains(w), "{w}");
     }
     assert!(text.contains("1. keeps the public API of pager.rs unchanged"));
-    for c in ask.candidates.iter() {
+    for c in &ask.candidates {
         assert!(text.contains(&c.content), "candidate {} was cut", c.id);
     }
     assert!(text.contains(task) && expected.cut.is_none());

@@ -123,8 +123,8 @@ pub(crate) struct Test {
     stdin: Option<Vec<u8>>,
     cwd: PathBuf,
     env: Vec<(String, String)>,
-    /// Keeps the isolated config dir alive for the run.
-    _config: tempfile::TempDir,
+    /// The isolated config dir (`XDG_CONFIG_HOME`), alive for the run.
+    config: tempfile::TempDir,
 }
 
 impl Test {
@@ -134,7 +134,7 @@ impl Test {
             stdin: None,
             cwd: repo(),
             env: Vec::new(),
-            _config: tempfile::tempdir().expect("tempdir"),
+            config: tempfile::tempdir().expect("tempdir"),
         }
     }
 
@@ -166,7 +166,7 @@ impl Test {
             // Tests run inside Claude Code too; its session must not leak into maestro's.
             .env_remove("CLAUDE_CODE_SESSION_ID")
             .env_remove("CLAUDE_PROJECT_DIR")
-            .env("XDG_CONFIG_HOME", self._config.path())
+            .env("XDG_CONFIG_HOME", self.config.path())
             .env("NO_COLOR", "1")
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()

@@ -78,7 +78,7 @@ fn nodes(wf: &Workflow, m: &Machine, lang: &str) -> (Vec<Node>, HashMap<NodeInde
             m.graph
                 .edges(s)
                 .filter(|e| m.is_end(e.target()))
-                .min_by_key(|e| e.id())
+                .min_by_key(petgraph::visit::EdgeRef::id)
                 .map(|e| e.target())
         })
         .or_else(|| ends.first().copied());
@@ -132,7 +132,7 @@ fn edges(m: &Machine, nodes: &[Node], at: &HashMap<NodeIndex, usize>) -> Vec<Edg
     let mut edges: Vec<Edge> = Vec::new();
     let mut pair: HashMap<(usize, usize), usize> = HashMap::new();
     let mut raw: Vec<_> = m.graph.edge_references().collect();
-    raw.sort_by_key(|e| e.id());
+    raw.sort_by_key(petgraph::visit::EdgeRef::id);
     let start = m.start.map(|s| (0, at[&s], None));
     let transitions = raw.iter().map(|e| {
         let t = e.weight();

@@ -145,7 +145,7 @@ impl Drawing {
             // A dotted leader from where the edge turns (or the loop's tip) to its label.
             let (from, to) = match e.route {
                 Route::Loop => (
-                    (f.x - 23.0, (e.out_port + e.in_port) / 2.0),
+                    (f.x - 23.0, f64::midpoint(e.out_port, e.in_port)),
                     self.left_col + 3.0,
                 ),
                 Route::Back => ((e.lane_x, e.out_port), self.left_col + 3.0),

@@ -1,5 +1,7 @@
 //! The drawing of real workflows: well-formed, complete, inert, deterministic.
 
+use petgraph::visit::EdgeRef;
+
 use super::{SvgMarks, to_svg};
 use crate::loader::{Loaded, load_bytes};
 use crate::syntax::ast::Format;
@@ -116,7 +118,6 @@ fn the_default_workflow_is_well_formed_svg_with_every_stage_and_edge_once() {
     }
     // One drawn edge per (from, to) pair, and in it one label line per transition: every
     // edge of the machine appears exactly once.
-    use petgraph::visit::EdgeRef;
     let mut pairs: Vec<(String, String)> = m
         .graph
         .edge_references()

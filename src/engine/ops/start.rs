@@ -92,7 +92,7 @@ impl Engine {
             stage_secs: BTreeMap::new(),
             consults_used: 0,
             consults_in_visit: 0,
-            strain: Default::default(),
+            strain: super::super::degraded::Strain::default(),
             tokens_used: 0,
             cost_usd: 0.0,
             pending_approval: None,

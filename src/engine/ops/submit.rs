@@ -92,9 +92,7 @@ impl Engine {
                         degraded::strained(wf, run, Strained::RefusedOutput, events);
                         Ok(())
                     });
-                    if let Err(e) = kept {
-                        tracing::warn!(run_id, "a refused output was not recorded: {}", e.message);
-                    }
+                    crate::log::dropped("recording a refused output", kept);
                 }
                 Err(f)
             }

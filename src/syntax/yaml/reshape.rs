@@ -61,9 +61,9 @@ pub(super) fn workflow(
             "ends" => r.ends(value, &mut root),
             _ => match keys::WORKFLOW.child(&k) {
                 Some(child) if k != "stage" && k != "end" => {
-                    r.child(key, value, child.spec, &mut root)
+                    r.child(key, value, child.spec, &mut root);
                 }
-                _ => r.unknown(key, &k, "the top level", top_level_keys()),
+                _ => r.unknown(key, &k, "the top level", &top_level_keys()),
             },
         }
     }
@@ -100,7 +100,7 @@ struct Reshaper<'a> {
 }
 
 impl Reshaper<'_> {
-    fn unknown(&mut self, key: &YNode, k: &str, place: &str, known: Vec<&'static str>) {
+    fn unknown(&mut self, key: &YNode, k: &str, place: &str, known: &[&'static str]) {
         let meant = closest(k, known.iter().copied());
         let help = did_you_mean(k, meant)
             .or_else(|| Some(format!("known keys here: {}", known.join(", "))));
@@ -241,7 +241,7 @@ impl Reshaper<'_> {
                 _ => {}
             }
             known.retain(|n| !(spec.name == "gate" && *n == "question"));
-            self.unknown(key, k, &format!("`{}`", spec.name), known);
+            self.unknown(key, k, &format!("`{}`", spec.name), &known);
         }
     }
 
@@ -302,7 +302,7 @@ impl Reshaper<'_> {
                                     });
                                 }
                             }
-                            _ => self.unknown(key, &k, "`next`", vec!["to", "on", "when"]),
+                            _ => self.unknown(key, &k, "`next`", &["to", "on", "when"]),
                         }
                     }
                 }
@@ -355,7 +355,7 @@ impl Reshaper<'_> {
                         }
                     }
                     "options" if matches!(v.kind, YKind::Map(_)) => {
-                        self.localized_options(v, &mut q)
+                        self.localized_options(v, &mut q);
                     }
                     _ => self.entry(key, &k, v, &keys::QUESTION, &mut q, item),
                 }
