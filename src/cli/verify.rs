@@ -74,15 +74,7 @@ pub(super) fn run(args: &VerifyArgs, engine: Engine) -> i32 {
 fn text(v: &Verified) -> String {
     let mut out = String::new();
     for r in &v.results {
-        let counts = r
-            .counts
-            .map(|c| {
-                format!(
-                    " ({} passed, {} failed, {} skipped)",
-                    c.passed, c.failed, c.skipped
-                )
-            })
-            .unwrap_or_default();
+        let counts = crate::workspace::verify::Counts::suffix(r.counts);
         let state = match r.status {
             CheckStatus::Passed => "passed",
             CheckStatus::Failed if r.timed_out => "TIMED OUT",

@@ -61,6 +61,22 @@ pub(crate) struct Counts {
     pub skipped: u64,
 }
 
+impl Counts {
+    /// ` (3 passed, 1 failed, 0 skipped)` for a result that has counts, else nothing: how a
+    /// check's line ends in the CLI and in the evidence.
+    #[must_use]
+    pub(crate) fn suffix(counts: Option<Counts>) -> String {
+        counts
+            .map(|c| {
+                format!(
+                    " ({} passed, {} failed, {} skipped)",
+                    c.passed, c.failed, c.skipped
+                )
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// How a check ended: `cannot_run` when its program never started (nothing was tested).
 // Variants carry no `///`: in the MCP output schema each would become a `oneOf` branch.
 #[derive(

@@ -202,15 +202,7 @@ impl Engine {
                 Ok(())
             })?;
         }
-        let counts = r
-            .counts
-            .map(|c| {
-                format!(
-                    " ({} passed, {} failed, {} skipped)",
-                    c.passed, c.failed, c.skipped
-                )
-            })
-            .unwrap_or_default();
+        let counts = crate::workspace::verify::Counts::suffix(r.counts);
         self.note(&Note {
             run_id: run_id.map(str::to_string),
             kind: EvidenceKind::Verification,
