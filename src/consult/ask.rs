@@ -18,7 +18,7 @@ use super::{choose, no_provider, pay_one, payer, provider_failure, with_engine};
 use crate::engine::FailureCode;
 use crate::engine::budget::Ticket;
 use crate::engine::threads::Turn;
-use crate::engine::work::{EvidenceKind, Note};
+use crate::engine::work::{EvidenceData, EvidenceKind, Note, Usage};
 use crate::engine::{BudgetView, Engine, Failure, RunEvent};
 use crate::providers::{Answer, ProviderSet, Request};
 use crate::quality::redflag::{self, RuleSet};
@@ -273,10 +273,12 @@ pub(super) fn keep(
             },
             source: Some(format!("{} ({})", a.provider, a.model)),
             links: Vec::new(),
-            data: serde_json::json!({
-                "consult_id": turn.id, "thread_id": turn.thread_id, "turn": turn.turn,
-                "tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd,
-            }),
+            data: EvidenceData::Answer {
+                consult_id: turn.id.clone(),
+                thread_id: turn.thread_id.clone(),
+                turn: turn.turn,
+                usage: Usage::of(a),
+            },
         });
         crate::log::dropped("keeping a consult's answer in the run's evidence", noted);
         super::add_usage(e, id, std::slice::from_ref(a));

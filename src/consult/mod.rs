@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use crate::engine::FailureCode;
 use crate::engine::budget::{Payer, Ticket};
-use crate::engine::work::{EvidenceKind, Note};
+use crate::engine::work::{EvidenceData, EvidenceKind, Note, Usage};
 use crate::engine::{BudgetView, Engine, Failure};
 use crate::home::{Home, Kind};
 use crate::providers::{Answer, ProviderError, ProviderSet};
@@ -203,7 +203,7 @@ pub(crate) fn record(engine: Option<&Engine>, run_id: Option<&str>, answers: &[A
                 content: a.text.chars().take(4000).collect(),
                 source: Some(format!("{} ({})", a.provider, a.model)),
                 links: Vec::new(),
-                data: serde_json::json!({"tokens_in": a.tokens_in, "tokens_out": a.tokens_out, "cost_usd": a.cost_usd}),
+                data: EvidenceData::Usage(Usage::of(a)),
             });
             crate::log::dropped("keeping an answer in the run's evidence", noted);
         }
@@ -226,7 +226,11 @@ pub(crate) fn record_failures(
                 content: format!("consult failed: {} ({}): {}", f.provider, f.kind, f.message),
                 source: Some(f.provider.clone()),
                 links: Vec::new(),
-                data: serde_json::json!({"failed": true, "kind": f.kind.to_string(), "help": f.help}),
+                data: EvidenceData::FailedConsult {
+                    failed: true,
+                    kind: f.kind,
+                    help: f.help.clone(),
+                },
             });
             crate::log::dropped("keeping a failed consult in the run's evidence", noted);
         }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{choose, with_engine};
 use crate::engine::FailureCode;
-use crate::engine::work::{EvidenceKind, Note};
+use crate::engine::work::{EvidenceData, EvidenceKind, Note};
 use crate::engine::{Engine, Failure, RunEvent};
 use crate::providers::{ProviderSet, Request};
 use crate::quality::redflag::RuleSet;
@@ -178,7 +178,10 @@ pub(crate) async fn run(
                 ),
                 source: Some(format!("vote k={}", rr.k)),
                 links: Vec::new(),
-                data: serde_json::json!({"samples": rr.samples, "margin": rr.margin}),
+                data: EvidenceData::Vote {
+                    samples: rr.samples,
+                    margin: rr.margin,
+                },
             })?;
         }
         Ok(())

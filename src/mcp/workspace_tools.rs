@@ -173,7 +173,7 @@ impl Server {
             content: p.content,
             source: p.source,
             links: p.links,
-            data: serde_json::Value::Null,
+            data: crate::engine::work::EvidenceData::Nothing,
         };
         let e = self.call(move |e| e.note(&note)).await?;
         Ok(Json(EvidenceResult {

@@ -67,7 +67,7 @@ impl Engine {
             save_approval(tx, &approval, row.version)?;
             Ok(approval)
         })?;
-        let _ = self.note(&super::super::work::Note {
+        let noted = self.note(&super::super::work::Note {
             run_id: Some(run.id.clone()),
             kind: super::super::work::EvidenceKind::Decision,
             content: format!(
@@ -82,8 +82,12 @@ impl Engine {
             ),
             source: Some(actor.as_str().to_string()),
             links: Vec::new(),
-            data: serde_json::json!({"approval_id": approval.id, "answers": text.answers}),
+            data: super::super::work::EvidenceData::Decision {
+                approval_id: approval.id.clone(),
+                answers: text.answers.clone(),
+            },
         });
+        crate::log::dropped("keeping a decision in the run's evidence", noted);
         let brief = (run.status == RunStatus::Active)
             .then(|| self.brief_of(&wf, &run).ok())
             .flatten();

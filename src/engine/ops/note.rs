@@ -44,7 +44,7 @@ impl Engine {
                 source: n.source.clone(),
                 links: n.links.clone(),
                 at: now_ms(),
-                data: n.data.clone(),
+                data: n.data.to_value(),
             };
             let run_key = e.run_id.clone().unwrap_or_default();
             tx.insert(

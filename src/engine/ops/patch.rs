@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::super::guard::{ToolCall, ToolKind};
-use super::super::work::{EvidenceKind, Note};
+use super::super::work::{EvidenceData, EvidenceKind, Note};
 use super::super::{Engine, Failure};
 use crate::engine::FailureCode;
 use crate::store::{Row, Table, Versioned};
@@ -76,7 +76,10 @@ impl Engine {
                 content: format!("applied a patch to {} (backup {id})", files.join(", ")),
                 source: Some("maestro patch".into()),
                 links: Vec::new(),
-                data: json!({"backup_id": id, "files": report.files}),
+                data: EvidenceData::Patch {
+                    backup_id: id.clone(),
+                    files: report.files.clone(),
+                },
             })?;
         }
         Ok(report)
@@ -139,7 +142,7 @@ impl Engine {
             ),
             source: Some("maestro restore".into()),
             links: Vec::new(),
-            data: serde_json::to_value(&report).unwrap_or_default(),
+            data: EvidenceData::Restore(report.clone()),
         })?;
         Ok(report)
     }

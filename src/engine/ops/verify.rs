@@ -5,13 +5,12 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::super::events::RunEvent;
 use super::super::guard::{ToolCall, ToolKind};
 use super::super::model::{CheckFact, RunStatus};
-use super::super::work::{EvidenceKind, Note};
+use super::super::work::{EvidenceData, EvidenceKind, Note};
 use super::super::{Engine, Failure};
 use crate::engine::FailureCode;
 use crate::home::{Home, Kind, Origin};
@@ -222,7 +221,15 @@ impl Engine {
             },
             source: Some(r.command.join(" ")),
             links: Vec::new(),
-            data: json!({"name": r.name, "passed": r.passed, "status": r.status, "reason": r.reason, "counts": r.counts, "exit_code": r.exit_code, "configured_in": r.source}),
+            data: EvidenceData::Check {
+                name: r.name.clone(),
+                passed: r.passed,
+                status: r.status,
+                reason: r.reason.clone(),
+                counts: r.counts,
+                exit_code: r.exit_code,
+                configured_in: r.source.clone(),
+            },
         })?;
         Ok(())
     }
