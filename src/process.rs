@@ -498,6 +498,49 @@ mod sweep {
     }
 }
 
+/// Where `program` is: a path (with a `/`, from `dir`) or the first executable file of that
+/// name on PATH.
+///
+/// # Errors
+/// A sentence saying it is missing or not executable.
+pub(crate) fn find_program(
+    program: &str,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let path = dir.join(program);
+        return if executable(&path) {
+            Ok(path)
+        } else if path.is_file() {
+            Err(format!("`{program}` is not executable"))
+        } else {
+            Err(format!("`{program}` does not exist"))
+        };
+    }
+    let mut not_executable = None;
+    for folder in std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+    {
+        let path = folder.join(program);
+        if executable(&path) {
+            return Ok(path);
+        }
+        if path.is_file() && not_executable.is_none() {
+            not_executable = Some(path);
+        }
+    }
+    Err(match not_executable {
+        Some(p) => format!("`{program}` at {} is not executable", p.display()),
+        None => format!("`{program}` was not found on PATH"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,18 +20,12 @@ pub(crate) fn valid_session(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The program's path on PATH (or as given, when it contains a slash).
+/// The program's path on PATH (or as given, when it contains a slash): the one lookup
+/// `verify` uses too ([`process::find_program`]).
 #[must_use]
 pub(crate) fn which(program: &str) -> Option<String> {
-    if program.contains('/') {
-        return std::path::Path::new(program)
-            .is_file()
-            .then(|| program.to_string());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
+    process::find_program(program, std::path::Path::new("."))
+        .ok()
         .map(|p| p.to_string_lossy().into_owned())
 }
 

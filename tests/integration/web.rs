@@ -132,13 +132,7 @@ impl Ui {
     /// Origin, and the form's CSRF token read off the run's page.
     pub(crate) fn post_form(&self, run: &str, approval: &str, fields: &[(&str, &str)]) -> Reply {
         let page = self.get(&format!("/runs/{run}"));
-        let csrf = page
-            .body
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or_else(|| panic!("no csrf field in {}", page.body))
-            .to_string();
+        let csrf = csrf_of(&page.body);
         let mut fields = fields.to_vec();
         fields.push(("csrf", &csrf));
         let host = format!("127.0.0.1:{}", self.port);
@@ -444,13 +438,7 @@ async fn the_page_refuses_strangers_and_forged_forms() {
         "",
     );
     assert_eq!(page.status, 200, "{page:?}");
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no csrf field in {}", page.body))
-        .to_string();
+    let csrf = csrf_of(&page.body);
     assert!(
         page.body.contains(&format!("action=\"/approvals/{apr}\"")),
         "{}",
@@ -1105,4 +1093,13 @@ async fn a_person_decides_on_the_page_in_a_real_browser() {
 
     browser.quit().await;
     client.cancel().await.unwrap();
+}
+
+/// The CSRF token of a page's decision form.
+fn csrf_of(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no csrf field in {body}"))
+        .to_string()
 }

@@ -14,7 +14,8 @@ use std::path::Path;
 
 use regex::Regex;
 
-use super::runnable::{find_program, imports, install_hint};
+use super::runnable::{imports, install_hint};
+use crate::process::find_program;
 
 /// Bytes read of any one file.
 const READ_CAP: u64 = 256 * 1024;

@@ -8,12 +8,13 @@
 //! test that imports a missing module of its own is a failing test: only the runner's own
 //! module counts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::{Check, check_dir, spec};
+use crate::process::find_program;
 use crate::process::{self, Ended, SpawnError};
 
 /// How long `maestro doctor` and `maestro init` wait for `python -c "import X"`.
@@ -168,46 +169,6 @@ pub(crate) fn spawn_failure(check: &Check, cwd: &Path, e: &SpawnError) -> String
         }
         SpawnError::Empty => format!("check `{}` has no program to run", check.name),
     }
-}
-
-/// Where `program` is: a path (with a `/`, from `dir`) or the first executable file of that
-/// name on PATH.
-///
-/// # Errors
-/// A sentence saying it is missing or not executable.
-pub(crate) fn find_program(program: &str, dir: &Path) -> Result<PathBuf, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let path = dir.join(program);
-        return if executable(&path) {
-            Ok(path)
-        } else if path.is_file() {
-            Err(format!("`{program}` is not executable"))
-        } else {
-            Err(format!("`{program}` does not exist"))
-        };
-    }
-    let mut not_executable = None;
-    for folder in std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-    {
-        let path = folder.join(program);
-        if executable(&path) {
-            return Ok(path);
-        }
-        if path.is_file() && not_executable.is_none() {
-            not_executable = Some(path);
-        }
-    }
-    Err(match not_executable {
-        Some(p) => format!("`{program}` at {} is not executable", p.display()),
-        None => format!("`{program}` was not found on PATH"),
-    })
 }
 
 /// Whether `python -c "import <module>"` succeeds in `dir` (the module's name is an argument,
